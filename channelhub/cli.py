@@ -1,0 +1,95 @@
+"""``channelhub``: the one command-line entry point.
+
+Each command parses its options here and calls into the module that owns the concern, so the
+heavy imports (faust, dash, kafka) happen only for the command that needs them.
+"""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from channelhub.errors import ChannelhubError
+from channelhub.settings import Settings
+
+app = typer.Typer(
+    help="Event-sourced analytics for the operator's self-service channels "
+    "(IVR, SMS, web, WAP, kiosk, agents).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+schemas_app = typer.Typer(help="The event model that channel systems integrate against.")
+app.add_typer(schemas_app, name="schemas")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as e:
+        raise typer.BadParameter(f"invalid settings: {e}") from e
+
+
+def _fail(error: ChannelhubError) -> None:
+    typer.echo(f"channelhub: {error}", err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def up(
+    detach: Annotated[bool, typer.Option(help="Start in the background and return.")] = False,
+    simulator: Annotated[
+        bool, typer.Option(help="Feed a day of history, then live traffic.")
+    ] = True,
+) -> None:
+    """Start the whole local platform: broker, ClickHouse, worker, sink, collector, dashboard."""
+    from channelhub.platform import commands
+
+    try:
+        commands.up(_settings(), detach=detach, simulator=simulator)
+    except ChannelhubError as e:
+        _fail(e)
+
+
+@app.command()
+def down() -> None:
+    """Stop a platform started with ``up --detach``."""
+    from channelhub.platform import commands
+
+    try:
+        commands.down(_settings())
+    except ChannelhubError as e:
+        _fail(e)
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Show each service's state and endpoint."""
+    from channelhub.platform import commands
+
+    commands.status(_settings(), as_json=as_json)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the ClickHouse tables (idempotent)."""
+    from sinks import migrations
+
+    try:
+        applied = migrations.migrate(_settings())
+    except ChannelhubError as e:
+        _fail(e)
+    typer.echo(f"applied {len(applied)} migration(s): {', '.join(applied) or 'up to date'}")
+
+
+@schemas_app.command("export")
+def schemas_export(
+    directory: Annotated[Path, typer.Argument(help="Folder to write the JSON Schema files to.")],
+) -> None:
+    """Write the JSON Schema of every event type, for channel systems to validate against."""
+    from schemas import export
+
+    written = export.export(directory)
+    typer.echo(f"wrote {len(written)} schema file(s) to {directory}")

@@ -1,0 +1,88 @@
+"""The one settings object of every channelhub process.
+
+Read from the environment (prefix ``CHANNELHUB_``, e.g. ``CHANNELHUB_KAFKA_BOOTSTRAP``) or a
+``.env`` file, once, at the entry point, then passed down. Defaults are the local platform's, so
+``channelhub up`` needs no configuration; outside ``development`` the placeholder secrets are
+refused so a production deployment cannot run with them.
+"""
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_PSEUDONYM_KEY = "local-development-pseudonym-key"
+DEV_COLLECTOR_TOKEN = "local-development-token"
+
+
+class Settings(BaseSettings):
+    """Where the services are, what the topics are called, and how hard to batch."""
+
+    model_config = SettingsConfigDict(env_prefix="CHANNELHUB_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    state_dir: Path = Field(Path(".state"), description="data, logs and pid files of `up`")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # Kafka
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    topic_raw: str = "channel.events.raw"
+    topic_events: str = "channel.events"
+    topic_dlq: str = "channel.events.dlq"
+    topic_partitions: int = Field(4, ge=1, le=256)
+
+    # ClickHouse (native protocol)
+    clickhouse_host: str = "127.0.0.1"
+    clickhouse_port: int = 19000
+    clickhouse_http_port: int = 18123
+    clickhouse_database: str = "channelhub"
+    clickhouse_user: str = "default"
+    clickhouse_password: SecretStr = SecretStr("")
+
+    # Personal data: MSISDNs are stored only as HMAC-SHA256 pseudonyms under this key.
+    pseudonym_key: SecretStr = SecretStr(DEV_PSEUDONYM_KEY)
+
+    # Stream worker
+    worker_web_port: int = 16066
+    worker_batch_size: int = Field(2000, ge=1)
+    worker_batch_seconds: float = Field(0.2, gt=0)
+
+    # ClickHouse sink
+    sink_batch_size: int = Field(20_000, ge=1)
+    sink_flush_seconds: float = Field(1.0, gt=0)
+    sink_dedupe_window: int = Field(500_000, ge=0, description="recent ids kept per sink")
+
+    # HTTP collector
+    collector_host: str = "127.0.0.1"
+    collector_port: int = 18088
+    collector_token: SecretStr = SecretStr(DEV_COLLECTOR_TOKEN)
+    collector_max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+
+    # Dashboard
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = 18050
+    dashboard_refresh_seconds: float = Field(5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets_outside_development(self) -> "Settings":
+        if self.environment == "production":
+            for name, placeholder in (
+                ("pseudonym_key", DEV_PSEUDONYM_KEY),
+                ("collector_token", DEV_COLLECTOR_TOKEN),
+            ):
+                if getattr(self, name).get_secret_value() == placeholder:
+                    raise ValueError(
+                        f"{name} still has the development placeholder; set "
+                        f"CHANNELHUB_{name.upper()} to a secret of your own"
+                    )
+        return self
+
+    @cached_property
+    def collector_url(self) -> str:
+        return f"http://{self.collector_host}:{self.collector_port}"
+
+    @cached_property
+    def dashboard_url(self) -> str:
+        return f"http://{self.dashboard_host}:{self.dashboard_port}/"
