@@ -6,7 +6,7 @@ field was wrong and how. ``channelhub schemas export DIR`` writes the JSON Schem
 """
 
 from schemas.envelope import BRANDS, CHANNELS, PREFECTURES, SCHEMA_VERSION
-from schemas.events import EVENT_TYPES, Event, event_type_of
+from schemas.events import EVENT_TYPES, Event, event_type_of, routing_key
 from schemas.validation import MAX_EVENT_BYTES, Rejection, validate
 
 __all__ = [
@@ -19,5 +19,6 @@ __all__ = [
     "Event",
     "Rejection",
     "event_type_of",
+    "routing_key",
     "validate",
 ]

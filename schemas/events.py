@@ -303,3 +303,13 @@ PERSONAL_ATTRIBUTES: frozenset[str] = frozenset({"number"})
 def event_type_of(event: Envelope) -> str:
     """The ``event_type`` tag of a decoded event."""
     return type(event).__struct_config__.tag  # type: ignore[return-value]
+
+
+def routing_key(event: Envelope) -> bytes:
+    """The Kafka key: the subscriber, so one subscriber's events stay in order on one partition.
+
+    Events about equipment (kiosk faults) are keyed by the terminal instead.
+    """
+    if event.msisdn is not None:
+        return event.msisdn.encode()
+    return event.attributes.terminal_id.encode()  # type: ignore[attr-defined]
