@@ -86,7 +86,9 @@ class Envelope(
                 f"channel {prefix!r}"
             )
         if self.about_subscriber and (self.msisdn is None or self.brand is None):
-            raise ValueError(f"{self.event_type} is about a subscriber: msisdn and brand are required")
+            raise ValueError(
+                f"{self.event_type} is about a subscriber: msisdn and brand are required"
+            )
 
     @property
     def event_type(self) -> str:

@@ -14,7 +14,9 @@ def export(directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = [_write(directory / UNION_FILE, msgspec.json.schema(Event), "any channelhub event")]
     for event_type, cls in sorted(EVENT_TYPES.items()):
-        written.append(_write(directory / f"{event_type}.schema.json", msgspec.json.schema(cls), event_type))
+        written.append(
+            _write(directory / f"{event_type}.schema.json", msgspec.json.schema(cls), event_type)
+        )
     return written
 
 

@@ -1,0 +1,7 @@
+"""ClickHouse projections of the event topics.
+
+``sinks.tables`` keeps each table's DDL, insert columns and row building together;
+``sinks.schema`` registers every CREATE once; ``sinks.migrations`` applies numbered, idempotent
+migrations (``channelhub migrate``); ``sinks.writer`` is the batched, deduplicating consumer
+that fills the tables (``python -m sinks``).
+"""

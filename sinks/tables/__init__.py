@@ -1,0 +1,1 @@
+"""One module per entity: its DDL, its insert statement and how a topic message becomes a row."""

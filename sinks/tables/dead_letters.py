@@ -1,0 +1,76 @@
+"""``channelhub.dead_letters``: every rejected event, why, and where it came from.
+
+The id comes from the source position (or the collector's payload hash), so a reprocessed
+message collapses onto its first dead letter. Payloads are kept for repair and replay, with any
+MSISDN-looking number replaced by its pseudonym.
+"""
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from sinks.engines import replacing_merge_tree
+from sinks.pseudonym import Pseudonymizer
+
+TABLE = "dead_letters"
+
+CREATE_DEAD_LETTERS = f"""
+CREATE TABLE IF NOT EXISTS {{db}}.{TABLE} (
+    dead_letter_id String,
+    reason_code String,
+    field String,
+    message String,
+    source_topic String,
+    source_partition UInt16,
+    source_offset UInt64,
+    received_at DateTime('UTC'),
+    payload String,
+    payload_bytes UInt32,
+    kafka_partition UInt16,
+    kafka_offset UInt64,
+    ingested_at DateTime('UTC')
+) {replacing_merge_tree(partition_by="toYYYYMM(received_at)", order_by="dead_letter_id")}
+"""
+
+COLUMNS = (
+    "dead_letter_id", "reason_code", "field", "message", "source_topic", "source_partition",
+    "source_offset", "received_at", "payload", "payload_bytes", "kafka_partition",
+    "kafka_offset", "ingested_at",
+)  # fmt: skip
+
+INSERT = f"INSERT INTO {{db}}.{TABLE} ({', '.join(COLUMNS)}) VALUES"
+
+RECENT_IDS = f"""
+SELECT dead_letter_id FROM {{db}}.{TABLE}
+WHERE kafka_partition IN %(partitions)s
+  AND ingested_at >= (SELECT max(ingested_at) FROM {{db}}.{TABLE}) - %(horizon)s
+"""
+
+
+def row(
+    value: bytes,
+    *,
+    partition: int,
+    offset: int,
+    ingested_at: datetime,
+    pseudonymize: Pseudonymizer,
+) -> tuple[str, tuple[Any, ...]]:
+    """The dead-letter id and the row for one message of the dead-letter topic."""
+    d = orjson.loads(value)
+    payload = pseudonymize.mask_text(d["payload"].encode()).decode()
+    return d["dead_letter_id"], (
+        d["dead_letter_id"],
+        d["reason_code"],
+        d["field"],
+        d["message"],
+        d["source_topic"],
+        d["source_partition"],
+        d["source_offset"],
+        datetime.fromisoformat(d["received_at"]),
+        payload,
+        d["payload_bytes"],
+        partition,
+        offset,
+        ingested_at,
+    )

@@ -1,0 +1,114 @@
+"""Canonical events: ``channelhub.events`` and the per-minute volume view on top of it.
+
+One row per event. ``ReplacingMergeTree`` keyed on the event's own fields (ending in
+``event_id``) means a duplicate that slips past the sink still collapses on merge and under
+``FINAL``. The volume view is a ``SummingMergeTree`` fed by a materialized view; it counts what
+is inserted, which is why the sink removes duplicates before inserting.
+"""
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from schemas.events import PERSONAL_ATTRIBUTES
+from sinks.engines import replacing_merge_tree, summing_merge_tree
+from sinks.pseudonym import Pseudonymizer
+
+TABLE = "events"
+
+CREATE_EVENTS = f"""
+CREATE TABLE IF NOT EXISTS {{db}}.{TABLE} (
+    event_id String,
+    event_type String,
+    channel String,
+    occurred_at DateTime('UTC'),
+    occurred_ms UInt16,
+    subscriber String,
+    session_id String,
+    prefecture String,
+    brand String,
+    attributes String,
+    schema_version UInt8,
+    kafka_partition UInt16,
+    kafka_offset UInt64,
+    ingested_at DateTime('UTC')
+) {
+    replacing_merge_tree(
+        partition_by="toYYYYMM(occurred_at)",
+        order_by="channel, event_type, occurred_at, event_id",
+    )
+}
+"""
+
+CREATE_EVENTS_PER_MINUTE = f"""
+CREATE TABLE IF NOT EXISTS {{db}}.events_per_minute (
+    minute DateTime('UTC'),
+    channel String,
+    event_type String,
+    prefecture String,
+    brand String,
+    events UInt64
+) {
+    summing_merge_tree(
+        partition_by="toYYYYMM(minute)",
+        order_by="minute, channel, event_type, prefecture, brand",
+    )
+}
+"""
+
+CREATE_EVENTS_PER_MINUTE_MV = f"""
+CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.events_per_minute_mv
+TO {{db}}.events_per_minute AS
+SELECT toStartOfMinute(occurred_at) AS minute, channel, event_type, prefecture, brand,
+       count() AS events
+FROM {{db}}.{TABLE}
+GROUP BY minute, channel, event_type, prefecture, brand
+"""
+
+COLUMNS = (
+    "event_id", "event_type", "channel", "occurred_at", "occurred_ms", "subscriber",
+    "session_id", "prefecture", "brand", "attributes", "schema_version",
+    "kafka_partition", "kafka_offset", "ingested_at",
+)  # fmt: skip
+
+INSERT = f"INSERT INTO {{db}}.{TABLE} ({', '.join(COLUMNS)}) VALUES"
+
+RECENT_IDS = f"""
+SELECT event_id FROM {{db}}.{TABLE}
+WHERE kafka_partition IN %(partitions)s
+  AND ingested_at >= (SELECT max(ingested_at) FROM {{db}}.{TABLE}) - %(horizon)s
+"""
+
+
+def row(
+    value: bytes,
+    *,
+    partition: int,
+    offset: int,
+    ingested_at: datetime,
+    pseudonymize: Pseudonymizer,
+) -> tuple[str, tuple[Any, ...]]:
+    """The event id and the row for one canonical message (already validated upstream)."""
+    e = orjson.loads(value)
+    occurred = datetime.fromisoformat(e["occurred_at"])
+    attributes = e["attributes"]
+    for name in PERSONAL_ATTRIBUTES.intersection(attributes):
+        attributes[name] = pseudonymize(attributes[name])
+    msisdn = e.get("msisdn")
+    return e["event_id"], (
+        e["event_id"],
+        e["event_type"],
+        e["channel"],
+        occurred,
+        occurred.microsecond // 1000,
+        pseudonymize(msisdn) if msisdn else "",
+        e["session_id"],
+        e["prefecture"],
+        e.get("brand") or "",
+        orjson.dumps(attributes).decode(),
+        e["schema_version"],
+        partition,
+        offset,
+        ingested_at,
+    )

@@ -1,0 +1,30 @@
+"""The faust app that hosts channelhub's stream processing.
+
+The worker process is a faust worker: it owns the event loop, logging, the health endpoint
+(bound to 127.0.0.1 on ``settings.worker_web_port``) and, as later flows arrive (journeys,
+nudges), their agents and tables. The validation stage runs beside it as a batched service
+(:mod:`streams.validator`), because faust's per-event scheduling would cap it below the
+pipeline's target.
+"""
+
+import faust
+
+from channelhub.settings import Settings
+
+
+def create_app(settings: Settings) -> faust.App:
+    return faust.App(
+        "channelhub-streams",
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        value_serializer="raw",
+        key_serializer="raw",
+        topic_partitions=settings.topic_partitions,
+        topic_allow_declare=False,
+        # Tansu holds JoinGroup for half the session timeout: a short one starts in seconds.
+        broker_session_timeout=6,
+        broker_heartbeat_interval=1,
+        web_bind="127.0.0.1",
+        web_port=settings.worker_web_port,
+        datadir=str(settings.state_dir / "worker"),
+        consumer_auto_offset_reset="earliest",
+    )
