@@ -1,0 +1,50 @@
+# One command each: `make setup`, `make up`, `make test`, `make lint`.
+# setup is idempotent: Debian packages only when missing, the venv only when pyproject.toml changed.
+
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+STAMP := $(VENV)/.installed
+DEB_PACKAGES := clickhouse-server chromium chromium-driver
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PACKAGES := $(wildcard channelhub schemas streams sinks dashboards orchestration)
+
+.PHONY: setup system-packages up test lint
+
+setup: system-packages $(STAMP)
+
+system-packages:
+	@missing=""; \
+	for pkg in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' "$$pkg" 2>/dev/null | grep -q "install ok installed" \
+	    || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "setup: installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PACKAGES); \
+	else \
+	  echo "setup: Debian packages present ($(DEB_PACKAGES))"; \
+	fi
+
+$(VENV)/bin/python:
+	@echo "setup: creating $(VENV) with $(PYTHON)"
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null \
+	  || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv $(PYTHON)-venv
+	@$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	@echo "setup: installing channelhub and its test dependencies into $(VENV)"
+	@$(VENV)/bin/python -m pip install -q -e '.[test]'
+	@touch $@
+
+up: setup
+	$(VENV)/bin/channelhub up
+
+test: setup
+	$(VENV)/bin/python -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy $(PACKAGES)

@@ -1,0 +1,188 @@
+"""The services of ``channelhub up``, in start order, with the steps that must run between them.
+
+The plan is data: a list of :class:`ServiceSpec` and :class:`Hook` steps built from one
+Settings object. :class:`Stack` walks it, waiting for each service's health before the next
+step, because each step needs the previous one (migrations need ClickHouse; the worker needs
+its topics, which Tansu forgets on every restart).
+
+If a service dies while the stack runs, :meth:`Stack.watch` reports it and the caller stops
+the rest. We do not restart it: a crash loop hidden behind restarts is harder to notice than
+a stopped stack, and a restarted broker would come back without its topics.
+"""
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from channelhub.errors import ServiceError
+from channelhub.platform import broker, clickhouse
+from channelhub.platform.env import settings_env
+from channelhub.platform.health import http_ok, tcp_open
+from channelhub.platform.process import Echo, ManagedProcess, ServiceSpec, stop_all
+from channelhub.settings import Settings
+
+APP_STOP_GRACE = 5.0
+INFRA_STOP_GRACE = 4.0  # with APP_STOP_GRACE: everything is gone within 10 s of Ctrl-C
+WORKER_HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Hook:
+    """A step that runs in this process between two services (migrations, topics)."""
+
+    name: str
+    run: Callable[[], object]
+
+
+Step = ServiceSpec | Hook
+
+
+def python_service(
+    settings: Settings,
+    name: str,
+    module: str,
+    *args: str,
+    health: Callable[[], object] | None = None,
+    endpoint: str = "",
+    startup_timeout: float = 60.0,
+    min_uptime: float = 0.0,
+) -> ServiceSpec:
+    """``python -m module`` with the settings exported as CHANNELHUB_* variables."""
+    return ServiceSpec(
+        name=name,
+        argv=[sys.executable, "-m", module, *args],
+        env={**settings_env(settings), "PYTHONUNBUFFERED": "1"},
+        health=health,
+        endpoint=endpoint,
+        startup_timeout=startup_timeout,
+        min_uptime=min_uptime,
+    )
+
+
+def topic_names(settings: Settings) -> list[str]:
+    return [settings.topic_raw, settings.topic_events, settings.topic_dlq]
+
+
+def _migrate(settings: Settings) -> object:
+    from sinks import migrations
+
+    return migrations.migrate(settings)
+
+
+def _create_topics(settings: Settings) -> object:
+    names = topic_names(settings)
+    return broker.ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions)
+
+
+def endpoints(settings: Settings) -> dict[str, str]:
+    """Where each service of the plan can be reached, by name (no side effects)."""
+    return {
+        "broker": settings.kafka_bootstrap,
+        "clickhouse": clickhouse.endpoint(settings),
+        "worker": f"http://{WORKER_HOST}:{settings.worker_web_port}/ (faust web)",
+        "sink": f"→ ClickHouse database {settings.clickhouse_database}",
+        "collector": settings.collector_url,
+        "dashboard": settings.dashboard_url,
+        "simulator": f"→ {settings.topic_raw}",
+    }
+
+
+def plan(settings: Settings, *, simulator: bool) -> list[Step]:
+    """Every step of ``up``, in order."""
+    where = endpoints(settings)
+    steps: list[Step] = [
+        broker.spec(settings.kafka_bootstrap),
+        clickhouse.spec(settings),
+        Hook("migrations", lambda: _migrate(settings)),
+        Hook("topics", lambda: _create_topics(settings)),
+        python_service(
+            settings,
+            "worker",
+            "streams",
+            # faust always opens its web server: its port answering means the app booted.
+            health=tcp_open(WORKER_HOST, settings.worker_web_port),
+            endpoint=where["worker"],
+            startup_timeout=120.0,
+        ),
+        python_service(settings, "sink", "sinks", min_uptime=3.0, endpoint=where["sink"]),
+        python_service(
+            settings,
+            "collector",
+            "channelhub.ingest.collector",
+            health=http_ok(f"{settings.collector_url}/health"),
+            endpoint=where["collector"],
+        ),
+        python_service(
+            settings,
+            "dashboard",
+            "dashboards",
+            health=http_ok(settings.dashboard_url),
+            endpoint=where["dashboard"],
+            startup_timeout=90.0,
+        ),
+    ]
+    if simulator:
+        steps.append(
+            python_service(
+                settings,
+                "simulator",
+                "channelhub.simulator",
+                "--backfill-hours",
+                "24",
+                "--live",
+                min_uptime=3.0,
+                endpoint=where["simulator"],
+            )
+        )
+    return steps
+
+
+class Stack:
+    """Starts a plan step by step and stops what it started, apps first, then infrastructure."""
+
+    def __init__(self, settings: Settings, steps: Sequence[Step], echo: Echo = print) -> None:
+        self.settings = settings
+        self.steps = list(steps)
+        self.echo = echo
+        self.processes: list[ManagedProcess] = []
+
+    def start(self) -> None:
+        """Run every step in order; raises ServiceError at the first that fails."""
+        for step in self.steps:
+            began = time.monotonic()
+            if isinstance(step, Hook):
+                self.echo(f"running {step.name} ...")
+                step.run()
+                self.echo(f"  {step.name} done in {time.monotonic() - began:.1f}s")
+                continue
+            self.echo(f"starting {step.name} ...")
+            process = ManagedProcess(step, self.settings.state_dir.resolve())
+            self.processes.append(process)
+            process.start()
+            process.wait_healthy(progress=self.echo)
+            where = f": {step.endpoint}" if step.endpoint else ""
+            self.echo(f"  {step.name} ready in {time.monotonic() - began:.1f}s{where}")
+
+    def watch(self, poll_seconds: float = 0.5) -> None:
+        """Block while every service runs; raise ServiceError naming the first that exits."""
+        while True:
+            for process in self.processes:
+                code = process.exit_code
+                if code is not None:
+                    raise process.failure(f"exited with code {code}; stopping the others")
+            time.sleep(poll_seconds)
+
+    def stop(self) -> None:
+        """Stop the services (concurrently), then broker and ClickHouse, within ~10 s."""
+        apps = [p for p in self.processes if not p.spec.infrastructure]
+        infra = [p for p in self.processes if p.spec.infrastructure]
+        for wave, grace in ((apps, APP_STOP_GRACE), (infra, INFRA_STOP_GRACE)):
+            running = [p for p in wave if p.running]
+            if running:
+                self.echo(f"stopping {', '.join(p.spec.name for p in running)} ...")
+            stop_all(wave, grace)
+        self.processes.clear()
+
+    def endpoints(self) -> list[tuple[str, str]]:
+        return [(p.spec.name, p.spec.endpoint) for p in self.processes]
