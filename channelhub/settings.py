@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     topic_events: str = "channel.events"
     topic_dlq: str = "channel.events.dlq"
     topic_partitions: int = Field(4, ge=1, le=256)
+    group_prefix: str = Field("channelhub", description="consumer groups: <prefix>-validate, <prefix>-sink")
 
     # ClickHouse (native protocol)
     clickhouse_host: str = "127.0.0.1"

@@ -1,6 +1,6 @@
 """The ClickHouse sink: canonical events and dead letters, in batches, exactly once.
 
-One kafka-python consumer (group ``channelhub-sink``) reads both topics. Messages are turned
+One kafka-python consumer (group ``<group_prefix>-sink``) reads both topics. Messages are turned
 into rows as they arrive and buffered per table; a batch is written when it is large enough or
 old enough, and only after every table's insert succeeded are the offsets committed. A crash
 before the commit re-reads the batch; :class:`sinks.dedupe.RecentIds` (reloaded from ClickHouse
@@ -31,7 +31,6 @@ from sinks.tables import dead_letters, events
 
 log = logging.getLogger(__name__)
 
-GROUP_ID = "channelhub-sink"
 DEDUPE_HORIZON_S = 3600
 
 
@@ -74,7 +73,7 @@ class Sink:
         """Consume until SIGTERM/SIGINT (or ``until()``), then flush, commit and close."""
         consumer = KafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap,
-            group_id=GROUP_ID,
+            group_id=f"{self.settings.group_prefix}-sink",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             session_timeout_ms=6000,

@@ -21,11 +21,9 @@ from streams.routing import RawMessage, route
 
 log = logging.getLogger(__name__)
 
-GROUP_ID = "channelhub-validate"
-
 
 class RawValidator(Service):
-    """Consumes ``settings.topic_raw`` as group ``channelhub-validate``."""
+    """Consumes ``settings.topic_raw`` as group ``<group_prefix>-validate``."""
 
     def __init__(self, settings: Settings, **kwargs: object) -> None:
         self.settings = settings
@@ -47,7 +45,7 @@ class RawValidator(Service):
         self._consumer = AIOKafkaConsumer(
             s.topic_raw,
             bootstrap_servers=s.kafka_bootstrap,
-            group_id=GROUP_ID,
+            group_id=f"{s.group_prefix}-validate",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             # Tansu answers JoinGroup after half the session timeout: keep it short.

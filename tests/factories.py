@@ -27,7 +27,7 @@ _counter = itertools.count()
 _BASE = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
 
 
-def make_event(event_type: str = "ivr.abandoned", **overrides: Any) -> dict[str, Any]:
+def make_event(event_type: str = "ivr.abandoned", /, **overrides: Any) -> dict[str, Any]:
     """A valid event of ``event_type``; ``overrides`` replace envelope fields."""
     n = next(_counter)
     event: dict[str, Any] = {

@@ -1,0 +1,103 @@
+"""The sink against the real broker and ClickHouse: migrations, exact counts, crash replay."""
+
+import time
+
+import pytest
+from clickhouse_driver import Client
+from kafka import KafkaProducer
+
+from channelhub.settings import Settings
+from sinks import migrations
+from sinks.client import connect
+from sinks.writer import Sink
+from streams.routing import RawMessage, route
+from tests.factories import encode, mixed_events
+from tests.fixtures.services import Topics
+
+pytestmark = pytest.mark.integration
+
+
+def test_migration_numbers_are_unique_and_ordered() -> None:
+    names = migrations.available()
+    assert names == sorted(names)
+    assert names[0] == "0001_initial"
+
+
+def test_migrate_creates_every_table_and_is_idempotent(
+    settings: Settings, clickhouse_db: str
+) -> None:
+    assert migrations.migrate(settings) == migrations.available()
+    assert migrations.migrate(settings) == []
+    tables = {t for (t,) in connect(settings).execute("SHOW TABLES")}
+    assert {"events", "events_per_minute", "events_per_minute_mv", "dead_letters"} <= tables
+
+
+def _produce_canonical(settings: Settings, raws: list[bytes], *, times: int = 1) -> None:
+    """Route ``raws`` as if read from raw offsets 0..n-1, ``times`` times over (a replay)."""
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    for i, raw in [*enumerate(raws)] * times:
+        routed = route(RawMessage(raw, None, settings.topic_raw, 0, i, 1_795_000_000.0))
+        topic = settings.topic_events if routed.destination == "events" else settings.topic_dlq
+        producer.send(topic, routed.value, key=routed.key)
+    producer.flush()
+    producer.close()
+
+
+def _counts(client: Client) -> tuple[int, int, int, int]:
+    (rows, ids), = client.execute("SELECT count(), uniqExact(event_id) FROM events")
+    (per_minute,), = client.execute("SELECT sum(events) FROM events_per_minute")
+    (letters,), = client.execute("SELECT count() FROM dead_letters")
+    return rows, ids, per_minute, letters
+
+
+def _run_until(sink: Sink, client: Client, expected_rows: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    sink.run(until=lambda: time.monotonic() > deadline or _counts(client)[0] >= expected_rows)
+
+
+def test_sink_writes_each_event_once_even_when_the_topic_repeats_it(
+    settings: Settings, topics: Topics, clickhouse_db: str
+) -> None:
+    migrations.migrate(settings)
+    events = [encode(e) for e in mixed_events(500)]
+    bad = [b"not json", b'{"event_type": "ivr.nope"}']
+    # Everything twice, as a worker replaying its uncommitted tail would produce it.
+    _produce_canonical(settings, events + bad, times=2)
+    client = connect(settings)
+    sink = Sink(settings)
+    deadline = time.monotonic() + 60
+    sink.run(
+        until=lambda: time.monotonic() > deadline
+        or sink.progress()["events"]["duplicates_dropped"] >= 500
+    )
+    assert _counts(client) == (500, 500, 500, 2)
+
+
+def test_a_batch_written_but_not_committed_is_not_written_again(
+    settings: Settings, topics: Topics, clickhouse_db: str
+) -> None:
+    migrations.migrate(settings)
+    _produce_canonical(settings, [encode(e) for e in mixed_events(300)])
+    client = connect(settings)
+
+    class CrashBeforeCommit(Sink):
+        def flush(self, consumer: object) -> None:  # type: ignore[override]
+            for buffer in self.buffers.values():
+                if buffer.rows:
+                    self.insert(buffer)
+            raise KeyboardInterrupt  # dies between the insert and the offset commit
+
+    with pytest.raises(KeyboardInterrupt):
+        _run_until(CrashBeforeCommit(settings), client, 300)
+    assert _counts(client)[0] > 0
+
+    restarted = Sink(settings)
+    deadline = time.monotonic() + 60
+    seen = restarted.buffers[settings.topic_events]
+    restarted.run(
+        until=lambda: time.monotonic() > deadline
+        or seen.duplicates + seen.written + len(seen.rows) >= 300
+    )
+    assert seen.duplicates > 0
+    rows, ids, per_minute, _ = _counts(client)
+    assert (rows, ids, per_minute) == (300, 300, 300)

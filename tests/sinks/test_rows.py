@@ -1,0 +1,75 @@
+"""Pure parts of the sink: pseudonyms, row building, the dedupe memory."""
+
+from datetime import UTC, datetime
+
+from sinks.dedupe import RecentIds
+from sinks.pseudonym import Pseudonymizer
+from sinks.tables import dead_letters, events
+from streams.routing import RawMessage, route
+from tests.factories import encode, make_event
+
+NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+
+
+def test_pseudonym_is_keyed_stable_and_not_the_number() -> None:
+    a, b = Pseudonymizer(b"k1"), Pseudonymizer(b"k2")
+    assert a("13812345678") == a("13812345678")
+    assert a("13812345678") != b("13812345678")
+    assert "13812345678" not in a("13812345678")
+    assert len(a("13812345678")) == 32
+
+
+def test_masking_replaces_numbers_in_free_text() -> None:
+    p = Pseudonymizer(b"k")
+    masked = p.mask_text(b'{"msisdn":"13812345678","x":"013812345678"}')
+    assert b"13812345678" not in masked.replace(b"013812345678", b"")
+    assert p("13812345678").encode() in masked
+    assert b"013812345678" in masked  # 12 digits: not an MSISDN, left alone
+
+
+def test_event_row_never_holds_the_msisdn() -> None:
+    event = make_event(
+        "ivr.abandoned", msisdn="13912345678", occurred_at="2026-11-27T07:00:00.123Z"
+    )
+    value = route(RawMessage(encode(event), None, "raw", 0, 0, 0.0)).value
+    event_id, row = events.row(
+        value, partition=3, offset=9, ingested_at=NOW, pseudonymize=Pseudonymizer(b"k")
+    )
+    assert event_id == event["event_id"]
+    record = dict(zip(events.COLUMNS, row, strict=True))
+    assert "13912345678" not in repr(row)
+    assert record["occurred_ms"] == 123
+    assert record["occurred_at"] == datetime(2026, 11, 27, 7, 0, 0, 123000, tzinfo=UTC)
+    assert (record["kafka_partition"], record["kafka_offset"]) == (3, 9)
+
+
+def test_reserved_number_is_pseudonymised_in_attributes() -> None:
+    event = make_event(
+        "web.login",
+        event_type="web.number_reserved",
+        attributes={"number": "15800001111", "reservation_id": "r1"},
+    )
+    value = route(RawMessage(encode(event), None, "raw", 0, 0, 0.0)).value
+    _, row = events.row(
+        value, partition=0, offset=0, ingested_at=NOW, pseudonymize=Pseudonymizer(b"k")
+    )
+    assert "15800001111" not in repr(row)
+
+
+def test_dead_letter_row_masks_numbers_in_the_payload() -> None:
+    bad = b'{"msisdn": "13912345678", "event_type": "nope"}'
+    value = route(RawMessage(bad, None, "raw", 1, 5, 1_795_000_000.0)).value
+    dead_letter_id, row = dead_letters.row(
+        value, partition=0, offset=0, ingested_at=NOW, pseudonymize=Pseudonymizer(b"k")
+    )
+    assert dead_letter_id == "raw:1:5"
+    assert "13912345678" not in repr(row)
+
+
+def test_recent_ids_forget_the_oldest_beyond_capacity() -> None:
+    recent = RecentIds(3)
+    recent.extend(["a", "b", "c", "a"])
+    assert len(recent) == 3
+    recent.extend(["d"])
+    assert "a" not in recent
+    assert all(x in recent for x in "bcd")

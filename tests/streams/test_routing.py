@@ -1,0 +1,48 @@
+"""Routing raw messages: canonical form for valid events, a dead letter for everything else."""
+
+import orjson
+
+from streams.routing import RawMessage, route
+from tests.factories import encode, make_event
+
+
+def _message(value: bytes | None, offset: int = 7) -> RawMessage:
+    return RawMessage(value, b"k", "raw", 2, offset, 1_795_000_000.5)
+
+
+def test_valid_event_goes_to_events_keyed_by_subscriber_in_utc() -> None:
+    event = make_event(occurred_at="2026-11-27T15:00:00.250+08:00", msisdn="13700001111")
+    routed = route(_message(encode(event)))
+    assert routed.destination == "events"
+    assert routed.key == b"13700001111"
+    canonical = orjson.loads(routed.value)
+    assert canonical["occurred_at"] == "2026-11-27T07:00:00.250000Z"
+    assert canonical["event_type"] == "ivr.abandoned"
+
+
+def test_invalid_event_becomes_a_dead_letter_with_reason_and_source() -> None:
+    routed = route(_message(b'{"event_type": "ivr.abandoned"}', offset=42))
+    assert routed.destination == "dlq"
+    letter = orjson.loads(routed.value)
+    assert letter["dead_letter_id"] == "raw:2:42"
+    assert letter["reason_code"] == "missing_field"
+    assert (letter["source_topic"], letter["source_partition"], letter["source_offset"]) == (
+        "raw",
+        2,
+        42,
+    )
+    assert letter["payload"] == '{"event_type": "ivr.abandoned"}'
+
+
+def test_empty_and_binary_messages_are_dead_letters() -> None:
+    assert route(_message(None)).destination == "dlq"
+    letter = orjson.loads(route(_message(b"\x00\xff\xfe")).value)
+    assert letter["reason_code"] in {"not_utf8", "not_json"}
+    assert letter["payload_bytes"] == 3
+
+
+def test_huge_payload_is_cut_but_its_size_kept() -> None:
+    letter = orjson.loads(route(_message(b"{" + b" " * 200_000 + b"}")).value)
+    assert letter["reason_code"] == "too_large"
+    assert letter["payload_bytes"] == 200_002
+    assert len(letter["payload"]) == 64 * 1024
