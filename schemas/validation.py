@@ -44,6 +44,8 @@ def validate(raw: bytes | str) -> Event | Rejection:
         return _decoder.decode(raw)
     except msgspec.ValidationError as e:
         return _explain(str(e))
+    except UnicodeDecodeError as e:  # msgspec decodes str values lazily, after the JSON parse
+        return Rejection("not_utf8", "", f"event is not valid UTF-8 text ({e.reason})")
     except msgspec.DecodeError as e:
         if isinstance(raw, bytes) and not _is_utf8(raw):
             return Rejection("not_utf8", "", "event is not valid UTF-8 text")

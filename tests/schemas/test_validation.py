@@ -46,6 +46,7 @@ def _with(**changes: object) -> bytes:
     [
         (b"x" * 70_000, "too_large", ""),
         (b"\xff\xfe{", "not_utf8", ""),
+        (_with(session_id="x").replace(b'"x"', b'"\xff\xfe"'), "not_utf8", ""),
         (b'{"event_id": ', "not_json", ""),
         (b"[1, 2]", "not_an_object", "$"),
         (b'{"event_id": "x"}', "missing_field", "$.event_type"),

@@ -1,0 +1,1 @@
+"""Getting events into the platform: the HTTP collector and the Python producer."""

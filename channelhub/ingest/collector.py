@@ -1,0 +1,191 @@
+"""The HTTP collector: the front door through which channel systems send events.
+
+A channel system POSTs a batch (a JSON array or NDJSON) to ``/v1/events`` with a bearer
+token. Each item is validated; valid events go to the raw topic keyed by subscriber, invalid
+ones to the dead-letter topic with the reason. The reply comes only after the broker has
+acknowledged every record, so "accepted" means durable, and it says per item what happened.
+The API for channel-system developers is in ``docs/collector.md``.
+
+Run it with ``python -m channelhub.ingest.collector``; settings come from the environment.
+"""
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import msgspec
+from aiohttp import web
+from pydantic import SecretStr
+
+from channelhub.errors import ConfigError
+from channelhub.ingest.http_batch import RequestRefusedError, judge, split_items
+from channelhub.ingest.http_broker import BrokerUnavailableError, BrokerWriter
+from channelhub.logs import configure
+from channelhub.settings import Settings
+
+log = logging.getLogger("channelhub.ingest.collector")  # not "__main__" under -m
+
+#: Seconds a client should wait before resending a batch the broker did not take.
+RETRY_AFTER_S = 5
+
+SETTINGS = web.AppKey("settings", Settings)
+WRITER = web.AppKey("writer", BrokerWriter)
+
+
+def create_app(settings: Settings, *, delivery_timeout_s: float = 10.0) -> web.Application:
+    """The collector as an aiohttp application; the producer connects when it starts.
+
+    ``client_max_size`` makes aiohttp stop reading a body at the limit, so an oversized
+    request costs at most ``collector_max_body_bytes`` of memory.
+    """
+    if not settings.collector_token.get_secret_value():
+        raise ConfigError("collector_token is empty; set CHANNELHUB_COLLECTOR_TOKEN")
+    app = web.Application(client_max_size=settings.collector_max_body_bytes)
+    app[SETTINGS] = settings
+    app[WRITER] = BrokerWriter(
+        settings.kafka_bootstrap,
+        (settings.topic_raw, settings.topic_dlq),
+        delivery_timeout_s=delivery_timeout_s,
+    )
+    app.router.add_get("/health", health)
+    app.router.add_post("/v1/events", post_events)
+    app.cleanup_ctx.append(_producer_lifecycle)
+    return app
+
+
+async def _producer_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    writer = app[WRITER]
+    connecting = asyncio.create_task(writer.connect())
+    yield
+    connecting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await connecting
+    await writer.close()
+
+
+async def health(request: web.Request) -> web.Response:
+    """200 once the producer can write to both topics, 503 while it is still connecting."""
+    writer = request.app[WRITER]
+    if writer.ready:
+        return web.json_response({"status": "ok"})
+    return web.json_response({"status": "starting", "message": writer.last_error}, status=503)
+
+
+async def post_events(request: web.Request) -> web.Response:
+    """Take one batch; log one line whatever the outcome."""
+    started = time.perf_counter()
+    try:
+        return await _ingest(request, started)
+    except RequestRefusedError as refusal:
+        log.log(
+            logging.ERROR if refusal.status >= 500 else logging.WARNING,
+            "POST /v1/events %d %s from %s in %.1f ms: %s",
+            refusal.status, refusal.code, request.remote, _ms_since(started), refusal.message,
+        )  # fmt: skip
+        return _refusal_response(refusal)
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+async def _ingest(request: web.Request, started: float) -> web.Response:
+    settings = request.app[SETTINGS]
+    if not _authorized(request.headers.get("Authorization"), settings.collector_token):
+        raise RequestRefusedError(
+            401, "unauthorized", "send the header 'Authorization: Bearer <token>'"
+        )
+    writer = request.app[WRITER]
+    if not writer.ready:
+        raise RequestRefusedError(
+            503, "broker_unavailable", writer.last_error, retry_after=RETRY_AFTER_S
+        )
+    body = await _read_body(request, settings.collector_max_body_bytes)
+    items = split_items(body, request.content_type)
+    judged = judge(
+        items,
+        topic_raw=settings.topic_raw,
+        topic_dlq=settings.topic_dlq,
+        received_at=datetime.now(UTC),
+    )
+    try:
+        await writer.write(judged.records)
+    except BrokerUnavailableError as e:
+        raise RequestRefusedError(
+            503,
+            "broker_unavailable",
+            f"{e}; nothing in this batch is acknowledged, send it again",
+            retry_after=RETRY_AFTER_S,
+        ) from e
+    status = 200 if judged.rejected == 0 else 207
+    log.info(
+        "POST /v1/events %d accepted=%d rejected=%d bytes=%d from %s in %.1f ms",
+        status, judged.accepted, judged.rejected, len(body), request.remote, _ms_since(started),
+    )  # fmt: skip
+    payload = {"accepted": judged.accepted, "rejected": judged.rejected, "results": judged.results}
+    return web.Response(
+        body=msgspec.json.encode(payload), status=status, content_type="application/json"
+    )
+
+
+def _authorized(header: str | None, token: SecretStr) -> bool:
+    """Bearer-token check in constant time, so response timing does not leak the token."""
+    scheme, _, presented = (header or "").partition(" ")
+    expected = token.get_secret_value().encode()
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        presented.strip().encode("utf-8", "replace"), expected
+    )
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    too_large = RequestRefusedError(
+        413,
+        "payload_too_large",
+        f"the body is larger than {limit} bytes; split the batch into several requests",
+    )
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge as e:
+        raise too_large from e
+
+
+def _refusal_response(refusal: RequestRefusedError) -> web.Response:
+    headers: dict[str, str] = {}
+    if refusal.retry_after is not None:
+        headers["Retry-After"] = str(refusal.retry_after)
+    if refusal.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="channelhub"'
+    return web.json_response(
+        {"error": refusal.code, "message": refusal.message},
+        status=refusal.status,
+        headers=headers,
+    )
+
+
+def main() -> None:
+    """Entry point of ``python -m channelhub.ingest.collector``."""
+    try:
+        settings = Settings()
+        app = create_app(settings)
+    except (ValueError, ConfigError) as e:
+        sys.exit(f"collector: invalid settings: {e}")
+    configure(settings.log_level, service="collector")
+    log.info("listening on %s", settings.collector_url)
+    web.run_app(
+        app,
+        host=settings.collector_host,
+        port=settings.collector_port,
+        access_log=None,
+        print=None,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Tests of channelhub.ingest: the HTTP collector and the producer."""
