@@ -1,0 +1,384 @@
+"""Channel volume: how many events each self-service channel handles, live.
+
+KPI cards with the exact total per channel, a line of events per minute per channel, the split
+by prefecture and by brand, and a pipeline health line. Every number comes from
+:mod:`dashboards.queries.volume`; the callbacks only turn controls into a
+:class:`~dashboards.filters.VolumeFilter` and results into components. Ids are prefixed
+``volume-``; tests read ``volume-total-<channel>`` and ``volume-total-all``.
+"""
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import dash
+from dash import Input, Output, State, callback, dcc, html
+
+from channelhub.errors import StorageError
+from dashboards import charts, db
+from dashboards.filters import (
+    DEFAULT_PRESET,
+    SHANGHAI,
+    FilterError,
+    VolumeFilter,
+    from_controls,
+    preset_range,
+)
+from dashboards.labels import (
+    BRAND_LABELS,
+    CHANNEL_COLORS,
+    CHANNEL_LABELS,
+    NO_BRAND_LABEL,
+    PREFECTURE_LABELS,
+)
+from dashboards.queries import volume as queries
+from dashboards.queries.volume import Breakdown, Health, Series
+from schemas.envelope import BRANDS, CHANNELS, PREFECTURES
+
+dash.register_page(__name__, path="/", name="Channel volume", title="Channel volume · channelhub")
+
+log = logging.getLogger(__name__)
+
+NOTHING = "—"
+LINE_HEIGHT = 360
+PREFECTURE_HEIGHT = 440
+BRAND_HEIGHT = 260
+RANGE_OPTIONS = [
+    {"label": "Last 1 h", "value": "1h"},
+    {"label": "6 h", "value": "6h"},
+    {"label": "24 h", "value": "24h"},
+    {"label": "7 d", "value": "7d"},
+    {"label": "Custom", "value": "custom"},
+]
+TIME_FORMAT = "%Y-%m-%d %H:%M"
+#: Drag to zoom and double-click to reset still work; the floating toolbar only covers data.
+GRAPH_CONFIG: dcc.Graph.Config = {"displayModeBar": False}
+
+
+def layout(**_query: str) -> html.Div:
+    """The page skeleton; data arrives through :func:`refresh`, never at import or here."""
+    refresh_s = db.request_settings().dashboard_refresh_seconds
+    return html.Div(
+        className="volume",
+        children=[
+            html.Div(
+                className="page-title",
+                children=[
+                    html.H1("Channel volume"),
+                    html.Span(id="volume-updated", className="page-updated"),
+                ],
+            ),
+            _filter_bar(),
+            html.Div(id="volume-range-label", className="range-label"),
+            html.Div(id="volume-status", className="status"),
+            html.Div(_kpi_cards(), className="kpis"),
+            html.Section(
+                className="card",
+                children=[
+                    html.H2("Events per minute by channel"),
+                    dcc.Graph(id="volume-chart-rate", config=GRAPH_CONFIG),
+                ],
+            ),
+            html.Div(
+                className="split",
+                children=[
+                    html.Section(
+                        className="card",
+                        children=[
+                            html.H2("By prefecture"),
+                            dcc.Graph(id="volume-chart-prefecture", config=GRAPH_CONFIG),
+                        ],
+                    ),
+                    html.Section(
+                        className="card",
+                        children=[
+                            html.H2("By brand"),
+                            dcc.Graph(id="volume-chart-brand", config=GRAPH_CONFIG),
+                            _legend(),
+                        ],
+                    ),
+                ],
+            ),
+            html.Div(id="volume-health", className="health"),
+            dcc.Interval(id="volume-interval", interval=int(refresh_s * 1000)),
+        ],
+    )
+
+
+def _filter_bar() -> html.Div:
+    def dropdown(field: str, placeholder: str, options: list[dict[str, str]]) -> html.Label:
+        return html.Label(
+            className="filter",
+            children=[
+                html.Span(field.title()),
+                dcc.Dropdown(
+                    id=f"volume-filter-{field}",
+                    options=options,
+                    multi=True,
+                    placeholder=placeholder,
+                ),
+            ],
+        )
+
+    return html.Div(
+        className="filters",
+        children=[
+            dropdown(
+                "channel",
+                "All channels",
+                [{"label": CHANNEL_LABELS[c], "value": c} for c in CHANNELS],
+            ),
+            dropdown(
+                "prefecture",
+                "All prefectures",
+                [{"label": PREFECTURE_LABELS[p], "value": p} for p in PREFECTURES],
+            ),
+            dropdown(
+                "brand", "All brands", [{"label": BRAND_LABELS[b], "value": b} for b in BRANDS]
+            ),
+            html.Div(
+                className="filter",
+                children=[
+                    html.Span("Time range"),
+                    dcc.RadioItems(
+                        id="volume-range",
+                        options=RANGE_OPTIONS,
+                        value=DEFAULT_PRESET,
+                        inline=True,
+                        className="segmented",
+                    ),
+                ],
+            ),
+            html.Div(
+                id="volume-custom",
+                className="filter custom",
+                style={"display": "none"},
+                children=[
+                    html.Span("From, to (Asia/Shanghai)"),
+                    html.Div(
+                        className="custom-inputs",
+                        children=[
+                            dcc.Input(
+                                id="volume-start",
+                                type="text",
+                                debounce=True,
+                                placeholder="2026-05-01 08:00",
+                            ),
+                            dcc.Input(
+                                id="volume-end",
+                                type="text",
+                                debounce=True,
+                                placeholder="2026-05-01 20:00",
+                            ),
+                        ],
+                    ),
+                ],
+            ),
+        ],
+    )
+
+
+def _kpi_cards() -> list[html.Div]:
+    def card(key: str, label: str, color: str) -> html.Div:
+        return html.Div(
+            className="kpi",
+            style={"borderTopColor": color},
+            children=[
+                html.Div(label, className="kpi-label"),
+                html.Div(NOTHING, id=f"volume-total-{key}", className="kpi-value"),
+                html.Div(id=f"volume-detail-{key}", className="kpi-detail"),
+            ],
+        )
+
+    return [
+        card("all", "All channels", "#1f2933"),
+        *(card(c, CHANNEL_LABELS[c], CHANNEL_COLORS[c]) for c in CHANNELS),
+    ]
+
+
+def _legend() -> html.Div:
+    """One channel legend for both bar charts (their own legends would repeat it)."""
+    return html.Div(
+        className="legend",
+        children=[
+            html.Span(
+                [html.I(style={"background": CHANNEL_COLORS[c]}), CHANNEL_LABELS[c]],
+                className="legend-item",
+            )
+            for c in CHANNELS
+        ],
+    )
+
+
+@callback(
+    Output("volume-custom", "style"),
+    Output("volume-start", "value"),
+    Output("volume-end", "value"),
+    Input("volume-range", "value"),
+    State("volume-start", "value"),
+    State("volume-end", "value"),
+)
+def show_custom_range(preset: str, start: str | None, end: str | None) -> tuple[Any, ...]:
+    """Show the custom inputs only for "Custom", pre-filled with the last day to edit."""
+    if preset != "custom":
+        return {"display": "none"}, start, end
+    if not start and not end:
+        first, last = preset_range("24h", datetime.now(UTC))
+        start, end = _local(first), _local(last)
+    return {}, start, end
+
+
+_KPI_KEYS = ("all", *CHANNELS)
+
+
+@callback(
+    output={
+        "totals": {key: Output(f"volume-total-{key}", "children") for key in _KPI_KEYS},
+        "details": {key: Output(f"volume-detail-{key}", "children") for key in _KPI_KEYS},
+        "rate": Output("volume-chart-rate", "figure"),
+        "prefecture": Output("volume-chart-prefecture", "figure"),
+        "brand": Output("volume-chart-brand", "figure"),
+        "status": Output("volume-status", "children"),
+        "status_class": Output("volume-status", "className"),
+        "range_label": Output("volume-range-label", "children"),
+        "health": Output("volume-health", "children"),
+        "updated": Output("volume-updated", "children"),
+    },
+    inputs={
+        "channels": Input("volume-filter-channel", "value"),
+        "prefectures": Input("volume-filter-prefecture", "value"),
+        "brands": Input("volume-filter-brand", "value"),
+        "preset": Input("volume-range", "value"),
+        "start_text": Input("volume-start", "value"),
+        "end_text": Input("volume-end", "value"),
+        "_tick": Input("volume-interval", "n_intervals"),
+    },
+)
+def refresh(_tick: int | None, **controls: Any) -> dict[str, Any]:
+    """Controls → filter → three queries → components; errors become a message, not a trace."""
+    now = datetime.now(UTC)
+    try:
+        f = from_controls(**controls, now=now)
+    except FilterError as e:
+        return _blank(f"Check the filters: {e}", now)
+    settings = db.request_settings()
+    try:
+        with db.client(settings) as client:
+            breakdown = queries.breakdown(client, f)
+            series = queries.series(client, f)
+            health = queries.health(client, now)
+    except StorageError as e:
+        log.warning("volume page: %s", e)
+        return _blank(f"{e}. Is ClickHouse running (`channelhub up`)?", now)
+    return _view(f, breakdown, series, health, now)
+
+
+def _view(
+    f: VolumeFilter, breakdown: Breakdown, series: Series, health: Health, now: datetime
+) -> dict[str, Any]:
+    totals = breakdown.by_channel()
+    grand = breakdown.total
+    minutes = (f.end - f.start).total_seconds() / 60
+    selected = f.channels or CHANNELS
+    revision = f.model_dump_json(exclude={"start", "end"})
+    totals_out: dict[str, str] = {"all": f"{grand:,}"}
+    details_out: dict[str, str] = {"all": f"{grand / minutes:,.1f} events/min on average"}
+    for channel in CHANNELS:
+        if channel in selected:
+            share = totals[channel] / grand if grand else 0.0
+            totals_out[channel] = f"{totals[channel]:,}"
+            details_out[channel] = f"{share:.1%} · {totals[channel] / minutes:,.1f}/min"
+        else:
+            totals_out[channel] = NOTHING
+            details_out[channel] = "not selected"
+    if grand:
+        status, status_class = "", "status"
+        rate = charts.rate_lines(series, revision=revision, height=LINE_HEIGHT)
+        prefecture = charts.stacked_bars(
+            breakdown.by_prefecture(),
+            PREFECTURE_LABELS,
+            channels=selected,
+            revision=revision,
+            height=PREFECTURE_HEIGHT,
+        )
+        brand = charts.stacked_bars(
+            breakdown.by_brand(),
+            {**BRAND_LABELS, "": NO_BRAND_LABEL},
+            channels=selected,
+            revision=revision,
+            height=BRAND_HEIGHT,
+        )
+    else:
+        status, status_class = _why_empty(health), "status empty"
+        rate = charts.empty("No events in this range", height=LINE_HEIGHT)
+        prefecture = charts.empty("No events", height=PREFECTURE_HEIGHT)
+        brand = charts.empty("No events", height=BRAND_HEIGHT)
+    return {
+        "totals": totals_out,
+        "details": details_out,
+        "rate": rate,
+        "prefecture": prefecture,
+        "brand": brand,
+        "status": status,
+        "status_class": status_class,
+        "range_label": _range_label(f),
+        "health": _health_line(health),
+        "updated": _updated(now),
+    }
+
+
+def _blank(message: str, now: datetime) -> dict[str, Any]:
+    """Every number cleared and ``message`` shown: stale numbers must not pass for current."""
+    nothing = charts.empty("", height=LINE_HEIGHT)
+    return {
+        "totals": dict.fromkeys(_KPI_KEYS, NOTHING),
+        "details": dict.fromkeys(_KPI_KEYS, ""),
+        "rate": nothing,
+        "prefecture": charts.empty("", height=PREFECTURE_HEIGHT),
+        "brand": charts.empty("", height=BRAND_HEIGHT),
+        "status": message,
+        "status_class": "status error",
+        "range_label": "",
+        "health": "",
+        "updated": _updated(now),
+    }
+
+
+def _why_empty(health: Health) -> str:
+    if health.newest_minute is None:
+        return (
+            "No events in ClickHouse yet — is the simulator running? "
+            "`channelhub up` starts it with a day of history."
+        )
+    return (
+        "No events in this range for these filters. The newest data is from "
+        f"{_local(health.newest_minute)} (Asia/Shanghai): widen the range or clear a filter."
+    )
+
+
+def _health_line(health: Health) -> list[Any]:
+    newest = _local(health.newest_minute) if health.newest_minute else "never"
+    dead = html.Span(
+        f"{health.dead_letters:,} dead letters",
+        className="warn" if health.dead_letters else "",
+    )
+    return [
+        html.Span("Pipeline ", className="health-title"),
+        f"{health.events_last_minute:,} events in the last minute · newest data {newest} · ",
+        dead,
+    ]
+
+
+def _range_label(f: VolumeFilter) -> str:
+    return (
+        f"{_local(f.start)} to {_local(f.end)} Asia/Shanghai (UTC+8) · chart points per "
+        f"{charts.bucket_name(f.bucket_seconds)} · totals are exact event counts"
+    )
+
+
+def _updated(now: datetime) -> str:
+    return f"Updated {now.astimezone(SHANGHAI):%H:%M:%S} Asia/Shanghai"
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(SHANGHAI).strftime(TIME_FORMAT)

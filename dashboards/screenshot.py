@@ -1,0 +1,102 @@
+"""``python -m dashboards.screenshot URL OUT.png``: a full-page PNG of a rendered dashboard.
+
+Drives Debian's headless Chromium through its chromedriver, given explicitly because Selenium
+Manager would try to download a driver and there is no network for that. It waits until the
+page's data has rendered (an element matching ``--ready`` has text, no Dash callback is still
+loading, every graph has drawn), then sizes the window to the page and saves it. The README's
+picture comes from here, and :func:`chromium` is the driver factory the browser tests use.
+"""
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+#: Pages put the time of their last refresh in an element of this class once data is drawn.
+READY = ".page-updated"
+
+_RENDERED = """
+const ready = document.querySelector(arguments[0]);
+if (!ready || !ready.textContent.trim()) return false;
+if (document.querySelector('[data-dash-is-loading="true"]')) return false;
+const graphs = document.querySelectorAll('.dash-graph');
+return [...graphs].every(g => g.querySelector('.main-svg'));
+"""
+
+
+def chromium(user_data_dir: Path, *, width: int = 1440, height: int = 1000) -> WebDriver:
+    """Headless Debian Chromium with a throwaway profile in ``user_data_dir``."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-dev-shm-usage",
+        "--hide-scrollbars",
+        f"--window-size={width},{height}",
+        f"--user-data-dir={user_data_dir}",
+    ):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+
+
+def wait_rendered(driver: WebDriver, *, ready: str = READY, timeout: float = 60.0) -> None:
+    """Block until the page shows data (see the module docstring); raise TimeoutException."""
+    WebDriverWait(driver, timeout, poll_frequency=0.2).until(
+        lambda d: d.execute_script(_RENDERED, ready)
+    )
+
+
+def capture(url: str, out: Path, *, width: int, ready: str, timeout: float) -> None:
+    """Open ``url``, wait for its data, and save the whole page to ``out``."""
+    with tempfile.TemporaryDirectory(prefix="channelhub-chromium-") as profile:
+        driver = chromium(Path(profile), width=width)
+        try:
+            driver.get(url)
+            wait_rendered(driver, ready=ready, timeout=timeout)
+            chrome, height = driver.execute_script(
+                "return [window.outerHeight - window.innerHeight,"
+                " document.documentElement.scrollHeight]"
+            )
+            driver.set_window_size(width, int(chrome) + int(height))
+            wait_rendered(driver, ready=ready, timeout=timeout)  # graphs redraw on resize
+            out.parent.mkdir(parents=True, exist_ok=True)
+            if not driver.save_screenshot(str(out)):
+                raise OSError(f"Chromium could not write {out}")
+        finally:
+            driver.quit()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dashboards.screenshot", description=__doc__)
+    parser.add_argument("url", help="page to capture, e.g. http://127.0.0.1:18050/")
+    parser.add_argument("out", type=Path, help="PNG file to write")
+    parser.add_argument("--width", type=int, default=1440, help="viewport width in pixels")
+    parser.add_argument("--ready", default=READY, help="CSS selector that has text once loaded")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for data")
+    args = parser.parse_args(argv)
+    try:
+        capture(args.url, args.out, width=args.width, ready=args.ready, timeout=args.timeout)
+    except TimeoutException:
+        print(
+            f"screenshot: {args.url} showed no data within {args.timeout:.0f} s "
+            f"(waited for text in {args.ready!r}); is the dashboard running?",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"screenshot: wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

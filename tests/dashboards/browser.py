@@ -1,0 +1,61 @@
+"""Real headless Chromium for dashboard tests, and waits that poll for text instead of sleeping.
+
+The driver comes from :func:`dashboards.screenshot.chromium` (Debian's chromium and
+chromedriver, never Selenium Manager). A missing browser fails the test with the install hint.
+"""
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+
+from dashboards.screenshot import CHROMEDRIVER, CHROMIUM, chromium
+
+WAIT_S = 30.0
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    """A fresh headless Chromium with its own profile; quit after the test."""
+    for program in (CHROMIUM, CHROMEDRIVER):
+        if not shutil.which(program):
+            pytest.fail(
+                f"{program} not found: install Debian's chromium and chromium-driver "
+                "(`make setup` or `apt-get install chromium chromium-driver`)",
+                pytrace=False,
+            )
+    driver = chromium(tmp_path / "chromium-profile")
+    yield driver
+    driver.quit()
+
+
+def text_of(driver: WebDriver, element_id: str) -> str:
+    return str(driver.find_element(By.ID, element_id).text)
+
+
+def wait_for_text(driver: WebDriver, element_id: str, expected: str | Callable[[str], bool]) -> str:
+    """Wait until ``#element_id`` shows ``expected`` (or satisfies it); return the text.
+
+    On timeout the message shows what the element said last, which is what a reader needs.
+    """
+    check = expected if callable(expected) else (lambda text: text == expected)
+    seen: list[str] = []
+
+    def ready(d: WebDriver) -> bool:
+        elements = d.find_elements(By.ID, element_id)
+        seen.append(elements[0].text if elements else "<no such element>")
+        return bool(elements) and check(seen[-1])
+
+    try:
+        WebDriverWait(driver, WAIT_S, poll_frequency=0.1).until(ready)
+    except TimeoutException:
+        last = repr(seen[-1]) if seen else "nothing"
+        raise AssertionError(
+            f"#{element_id} did not show {expected!r} within {WAIT_S:.0f} s; it showed {last}"
+        ) from None
+    return seen[-1]
