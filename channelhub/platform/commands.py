@@ -84,6 +84,7 @@ def run_stack(
     simulator: bool,
     echo: Echo = _echo,
     steps: Sequence[Step] | None = None,
+    detached: bool = False,
 ) -> None:
     """Own and run the stack until Ctrl-C, SIGTERM or a service's death; always stop it all.
 
@@ -101,7 +102,8 @@ def run_stack(
             stack.start()
             _print_summary(settings, stack, echo)
             (run / "stack.json").write_text(json.dumps(dict(stack.endpoints())))
-            echo("press Ctrl-C to stop")
+            if not detached:
+                echo("press Ctrl-C to stop")
             stack.watch()
         except KeyboardInterrupt:
             echo("shutting down ...")

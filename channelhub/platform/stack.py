@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from channelhub.errors import ServiceError
 from channelhub.platform import broker, clickhouse
 from channelhub.platform.env import settings_env
 from channelhub.platform.health import http_ok, tcp_open

@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     logs.configure(settings.log_level, service="supervisor")
     try:
-        commands.run_stack(settings, simulator=not args.no_simulator)
+        commands.run_stack(settings, simulator=not args.no_simulator, detached=True)
     except ChannelhubError as e:
         print(f"channelhub: {e}", flush=True)
         return 1
