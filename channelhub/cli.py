@@ -93,3 +93,62 @@ def schemas_export(
 
     written = export.export(directory)
     typer.echo(f"wrote {len(written)} schema file(s) to {directory}")
+
+
+@app.command()
+def simulate(
+    events: Annotated[
+        int | None, typer.Option(min=1, help="Stop after N events in total (valid + malformed).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Same seed and options: the same bytes.")] = 0,
+    rate: Annotated[
+        float,
+        typer.Option(
+            min=0, help="Events per second of wall time; 0 = as fast as possible (live: 200)."
+        ),
+    ] = 0.0,
+    bad_fraction: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of malformed events, 0..1.")
+    ] = 0.0,
+    backfill_hours: Annotated[
+        float | None, typer.Option(help="Generate H hours of history ending now (or --start + H).")
+    ] = None,
+    live: Annotated[
+        bool, typer.Option(help="Then keep going in real time until --events or Ctrl-C.")
+    ] = False,
+    subscribers: Annotated[int, typer.Option(min=1, help="Size of the population.")] = 100_000,
+    start: Annotated[
+        str | None, typer.Option(help="Simulated start, ISO 8601 (UTC if no offset).")
+    ] = None,
+    output: Annotated[
+        str, typer.Option(help="kafka (the raw topic, keyed by subscriber) or ndjson.")
+    ] = "kafka",
+    file: Annotated[
+        Path | None, typer.Option(help="NDJSON file (default: standard output).")
+    ] = None,
+) -> None:
+    """Generate realistic channel traffic; the last line printed is a JSON summary."""
+    from datetime import datetime
+
+    from channelhub.simulator import run
+
+    try:
+        start_at = datetime.fromisoformat(start) if start else None
+    except ValueError as e:
+        raise typer.BadParameter(f"--start {start!r} is not an ISO 8601 time: {e}") from e
+    options = run.RunOptions(
+        seed=seed,
+        events=events,
+        rate=rate,
+        bad_fraction=bad_fraction,
+        backfill_hours=backfill_hours,
+        live=live,
+        subscribers=subscribers,
+        start=start_at,
+        output=output,
+        file=file,
+    )
+    try:
+        run.run(_settings(), options)
+    except ChannelhubError as e:
+        _fail(e)

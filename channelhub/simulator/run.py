@@ -1,0 +1,249 @@
+"""``channelhub simulate``: plan the simulated time window, pace, produce, report.
+
+Two phases are possible. *History* (``--backfill-hours`` or ``--events`` alone) is generated
+as fast as the output takes it, or at ``--rate`` events per second of wall time. *Live*
+(``--live``) follows the wall clock at ``--rate`` (200/s by default: the local broker keeps
+everything in memory) until ``--events`` or SIGINT/SIGTERM; the rate builds up over the first
+few minutes, as a call's events span minutes after it starts. Either way the last line on
+standard output is the JSON summary of what was delivered.
+
+Where the simulated clock starts:
+
+- ``--start`` if given (then the stream is reproducible byte for byte with ``--seed``);
+- else ``now - backfill hours`` with ``--backfill-hours``;
+- else, for a live run, now;
+- else (``--events`` only) far enough back that the expected traffic for the requested
+  number of events ends about now.
+"""
+
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+from channelhub.errors import ConfigError
+from channelhub.settings import Settings
+from channelhub.simulator.engine import Engine, Scenario
+from channelhub.simulator.ids import iso, to_ms
+from channelhub.simulator.load import HOUR_MS, LoadModel
+from channelhub.simulator.output import KafkaOutput, NdjsonOutput, Output
+from channelhub.simulator.summary import Tally
+
+DEFAULT_LIVE_RATE = 200.0
+OUTPUTS = ("kafka", "ndjson")
+_MAX_SLEEP_S = 0.25  # sleep in slices so a signal is noticed quickly
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    seed: int = 0
+    events: int | None = None
+    rate: float = 0.0
+    bad_fraction: float = 0.0
+    backfill_hours: float | None = None
+    live: bool = False
+    subscribers: int = 100_000
+    start: datetime | None = None
+    output: str = "kafka"  # or "ndjson"
+    file: Path | None = None
+    progress_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The simulated time window of a run (milliseconds since the epoch)."""
+
+    start_ms: int
+    history_end_ms: int | None  # stop here unless live
+    live_from_ms: int | None
+    live_rate: float
+    #: Live pacing: an event is due at wall time ``t_ms + offset``; None means "when the live
+    #: phase begins, align the live start with the wall clock" (a fixed ``--start``).
+    live_offset_ms: int | None
+
+
+def plan(options: RunOptions, now_ms: int) -> Plan:
+    """Check the options and work out the window; pure, for tests."""
+    if options.events is None and options.backfill_hours is None and not options.live:
+        raise ConfigError("nothing bounds the run: give --events N, --backfill-hours H or --live")
+    if options.events is not None and options.events < 1:
+        raise ConfigError(f"--events must be at least 1, got {options.events}")
+    if not 0.0 <= options.bad_fraction <= 1.0:
+        raise ConfigError(f"--bad-fraction must be within 0..1, got {options.bad_fraction}")
+    if options.rate < 0:
+        raise ConfigError(f"--rate must not be negative, got {options.rate}")
+    if options.backfill_hours is not None and options.backfill_hours <= 0:
+        raise ConfigError(f"--backfill-hours must be positive, got {options.backfill_hours}")
+    if options.output not in OUTPUTS:
+        raise ConfigError(f"--output must be one of {', '.join(OUTPUTS)}, got {options.output!r}")
+    if options.subscribers < 1:
+        raise ConfigError(f"--subscribers must be at least 1, got {options.subscribers}")
+
+    hours = options.backfill_hours
+    if options.start is not None:
+        start = to_ms(options.start)
+    elif hours is not None:
+        start = now_ms - int(hours * HOUR_MS)
+    elif options.live:
+        start = now_ms
+    else:
+        start = now_ms - _history_ms(options, now_ms)
+    history_end = start + int(hours * HOUR_MS) if hours is not None else None
+    live_from = (history_end if history_end is not None else start) if options.live else None
+    return Plan(
+        start_ms=start,
+        history_end_ms=history_end,
+        live_from_ms=live_from,
+        live_rate=options.rate or DEFAULT_LIVE_RATE,
+        live_offset_ms=None if options.start is not None else 0,
+    )
+
+
+def _history_ms(options: RunOptions, now_ms: int) -> int:
+    """How long the expected traffic takes to produce ``options.events`` events."""
+    load = LoadModel(options.subscribers)
+    per_second = sum(load.event_rate(now_ms - h * HOUR_MS) for h in range(24)) / 24
+    valid = (options.events or 0) * (1 - options.bad_fraction)
+    return int(valid / per_second * 1000)
+
+
+class _Stop:
+    """Set by SIGINT/SIGTERM: the run finishes the current event, flushes and reports."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+
+
+@contextmanager
+def _signals(stop: _Stop) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class _Pacer:
+    """Holds events back to the wall clock: a fixed rate for history, real time when live."""
+
+    def __init__(self, the_plan: Plan, history_rate: float, stop: _Stop) -> None:
+        self._plan = the_plan
+        self._history_rate = history_rate
+        self._stop = stop
+        self._began = time.monotonic()
+        self._live_offset_ms = the_plan.live_offset_ms
+
+    def wait(self, t_ms: int, produced: int) -> None:
+        live_from = self._plan.live_from_ms
+        if live_from is not None and t_ms >= live_from:
+            if self._live_offset_ms is None:
+                self._live_offset_ms = int(time.time() * 1000) - live_from
+            due_s = (t_ms + self._live_offset_ms) / 1000
+            self._sleep_until(lambda: due_s - time.time())
+        elif self._history_rate and live_from is None:
+            due = self._began + produced / self._history_rate
+            self._sleep_until(lambda: due - time.monotonic())
+
+    def _sleep_until(self, remaining: Callable[[], float]) -> None:
+        left = remaining()
+        while left > 0 and not self._stop.requested:
+            time.sleep(min(left, _MAX_SLEEP_S))
+            left = remaining()
+
+
+def _open_output(settings: Settings, options: RunOptions) -> Output:
+    if options.output == "ndjson":
+        return NdjsonOutput(options.file)
+    return KafkaOutput(settings)
+
+
+def run(
+    settings: Settings,
+    options: RunOptions,
+    *,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    output: Output | None = None,
+) -> dict[str, Any]:
+    """Simulate, print progress to ``stderr`` and the summary as the last line of ``stdout``.
+
+    Raises the output's DeliveryError after printing the summary if the broker refused events
+    (the summary then counts only the acknowledged ones).
+    """
+    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
+    the_plan = plan(options, int(time.time() * 1000))
+    engine = Engine(
+        Scenario(
+            seed=options.seed,
+            start_ms=the_plan.start_ms,
+            subscribers=options.subscribers,
+            bad_fraction=options.bad_fraction,
+            live_from_ms=the_plan.live_from_ms,
+            live_rate=the_plan.live_rate,
+        )
+    )
+    sink = output or _open_output(settings, options)
+    tally = Tally(options.seed)
+    stop = _Stop()
+    with _signals(stop):
+        try:
+            _produce(engine, sink, tally, the_plan, options, stop, stderr)
+        finally:
+            error = sink.finish()
+    for label in sink.undelivered:
+        tally.retract(label)
+    summary = tally.summary()
+    print(json.dumps(summary), file=stdout, flush=True)
+    if error is not None:
+        raise error
+    return summary
+
+
+def _produce(
+    engine: Engine,
+    sink: Output,
+    tally: Tally,
+    the_plan: Plan,
+    options: RunOptions,
+    stop: _Stop,
+    stderr: TextIO,
+) -> None:
+    limit = options.events
+    history_end = None if options.live else the_plan.history_end_ms
+    pacer = _Pacer(the_plan, options.rate, stop)
+    write, count = sink.write, tally.count
+    last_report, reported = time.monotonic(), 0
+    for produced, item in enumerate(engine, 1):
+        if history_end is not None and item.t_ms > history_end:
+            break
+        pacer.wait(item.t_ms, produced - 1)
+        if stop.requested:
+            break
+        write(item)
+        count(item.label, item.valid, item.t_ms)
+        if produced == limit:
+            break
+        now = time.monotonic()
+        if now - last_report >= options.progress_seconds:
+            rate = (produced - reported) / (now - last_report)
+            last_report, reported = now, produced
+            print(
+                f"simulate: {produced:,} events, {rate:,.0f}/s, simulated clock {iso(item.t_ms)}",
+                file=stderr,
+                flush=True,
+            )
