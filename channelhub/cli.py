@@ -4,11 +4,14 @@ Each command parses its options here and calls into the module that owns the con
 heavy imports (faust, dash, kafka) happen only for the command that needs them.
 """
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
+from channelhub import logs
 from channelhub.errors import ChannelhubError
 from channelhub.settings import Settings
 
@@ -24,10 +27,19 @@ app.add_typer(schemas_app, name="schemas")
 
 
 def _settings() -> Settings:
+    """Read the settings once per command and set up logging; bad settings are one line."""
     try:
-        return Settings()
-    except ValueError as e:
-        raise typer.BadParameter(f"invalid settings: {e}") from e
+        settings = Settings()
+    except ValidationError as e:
+        problems = "; ".join(
+            (f"CHANNELHUB_{'_'.join(map(str, err['loc'])).upper()}: " if err["loc"] else "")
+            + err["msg"]
+            for err in e.errors()
+        )
+        typer.echo(f"channelhub: invalid settings: {problems}", err=True)
+        raise typer.Exit(2) from e
+    logs.configure(settings.log_level, service="channelhub")
+    return settings
 
 
 def _fail(error: ChannelhubError) -> None:
@@ -104,7 +116,9 @@ def simulate(
     rate: Annotated[
         float,
         typer.Option(
-            min=0, help="Events per second of wall time; 0 = as fast as possible (live: 200)."
+            min=0,
+            help="Events per second of wall time. History: 0 = as fast as possible; "
+            "live: 0 = the population's own rate.",
         ),
     ] = 0.0,
     bad_fraction: Annotated[
@@ -152,3 +166,21 @@ def simulate(
         run.run(_settings(), options)
     except ChannelhubError as e:
         _fail(e)
+
+
+def main() -> None:
+    """Console entry point: a usage error is one line on stderr and exit status 2."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.TyperException as e:  # bad usage: unknown command, invalid option value
+        ctx = getattr(e, "ctx", None)
+        where = ctx.command_path if ctx is not None else "channelhub"
+        typer.echo(f"{where}: {e.format_message()} (see '{where} --help')", err=True)
+        sys.exit(2)
+    except typer.Abort:
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -18,3 +18,5 @@ def configure(level: str = "INFO", service: str = "channelhub") -> None:
     root.setLevel(level)
     for noisy in ("kafka", "aiokafka", "faust", "mode", "urllib3", "werkzeug"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # The driver logs every refused connection with a traceback; our errors say it in a line.
+    logging.getLogger("clickhouse_driver").setLevel(logging.ERROR)

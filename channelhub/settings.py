@@ -32,7 +32,9 @@ class Settings(BaseSettings):
     topic_events: str = "channel.events"
     topic_dlq: str = "channel.events.dlq"
     topic_partitions: int = Field(4, ge=1, le=256)
-    group_prefix: str = Field("channelhub", description="consumer groups: <prefix>-validate, <prefix>-sink")
+    group_prefix: str = Field(
+        "channelhub", description="consumer groups: <prefix>-validate, <prefix>-sink"
+    )
 
     # ClickHouse (native protocol)
     clickhouse_host: str = "127.0.0.1"
@@ -52,7 +54,7 @@ class Settings(BaseSettings):
 
     # ClickHouse sink
     sink_batch_size: int = Field(20_000, ge=1)
-    sink_flush_seconds: float = Field(1.0, gt=0)
+    sink_flush_seconds: float = Field(0.5, gt=0)
     sink_dedupe_window: int = Field(500_000, ge=0, description="recent ids kept per sink")
 
     # HTTP collector

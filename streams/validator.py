@@ -80,7 +80,8 @@ class RawValidator(Service):
                 last_report = time.monotonic()
 
     async def _process(self, fetched: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        assert self._consumer is not None and self._producer is not None
+        assert self._consumer is not None
+        assert self._producer is not None
         topics = {"events": self.settings.topic_events, "dlq": self.settings.topic_dlq}
         pending = []
         commit: dict[TopicPartition, int] = {}

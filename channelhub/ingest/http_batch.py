@@ -169,4 +169,3 @@ def judge(items: list[bytes], *, topic_raw: str, topic_dlq: str, received_at: da
             records.append(Record(topic_raw, routing_key(verdict), item))
             results.append({"index": index, "status": "accepted", "event_id": verdict.event_id})
     return Judged(records, results, len(items) - rejected, rejected)
-

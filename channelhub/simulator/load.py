@@ -76,7 +76,8 @@ class LoadModel:
     """Session rates per channel at any simulated time, for ``subscribers`` subscribers.
 
     From ``live_from_ms`` on, rates are scaled so the expected total is ``live_rate`` events per
-    second while keeping each channel's share of the moment.
+    second while keeping each channel's share of the moment; a ``live_rate`` of 0 keeps the
+    population's own rate.
     """
 
     def __init__(
@@ -109,7 +110,7 @@ class LoadModel:
         return rate
 
     def _scale(self, t_ms: int) -> float:
-        if self._live_from_ms is None or t_ms < self._live_from_ms:
+        if self._live_from_ms is None or not self._live_rate or t_ms < self._live_from_ms:
             return 1.0
         return self._live_rate / self.event_rate(t_ms)
 

@@ -2,9 +2,10 @@
 
 Two phases are possible. *History* (``--backfill-hours`` or ``--events`` alone) is generated
 as fast as the output takes it, or at ``--rate`` events per second of wall time. *Live*
-(``--live``) follows the wall clock at ``--rate`` (200/s by default: the local broker keeps
-everything in memory) until ``--events`` or SIGINT/SIGTERM; the rate builds up over the first
-few minutes, as a call's events span minutes after it starts. Either way the last line on
+(``--live``) follows the wall clock until ``--events`` or SIGINT/SIGTERM: at the population's
+own rate, so live traffic continues the history's curve, or scaled to ``--rate`` events per
+second; a scaled rate builds up over the first few minutes, as a call's events span minutes
+after it starts. Either way the last line on
 standard output is the JSON summary of what was delivered.
 
 Where the simulated clock starts:
@@ -37,7 +38,6 @@ from channelhub.simulator.load import HOUR_MS, LoadModel
 from channelhub.simulator.output import KafkaOutput, NdjsonOutput, Output
 from channelhub.simulator.summary import Tally
 
-DEFAULT_LIVE_RATE = 200.0
 OUTPUTS = ("kafka", "ndjson")
 _MAX_SLEEP_S = 0.25  # sleep in slices so a signal is noticed quickly
 
@@ -102,7 +102,7 @@ def plan(options: RunOptions, now_ms: int) -> Plan:
         start_ms=start,
         history_end_ms=history_end,
         live_from_ms=live_from,
-        live_rate=options.rate or DEFAULT_LIVE_RATE,
+        live_rate=options.rate,
         live_offset_ms=None if options.start is not None else 0,
     )
 

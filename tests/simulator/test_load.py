@@ -77,6 +77,14 @@ def test_live_phase_is_scaled_to_the_asked_event_rate() -> None:
     assert after == pytest.approx(500.0)
 
 
+def test_live_phase_without_a_rate_continues_at_the_population_rate() -> None:
+    live_from = ORDINARY_TUESDAY + 3 * HOUR_MS
+    natural = LoadModel(100_000)
+    live = LoadModel(100_000, live_from_ms=live_from, live_rate=0.0)
+    for t in (live_from - 1, live_from, live_from + 5 * HOUR_MS):
+        assert live.session_rate("ivr", t) == natural.session_rate("ivr", t)
+
+
 def test_events_per_session_constants_match_the_generator(
     sessions: dict[str, list[dict[str, Any]]],
 ) -> None:

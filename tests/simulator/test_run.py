@@ -162,7 +162,7 @@ def test_live_continues_from_the_end_of_the_backfill_in_real_time() -> None:
     window = plan(RunOptions(backfill_hours=1, live=True), NOW_MS)
     assert window.live_from_ms == NOW_MS
     assert window.live_offset_ms == 0
-    assert window.live_rate == 200.0
+    assert window.live_rate == 0  # the population's own rate
     shifted = plan(RunOptions(backfill_hours=1, live=True, start=START, rate=50), NOW_MS)
     assert shifted.live_offset_ms is None
     assert shifted.live_rate == 50

@@ -44,9 +44,9 @@ def _produce_canonical(settings: Settings, raws: list[bytes], *, times: int = 1)
 
 
 def _counts(client: Client) -> tuple[int, int, int, int]:
-    (rows, ids), = client.execute("SELECT count(), uniqExact(event_id) FROM events")
-    (per_minute,), = client.execute("SELECT sum(events) FROM events_per_minute")
-    (letters,), = client.execute("SELECT count() FROM dead_letters")
+    ((rows, ids),) = client.execute("SELECT count(), uniqExact(event_id) FROM events")
+    ((per_minute,),) = client.execute("SELECT sum(events) FROM events_per_minute")
+    ((letters,),) = client.execute("SELECT count() FROM dead_letters")
     return rows, ids, per_minute, letters
 
 

@@ -1,0 +1,113 @@
+"""The whole platform through the CLI, as a user runs it: up, status, data flowing, down."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from channelhub.platform.env import settings_env
+from channelhub.settings import Settings
+from sinks.client import connect
+from tests.fixtures.services import free_port, local_settings
+
+pytestmark = pytest.mark.integration
+
+
+def _own_ports(tmp_path: Path) -> Settings:
+    return local_settings(
+        state_dir=tmp_path / "state",
+        kafka_bootstrap=f"127.0.0.1:{free_port()}",
+        clickhouse_port=free_port(),
+        clickhouse_http_port=free_port(),
+        worker_web_port=free_port(),
+        collector_port=free_port(),
+        dashboard_port=free_port(),
+    )
+
+
+def _cli(settings: Settings, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "channelhub.cli", *args],
+        env={**os.environ, **settings_env(settings)},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_up_detached_serves_data_and_down_leaves_no_process(tmp_path: Path) -> None:
+    settings = _own_ports(tmp_path)
+    started = _cli(settings, "up", "--detach")
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert settings.dashboard_url in started.stdout
+
+        status = json.loads(_cli(settings, "status", "--json").stdout)
+        services = {s["name"]: s for s in status["services"]}
+        assert set(services) == {
+            "broker", "clickhouse", "worker", "sink", "collector", "dashboard", "simulator",
+        }  # fmt: skip
+        assert all(s["state"] == "running" for s in services.values()), services
+        assert services["broker"]["endpoint"] == settings.kafka_bootstrap
+        assert services["collector"]["endpoint"] == settings.collector_url
+        assert services["dashboard"]["endpoint"] == settings.dashboard_url
+
+        with urllib.request.urlopen(settings.dashboard_url, timeout=10) as page:
+            assert page.status == 200
+        client = connect(settings)
+        deadline = time.monotonic() + 120
+        while (n := client.execute("SELECT count() FROM events")[0][0]) < 1000:
+            assert time.monotonic() < deadline, f"only {n} simulated events reached ClickHouse"
+            time.sleep(1)
+        client.disconnect()
+    finally:
+        stopped = _cli(settings, "down")
+    assert stopped.returncode == 0, stopped.stderr
+    pids = [s["pid"] for s in services.values() if s["pid"]]
+    assert pids
+    assert not [pid for pid in pids if _alive(pid)]
+    assert json.loads(_cli(settings, "status", "--json").stdout)["running"] is False
+
+
+def test_ctrl_c_stops_a_foreground_stack_within_10_seconds(tmp_path: Path) -> None:
+    settings = _own_ports(tmp_path)
+    up = subprocess.Popen(
+        [sys.executable, "-m", "channelhub.cli", "up", "--no-simulator"],
+        env={**os.environ, **settings_env(settings)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert up.stdout is not None
+        for line in up.stdout:
+            if "press Ctrl-C to stop" in line:
+                break
+        else:
+            pytest.fail(f"up exited with {up.wait()} before it was ready")
+        status = json.loads(_cli(settings, "status", "--json").stdout)
+        pids = [s["pid"] for s in status["services"] if s["pid"]]
+        assert len(pids) == 6
+        began = time.monotonic()
+        up.send_signal(signal.SIGINT)
+        assert up.wait(timeout=15) == 0
+        assert time.monotonic() - began < 10
+        assert not [pid for pid in pids if _alive(pid)]
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
