@@ -57,12 +57,12 @@ Seconds = Annotated[float, msgspec.Meta(ge=0, le=86_400)]
 Fen = Annotated[int, msgspec.Meta(ge=0, le=100_000_000, description="amount in fen (0.01 CNY)")]
 
 
-class Attributes(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+class Attributes(msgspec.Struct, forbid_unknown_fields=True):
     """Base of every per-event-type attribute block; unknown fields are errors, not noise."""
 
 
 class Envelope(
-    msgspec.Struct, tag_field="event_type", forbid_unknown_fields=True, frozen=True, kw_only=True
+    msgspec.Struct, tag_field="event_type", forbid_unknown_fields=True, kw_only=True
 ):
     """Fields every event carries. Subclasses fix ``event_type`` (the tag) and ``attributes``."""
 
