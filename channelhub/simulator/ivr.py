@@ -25,7 +25,7 @@ from channelhub.simulator.catalog import (
 from channelhub.simulator.load import HOUR_MS, LoadModel
 from channelhub.simulator.population import Population
 from channelhub.simulator.queue import AgentQueue, square_root_staffing
-from channelhub.simulator.session import Schedule, Session, SessionIds, seconds
+from channelhub.simulator.session import Hall, Schedule, Session, seconds
 from schemas import PREFECTURES
 from schemas.events import (
     Abandoned,
@@ -81,7 +81,7 @@ class _Branch:
         self.cumulative = list(itertools.accumulate(weights))
 
 
-class IvrHall:
+class IvrHall(Hall):
     """Calls to 10086 and the agents who answer some of them."""
 
     def __init__(
@@ -92,13 +92,9 @@ class IvrHall:
         rng: random.Random,
         schedule: Schedule,
     ) -> None:
+        super().__init__("ivr", load.arrivals("ivr", start_ms, rng), rng, schedule)
         self._population = population
         self._load = load
-        self._rng = rng
-        self._schedule = schedule
-        self._ids = SessionIds("ivr", rng)
-        self._arrivals = load.arrivals("ivr", start_ms, rng)
-        self.next_start_ms = self._arrivals.next()
         self._menus = {p: self._branch_menu(rng) for p in PREFECTURES}
         self._queue = AgentQueue(self._staffing)
         self._requests: list[tuple[int, int, int, int, Session, str, int, bool]] = []
@@ -135,8 +131,7 @@ class IvrHall:
 
     def start_session(self) -> None:
         rng, schedule = self._rng, self._schedule
-        start = self.next_start_ms
-        self.next_start_ms = self._arrivals.next()
+        start = self._advance()
         who = self._population.pick("ivr", rng)
         busy = self._load.is_busy(start)
         call = Session(who.msisdn, self._ids.next(), who.prefecture, who.brand)

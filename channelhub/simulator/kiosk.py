@@ -15,7 +15,7 @@ from channelhub.simulator.catalog import (
 )
 from channelhub.simulator.load import Arrivals, LoadModel
 from channelhub.simulator.population import PREFECTURE_WEIGHTS, Population
-from channelhub.simulator.session import Schedule, Session, SessionIds, seconds
+from channelhub.simulator.session import Hall, Schedule, Session, seconds
 from schemas import PREFECTURES
 from schemas.events import (
     KioskPaymentCompleted,
@@ -48,7 +48,7 @@ class Terminals:
             self.in_prefecture[prefecture].append(terminal)
 
 
-class KioskHall:
+class KioskHall(Hall):
     """Customer sessions at the terminals."""
 
     def __init__(
@@ -60,20 +60,15 @@ class KioskHall:
         rng: random.Random,
         schedule: Schedule,
     ) -> None:
+        super().__init__("kiosk", load.arrivals("kiosk", start_ms, rng), rng, schedule)
         self._terminals = terminals
         self._population = population
-        self._rng = rng
-        self._schedule = schedule
-        self._ids = SessionIds("kiosk", rng)
         self._services = list(KIOSK_SERVICES)
         self._service_weights = list(KIOSK_SERVICES.values())
-        self._arrivals = load.arrivals("kiosk", start_ms, rng)
-        self.next_start_ms = self._arrivals.next()
 
     def start_session(self) -> None:
         rng, schedule = self._rng, self._schedule
-        t = self.next_start_ms
-        self.next_start_ms = self._arrivals.next()
+        t = self._advance()
         who = self._population.pick("kiosk", rng)
         terminal = rng.choice(self._terminals.in_prefecture[who.prefecture])
         visit = Session(who.msisdn, self._ids.next(), who.prefecture, who.brand)
@@ -92,7 +87,7 @@ class KioskHall:
             schedule(t, KioskServiceCompletedEvent, visit, completed)
 
 
-class KioskFaults:
+class KioskFaults(Hall):
     """Terminal faults: equipment events with no subscriber."""
 
     def __init__(
@@ -103,17 +98,13 @@ class KioskFaults:
         rng: random.Random,
         schedule: Schedule,
     ) -> None:
+        arrivals = Arrivals(load.fault_rate, load.next_change_ms, start_ms, rng)
+        super().__init__("fault", arrivals, rng, schedule)
         self._terminals = terminals
-        self._rng = rng
-        self._schedule = schedule
-        self._ids = SessionIds("fault", rng)
         self._faults = list(KIOSK_FAULTS.items())
-        self._arrivals = Arrivals(load.fault_rate, load.next_change_ms, start_ms, rng)
-        self.next_start_ms = self._arrivals.next()
 
     def start_session(self) -> None:
-        t = self.next_start_ms
-        self.next_start_ms = self._arrivals.next()
+        t = self._advance()
         terminal = self._rng.choice(self._terminals.ids)
         code, severity = self._rng.choice(self._faults)
         report = Session(None, self._ids.next(), self._terminals.prefecture_of[terminal], None)

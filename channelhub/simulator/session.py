@@ -8,9 +8,12 @@ heap and releases them in time order. Events carry their attributes struct and t
 
 import random
 from collections.abc import Callable
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from schemas.envelope import Attributes, Envelope
+
+if TYPE_CHECKING:
+    from channelhub.simulator.load import Arrivals
 
 
 class Session(NamedTuple):
@@ -43,6 +46,25 @@ class SessionIds:
     def next(self) -> str:
         self._count += 1
         return f"{self._stem}{self._count:x}"
+
+
+class Hall:
+    """What every channel simulator keeps: its randomness, its schedule, ids and arrivals."""
+
+    def __init__(
+        self, id_prefix: str, arrivals: "Arrivals", rng: random.Random, schedule: Schedule
+    ) -> None:
+        self._rng = rng
+        self._schedule = schedule
+        self._ids = SessionIds(id_prefix, rng)
+        self._arrivals = arrivals
+        self.next_start_ms = arrivals.next()
+
+    def _advance(self) -> int:
+        """The start of the session to generate now; moves ``next_start_ms`` to the next."""
+        start = self.next_start_ms
+        self.next_start_ms = self._arrivals.next()
+        return start
 
 
 def seconds(rng: random.Random, low: float, high: float) -> int:

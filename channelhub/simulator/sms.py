@@ -21,7 +21,7 @@ from channelhub.simulator.catalog import (
 )
 from channelhub.simulator.load import LoadModel
 from channelhub.simulator.population import Population
-from channelhub.simulator.session import Schedule, Session, SessionIds, seconds
+from channelhub.simulator.session import Hall, Schedule, Session, seconds
 from schemas.events import (
     ConfirmationReplied,
     ConfirmationRequested,
@@ -73,7 +73,7 @@ def _pick(rng: random.Random, weights: dict[str, float]) -> str:
     return rng.choices(list(weights), list(weights.values()))[0]
 
 
-class SmsHall:
+class SmsHall(Hall):
     """SMS dialogues with 10086."""
 
     def __init__(
@@ -84,17 +84,12 @@ class SmsHall:
         rng: random.Random,
         schedule: Schedule,
     ) -> None:
+        super().__init__("sms", load.arrivals("sms", start_ms, rng), rng, schedule)
         self._population = population
-        self._rng = rng
-        self._schedule = schedule
-        self._ids = SessionIds("sms", rng)
-        self._arrivals = load.arrivals("sms", start_ms, rng)
-        self.next_start_ms = self._arrivals.next()
 
     def start_session(self) -> None:
         rng, schedule = self._rng, self._schedule
-        t = self.next_start_ms
-        self.next_start_ms = self._arrivals.next()
+        t = self._advance()
         who = self._population.pick("sms", rng)
         dialogue = Session(who.msisdn, self._ids.next(), who.prefecture, who.brand)
         opening = _pick(rng, OPENING_WEIGHTS)

@@ -16,7 +16,7 @@ from channelhub.simulator.catalog import (
 )
 from channelhub.simulator.load import HOUR_MS, LoadModel
 from channelhub.simulator.population import Population, new_number
-from channelhub.simulator.session import Schedule, Session, SessionIds, seconds
+from channelhub.simulator.session import Hall, Schedule, Session, seconds
 from schemas.envelope import Envelope
 from schemas.events import (
     FunctionUsed,
@@ -50,7 +50,7 @@ RESERVE_SHARE = 0.6  # of number selections that end in a reservation
 ACTIVATE_SHARE = 0.55  # of reservations activated in time
 
 
-class OnlineHall:
+class OnlineHall(Hall):
     """Sessions on the web (``channel="web"``) or WAP (``channel="wap"``) hall."""
 
     def __init__(
@@ -62,22 +62,17 @@ class OnlineHall:
         rng: random.Random,
         schedule: Schedule,
     ) -> None:
+        super().__init__(channel, load.arrivals(channel, start_ms, rng), rng, schedule)
         self._channel = channel
         (self._login, self._function, self._order), self._sms_login, functions = _HALLS[channel]
         self._functions = list(functions)
         self._weights = list(functions.values())
         self._population = population
-        self._rng = rng
-        self._schedule = schedule
-        self._ids = SessionIds(channel, rng)
         self._orders = 0
-        self._arrivals = load.arrivals(channel, start_ms, rng)
-        self.next_start_ms = self._arrivals.next()
 
     def start_session(self) -> None:
         rng, schedule = self._rng, self._schedule
-        t = self.next_start_ms
-        self.next_start_ms = self._arrivals.next()
+        t = self._advance()
         who = self._population.pick(self._channel, rng)
         visit = Session(who.msisdn, self._ids.next(), who.prefecture, who.brand)
         method = "sms_code" if rng.random() < self._sms_login else "password"
