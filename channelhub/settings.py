@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     topic_events: str = "channel.events"
     topic_dlq: str = "channel.events.dlq"
     topic_partitions: int = Field(4, ge=1, le=256)
+    #: Tansu answers JoinGroup only after half the session timeout: short means fast starts.
+    kafka_session_timeout_ms: int = Field(6000, ge=1000)
     group_prefix: str = Field(
         "channelhub", description="consumer groups: <prefix>-validate, <prefix>-sink"
     )

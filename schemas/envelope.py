@@ -61,9 +61,7 @@ class Attributes(msgspec.Struct, forbid_unknown_fields=True):
     """Base of every per-event-type attribute block; unknown fields are errors, not noise."""
 
 
-class Envelope(
-    msgspec.Struct, tag_field="event_type", forbid_unknown_fields=True, kw_only=True
-):
+class Envelope(msgspec.Struct, tag_field="event_type", forbid_unknown_fields=True, kw_only=True):
     """Fields every event carries. Subclasses fix ``event_type`` (the tag) and ``attributes``."""
 
     event_id: EventId

@@ -20,9 +20,8 @@ def create_app(settings: Settings) -> faust.App:
         key_serializer="raw",
         topic_partitions=settings.topic_partitions,
         topic_allow_declare=False,
-        # Tansu holds JoinGroup for half the session timeout: a short one starts in seconds.
-        broker_session_timeout=6,
-        broker_heartbeat_interval=1,
+        broker_session_timeout=settings.kafka_session_timeout_ms / 1000,
+        broker_heartbeat_interval=settings.kafka_session_timeout_ms / 6000,
         web_bind="127.0.0.1",
         web_port=settings.worker_web_port,
         datadir=str(settings.state_dir / "worker"),

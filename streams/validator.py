@@ -48,9 +48,8 @@ class RawValidator(Service):
             group_id=f"{s.group_prefix}-validate",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            # Tansu answers JoinGroup after half the session timeout: keep it short.
-            session_timeout_ms=6000,
-            heartbeat_interval_ms=1000,
+            session_timeout_ms=s.kafka_session_timeout_ms,
+            heartbeat_interval_ms=s.kafka_session_timeout_ms // 6,
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
         await self._producer.start()

@@ -12,6 +12,7 @@ import orjson
 
 from sinks.engines import replacing_merge_tree
 from sinks.pseudonym import Pseudonymizer
+from sinks.tables import recent_ids_query
 
 TABLE = "dead_letters"
 
@@ -41,11 +42,7 @@ COLUMNS = (
 
 INSERT = f"INSERT INTO {{db}}.{TABLE} ({', '.join(COLUMNS)}) VALUES"
 
-RECENT_IDS = f"""
-SELECT dead_letter_id FROM {{db}}.{TABLE}
-WHERE kafka_partition IN %(partitions)s
-  AND ingested_at >= (SELECT max(ingested_at) FROM {{db}}.{TABLE}) - %(horizon)s
-"""
+RECENT_IDS = recent_ids_query(TABLE, "dead_letter_id")
 
 
 def row(

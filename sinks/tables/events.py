@@ -14,6 +14,7 @@ import orjson
 from schemas.events import PERSONAL_ATTRIBUTES
 from sinks.engines import replacing_merge_tree, summing_merge_tree
 from sinks.pseudonym import Pseudonymizer
+from sinks.tables import recent_ids_query
 
 TABLE = "events"
 
@@ -74,11 +75,7 @@ COLUMNS = (
 
 INSERT = f"INSERT INTO {{db}}.{TABLE} ({', '.join(COLUMNS)}) VALUES"
 
-RECENT_IDS = f"""
-SELECT event_id FROM {{db}}.{TABLE}
-WHERE kafka_partition IN %(partitions)s
-  AND ingested_at >= (SELECT max(ingested_at) FROM {{db}}.{TABLE}) - %(horizon)s
-"""
+RECENT_IDS = recent_ids_query(TABLE, "event_id")
 
 
 def row(
