@@ -59,6 +59,8 @@ class ServiceSpec:
     cwd: Path | None = None
     prepare: Callable[[], object] | None = None
     """Runs just before each start (e.g. render a config file), not when the spec is built."""
+    late_args: Callable[[], Sequence[str]] | None = None
+    """Arguments decided just before each start, from what earlier services hold."""
 
 
 def log_tail(path: Path, lines: int = TAIL_LINES) -> str:
@@ -94,13 +96,14 @@ class ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         if self.spec.prepare is not None:
             self.spec.prepare()
+        argv = [*self.spec.argv, *(self.spec.late_args() if self.spec.late_args else ())]
         with self.log_path.open("ab") as log:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-            log.write(f"--- {stamp} starting: {' '.join(self.spec.argv)}\n".encode())
+            log.write(f"--- {stamp} starting: {' '.join(argv)}\n".encode())
             log.flush()
             try:
                 self._popen = subprocess.Popen(
-                    list(self.spec.argv),
+                    argv,
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -110,7 +113,7 @@ class ManagedProcess:
                 )
             except OSError as e:
                 raise ServiceError(
-                    f"{self.spec.name} could not be started ({' '.join(self.spec.argv)}): {e}"
+                    f"{self.spec.name} could not be started ({' '.join(argv)}): {e}"
                 ) from e
         self._started_at = time.monotonic()
         pids.write_pid_file(self.pid_path, self.spec.name, self._popen.pid, self.spec.endpoint)

@@ -13,7 +13,8 @@ a stopped stack, and a restarted broker would come back without its topics.
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from channelhub.platform import broker, clickhouse
 from channelhub.platform.env import settings_env
@@ -24,6 +25,7 @@ from channelhub.settings import Settings
 APP_STOP_GRACE = 5.0
 INFRA_STOP_GRACE = 4.0  # with APP_STOP_GRACE: everything is gone within 10 s of Ctrl-C
 WORKER_HOST = "127.0.0.1"
+HISTORY_HOURS = 24
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,27 @@ def _create_topics(settings: Settings) -> object:
     return broker.ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions)
 
 
+def simulator_history(settings: Settings, *, now: datetime | None = None) -> list[str]:
+    """Backfill only the part of the last day that ClickHouse does not hold yet.
+
+    ClickHouse keeps its rows across ``down``/``up``; backfilling a full day again would add a
+    second, differently seeded copy of the hours already there.
+    """
+    from sinks.client import connect
+    from sinks.tables import events
+
+    client = connect(settings)
+    try:
+        ((newest, count),) = client.execute(events.NEWEST.format(db=settings.clickhouse_database))
+    finally:
+        client.disconnect()
+    now = now or datetime.now(UTC)
+    missing_h = (now - newest).total_seconds() / 3600 if count else HISTORY_HOURS
+    if missing_h < 1 / 60:
+        return ["--live"]
+    return ["--backfill-hours", f"{min(missing_h, HISTORY_HOURS):.6g}", "--live"]
+
+
 def endpoints(settings: Settings) -> dict[str, str]:
     """Where each service of the plan can be reached, by name (no side effects)."""
     return {
@@ -122,18 +145,11 @@ def plan(settings: Settings, *, simulator: bool) -> list[Step]:
         ),
     ]
     if simulator:
-        steps.append(
-            python_service(
-                settings,
-                "simulator",
-                "channelhub.simulator",
-                "--backfill-hours",
-                "24",
-                "--live",
-                min_uptime=3.0,
-                endpoint=where["simulator"],
-            )
-        )
+        simulate = python_service(
+            settings, "simulator", "channelhub.simulator",
+            min_uptime=3.0, endpoint=where["simulator"],
+        )  # fmt: skip
+        steps.append(replace(simulate, late_args=lambda: simulator_history(settings)))
     return steps
 
 

@@ -73,6 +73,8 @@ COLUMNS = (
     "kafka_partition", "kafka_offset", "ingested_at",
 )  # fmt: skip
 
+NEWEST = f"SELECT max(occurred_at), count() FROM {{db}}.{TABLE}"
+
 INSERT = f"INSERT INTO {{db}}.{TABLE} ({', '.join(COLUMNS)}) VALUES"
 
 RECENT_IDS = recent_ids_query(TABLE, "event_id")
