@@ -1,0 +1,55 @@
+"""Records of the nudge flow: what a rule or campaign asks to send, and what became of it.
+
+These travel on their own topics (``nudges.requested``, ``nudges.outbound``,
+``nudges.receipts``), separate from channel events. Every record carries the ``nudge_id``,
+derived from the rule (or campaign) and the triggering event, so a replay of the event stream
+asks for the same nudge again and every downstream step can recognise it.
+"""
+
+import hashlib
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+
+from schemas.envelope import Brand, Msisdn, Prefecture, UtcTime
+
+
+def nudge_id(source_id: str, trigger_id: str) -> str:
+    """Deterministic id of the nudge that ``source_id`` (rule or campaign) sends for
+    ``trigger_id`` (the triggering event's id, or the campaign's subscriber)."""
+    return hashlib.sha256(f"{source_id}\x1f{trigger_id}".encode()).hexdigest()[:32]
+
+
+class NudgeRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """A rule or a campaign asks to send one SMS to one subscriber."""
+
+    nudge_id: str
+    rule_id: str  # the rule, or ``campaign:<id>`` for campaign fan-out
+    campaign_id: str | None = None
+    trigger_event_id: str
+    msisdn: Msisdn
+    prefecture: Prefecture
+    brand: Brand | None
+    text: str  # rendered, personalised SMS text
+    goal: str  # conversion goal id, for attribution
+    requested_at: UtcTime  # when the trigger happened
+    send_at: UtcTime  # requested_at plus the rule's delay
+
+
+Outcome = Literal["approved", "suppressed", "held", "holdout"]
+
+
+class Decision(msgspec.Struct, frozen=True, kw_only=True):
+    """What the guardrails decided for one request, and why.
+
+    ``held`` means "not now": quiet hours, a live call, or the gateway's rate limit; the
+    request is retried at ``send_at``. ``holdout`` means the subscriber is in the rule's
+    control group: nothing is sent, but the would-have-sent is recorded for uplift.
+    """
+
+    nudge_id: str
+    outcome: Outcome
+    reason: str | None  # machine code, e.g. "opted_out", "frequency_cap_day", "quiet_hours"
+    decided_at: UtcTime
+    send_at: datetime | None = None
