@@ -247,6 +247,14 @@ def status(settings: Settings, *, as_json: bool, echo: Echo = _echo) -> None:
         "running": owner is not None,
         "pid": owner.pid if owner else None,
         "dashboard_url": settings.dashboard_url,
+        # The addresses scripts need, without parsing the human-readable endpoints.
+        "endpoints": {
+            "broker_bootstrap": settings.kafka_bootstrap,
+            "clickhouse_native": f"{settings.clickhouse_host}:{settings.clickhouse_port}",
+            "clickhouse_http": f"http://{settings.clickhouse_host}:{settings.clickhouse_http_port}/",
+            "collector_url": settings.collector_url,
+            "dashboard_url": settings.dashboard_url,
+        },
         "services": services,
     }
     if as_json:

@@ -65,6 +65,7 @@ def test_up_detached_serves_data_and_down_leaves_no_process(tmp_path: Path) -> N
         assert services["broker"]["endpoint"] == settings.kafka_bootstrap
         assert services["collector"]["endpoint"] == settings.collector_url
         assert services["dashboard"]["endpoint"] == settings.dashboard_url
+        assert status["endpoints"]["clickhouse_native"] == f"127.0.0.1:{settings.clickhouse_port}"
 
         with urllib.request.urlopen(settings.dashboard_url, timeout=10) as page:
             assert page.status == 200
