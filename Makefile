@@ -9,9 +9,12 @@ DEB_PACKAGES := clickhouse-server chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PACKAGES := $(wildcard channelhub schemas streams sinks dashboards orchestration)
 
+SMSC := tests/orchestration/smsc
+SMSC_STAMP := $(SMSC)/node_modules/.installed
+
 .PHONY: setup system-packages up test lint
 
-setup: system-packages $(STAMP)
+setup: system-packages $(STAMP) $(SMSC_STAMP)
 
 system-packages:
 	@missing=""; \
@@ -36,6 +39,14 @@ $(VENV)/bin/python:
 $(STAMP): pyproject.toml | $(VENV)/bin/python
 	@echo "setup: installing channelhub and its test dependencies into $(VENV)"
 	@$(VENV)/bin/python -m pip install -q -e '.[test]'
+	@touch $@
+
+# The SMPP tests run a real SMSC: the npm `smpp` server, pinned by package-lock.json.
+$(SMSC_STAMP): $(SMSC)/package-lock.json
+	@command -v npm >/dev/null || { echo "setup: installing Node.js and npm"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
+	@echo "setup: installing the test SMSC ($(SMSC))"
+	@npm ci --prefix $(SMSC) --no-audit --no-fund --loglevel=error
 	@touch $@
 
 up: setup

@@ -1,0 +1,47 @@
+"""Dispatch: approved nudges → an SMS gateway, and its receipts and replies back.
+
+- :mod:`.encoding`: text → GSM-7 or UCS-2 parts with the concatenation UDH
+- :mod:`.gateway`: the adapter protocol, result and report records, the error tree
+- :mod:`.retry`: :class:`ReliableSender`, backoff to a deadline, once per nudge id
+- adapters: :class:`FileGateway` (demo), :class:`WebhookGateway` (HTTP), :class:`SmppGateway`
+"""
+
+from orchestration.dispatch.encoding import Encoded, SmsTooLongError, encode_sms
+from orchestration.dispatch.file_gateway import FileGateway
+from orchestration.dispatch.gateway import (
+    DeliveryReceipt,
+    Gateway,
+    GatewayError,
+    GatewayReport,
+    InboundReply,
+    InvalidNumberError,
+    OutboundSms,
+    PermanentGatewayError,
+    ReportCallback,
+    RetryableGatewayError,
+    SendResult,
+)
+from orchestration.dispatch.retry import ReliableSender
+from orchestration.dispatch.smpp import SmppGateway
+from orchestration.dispatch.webhook import WebhookGateway
+
+__all__ = [
+    "DeliveryReceipt",
+    "Encoded",
+    "FileGateway",
+    "Gateway",
+    "GatewayError",
+    "GatewayReport",
+    "InboundReply",
+    "InvalidNumberError",
+    "OutboundSms",
+    "PermanentGatewayError",
+    "ReliableSender",
+    "ReportCallback",
+    "RetryableGatewayError",
+    "SendResult",
+    "SmppGateway",
+    "SmsTooLongError",
+    "WebhookGateway",
+    "encode_sms",
+]

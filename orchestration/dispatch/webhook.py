@@ -1,0 +1,161 @@
+"""HTTP webhook gateway: POST each SMS as JSON to an aggregator's URL.
+
+Many SMS aggregators take messages over HTTPS instead of SMPP. The request is::
+
+    POST <url>
+    Idempotency-Key: <nudge_id>
+    {"nudge_id", "msisdn", "text", "data_coding", "segments"}
+
+and a 2xx answer is ``{"message_ids": [...]}`` (or ``{"message_id": "..."}``). Failures are
+classified by status: 429 and 5xx, timeouts and refused connections are retryable; any other
+4xx is permanent (422 with ``"error": "invalid_number"`` is :class:`InvalidNumberError`).
+
+Gateway-side guarantee: the receiver is expected to deduplicate on ``Idempotency-Key``, which
+makes a retry after a lost answer safe. A receiver that ignores it may deliver twice in that
+case (we sent, it accepted, the answer never arrived).
+
+Receipts and replies arrive as the aggregator's callbacks to our HTTP front door, which hands
+the body to :meth:`WebhookGateway.accept_callback`.
+"""
+
+from collections.abc import Mapping
+
+import aiohttp
+import msgspec
+
+from orchestration.dispatch.encoding import encode_sms
+from orchestration.dispatch.gateway import (
+    DeliveryReceipt,
+    DeliveryStatus,
+    GatewayReport,
+    InboundReply,
+    InvalidNumberError,
+    MessageIndex,
+    OutboundSms,
+    PermanentGatewayError,
+    ReportCallback,
+    RetryableGatewayError,
+    SendResult,
+    utc_now,
+)
+
+
+class _Accepted(msgspec.Struct):
+    message_ids: list[str] | None = None
+    message_id: str | None = None
+
+
+class _Callback(msgspec.Struct, tag_field="type"):
+    """Base of the two callback bodies, told apart by ``"type"``."""
+
+
+class _ReceiptCallback(_Callback, tag="receipt"):
+    message_id: str
+    status: DeliveryStatus
+    error_code: str | None = None
+
+
+class _ReplyCallback(_Callback, tag="reply"):
+    msisdn: str
+    text: str
+    to: str = ""
+
+
+_CALLBACK = msgspec.json.Decoder(_ReceiptCallback | _ReplyCallback)
+
+
+class WebhookGateway:
+    """POSTs to ``url`` with one shared :class:`aiohttp.ClientSession`."""
+
+    name = "webhook"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 10.0,
+        on_report: ReportCallback | None = None,
+    ) -> None:
+        self.url = url
+        self.headers = dict(headers or {})
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.on_report = on_report
+        self._session: aiohttp.ClientSession | None = None
+        self._nudges = MessageIndex()
+
+    async def send(self, message: OutboundSms) -> SendResult:
+        """POST ``message``; classify the answer into a result or a gateway error."""
+        encoded = encode_sms(message.text, message.nudge_id)
+        body = {
+            "nudge_id": message.nudge_id,
+            "msisdn": message.msisdn,
+            "text": message.text,
+            "data_coding": encoded.data_coding,
+            "segments": encoded.segments,
+        }
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self.timeout)
+        headers = {**self.headers, "Idempotency-Key": message.nudge_id}
+        try:
+            async with self._session.post(self.url, json=body, headers=headers) as response:
+                payload = await response.read()
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise RetryableGatewayError(
+                self.name, f"POST {self.url} failed ({type(e).__name__}: {e}); will retry"
+            ) from e
+        if status == 429 or status >= 500:
+            raise RetryableGatewayError(self.name, f"POST {self.url} answered {status}")
+        if status >= 400:
+            detail = payload[:200].decode("utf-8", "replace")
+            if status == 422 and b"invalid_number" in payload:
+                raise InvalidNumberError(self.name, f"{message.msisdn!r} refused: {detail}")
+            raise PermanentGatewayError(self.name, f"POST {self.url} answered {status}: {detail}")
+        try:
+            accepted = msgspec.json.decode(payload, type=_Accepted)
+        except msgspec.DecodeError as e:
+            raise PermanentGatewayError(
+                self.name, f"answer {status} is not the expected JSON with message_ids: {e}"
+            ) from e
+        ids = tuple(accepted.message_ids or ([accepted.message_id] if accepted.message_id else []))
+        for message_id in ids:
+            self._nudges.add(message_id, message.nudge_id)
+        return SendResult(
+            nudge_id=message.nudge_id, gateway=self.name, message_ids=ids, segments=encoded.segments
+        )
+
+    def accept_callback(self, body: bytes) -> GatewayReport:
+        """Parse one receipt or reply callback body, report it and return it.
+
+        Raises :class:`msgspec.ValidationError` (a ValueError) with the offending field when
+        the body is neither, so the HTTP front door can answer 400 with that message.
+        """
+        callback = _CALLBACK.decode(body)
+        report: GatewayReport
+        if isinstance(callback, _ReceiptCallback):
+            report = DeliveryReceipt(
+                gateway=self.name,
+                message_id=callback.message_id,
+                nudge_id=self._nudges.pop(callback.message_id),
+                status=callback.status,
+                at=utc_now(),
+                error_code=callback.error_code,
+            )
+        else:
+            report = InboundReply(
+                gateway=self.name,
+                msisdn=callback.msisdn,
+                text=callback.text,
+                to=callback.to,
+                at=utc_now(),
+            )
+        if self.on_report is not None:
+            self.on_report(report)
+        return report
+
+    async def close(self) -> None:
+        """Close the HTTP session (its pooled connections)."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -1,0 +1,1 @@
+"""Tests of orchestration/: nudges, guardrails, dispatch."""
