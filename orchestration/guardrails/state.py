@@ -1,0 +1,55 @@
+"""What the guardrails remember about one subscriber, small enough for a faust table row.
+
+Keyed by MSISDN in the table, so the MSISDN is not repeated here. Encoded with msgspec (JSON or
+MessagePack); a typical row is a few hundred bytes:
+
+- ``sent``: per rule (or ``campaign:<id>``), epoch seconds of sends in the last 7 days, the
+  most a calendar or rolling week cap can look back; older ones are pruned on every decision.
+- ``opt_outs``: scope → epoch seconds of the opt-out; scope :data:`ALL` is the global opt-out,
+  any other scope is an opt-out code a rule lists. Opt-outs never expire.
+- ``decided``: ``(nudge_id, epoch seconds)`` of the most recent final decisions, newest last,
+  bounded by count and by :data:`~orchestration.guardrails.settings.HORIZON`, so a replayed
+  trigger is recognised without the row growing forever.
+"""
+
+from datetime import datetime
+
+import msgspec
+
+from orchestration.guardrails.clock import epoch
+from orchestration.guardrails.settings import HORIZON
+
+#: The opt-out scope that stops every rule and campaign.
+ALL = "*"
+
+_HORIZON_S = int(HORIZON.total_seconds())
+
+
+class SubscriberState(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One subscriber's guardrail memory; see the module docstring for each field."""
+
+    sent: dict[str, tuple[int, ...]] = msgspec.field(default_factory=dict)
+    opt_outs: dict[str, int] = msgspec.field(default_factory=dict)
+    decided: tuple[tuple[str, int], ...] = ()
+
+    def has_decided(self, nudge_id: str) -> bool:
+        """Whether a final decision for ``nudge_id`` is still remembered."""
+        return any(known == nudge_id for known, _ in self.decided)
+
+    def remember(self, nudge_id: str, now: datetime, keep: int) -> "SubscriberState":
+        """Record a final decision, keeping at most ``keep`` ids from the last 7 days."""
+        now_s = epoch(now)
+        recent = [(known, at) for known, at in self.decided if now_s - at < _HORIZON_S]
+        recent.append((nudge_id, now_s))
+        return msgspec.structs.replace(self, decided=tuple(recent[-keep:]))
+
+    def record_send(self, rule_id: str, now: datetime) -> "SubscriberState":
+        """Count a send of ``rule_id`` at ``now`` and drop every send older than 7 days."""
+        now_s = epoch(now)
+        sent: dict[str, tuple[int, ...]] = {}
+        for rule, times in self.sent.items():
+            kept = tuple(at for at in times if now_s - at < _HORIZON_S)
+            if kept:
+                sent[rule] = kept
+        sent[rule_id] = (*sent.get(rule_id, ()), now_s)
+        return msgspec.structs.replace(self, sent=sent)
