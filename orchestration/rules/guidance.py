@@ -1,0 +1,107 @@
+"""The one table from what a customer wanted to do to the self-service ways of doing it.
+
+Keys are the catalog's item names (IVR menu items, which are also the agents' topics, and the
+SMS hall's services); values name the item in Chinese for SMS text and give its SMS code, web
+hall function and WAP hall function, all taken from :mod:`channelhub.simulator.catalog` (a
+test checks every name against it). Items with no self-service way (a complaint, a location
+lookup) have a name but no way, so rules can say what happened without pointing anywhere.
+Attribution reads the same table to recognise a "used the suggested self-service" conversion.
+"""
+
+from typing import NamedTuple
+
+
+class SelfServiceWay(NamedTuple):
+    """An item's display name and where a customer can do it without an agent."""
+
+    name: str  # Chinese, as the customer sees it in an SMS
+    sms_code: str | None = None
+    web_function: str | None = None
+    wap_function: str | None = None
+
+    @property
+    def exists(self) -> bool:
+        return bool(self.sms_code or self.web_function or self.wap_function)
+
+    @property
+    def hint(self) -> str:
+        """Every way, in Chinese: the SMS code to send, or else the halls to log in to."""
+        sms = f"发送{self.sms_code}到10086" if self.sms_code else ""
+        online = self.online_hint
+        if sms and online:
+            return f"{sms}，或{online}"  # noqa: RUF001 - Chinese takes full-width punctuation
+        return sms or online
+
+    @property
+    def online_hint(self) -> str:
+        """The web and WAP halls only, for customers who already use the SMS hall."""
+        offered = (("网上营业厅", self.web_function), ("手机营业厅", self.wap_function))
+        halls = [hall for hall, function in offered if function]
+        return f"登录{'、'.join(halls)}" if halls else ""
+
+
+#: What a request is called when the customer never said what they wanted.
+UNKNOWN = SelfServiceWay("业务")
+
+WAYS: dict[str, SelfServiceWay] = {
+    # IVR key 1: queries
+    "query.realtime_charges": SelfServiceWay("实时话费", "0101", "bill.realtime", "bill.realtime"),
+    "query.monthly_bill": SelfServiceWay("月账单", "0102", "bill.monthly", "bill.monthly"),
+    "query.points": SelfServiceWay("积分", "0103", "points.query", "points.query"),
+    "query.payment_records": SelfServiceWay(
+        "缴费记录", "0104", "bill.payment_history", "bill.history"
+    ),
+    "query.top_up": SelfServiceWay("充值缴费"),
+    "query.call_details": SelfServiceWay("通话详单", web_function="bill.call_details"),
+    "query.number_location": SelfServiceWay("号码归属地"),
+    "query.other_number_charges": SelfServiceWay("他人号码话费"),
+    # IVR key 2: consultation
+    "consult.promotions": SelfServiceWay("最新优惠", "0301"),
+    "consult.brands_tariffs": SelfServiceWay("品牌资费", "0302"),
+    "consult.query_and_pay": SelfServiceWay("查询缴费方式"),
+    "consult.service_channels": SelfServiceWay("服务渠道"),
+    "consult.business_halls": SelfServiceWay("营业厅"),
+    "consult.points_plan": SelfServiceWay("积分计划", web_function="points.query"),
+    # IVR key 3: handling
+    "handling.password": SelfServiceWay("密码服务", "0201", "password.change", "password.change"),
+    "handling.ringback_tone": SelfServiceWay(
+        "彩铃", "0204", "service.ringback_tone", "service.ringback_tone"
+    ),
+    "handling.fetion": SelfServiceWay("飞信", "0202", "service.fetion"),
+    "handling.mobile_internet": SelfServiceWay("手机上网", "0206", "service.data_package"),
+    "handling.secretary_caller_id": SelfServiceWay(
+        "移动秘书和来电显示", web_function="service.caller_id"
+    ),
+    "handling.package_conversion": SelfServiceWay("套餐转换", "0205", "package.change"),
+    "handling.suspend_resume": SelfServiceWay("停开机"),
+    "handling.balance_reminder": SelfServiceWay("余额提醒", wap_function="balance.reminder"),
+    # IVR key 4: value-added (SP) services
+    "sp.query_unsubscribe": SelfServiceWay(
+        "增值业务查询退订", "0000", "sp.query_unsubscribe", "sp.query_unsubscribe"
+    ),
+    "sp.unsubscribe_by_category": SelfServiceWay(
+        "增值业务分类退订", "00000", "sp.query_unsubscribe", "sp.query_unsubscribe"
+    ),
+    "sp.unsubscribe_all": SelfServiceWay(
+        "增值业务全部退订", web_function="sp.query_unsubscribe", wap_function="sp.query_unsubscribe"
+    ),
+    "sp.how_to_unsubscribe": SelfServiceWay(
+        "增值业务退订", "0000", "sp.query_unsubscribe", "sp.query_unsubscribe"
+    ),
+    "sp.complaint": SelfServiceWay("增值业务投诉"),
+    # IVR keys 5 and 8
+    "campaign.prize_quiz": SelfServiceWay("有奖竞猜"),
+    "enterprise.consult": SelfServiceWay("集团业务咨询"),
+    "enterprise.complaint": SelfServiceWay("集团业务投诉"),
+    # SMS-hall services with no IVR menu item of their own
+    "handling.mobile_newspaper": SelfServiceWay(
+        "手机报", "0203", "service.mobile_newspaper", "service.mobile_newspaper"
+    ),
+    "handling.sms_bundle": SelfServiceWay("短信套餐", "0205", "package.change"),
+    "handling.data_package": SelfServiceWay("流量包", "0206", "service.data_package"),
+}
+
+
+def way_for(item: str) -> SelfServiceWay:
+    """The item's way; :data:`UNKNOWN` (no way) for an item the table does not know."""
+    return WAYS.get(item, UNKNOWN)
