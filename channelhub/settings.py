@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     topic_raw: str = "channel.events.raw"
     topic_events: str = "channel.events"
     topic_dlq: str = "channel.events.dlq"
+    topic_nudges_requested: str = "nudges.requested"
+    topic_nudges_decisions: str = "nudges.decisions"
+    topic_nudges_outbound: str = "nudges.outbound"
     topic_partitions: int = Field(4, ge=1, le=256)
     #: Tansu answers JoinGroup only after half the session timeout: short means fast starts.
     kafka_session_timeout_ms: int = Field(6000, ge=1000)
