@@ -24,7 +24,10 @@ reference, so a handset can still tell the parts belong to one message.
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Literal
+
+import msgspec
 
 from orchestration.dispatch import smpp_pdu as pdu
 from orchestration.dispatch.encoding import Encoded, encode_sms
@@ -42,6 +45,9 @@ from orchestration.dispatch.gateway import (
 )
 
 log = logging.getLogger(__name__)
+
+#: How long a receipt whose message id is not known yet waits for its submit_sm_resp.
+EARLY_RECEIPT_WAIT_S = 5.0
 
 BindMode = Literal["transceiver", "transmitter"]
 _BIND = {"transceiver": pdu.BIND_TRANSCEIVER, "transmitter": pdu.BIND_TRANSMITTER}
@@ -117,6 +123,9 @@ class SmppGateway:
         self._accepted: dict[str, list[str]] = {}
         """nudge id → message ids of the parts accepted so far, while a nudge is partial."""
         self._nudges = MessageIndex()
+        self._early: dict[str, tuple[float, DeliveryReceipt]] = {}
+        """Receipts read before the submit_sm_resp of their part was handled: the SMSC may
+        send them back to back, and the reader sees the receipt first."""
 
     # -- sending ----------------------------------------------------------------------------
 
@@ -151,7 +160,11 @@ class SmppGateway:
             )
             answer = await self._request(session, pdu.SUBMIT_SM, body, message.msisdn)
             accepted.append(pdu.message_id(answer.body))
-            self._nudges.add(accepted[-1], message.nudge_id)
+            early = self._early.pop(accepted[-1], None)
+            if early is not None and self.on_report is not None:
+                self.on_report(msgspec.structs.replace(early[1], nudge_id=message.nudge_id))
+            else:
+                self._nudges.add(accepted[-1], message.nudge_id)
 
     async def _request(
         self, session: _Session, command_id: int, body: bytes, msisdn: str
@@ -251,11 +264,21 @@ class SmppGateway:
         """enquire_link when idle, so NATs and SMSCs keep the session; drop it if unanswered."""
         while True:
             await asyncio.sleep(self.enquire_link_every)
+            self._report_overdue_early_receipts()
             try:
                 await session.request(pdu.ENQUIRE_LINK, b"")
             except (OSError, TimeoutError):
                 await self._drop(session)
                 return
+
+    def _report_overdue_early_receipts(self) -> None:
+        """Receipts whose part this session never submitted (a restart forgot it) are
+        reported with ``nudge_id`` None once they have waited long enough."""
+        now = time.monotonic()
+        for message_id, (parked_at, report) in list(self._early.items()):
+            if now - parked_at >= EARLY_RECEIPT_WAIT_S and self.on_report is not None:
+                del self._early[message_id]
+                self.on_report(report)
 
     def _on_deliver_sm(self, body: bytes) -> None:
         """Report a receipt or a reply; a malformed one is logged and acknowledged, so the
@@ -266,16 +289,19 @@ class SmppGateway:
                 receipt = pdu.parse_receipt(sm)
                 if receipt is None or self.on_report is None:
                     return
-                self.on_report(
-                    DeliveryReceipt(
-                        gateway=self.name,
-                        message_id=receipt.message_id,
-                        nudge_id=self._nudges.pop(receipt.message_id),
-                        status=receipt.status,
-                        at=utc_now(),
-                        error_code=receipt.error_code,
-                    )
+                report = DeliveryReceipt(
+                    gateway=self.name,
+                    message_id=receipt.message_id,
+                    nudge_id=self._nudges.pop(receipt.message_id),
+                    status=receipt.status,
+                    at=utc_now(),
+                    error_code=receipt.error_code,
                 )
+                self._report_overdue_early_receipts()
+                if report.nudge_id is None:
+                    self._early[report.message_id] = (time.monotonic(), report)
+                else:
+                    self.on_report(report)
             elif self.on_report is not None:
                 self.on_report(
                     InboundReply(
