@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     topic_nudges_requested: str = "nudges.requested"
     topic_nudges_decisions: str = "nudges.decisions"
     topic_nudges_outbound: str = "nudges.outbound"
+    #: The nudge stage's changelog: per-subscriber state and per-partition checkpoints, with
+    #: the partition count of ``topic_events`` (changelog partition p belongs to events p).
+    topic_nudges_state: str = "channelhub.nudges.state"
     topic_partitions: int = Field(4, ge=1, le=256)
     #: Tansu answers JoinGroup only after half the session timeout: short means fast starts.
     kafka_session_timeout_ms: int = Field(6000, ge=1000)
@@ -56,6 +59,9 @@ class Settings(BaseSettings):
     worker_web_port: int = 16066
     worker_batch_size: int = Field(2000, ge=1)
     worker_batch_seconds: float = Field(0.2, gt=0)
+    #: The SMS gateway's rate in nudges per second of event time, shared out evenly over the
+    #: partitions of ``topic_events`` (each partition keeps its own token bucket).
+    nudge_rate_per_second: float = Field(50.0, gt=0)
 
     # ClickHouse sink
     sink_batch_size: int = Field(20_000, ge=1)

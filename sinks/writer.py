@@ -1,11 +1,11 @@
-"""The ClickHouse sink: canonical events and dead letters, in batches, exactly once.
+"""The ClickHouse sink: events, dead letters, nudge requests and decisions, exactly once.
 
-One kafka-python consumer (group ``<group_prefix>-sink``) reads both topics. Messages are turned
-into rows as they arrive and buffered per table; a batch is written when it is large enough or
-old enough, and only after every table's insert succeeded are the offsets committed. A crash
-before the commit re-reads the batch; :class:`sinks.dedupe.RecentIds` (reloaded from ClickHouse
-on assignment) drops what was already written, so counts stay exact. ClickHouse being down
-means the batch is retried with backoff, never dropped.
+One kafka-python consumer (group ``<group_prefix>-sink``) reads all four topics. Messages are
+turned into rows as they arrive and buffered per table; a batch is written when it is large
+enough or old enough, and only after every table's insert succeeded are the offsets committed.
+A crash before the commit re-reads the batch; :class:`sinks.dedupe.RecentIds` (reloaded from
+ClickHouse on assignment) drops what was already written, so counts stay exact. ClickHouse
+being down means the batch is retried with backoff, never dropped.
 """
 
 import logging
@@ -27,7 +27,7 @@ from channelhub.settings import Settings
 from sinks.client import connect, database_name, storage_errors
 from sinks.dedupe import RecentIds
 from sinks.pseudonym import Pseudonymizer
-from sinks.tables import dead_letters, events
+from sinks.tables import dead_letters, events, nudge_decisions, nudge_requests
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,8 @@ class Sink:
         self.buffers = {
             settings.topic_events: TableBuffer(events, RecentIds(window)),
             settings.topic_dlq: TableBuffer(dead_letters, RecentIds(window)),
+            settings.topic_nudges_requested: TableBuffer(nudge_requests, RecentIds(window)),
+            settings.topic_nudges_decisions: TableBuffer(nudge_decisions, RecentIds(window)),
         }
         self.pending: dict[TopicPartition, int] = {}
         self._stopping = False

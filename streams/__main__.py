@@ -4,6 +4,7 @@ import faust
 
 from channelhub.settings import Settings
 from streams.app import create_app
+from streams.nudges import NudgeStage
 from streams.validator import RawValidator
 
 _FAUST_LEVELS = {"DEBUG": "debug", "INFO": "info", "WARNING": "warn", "ERROR": "error"}
@@ -14,7 +15,11 @@ def main() -> None:
     (settings.state_dir / "worker").mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     worker = faust.Worker(
-        app, RawValidator(settings), loglevel=_FAUST_LEVELS[settings.log_level], quiet=True
+        app,
+        RawValidator(settings),
+        NudgeStage(settings),
+        loglevel=_FAUST_LEVELS[settings.log_level],
+        quiet=True,
     )
     worker.execute_from_commandline()
 

@@ -105,14 +105,29 @@ def _warn_on_partition_mismatch(admin: KafkaAdminClient, names: list[str], wante
             log.warning("topic %s has %d partitions, settings ask for %d", name, have, wanted)
 
 
+def topic_names(settings: Settings) -> list[str]:
+    """Every topic the platform uses, all with ``settings.topic_partitions`` partitions: the
+    nudge changelog must match ``topic_events`` partition for partition."""
+    return [
+        settings.topic_raw,
+        settings.topic_events,
+        settings.topic_dlq,
+        settings.topic_nudges_requested,
+        settings.topic_nudges_decisions,
+        settings.topic_nudges_outbound,
+        settings.topic_nudges_state,
+    ]
+
+
 def main() -> None:
     """Create the topics of the settings in the environment (used by the compose init job)."""
     from channelhub import logs
 
     settings = Settings()
     logs.configure(settings.log_level, service="topics")
-    names = [settings.topic_raw, settings.topic_events, settings.topic_dlq]
-    created = ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions)
+    created = ensure_topics(
+        settings.kafka_bootstrap, topic_names(settings), settings.topic_partitions
+    )
     log.info("topics ready on %s (created: %s)", settings.kafka_bootstrap, created or "none")
 
 

@@ -61,10 +61,6 @@ def python_service(
     )
 
 
-def topic_names(settings: Settings) -> list[str]:
-    return [settings.topic_raw, settings.topic_events, settings.topic_dlq]
-
-
 def _migrate(settings: Settings) -> object:
     from sinks import migrations
 
@@ -72,7 +68,7 @@ def _migrate(settings: Settings) -> object:
 
 
 def _create_topics(settings: Settings) -> object:
-    names = topic_names(settings)
+    names = broker.topic_names(settings)
     return broker.ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions)
 
 

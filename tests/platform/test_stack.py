@@ -23,7 +23,8 @@ OWNER = textwrap.dedent(
     import sys
     from channelhub.platform import broker, clickhouse, commands
     from channelhub.platform.process import ServiceSpec
-    from channelhub.platform.stack import Hook, topic_names
+    from channelhub.platform.broker import topic_names
+    from channelhub.platform.stack import Hook
     from channelhub.settings import Settings
 
     settings = Settings(_env_file=None)

@@ -1,0 +1,82 @@
+"""``channelhub.nudge_requests``: every nudge a rule (or campaign) asked to send.
+
+One row per ``nudge_id`` (deterministic from rule and trigger), ``ReplacingMergeTree``
+partitioned by the request's own time, so a replayed request collapses onto the first. The
+MSISDN is stored as its pseudonym, as in ``events``; the SMS text is masked the same way in
+case a template personalises it with a number.
+"""
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from sinks.engines import replacing_merge_tree
+from sinks.pseudonym import Pseudonymizer
+from sinks.tables import recent_ids_query
+
+TABLE = "nudge_requests"
+
+CREATE_NUDGE_REQUESTS = f"""
+CREATE TABLE IF NOT EXISTS {{db}}.{TABLE} (
+    nudge_id String,
+    rule_id String,
+    campaign_id String,
+    trigger_event_id String,
+    subscriber String,
+    prefecture String,
+    brand String,
+    text String,
+    goal String,
+    requested_at DateTime('UTC'),
+    requested_ms UInt16,
+    send_at DateTime('UTC'),
+    kafka_partition UInt16,
+    kafka_offset UInt64,
+    ingested_at DateTime('UTC')
+) {
+    replacing_merge_tree(
+        partition_by="toYYYYMM(requested_at)", order_by="rule_id, requested_at, nudge_id"
+    )
+}
+"""
+
+COLUMNS = (
+    "nudge_id", "rule_id", "campaign_id", "trigger_event_id", "subscriber", "prefecture",
+    "brand", "text", "goal", "requested_at", "requested_ms", "send_at", "kafka_partition",
+    "kafka_offset", "ingested_at",
+)  # fmt: skip
+
+INSERT = f"INSERT INTO {{db}}.{TABLE} ({', '.join(COLUMNS)}) VALUES"
+
+RECENT_IDS = recent_ids_query(TABLE, "nudge_id")
+
+
+def row(
+    value: bytes,
+    *,
+    partition: int,
+    offset: int,
+    ingested_at: datetime,
+    pseudonymize: Pseudonymizer,
+) -> tuple[str, tuple[Any, ...]]:
+    """The nudge id and the row for one message of ``nudges.requested``."""
+    r = orjson.loads(value)
+    requested = datetime.fromisoformat(r["requested_at"])
+    return r["nudge_id"], (
+        r["nudge_id"],
+        r["rule_id"],
+        r.get("campaign_id") or "",
+        r["trigger_event_id"],
+        pseudonymize(r["msisdn"]),
+        r["prefecture"],
+        r.get("brand") or "",
+        pseudonymize.mask_text(r["text"].encode()).decode(),
+        r["goal"],
+        requested,
+        requested.microsecond // 1000,
+        datetime.fromisoformat(r["send_at"]),
+        partition,
+        offset,
+        ingested_at,
+    )

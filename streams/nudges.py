@@ -1,0 +1,210 @@
+"""The nudge stage: canonical events → nudge requests, guardrail decisions and outbound SMS.
+
+A batched aiokafka loop inside the faust worker, like :mod:`streams.validator` and for the
+same reason (faust's per-event scheduling caps an agent near 9k events/s). Group
+``<group_prefix>-nudges`` reads ``settings.topic_events``; events are keyed by MSISDN, so each
+subscriber's events arrive in order on one partition, and each partition is folded by
+:class:`streams.nudge_core.NudgeCore` on its own state.
+
+Per batch: fold every partition's records, produce every request (``nudges.requested``),
+every decision (``nudges.decisions``), the approved ones (``nudges.outbound``), the changed
+subscribers and a checkpoint per partition (the changelog, :mod:`streams.state_store`), wait
+for all acknowledgements, then commit the events offsets. The changelog checkpoint, not the
+committed offset, says where a partition's state stands: on assignment the stage restores it
+and seeks there. A crash before the acknowledgements makes the next owner redo the batch from
+the same state, producing the same records (same nudge ids, same event-time decisions), which
+the sink collapses and the dispatcher sends once per nudge id.
+"""
+
+import asyncio
+import logging
+import time
+from collections import Counter
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, IllegalStateError
+from mode import Service
+
+from channelhub.settings import Settings
+from orchestration.guardrails import GuardrailPolicy, RateLimit
+from orchestration.rules import load_shipped_rules
+from schemas import Rejection, validate
+from schemas.events import Event
+from streams.nudge_core import NudgeCore, Outputs, PartitionNudges
+from streams.state_store import changelog, encode, restore
+
+log = logging.getLogger(__name__)
+
+
+def partition_policy(settings: Settings) -> GuardrailPolicy:
+    """The guardrail policy of one partition: its even share of the gateway's rate.
+
+    Each partition keeps its own token bucket in its changelog, so a decision depends only on
+    that partition's events: deterministic under replay and rebalance, with no coordination
+    between workers. Campaign budgets are not applied here (campaign fan-out owns them).
+    """
+    share = settings.nudge_rate_per_second / settings.topic_partitions
+    return GuardrailPolicy(rate_limit=RateLimit(per_second=share, burst=max(1, round(share))))
+
+
+class NudgeStage(Service):
+    """Consumes ``settings.topic_events`` as group ``<group_prefix>-nudges``."""
+
+    def __init__(self, settings: Settings, **kwargs: object) -> None:
+        self.settings = settings
+        self.core = NudgeCore(rules=tuple(load_shipped_rules()), policy=partition_policy(settings))
+        self.parts: dict[int, PartitionNudges] = {}
+        self.counts: Counter[str] = Counter()
+        self._lock = asyncio.Lock()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+    async def on_start(self) -> None:
+        s = self.settings
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=s.kafka_bootstrap, acks="all", linger_ms=5,
+            max_batch_size=256 * 1024,
+        )  # fmt: skip
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.kafka_bootstrap,
+            group_id=f"{s.group_prefix}-nudges",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=s.kafka_session_timeout_ms,
+            heartbeat_interval_ms=s.kafka_session_timeout_ms // 6,
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
+        await self._producer.start()
+        await self._consumer.start()
+        self._consumer.subscribe([s.topic_events], listener=_Rebalance(self))
+        log.info(
+            "nudging from %s with %d rules → %s, %s, %s (state in %s)", s.topic_events,
+            len(self.core.rules), s.topic_nudges_requested, s.topic_nudges_decisions,
+            s.topic_nudges_outbound, s.topic_nudges_state,
+        )  # fmt: skip
+
+    async def on_stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+        log.info("stopped after %s", dict(self.counts))
+
+    @Service.task
+    async def _nudge(self) -> None:
+        assert self._consumer is not None
+        last_report = time.monotonic()
+        while not self.should_stop:
+            fetched = await self._consumer.getmany(
+                timeout_ms=int(self.settings.worker_batch_seconds * 1000),
+                max_records=self.settings.worker_batch_size,
+            )
+            if fetched:
+                async with self._lock:
+                    commit = await self._process(fetched)
+                await self._commit(commit)
+            if time.monotonic() - last_report > 30:
+                log.info("nudges so far: %s", dict(self.counts))
+                last_report = time.monotonic()
+
+    async def _process(
+        self, fetched: dict[TopicPartition, list[ConsumerRecord]]
+    ) -> dict[TopicPartition, int]:
+        """Fold and publish a batch; return the offsets to commit once all is acknowledged."""
+        pending: list[asyncio.Future[object]] = []
+        commit: dict[TopicPartition, int] = {}
+        for tp, records in fetched.items():
+            part = self.parts.get(tp.partition)
+            if part is None:  # revoked while this batch was fetched
+                continue
+            out = self.core.process(part, _decoded(records))
+            pending += await self._publish(tp.partition, part, out)
+            commit[tp] = records[-1].offset + 1
+            self.counts.update(
+                requested=len(out.requests), decided=len(out.decided),
+                approved=len(out.approved), skipped=out.skipped,
+            )  # fmt: skip
+        await asyncio.gather(*pending)
+        return commit
+
+    async def _commit(self, commit: dict[TopicPartition, int]) -> None:
+        """Commit outside the lock: a rebalance waiting for the lock must not block it."""
+        assert self._consumer is not None
+        if not commit:
+            return
+        try:
+            await self._consumer.commit(commit)
+        except (CommitFailedError, IllegalStateError) as e:
+            # Harmless: the changelog checkpoint already says where the state stands.
+            log.warning("commit after a rebalance failed (%s); the checkpoint holds", e)
+
+    async def _publish(
+        self, partition: int, part: PartitionNudges, out: Outputs
+    ) -> list[asyncio.Future[object]]:
+        """Send one partition's outputs and its changelog; return the acknowledgements."""
+        assert self._producer is not None
+        s, send = self.settings, self._producer.send
+        futures = [
+            await send(s.topic_nudges_requested, encode(r), r.msisdn.encode()) for r in out.requests
+        ]
+        for d in out.decided:
+            key, value = d.request.msisdn.encode(), encode(d)
+            futures.append(await send(s.topic_nudges_decisions, value, key))
+            if d.decision.outcome == "approved":
+                futures.append(await send(s.topic_nudges_outbound, value, key))
+        for key, record in changelog(part, out.changed):
+            futures.append(await send(s.topic_nudges_state, record, key, partition=partition))
+        return futures
+
+    async def assigned(self, partitions: list[int]) -> None:
+        """Restore the state of newly assigned partitions and seek to their checkpoints."""
+        assert self._consumer is not None
+        assert self._producer is not None
+        s = self.settings
+        async with self._lock:
+            started = time.monotonic()
+            restored = await restore(s.kafka_bootstrap, s.topic_nudges_state, partitions,
+                                     self._producer)  # fmt: skip
+            for p, part in restored.items():
+                self.parts[p] = part
+                if part.next_offset:
+                    self._consumer.seek(TopicPartition(s.topic_events, p), part.next_offset)
+            log.info(
+                "restored partitions %s in %.1fs: %s", partitions, time.monotonic() - started,
+                {p: (len(part.subscribers), part.next_offset) for p, part in restored.items()},
+            )  # fmt: skip
+
+    async def revoked(self, partitions: list[int]) -> None:
+        """Forget revoked partitions, after any batch in progress has been published."""
+        async with self._lock:
+            for p in partitions:
+                self.parts.pop(p, None)
+
+
+def _decoded(records: list[ConsumerRecord]) -> list[tuple[int, Event]]:
+    """The canonical events of a batch (valid by construction; anything else is skipped)."""
+    events = []
+    for r in records:
+        event = validate(r.value or b"")
+        if isinstance(event, Rejection):
+            log.error("not a canonical event at %s:%d:%d: %s", r.topic, r.partition, r.offset,
+                      event)  # fmt: skip
+            continue
+        events.append((r.offset, event))
+    return events
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    """aiokafka awaits these before fetching resumes: partitions are restored before use."""
+
+    def __init__(self, stage: NudgeStage) -> None:
+        self.stage = stage
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.stage.revoked([tp.partition for tp in revoked])
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        if assigned:
+            await self.stage.assigned(sorted(tp.partition for tp in assigned))
