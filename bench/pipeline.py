@@ -1,6 +1,6 @@
 """Pipeline benchmark: producer → broker → worker → sink → queryable in ClickHouse.
 
-Starts its own broker, ClickHouse, worker and sink (the same processes as ``channelhub up``)
+Starts its own broker, ClickHouse, validation and nudge workers and sink (as ``channelhub up``)
 in a temporary state folder on free ports, pre-generates simulator events (so generation is
 not measured), then runs two phases and prints their figures:
 
@@ -93,6 +93,7 @@ def main() -> None:
         clickhouse_port=_free_port(),
         clickhouse_http_port=_free_port(),
         worker_web_port=_free_port(),
+        nudger_web_port=_free_port(),
         clickhouse_database="bench",
         log_level="WARNING",
     )
@@ -100,7 +101,7 @@ def main() -> None:
     print(f"generating {total} events (seed {args.seed}) ...", file=sys.stderr)
     engine = Engine(Scenario(seed=args.seed, start_ms=1_795_000_000_000))
     events = [(e.key, e.payload) for e in islice(engine, total)]
-    print(f"state in {state}; starting broker, ClickHouse, worker, sink ...", file=sys.stderr)
+    print(f"state in {state}; starting broker, ClickHouse, worker, nudger, sink ...", file=sys.stderr)
     processes = _start([broker.spec(settings.kafka_bootstrap), clickhouse.spec(settings)], state)
     try:
         migrations.migrate(settings)
@@ -109,8 +110,12 @@ def main() -> None:
         processes += _start(
             [
                 python_service(
-                    settings, "worker", "streams",
+                    settings, "worker", "streams", "--stage", "validate",
                     health=tcp_open("127.0.0.1", settings.worker_web_port),
+                ),
+                python_service(
+                    settings, "nudger", "streams", "--stage", "nudges",
+                    health=tcp_open("127.0.0.1", settings.nudger_web_port),
                 ),
                 python_service(settings, "sink", "sinks", min_uptime=3.0),
             ],

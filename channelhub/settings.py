@@ -57,6 +57,7 @@ class Settings(BaseSettings):
 
     # Stream worker
     worker_web_port: int = 16066
+    nudger_web_port: int = 16067
     worker_batch_size: int = Field(2000, ge=1)
     worker_batch_seconds: float = Field(0.2, gt=0)
     #: The SMS gateway's rate in nudges per second of event time, shared out evenly over the

@@ -12,9 +12,10 @@ import faust
 from channelhub.settings import Settings
 
 
-def create_app(settings: Settings) -> faust.App:
+def create_app(settings: Settings, *, name: str, web_port: int) -> faust.App:
+    """The faust app of one worker process; ``name`` tells its stages apart on disk."""
     return faust.App(
-        "channelhub-streams",
+        f"channelhub-streams-{name}",
         broker=f"kafka://{settings.kafka_bootstrap}",
         value_serializer="raw",
         key_serializer="raw",
@@ -23,7 +24,7 @@ def create_app(settings: Settings) -> faust.App:
         broker_session_timeout=settings.kafka_session_timeout_ms / 1000,
         broker_heartbeat_interval=settings.kafka_session_timeout_ms / 6000,
         web_bind="127.0.0.1",
-        web_port=settings.worker_web_port,
-        datadir=str(settings.state_dir / "worker"),
+        web_port=web_port,
+        datadir=str(settings.state_dir / f"worker-{name}"),
         consumer_auto_offset_reset="earliest",
     )

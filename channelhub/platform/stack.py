@@ -99,6 +99,7 @@ def endpoints(settings: Settings) -> dict[str, str]:
         "broker": settings.kafka_bootstrap,
         "clickhouse": clickhouse.endpoint(settings),
         "worker": f"http://{WORKER_HOST}:{settings.worker_web_port}/ (faust web)",
+        "nudger": f"http://{WORKER_HOST}:{settings.nudger_web_port}/ (faust web)",
         "sink": f"→ ClickHouse database {settings.clickhouse_database}",
         "collector": settings.collector_url,
         "dashboard": settings.dashboard_url,
@@ -114,13 +115,26 @@ def plan(settings: Settings, *, simulator: bool) -> list[Step]:
         clickhouse.spec(settings),
         Hook("migrations", lambda: _migrate(settings)),
         Hook("topics", lambda: _create_topics(settings)),
+        # Validation and nudges in separate workers: the nudge stage's CPU never slows
+        # validation. faust always opens its web server: its port answering means it booted.
         python_service(
             settings,
             "worker",
             "streams",
-            # faust always opens its web server: its port answering means the app booted.
+            "--stage",
+            "validate",
             health=tcp_open(WORKER_HOST, settings.worker_web_port),
             endpoint=where["worker"],
+            startup_timeout=120.0,
+        ),
+        python_service(
+            settings,
+            "nudger",
+            "streams",
+            "--stage",
+            "nudges",
+            health=tcp_open(WORKER_HOST, settings.nudger_web_port),
+            endpoint=where["nudger"],
             startup_timeout=120.0,
         ),
         python_service(settings, "sink", "sinks", min_uptime=3.0, endpoint=where["sink"]),

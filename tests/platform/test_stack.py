@@ -54,6 +54,7 @@ def test_plan_runs_migrations_and_topics_between_clickhouse_and_the_worker(
         "migrations",
         "topics",
         "worker",
+        "nudger",
         "sink",
         "collector",
         "dashboard",

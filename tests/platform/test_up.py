@@ -26,6 +26,7 @@ def _own_ports(tmp_path: Path) -> Settings:
         clickhouse_port=free_port(),
         clickhouse_http_port=free_port(),
         worker_web_port=free_port(),
+        nudger_web_port=free_port(),
         collector_port=free_port(),
         dashboard_port=free_port(),
     )
@@ -59,7 +60,8 @@ def test_up_detached_serves_data_and_down_leaves_no_process(tmp_path: Path) -> N
         status = json.loads(_cli(settings, "status", "--json").stdout)
         services = {s["name"]: s for s in status["services"]}
         assert set(services) == {
-            "broker", "clickhouse", "worker", "sink", "collector", "dashboard", "simulator",
+            "broker", "clickhouse", "worker", "nudger", "sink", "collector", "dashboard",
+            "simulator",
         }  # fmt: skip
         assert all(s["state"] == "running" for s in services.values()), services
         assert services["broker"]["endpoint"] == settings.kafka_bootstrap
@@ -103,7 +105,7 @@ def test_ctrl_c_stops_a_foreground_stack_within_10_seconds(tmp_path: Path) -> No
             pytest.fail(f"up exited with {up.wait()} before it was ready")
         status = json.loads(_cli(settings, "status", "--json").stdout)
         pids = [s["pid"] for s in status["services"] if s["pid"]]
-        assert len(pids) == 6
+        assert len(pids) == 7
         began = time.monotonic()
         up.send_signal(signal.SIGINT)
         assert up.wait(timeout=15) == 0
