@@ -101,7 +101,7 @@ def main() -> None:
     print(f"generating {total} events (seed {args.seed}) ...", file=sys.stderr)
     engine = Engine(Scenario(seed=args.seed, start_ms=1_795_000_000_000))
     events = [(e.key, e.payload) for e in islice(engine, total)]
-    print(f"state in {state}; starting broker, ClickHouse, worker, nudger, sink ...", file=sys.stderr)
+    print(f"state in {state}; starting broker, ClickHouse, workers, sink ...", file=sys.stderr)
     processes = _start([broker.spec(settings.kafka_bootstrap), clickhouse.spec(settings)], state)
     try:
         migrations.migrate(settings)

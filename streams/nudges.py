@@ -31,6 +31,7 @@ from orchestration.guardrails import GuardrailPolicy, RateLimit
 from orchestration.rules import load_shipped_rules
 from schemas import Rejection, validate
 from schemas.events import Event
+from streams import kafka
 from streams.nudge_core import NudgeCore, Outputs, PartitionNudges
 from streams.state_store import changelog, encode, restore
 
@@ -63,19 +64,8 @@ class NudgeStage(Service):
 
     async def on_start(self) -> None:
         s = self.settings
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=s.kafka_bootstrap, acks="all", linger_ms=5,
-            max_batch_size=256 * 1024,
-        )  # fmt: skip
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.kafka_bootstrap,
-            group_id=f"{s.group_prefix}-nudges",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            session_timeout_ms=s.kafka_session_timeout_ms,
-            heartbeat_interval_ms=s.kafka_session_timeout_ms // 6,
-            max_partition_fetch_bytes=4 * 1024 * 1024,
-        )
+        self._producer = kafka.producer(s)
+        self._consumer = kafka.consumer(s, "nudges")
         await self._producer.start()
         await self._consumer.start()
         self._consumer.subscribe([s.topic_events], listener=_Rebalance(self))

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from mode import Service
 
 from channelhub.settings import Settings
+from streams import kafka
 from streams.routing import RawMessage, route
 
 log = logging.getLogger(__name__)
@@ -34,24 +35,8 @@ class RawValidator(Service):
 
     async def on_start(self) -> None:
         s = self.settings
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=s.kafka_bootstrap,
-            acks="all",
-            # Idempotence is off: Tansu rejects aiokafka's InitProducerId, and duplicates
-            # from retries carry the same ids, which the sink collapses anyway.
-            linger_ms=5,
-            max_batch_size=256 * 1024,
-        )
-        self._consumer = AIOKafkaConsumer(
-            s.topic_raw,
-            bootstrap_servers=s.kafka_bootstrap,
-            group_id=f"{s.group_prefix}-validate",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            session_timeout_ms=s.kafka_session_timeout_ms,
-            heartbeat_interval_ms=s.kafka_session_timeout_ms // 6,
-            max_partition_fetch_bytes=4 * 1024 * 1024,
-        )
+        self._producer = kafka.producer(s)
+        self._consumer = kafka.consumer(s, "validate", s.topic_raw)
         await self._producer.start()
         await self._consumer.start()
         log.info("validating %s → %s | %s", s.topic_raw, s.topic_events, s.topic_dlq)

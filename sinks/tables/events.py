@@ -14,7 +14,7 @@ import orjson
 from schemas.events import PERSONAL_ATTRIBUTES
 from sinks.engines import replacing_merge_tree, summing_merge_tree
 from sinks.pseudonym import Pseudonymizer
-from sinks.tables import recent_ids_query
+from sinks.tables import insert_statement, recent_ids_query
 
 TABLE = "events"
 
@@ -75,7 +75,7 @@ COLUMNS = (
 
 NEWEST = f"SELECT max(occurred_at), count() FROM {{db}}.{TABLE}"
 
-INSERT = f"INSERT INTO {{db}}.{TABLE} ({', '.join(COLUMNS)}) VALUES"
+INSERT = insert_statement(TABLE, COLUMNS)
 
 RECENT_IDS = recent_ids_query(TABLE, "event_id")
 

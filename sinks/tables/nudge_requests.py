@@ -13,7 +13,7 @@ import orjson
 
 from sinks.engines import replacing_merge_tree
 from sinks.pseudonym import Pseudonymizer
-from sinks.tables import recent_ids_query
+from sinks.tables import insert_statement, recent_ids_query
 
 TABLE = "nudge_requests"
 
@@ -47,7 +47,7 @@ COLUMNS = (
     "kafka_offset", "ingested_at",
 )  # fmt: skip
 
-INSERT = f"INSERT INTO {{db}}.{TABLE} ({', '.join(COLUMNS)}) VALUES"
+INSERT = insert_statement(TABLE, COLUMNS)
 
 RECENT_IDS = recent_ids_query(TABLE, "nudge_id")
 
