@@ -54,7 +54,7 @@ def up(
         bool, typer.Option(help="Feed a day of history, then live traffic.")
     ] = True,
 ) -> None:
-    """Start the whole local platform: broker, ClickHouse, worker, sink, collector, dashboard."""
+    """Start the local platform: broker, ClickHouse, workers, sink, collector, dashboard."""
     from channelhub.platform import commands
 
     try:
@@ -65,7 +65,7 @@ def up(
 
 @app.command()
 def down() -> None:
-    """Stop a platform started with ``up --detach``."""
+    """Stop a platform started with 'up --detach'."""
     from channelhub.platform import commands
 
     try:
