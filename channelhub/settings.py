@@ -37,6 +37,18 @@ class Settings(BaseSettings):
     #: The nudge stage's changelog: per-subscriber state and per-partition checkpoints, with
     #: the partition count of ``topic_events`` (changelog partition p belongs to events p).
     topic_nudges_state: str = "channelhub.nudges.state"
+    #: What the dispatcher handed to the gateway (or why it could not): one record per nudge.
+    topic_nudges_dispatches: str = "nudges.dispatches"
+    #: Delivery receipts from the gateway, one per SMS part.
+    topic_nudges_receipts: str = "nudges.receipts"
+    #: Goals reached by sent and holdout subscribers: the raw material of uplift.
+    topic_nudges_conversions: str = "nudges.conversions"
+    #: Opt-outs (and their scope) as the nudge stage recorded them.
+    topic_nudges_optouts: str = "nudges.optouts"
+    #: Campaign fan-out: audience chunks, each on the events partition of its subscribers.
+    topic_campaign_requests: str = "campaigns.requests"
+    #: Campaign lifecycle events: created, triggered (the trigger is an event).
+    topic_campaigns: str = "campaigns.events"
     topic_partitions: int = Field(4, ge=1, le=256)
     #: Tansu answers JoinGroup only after half the session timeout: short means fast starts.
     kafka_session_timeout_ms: int = Field(6000, ge=1000)
@@ -63,6 +75,10 @@ class Settings(BaseSettings):
     #: The SMS gateway's rate in nudges per second of event time, shared out evenly over the
     #: partitions of ``topic_events`` (each partition keeps its own token bucket).
     nudge_rate_per_second: float = Field(50.0, gt=0)
+    #: Rule files the nudge stage loads, and re-reads while running (hot reload): a file that
+    #: fails validation is reported and the rule's previous version keeps running.
+    rules_dir: Path | None = Field(None, description="default: the shipped rules")
+    rules_reload_seconds: float = Field(5.0, gt=0)
 
     # ClickHouse sink
     sink_batch_size: int = Field(20_000, ge=1)

@@ -53,3 +53,65 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     reason: str | None  # machine code, e.g. "opted_out", "frequency_cap_day", "quiet_hours"
     decided_at: UtcTime
     send_at: datetime | None = None
+
+
+DispatchStatus = Literal["sent", "failed"]
+
+
+class Dispatch(msgspec.Struct, frozen=True, kw_only=True):
+    """What the dispatcher did with one approved nudge: the record of ``nudges.dispatches``.
+
+    ``sent`` means the gateway accepted it (its ids, one per SMS part, join the delivery
+    receipts); ``failed`` means the gateway refused it for good (``error`` says why). A
+    gateway that is merely down produces no record: the nudge is retried, not failed.
+    """
+
+    nudge_id: str
+    rule_id: str
+    campaign_id: str | None = None
+    msisdn: Msisdn
+    text: str
+    goal: str
+    status: DispatchStatus
+    gateway: str
+    message_ids: tuple[str, ...] = ()
+    segments: int = 0
+    error: str | None = None
+    approved_at: UtcTime  # the decision's (event) time: when the SMS was cleared to go
+    dispatched_at: UtcTime  # wall-clock time of the gateway's answer
+
+
+Group = Literal["sent", "holdout"]
+
+
+class Conversion(msgspec.Struct, frozen=True, kw_only=True):
+    """A sent or holdout subscriber reached the nudge's goal: the record of
+    ``nudges.conversions``.
+
+    Exposure is the decision (``approved`` → ``sent``, ``holdout`` → ``holdout``) at
+    ``exposed_at``; the goal is reached by ``event_id`` at ``converted_at``, or, for "no agent
+    call within N days", by the window closing without one (``event_id`` empty). A survey's
+    reply carries its text, and ``score`` when the text is a 1-5 rating.
+    """
+
+    nudge_id: str
+    rule_id: str
+    campaign_id: str | None = None
+    msisdn: Msisdn
+    group: Group
+    goal: str
+    exposed_at: UtcTime
+    converted_at: UtcTime
+    event_id: str = ""
+    reply: str | None = None
+    score: int | None = None
+
+
+class OptOutRecorded(msgspec.Struct, frozen=True, kw_only=True):
+    """A subscriber's opt-out as the nudge stage recorded it: ``scope`` is ``all`` or the
+    code of the one rule (or campaign) the reply named."""
+
+    msisdn: Msisdn
+    scope: str
+    event_id: str
+    at: UtcTime

@@ -1,6 +1,6 @@
-"""The ClickHouse sink: events, dead letters, nudge requests and decisions, exactly once.
+"""The ClickHouse sink: every topic of :func:`sinks.routes.routes` into its table, exactly once.
 
-One kafka-python consumer (group ``<group_prefix>-sink``) reads all four topics. Messages are
+One kafka-python consumer (group ``<group_prefix>-sink``) reads all those topics. Messages are
 turned into rows as they arrive and buffered per table; a batch is written when it is large
 enough or old enough, and only after every table's insert succeeded are the offsets committed.
 A crash before the commit re-reads the batch; :class:`sinks.dedupe.RecentIds` (reloaded from
@@ -27,7 +27,7 @@ from channelhub.settings import Settings
 from sinks.client import connect, database_name, storage_errors
 from sinks.dedupe import RecentIds
 from sinks.pseudonym import Pseudonymizer
-from sinks.tables import dead_letters, events, nudge_decisions, nudge_requests
+from sinks.routes import routes
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +61,8 @@ class Sink:
         self.pseudonymize = Pseudonymizer(settings.pseudonym_key.get_secret_value().encode())
         window = settings.sink_dedupe_window
         self.buffers = {
-            settings.topic_events: TableBuffer(events, RecentIds(window)),
-            settings.topic_dlq: TableBuffer(dead_letters, RecentIds(window)),
-            settings.topic_nudges_requested: TableBuffer(nudge_requests, RecentIds(window)),
-            settings.topic_nudges_decisions: TableBuffer(nudge_decisions, RecentIds(window)),
+            topic: TableBuffer(table, RecentIds(window))
+            for topic, table in routes(settings).items()
         }
         self.pending: dict[TopicPartition, int] = {}
         self._stopping = False

@@ -116,6 +116,12 @@ def topic_names(settings: Settings) -> list[str]:
         settings.topic_nudges_decisions,
         settings.topic_nudges_outbound,
         settings.topic_nudges_state,
+        settings.topic_nudges_dispatches,
+        settings.topic_nudges_receipts,
+        settings.topic_nudges_conversions,
+        settings.topic_nudges_optouts,
+        settings.topic_campaign_requests,
+        settings.topic_campaigns,
     ]
 
 

@@ -1,0 +1,1 @@
+"""Marketing campaigns: an audience over ClickHouse, a template, a schedule and guardrails."""
