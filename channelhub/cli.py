@@ -5,6 +5,7 @@ heavy imports (faust, dash, kafka) happen only for the command that needs them.
 """
 
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,12 @@ app = typer.Typer(
 )
 schemas_app = typer.Typer(help="The event model that channel systems integrate against.")
 app.add_typer(schemas_app, name="schemas")
+campaign_app = typer.Typer(
+    help="Marketing campaigns: an audience from ClickHouse, one SMS text, a schedule and a "
+    "budget, sent through the nudge guardrails.",
+    no_args_is_help=True,
+)
+app.add_typer(campaign_app, name="campaign")
 
 
 def _settings() -> Settings:
@@ -105,6 +112,204 @@ def schemas_export(
 
     written = export.export(directory)
     typer.echo(f"wrote {len(written)} schema file(s) to {directory}")
+
+
+def _time(value: str | None, option: str) -> datetime | None:
+    """An ISO 8601 time with its UTC offset, or ``now``; a bad one is a usage error."""
+    from datetime import UTC
+
+    if value is None:
+        return None
+    if value == "now":
+        return datetime.now(UTC)
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError as e:
+        raise typer.BadParameter(f"{option} {value!r} is not an ISO 8601 time: {e}") from e
+    if at.tzinfo is None:
+        raise typer.BadParameter(
+            f"{option} {value!r} needs a UTC offset, e.g. 2026-03-03T10:00:00+08:00"
+        )
+    return at
+
+
+def _login() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in a bare container
+        return "unknown"
+
+
+By = Annotated[
+    str | None, typer.Option(help="Who is responsible, for the record (default: your login).")
+]
+
+
+@campaign_app.command("create")
+def campaign_create(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="The campaign's TOML file.")
+    ],
+    by: By = None,
+) -> None:
+    """Check a campaign file and create the campaign (an event; the id must be new)."""
+    from orchestration.campaigns import load_campaign_file, store
+
+    settings = _settings()
+    try:
+        event = store.create(settings, load_campaign_file(file), by=by or _login())
+    except ChannelhubError as e:
+        _fail(e)
+    typer.echo(
+        f"created campaign {event.campaign_id!r}; `channelhub campaign preview "
+        f"{event.campaign_id}` shows its audience, `channelhub campaign trigger "
+        f"{event.campaign_id}` sends it"
+    )
+
+
+@campaign_app.command("preview")
+def campaign_preview(
+    file_or_id: Annotated[
+        str, typer.Argument(help="A campaign file, or the id of a created campaign.")
+    ],
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Select as of this ISO 8601 time with offset (default: now)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """How many subscribers a campaign's audience selects, by prefecture and by brand."""
+    import json
+    from datetime import UTC
+
+    from orchestration.campaigns import audience, load_campaign_file, store
+    from sinks.client import connect, database_name
+
+    at = _time(as_of, "--as-of") or datetime.now(UTC)
+    settings = _settings()
+    try:
+        client = connect(settings)
+        try:
+            db = database_name(settings)
+            path = Path(file_or_id)
+            spec = (
+                load_campaign_file(path)
+                if path.suffix == ".toml" or path.is_file()
+                else store.find_spec(client, db, file_or_id)
+            )
+            seen = audience.preview(client, db, spec.audience, at)
+        finally:
+            client.disconnect()
+    except ChannelhubError as e:
+        _fail(e)
+    if as_json:
+        summary = {
+            "campaign_id": spec.id, "as_of": seen.as_of.isoformat(), "size": seen.size,
+            "by_prefecture": seen.by_prefecture, "by_brand": seen.by_brand,
+        }  # fmt: skip
+        typer.echo(json.dumps(summary))
+        return
+    typer.echo(f"campaign {spec.id!r} as of {seen.as_of.isoformat()}: {seen.size} subscribers")
+    for title, counts in (("prefecture", seen.by_prefecture), ("brand", seen.by_brand)):
+        typer.echo(f"  by {title}: " + ", ".join(f"{k} {n}" for k, n in counts.items()))
+
+
+@campaign_app.command("trigger")
+def campaign_trigger(
+    campaign_id: Annotated[str, typer.Argument(help="The id of a created campaign.")],
+    at: Annotated[
+        str | None,
+        typer.Option(
+            help="When to select the audience and send: ISO 8601 with offset, or 'now' "
+            "(default: the file's schedule.at, else now)."
+        ),
+    ] = None,
+    by: By = None,
+) -> None:
+    """Trigger a campaign: the fan-out sends it at the scheduled time."""
+    from orchestration.campaigns import store
+
+    when = _time(at, "--at")
+    settings = _settings()
+    try:
+        event = store.trigger(settings, campaign_id, when, by=by or _login())
+    except ChannelhubError as e:
+        _fail(e)
+    typer.echo(
+        f"triggered campaign {campaign_id!r} for {event.scheduled_at.isoformat()} "
+        f"(trigger {event.trigger_id})"
+    )
+
+
+@campaign_app.command("list")
+def campaign_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Every campaign with its schedule, triggers and guardrail decisions by outcome."""
+    import msgspec
+
+    from orchestration.campaigns import store
+    from sinks.client import connect, database_name
+
+    settings = _settings()
+    try:
+        client = connect(settings)
+        try:
+            campaigns = store.list_campaigns(client, database_name(settings))
+        finally:
+            client.disconnect()
+    except ChannelhubError as e:
+        _fail(e)
+    if as_json:
+        typer.echo(msgspec.json.encode(campaigns).decode())
+        return
+    if not campaigns:
+        typer.echo("no campaigns yet; `channelhub campaign create FILE` creates one")
+    for c in campaigns:
+        scheduled = c.scheduled_at.isoformat() if c.scheduled_at else "when triggered"
+        decided = ", ".join(f"{o} {n}" for o, n in sorted(c.decisions.items())) or "none"
+        typer.echo(
+            f"{c.campaign_id}  created {c.created_at.isoformat()} by {c.created_by}; "
+            f"scheduled {scheduled}; {len(c.triggers)} trigger(s); decisions: {decided}"
+        )
+
+
+@app.command("uplift")
+def uplift_report(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Conversion of sent versus holdout per rule and campaign, with the uplift's 95% interval."""
+    import msgspec
+
+    from orchestration.uplift import uplift
+    from sinks.client import connect, database_name
+
+    settings = _settings()
+    try:
+        client = connect(settings)
+        try:
+            rows = uplift(client, database_name(settings))
+        finally:
+            client.disconnect()
+    except ChannelhubError as e:
+        _fail(e)
+    if as_json:
+        typer.echo(msgspec.json.encode(rows).decode())
+        return
+    if not rows:
+        typer.echo("no nudge has been sent or held out yet")
+    for r in rows:
+        interval = (
+            f"{r.uplift:+.1%} (95% CI {r.ci_low:+.1%} to {r.ci_high:+.1%})"
+            if r.uplift is not None and r.ci_low is not None and r.ci_high is not None
+            else "no interval yet (a group is empty)"
+        )
+        typer.echo(
+            f"{r.rule_id}  sent {r.sent_converted}/{r.sent} converted, holdout "
+            f"{r.holdout_converted}/{r.holdout}; uplift {interval}"
+        )
 
 
 @app.command()

@@ -20,7 +20,9 @@ DEV_COLLECTOR_TOKEN = "local-development-token"
 class Settings(BaseSettings):
     """Where the services are, what the topics are called, and how hard to batch."""
 
-    model_config = SettingsConfigDict(env_prefix="CHANNELHUB_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="CHANNELHUB_", env_file=".env", extra="ignore", env_parse_none_str="null"
+    )
 
     environment: Literal["development", "test", "production"] = "development"
     state_dir: Path = Field(Path(".state"), description="data, logs and pid files of `up`")
@@ -70,6 +72,7 @@ class Settings(BaseSettings):
     # Stream worker
     worker_web_port: int = 16066
     nudger_web_port: int = 16067
+    campaigns_web_port: int = 16069
     worker_batch_size: int = Field(2000, ge=1)
     worker_batch_seconds: float = Field(0.2, gt=0)
     #: The SMS gateway's rate in nudges per second of event time, shared out evenly over the
@@ -79,6 +82,33 @@ class Settings(BaseSettings):
     #: fails validation is reported and the rule's previous version keeps running.
     rules_dir: Path | None = Field(None, description="default: the shipped rules")
     rules_reload_seconds: float = Field(5.0, gt=0)
+    #: The dispatcher (``--stage dispatch``): approved nudges → the SMS gateway. Its web
+    #: server also takes the webhook gateway's receipt and reply callbacks, so a deployment
+    #: whose aggregator calls back from outside binds it to 0.0.0.0.
+    dispatcher_web_host: str = "127.0.0.1"
+    dispatcher_web_port: int = 16068
+    sms_gateway: Literal["file", "webhook", "smpp"] = Field(
+        "file", description="file: one JSON line per SMS in <state_dir>/sms/outbox.jsonl"
+    )
+    #: Nudges waiting for the gateway's answer at once.
+    dispatch_concurrency: int = Field(32, ge=1)
+    #: How long one nudge is retried against a gateway that is down before its batch is
+    #: given back (offsets not committed) and fetched again after a pause.
+    dispatch_deadline_seconds: float = Field(60.0, gt=0)
+    sms_gateway_timeout_seconds: float = Field(10.0, gt=0)
+    sms_webhook_url: str = Field("", description="the aggregator's POST endpoint")
+    #: Sent as ``Authorization: Bearer`` to the aggregator when set.
+    sms_webhook_token: SecretStr = SecretStr("")
+    #: Required as ``Authorization: Bearer`` on the aggregator's callbacks when set (and
+    #: always in production).
+    sms_callback_token: SecretStr = SecretStr("")
+    sms_smpp_host: str = "127.0.0.1"
+    sms_smpp_port: int = 2775
+    sms_smpp_system_id: str = "channelhub"
+    sms_smpp_password: SecretStr = SecretStr("")
+    sms_smpp_system_type: str = ""
+    sms_smpp_bind: Literal["transceiver", "transmitter"] = "transceiver"
+    sms_smpp_source_addr: str = Field("10086", description="the number our SMS come from")
 
     # ClickHouse sink
     sink_batch_size: int = Field(20_000, ge=1)
@@ -95,6 +125,13 @@ class Settings(BaseSettings):
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 18050
     dashboard_refresh_seconds: float = Field(5.0, gt=0)
+
+    # Simulated handsets (``python -m channelhub.simulator.handsets``)
+    #: Share of sent nudges the simulated subscribers act on: the conversion rate that
+    #: attribution should measure.
+    handset_response_probability: float = Field(0.3, ge=0, le=1)
+    #: Which subscribers answer which nudge, and how: the same seed, the same answers.
+    handset_seed: int = 0
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_outside_development(self) -> "Settings":

@@ -124,7 +124,7 @@ def apply(journey: Journey, event: Envelope) -> Journey:
         channels = _pruned({**channels, event.channel: now}, now)
     functions, contacts = journey.function_last_ms, journey.agent_contacts_ms
     call, sms = journey.call, journey.sms
-    used = _function_used(event)
+    used = function_used(event)
     if used is not None:
         functions = _remember(functions, used, now)
     if isinstance(event, AgentRequestHandled):
@@ -156,7 +156,7 @@ def _remember(functions: dict[str, int], key: str, now: int) -> dict[str, int]:
     return kept
 
 
-def _function_used(event: Envelope) -> str | None:
+def function_used(event: Envelope) -> str | None:
     """``<channel>:<function>`` when the event is a successful self-service use."""
     if isinstance(event, WebFunctionUsed | WapFunctionUsed):
         return f"{event.channel}:{event.attributes.function}"

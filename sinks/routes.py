@@ -3,7 +3,17 @@
 from types import ModuleType
 
 from channelhub.settings import Settings
-from sinks.tables import dead_letters, events, nudge_decisions, nudge_requests
+from sinks.tables import (
+    campaign_events,
+    dead_letters,
+    events,
+    nudge_conversions,
+    nudge_decisions,
+    nudge_dispatches,
+    nudge_receipts,
+    nudge_requests,
+    opt_outs,
+)
 
 
 def routes(settings: Settings) -> dict[str, ModuleType]:
@@ -13,4 +23,9 @@ def routes(settings: Settings) -> dict[str, ModuleType]:
         settings.topic_dlq: dead_letters,
         settings.topic_nudges_requested: nudge_requests,
         settings.topic_nudges_decisions: nudge_decisions,
+        settings.topic_nudges_dispatches: nudge_dispatches,
+        settings.topic_nudges_receipts: nudge_receipts,
+        settings.topic_nudges_conversions: nudge_conversions,
+        settings.topic_nudges_optouts: opt_outs,
+        settings.topic_campaigns: campaign_events,
     }

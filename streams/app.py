@@ -12,8 +12,14 @@ import faust
 from channelhub.settings import Settings
 
 
-def create_app(settings: Settings, *, name: str, web_port: int) -> faust.App:
-    """The faust app of one worker process; ``name`` tells its stages apart on disk."""
+def create_app(
+    settings: Settings, *, name: str, web_port: int, web_host: str = "127.0.0.1"
+) -> faust.App:
+    """The faust app of one worker process; ``name`` tells its stages apart on disk.
+
+    The web server is local only, except where callers must reach it (the dispatcher's
+    gateway callbacks): ``web_host`` says so.
+    """
     return faust.App(
         f"channelhub-streams-{name}",
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -23,7 +29,7 @@ def create_app(settings: Settings, *, name: str, web_port: int) -> faust.App:
         topic_allow_declare=False,
         broker_session_timeout=settings.kafka_session_timeout_ms / 1000,
         broker_heartbeat_interval=settings.kafka_session_timeout_ms / 6000,
-        web_bind="127.0.0.1",
+        web_bind=web_host,
         web_port=web_port,
         datadir=str(settings.state_dir / f"worker-{name}"),
         consumer_auto_offset_reset="earliest",

@@ -1,6 +1,7 @@
 """The aiokafka clients every batched stage uses, configured in one place."""
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
 from channelhub.settings import Settings
 
@@ -17,7 +18,12 @@ def producer(settings: Settings) -> AIOKafkaProducer:
 
 
 def consumer(settings: Settings, stage: str, *topics: str) -> AIOKafkaConsumer:
-    """Group ``<group_prefix>-<stage>``, manual commits, short session (fast joins on Tansu)."""
+    """Group ``<group_prefix>-<stage>``, manual commits, short session (fast joins on Tansu).
+
+    Range assignment, not aiokafka's round robin: with several topics of one partition count,
+    every member gets the same partition numbers of each, which the nudge stage relies on to
+    read ``campaigns.requests`` partition p beside ``channel.events`` partition p.
+    """
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=settings.kafka_bootstrap,
@@ -27,4 +33,5 @@ def consumer(settings: Settings, stage: str, *topics: str) -> AIOKafkaConsumer:
         session_timeout_ms=settings.kafka_session_timeout_ms,
         heartbeat_interval_ms=settings.kafka_session_timeout_ms // 6,
         max_partition_fetch_bytes=4 * 1024 * 1024,
+        partition_assignment_strategy=(RangePartitionAssignor,),
     )

@@ -15,31 +15,49 @@ Per event, in order:
 2. Advance the watermark (the newest ``occurred_at`` seen on the partition) and re-decide every
    held request whose time has come, at the watermark: with live traffic that is near wall
    time. An idle partition does not advance, so its held requests wait for its next event.
-3. Record an opt-out if the event is an SMS to 10086 that says ``TD`` (or a variant).
-4. ``evaluate`` the rules against the journey *before* the event, ``apply`` the event, then
+   Then close every "no agent call" goal whose window has passed (a conversion).
+3. Attribute: the event may reach an open goal of a sent or held-out nudge
+   (:mod:`orchestration.conversions`); this is done for late events too.
+4. Record an opt-out if the event is an SMS to 10086 that says ``TD`` (or a variant).
+5. ``evaluate`` the rules against the journey *before* the event, ``apply`` the event, then
    decide each new request at the event's time, "in a live call" judged on the journey after.
+   An approved or holdout decision opens the request's goal.
+
+Campaign requests (:meth:`NudgeCore.process_campaign`) come from ``campaigns.requests``, one
+audience chunk of pseudonyms per partition: each is resolved to a subscriber this partition
+knows and decided under the campaign's guardrails and this partition's share of its budget.
 """
 
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 import msgspec
 
+from orchestration.campaigns.records import CampaignRequest, campaign_rule_id
+from orchestration.conversions import OpenGoal, closes_on_deadline, opened, reached
 from orchestration.guardrails import (
     GuardrailPolicy,
+    GuardrailSettings,
     GuardrailState,
     SubscriberState,
     TokenBucket,
     parse_opt_out,
     record_opt_out,
 )
-from orchestration.journey import Journey, apply, in_live_call, to_ms
+from orchestration.guardrails.budget import BudgetState
+from orchestration.journey import Journey, apply, function_used, in_live_call, to_ms
 from orchestration.rules import Rule, evaluate
+from orchestration.templates import BRAND_NAMES, PREFECTURE_NAMES, Template, compile_template
 from schemas import Event
+from schemas.envelope import Brand, Prefecture
 from schemas.events import SmsMessageReceived
-from schemas.nudges import Decision, NudgeRequest
+from schemas.nudges import Conversion, Decision, NudgeRequest, OptOutRecorded, nudge_id
+
+#: The fields a campaign template may use: a campaign has no triggering event to draw on.
+CAMPAIGN_FIELDS = ("brand_name", "prefecture_name")
 
 #: Event ids remembered per subscriber to drop the duplicates at-least-once delivery makes.
 RECENT_EVENTS = 32
@@ -62,10 +80,15 @@ def due_ms(until: datetime) -> int:
 
 
 class Held(msgspec.Struct, frozen=True, kw_only=True):
-    """A request the guardrails said "not now" to, and when to ask again."""
+    """A request the guardrails said "not now" to, and when to ask again.
+
+    ``guardrails`` is set for campaign requests, whose settings come with the request rather
+    than from a rule file.
+    """
 
     request: NudgeRequest
     until: datetime
+    guardrails: GuardrailSettings | None = None
 
 
 class SubscriberNudges(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -76,6 +99,11 @@ class SubscriberNudges(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=
     held: tuple[Held, ...] = ()
     recent_events: tuple[str, ...] = ()
     newest_ms: int = 0
+    #: Exposures (sent or held out) whose goal is still open: attribution's memory.
+    goals: tuple[OpenGoal, ...] = ()
+    #: Where the subscriber's latest event came from: what a campaign SMS is addressed with.
+    prefecture: Prefecture | None = None
+    brand: Brand | None = None
 
 
 class DecidedNudge(msgspec.Struct, frozen=True, kw_only=True):
@@ -98,15 +126,28 @@ class PartitionNudges:
     next_offset: int = 0
     #: (until ms, msisdn, nudge id) of every held request, earliest first.
     due: list[tuple[int, str, str]] = field(default_factory=list)
+    #: (deadline ms, msisdn, nudge id) of every goal that converts when its window closes.
+    goal_due: list[tuple[int, str, str]] = field(default_factory=list)
+    #: Campaign id → what this partition's share of its budget has spent.
+    budgets: dict[str, BudgetState] = field(default_factory=dict)
+    #: Pseudonym → MSISDN of the subscribers, built when a campaign asks for it.
+    pseudonyms: dict[str, str] = field(default_factory=dict)
 
     def index_held(self) -> None:
-        """Rebuild :attr:`due` from the subscribers (after a restore)."""
+        """Rebuild :attr:`due` and :attr:`goal_due` from the subscribers (after a restore)."""
         self.due = [
             (due_ms(h.until), msisdn, h.request.nudge_id)
             for msisdn, sub in self.subscribers.items()
             for h in sub.held
         ]
         heapq.heapify(self.due)
+        self.goal_due = [
+            (g.deadline_ms, msisdn, g.nudge_id)
+            for msisdn, sub in self.subscribers.items()
+            for g in sub.goals
+            if closes_on_deadline(g)
+        ]
+        heapq.heapify(self.goal_due)
 
 
 @dataclass
@@ -116,7 +157,11 @@ class Outputs:
     requests: list[NudgeRequest] = field(default_factory=list)
     decided: list[DecidedNudge] = field(default_factory=list)
     changed: set[str] = field(default_factory=set)  # MSISDNs whose state changed
+    conversions: list[Conversion] = field(default_factory=list)
+    opt_outs: list[OptOutRecorded] = field(default_factory=list)
     skipped: int = 0  # duplicates and replays, not evaluated
+    #: Campaign audience members this partition has never seen an event of.
+    unknown_subscribers: int = 0
 
     @property
     def approved(self) -> list[DecidedNudge]:
@@ -129,6 +174,8 @@ class NudgeCore:
 
     rules: tuple[Rule, ...]
     policy: GuardrailPolicy
+    #: MSISDN → the pseudonym ClickHouse knows it by (campaign audiences are pseudonyms).
+    pseudonymize: Callable[[str], str] | None = None
 
     @property
     def rules_by_id(self) -> Mapping[str, Rule]:
@@ -145,8 +192,60 @@ class NudgeCore:
             part.next_offset = offset + 1
             part.watermark_ms = max(part.watermark_ms, to_ms(event.occurred_at))
             self._release_due(part, by_id, out)
+            self._close_goals(part, out)
             self._on_event(part, by_id, event, out)
         return out
+
+    def process_campaign(self, part: PartitionNudges, request: CampaignRequest) -> Outputs:
+        """Ask, for each audience member on this partition, for the campaign's SMS.
+
+        Members are decided at the campaign's scheduled time, or at the partition's watermark
+        if that is later (a campaign cannot be sent in the past of the stream). Pseudonyms the
+        partition has no subscriber for are counted, not guessed.
+        """
+        out = Outputs()
+        rule_id = campaign_rule_id(request.campaign_id)
+        template = _campaign_template(request.template)
+        now = max(request.requested_at, from_ms(part.watermark_ms))
+        for pseudonym in request.subscribers:
+            msisdn = self._resolve(part, pseudonym)
+            sub = None if msisdn is None else part.subscribers[msisdn]
+            if msisdn is None or sub is None or sub.prefecture is None:
+                out.unknown_subscribers += 1
+                continue
+            nudge = NudgeRequest(
+                nudge_id=nudge_id(rule_id, f"{request.trigger_id}\x1f{msisdn}"),
+                rule_id=rule_id,
+                campaign_id=request.campaign_id,
+                trigger_event_id=request.trigger_id,
+                msisdn=msisdn,
+                prefecture=sub.prefecture,
+                brand=sub.brand,
+                text=template.render(
+                    {
+                        "brand_name": BRAND_NAMES.get(sub.brand or ""),
+                        "prefecture_name": PREFECTURE_NAMES.get(sub.prefecture or ""),
+                    }
+                ),
+                goal=request.goal.goal_id(""),
+                requested_at=request.requested_at,
+                send_at=request.requested_at,
+            )
+            if any(h.request.nudge_id == nudge.nudge_id for h in sub.held):
+                continue  # a re-delivered chunk: this member's request is already waiting
+            out.requests.append(nudge)
+            sub = self._decide(part, sub, request.guardrails, nudge, now, out)
+            part.subscribers[msisdn] = sub
+            out.changed.add(msisdn)
+        return out
+
+    def _resolve(self, part: PartitionNudges, pseudonym: str) -> str | None:
+        if self.pseudonymize is None:
+            raise RuntimeError("campaign requests need NudgeCore.pseudonymize")
+        if len(part.pseudonyms) != len(part.subscribers):
+            pseudonymize = self.pseudonymize
+            part.pseudonyms = {pseudonymize(m): m for m in part.subscribers}
+        return part.pseudonyms.get(pseudonym)
 
     def _on_event(
         self, part: PartitionNudges, by_id: Mapping[str, Rule], event: Event, out: Outputs
@@ -156,30 +255,95 @@ class NudgeCore:
             return
         sub = part.subscribers.get(msisdn) or SubscriberNudges()
         at_ms = to_ms(event.occurred_at)
-        if event.event_id in sub.recent_events or at_ms < sub.newest_ms - LATE_MS:
+        if event.event_id in sub.recent_events:
             out.skipped += 1
             return
-        guardrails = sub.guardrails
+        opt_out = None
         if isinstance(event, SmsMessageReceived):
             opt_out = parse_opt_out(event.attributes.text)
-            if opt_out is not None:
-                guardrails = record_opt_out(guardrails, opt_out, event.occurred_at)
+        # Attribution first, and even for a late event: a conversion is news whenever it comes.
+        sub = self._attribute(sub, msisdn, event, at_ms, opt_out is not None, out)
+        if at_ms < sub.newest_ms - LATE_MS:
+            out.skipped += 1
+            if sub is not part.subscribers.get(msisdn):
+                part.subscribers[msisdn] = sub
+                out.changed.add(msisdn)
+            return
+        guardrails = sub.guardrails
+        if opt_out is not None:
+            recorded = record_opt_out(guardrails, opt_out, event.occurred_at)
+            if recorded is not guardrails:
+                out.opt_outs.append(
+                    OptOutRecorded(
+                        msisdn=msisdn, scope=opt_out.scope, event_id=event.event_id,
+                        at=event.occurred_at,
+                    )
+                )  # fmt: skip
+            guardrails = recorded
         requests = evaluate(self.rules, event, sub.journey)
-        sub = SubscriberNudges(
+        sub = msgspec.structs.replace(
+            sub,
             journey=apply(sub.journey, event),
             guardrails=guardrails,
-            held=sub.held,
             recent_events=(*sub.recent_events, event.event_id)[-RECENT_EVENTS:],
             newest_ms=max(sub.newest_ms, at_ms),
+            prefecture=event.prefecture,
+            brand=event.brand,
         )
         held_ids = {h.request.nudge_id for h in sub.held}
         for request in requests:
             if request.nudge_id in held_ids:
                 continue  # already waiting: a replayed trigger within the dedupe window
             out.requests.append(request)
-            sub = self._decide(part, sub, by_id[request.rule_id], request, event.occurred_at, out)
+            rule = by_id[request.rule_id]
+            sub = self._decide(part, sub, rule.guardrails, request, event.occurred_at, out)
         part.subscribers[msisdn] = sub
         out.changed.add(msisdn)
+
+    def _attribute(
+        self,
+        sub: SubscriberNudges,
+        msisdn: str,
+        event: Event,
+        at_ms: int,
+        opt_out: bool,
+        out: Outputs,
+    ) -> SubscriberNudges:
+        """Convert, fail or expire the subscriber's open goals in the light of ``event``."""
+        if not sub.goals:
+            return sub
+        used = function_used(event)
+        kept: list[OpenGoal] = []
+        for goal in sub.goals:
+            if at_ms > goal.deadline_ms and not closes_on_deadline(goal):
+                continue  # expired unconverted: nothing to record, the exposure says it all
+            result = reached(goal, event, at_ms, used, opt_out)
+            if result is None:
+                kept.append(goal)
+            elif result.converted:
+                out.conversions.append(
+                    _conversion(goal, msisdn, event.occurred_at, event.event_id, result.reply,
+                                result.score)
+                )  # fmt: skip
+        if len(kept) == len(sub.goals):
+            return sub
+        return msgspec.structs.replace(sub, goals=tuple(kept))
+
+    def _close_goals(self, part: PartitionNudges, out: Outputs) -> None:
+        """Convert every "no agent call" goal whose window closed without one."""
+        while part.goal_due and part.goal_due[0][0] < part.watermark_ms:
+            _, msisdn, goal_id = heapq.heappop(part.goal_due)
+            sub = part.subscribers[msisdn]
+            goal = next((g for g in sub.goals if g.nudge_id == goal_id), None)
+            if goal is None:
+                continue  # failed by an agent call meanwhile
+            out.conversions.append(
+                _conversion(goal, msisdn, from_ms(goal.deadline_ms), "", None, None)
+            )
+            part.subscribers[msisdn] = msgspec.structs.replace(
+                sub, goals=tuple(g for g in sub.goals if g is not goal)
+            )
+            out.changed.add(msisdn)
 
     def _release_due(self, part: PartitionNudges, by_id: Mapping[str, Rule], out: Outputs) -> None:
         """Re-decide, at the watermark, every held request whose time has come."""
@@ -189,9 +353,12 @@ class NudgeCore:
             sub = part.subscribers[msisdn]
             held = next(h for h in sub.held if h.request.nudge_id == nudge_id)
             sub = msgspec.structs.replace(sub, held=tuple(h for h in sub.held if h is not held))
-            rule = by_id.get(held.request.rule_id)
-            if rule is not None:  # a rule removed since: its held nudges are dropped
-                sub = self._decide(part, sub, rule, held.request, now, out)
+            settings = held.guardrails
+            if settings is None:
+                rule = by_id.get(held.request.rule_id)
+                settings = None if rule is None else rule.guardrails
+            if settings is not None:  # a rule removed since: its held nudges are dropped
+                sub = self._decide(part, sub, settings, held.request, now, out)
             part.subscribers[msisdn] = sub
             out.changed.add(msisdn)
 
@@ -199,23 +366,36 @@ class NudgeCore:
         self,
         part: PartitionNudges,
         sub: SubscriberNudges,
-        rule: Rule,
+        settings: GuardrailSettings,
         request: NudgeRequest,
         now: datetime,
         out: Outputs,
     ) -> SubscriberNudges:
-        state = GuardrailState(subscriber=sub.guardrails, gateway=part.gateway)
+        campaign = request.campaign_id
+        state = GuardrailState(
+            subscriber=sub.guardrails,
+            gateway=part.gateway,
+            budget=part.budgets.get(campaign, BudgetState()) if campaign else BudgetState(),
+        )
         live = in_live_call(sub.journey, to_ms(now))
-        decision, new = self.policy.decide(request, rule.guardrails, state, now, in_live_call=live)
+        decision, new = self.policy.decide(request, settings, state, now, in_live_call=live)
         part.gateway = new.gateway
+        if campaign is not None:
+            part.budgets[campaign] = new.budget
         if decision.reason == "rate_limited":
             decision = self._queue(part, decision)
         out.decided.append(DecidedNudge(request=request, decision=decision))
-        held = sub.held
+        held, goals = sub.held, sub.goals
         if decision.outcome == "held" and decision.send_at is not None:
-            held = (*held, Held(request=request, until=decision.send_at))
+            kept = settings if campaign is not None else None
+            held = (*held, Held(request=request, until=decision.send_at, guardrails=kept))
             heapq.heappush(part.due, (due_ms(decision.send_at), request.msisdn, request.nudge_id))
-        return msgspec.structs.replace(sub, guardrails=new.subscriber, held=held)
+        goal = opened(request, decision, to_ms(decision.decided_at))
+        if goal is not None:
+            goals = (*goals, goal)
+            if closes_on_deadline(goal):
+                heapq.heappush(part.goal_due, (goal.deadline_ms, request.msisdn, goal.nudge_id))
+        return msgspec.structs.replace(sub, guardrails=new.subscriber, held=held, goals=goals)
 
     def _queue(self, part: PartitionNudges, decision: Decision) -> Decision:
         """Give a rate-limited request its own slot behind the ones already waiting.
@@ -229,3 +409,32 @@ class NudgeCore:
         interval = timedelta(seconds=1 / self.policy.rate_limit.per_second)
         part.rate_queue = max(decision.send_at, part.rate_queue + interval)
         return msgspec.structs.replace(decision, send_at=part.rate_queue)
+
+
+def _conversion(
+    goal: OpenGoal,
+    msisdn: str,
+    at: datetime,
+    event_id: str,
+    reply: str | None,
+    score: int | None,
+) -> Conversion:
+    return Conversion(
+        nudge_id=goal.nudge_id,
+        rule_id=goal.rule_id,
+        campaign_id=goal.campaign_id,
+        msisdn=msisdn,
+        group=goal.group,
+        goal=goal.goal,
+        exposed_at=from_ms(goal.exposed_ms),
+        converted_at=at,
+        event_id=event_id,
+        reply=reply,
+        score=score,
+    )
+
+
+@lru_cache(maxsize=64)
+def _campaign_template(source: str) -> Template:
+    """A campaign's template, compiled once per text; the fan-out checked it already."""
+    return compile_template(source, CAMPAIGN_FIELDS)

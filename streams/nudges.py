@@ -6,31 +6,44 @@ same reason (faust's per-event scheduling caps an agent near 9k events/s). Group
 subscriber's events arrive in order on one partition, and each partition is folded by
 :class:`streams.nudge_core.NudgeCore` on its own state.
 
+It also reads ``campaigns.requests`` (co-partitioned: chunk p holds the campaign audience of
+events partition p), and re-reads its rule directory every ``rules_reload_seconds``, so edited
+rules apply without a restart and a broken file only logs its error.
+
 Per batch: fold every partition's records, produce every request (``nudges.requested``),
-every decision (``nudges.decisions``), the approved ones (``nudges.outbound``), the changed
-subscribers and a checkpoint per partition (the changelog, :mod:`streams.state_store`), wait
-for all acknowledgements, then commit the events offsets. The changelog checkpoint, not the
+every decision (``nudges.decisions``), the approved ones (``nudges.outbound``), conversions
+(``nudges.conversions``), opt-outs (``nudges.optouts``), the changed subscribers and a
+checkpoint per partition (the changelog, :mod:`streams.state_store`), wait for all
+acknowledgements, then commit the offsets. The changelog checkpoint, not the
 committed offset, says where a partition's state stands: on assignment the stage restores it
 and seeks there. A crash before the acknowledgements makes the next owner redo the batch from
 the same state, producing the same records (same nudge ids, same event-time decisions), which
-the sink collapses and the dispatcher sends once per nudge id.
+the sink collapses and the dispatcher sends once per nudge id. Campaign requests are
+not in the checkpoint: a re-delivered chunk asks for the same nudge ids, which the guardrails
+recognise as duplicates.
 """
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import Counter
 
+import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from mode import Service
 
+from channelhub.errors import ChannelhubError
 from channelhub.settings import Settings
+from orchestration.campaigns.records import CampaignRequest
 from orchestration.guardrails import GuardrailPolicy, RateLimit
-from orchestration.rules import load_shipped_rules
+from orchestration.rules import SHIPPED_RULES_DIR
+from orchestration.rules.reload import RuleDirectory
 from schemas import Rejection, validate
 from schemas.events import Event
+from sinks.pseudonym import Pseudonymizer
 from streams import kafka
 from streams.nudge_core import NudgeCore, Outputs, PartitionNudges
 from streams.state_store import changelog, encode, restore
@@ -54,7 +67,12 @@ class NudgeStage(Service):
 
     def __init__(self, settings: Settings, **kwargs: object) -> None:
         self.settings = settings
-        self.core = NudgeCore(rules=tuple(load_shipped_rules()), policy=partition_policy(settings))
+        self.rules = RuleDirectory(settings.rules_dir or SHIPPED_RULES_DIR)
+        self.core = NudgeCore(
+            rules=self.rules.rules,
+            policy=partition_policy(settings),
+            pseudonymize=Pseudonymizer(settings.pseudonym_key.get_secret_value().encode()),
+        )
         self.parts: dict[int, PartitionNudges] = {}
         self.counts: Counter[str] = Counter()
         self._lock = asyncio.Lock()
@@ -68,10 +86,13 @@ class NudgeStage(Service):
         self._consumer = kafka.consumer(s, "nudges")
         await self._producer.start()
         await self._consumer.start()
-        self._consumer.subscribe([s.topic_events], listener=_Rebalance(self))
+        self._consumer.subscribe(
+            [s.topic_events, s.topic_campaign_requests], listener=_Rebalance(self)
+        )
         log.info(
-            "nudging from %s with %d rules → %s, %s, %s (state in %s)", s.topic_events,
-            len(self.core.rules), s.topic_nudges_requested, s.topic_nudges_decisions,
+            "nudging from %s and %s with rules %s from %s → %s, %s, %s (state in %s)",
+            s.topic_events, s.topic_campaign_requests, [r.id for r in self.core.rules],
+            self.rules.directory, s.topic_nudges_requested, s.topic_nudges_decisions,
             s.topic_nudges_outbound, s.topic_nudges_state,
         )  # fmt: skip
 
@@ -85,8 +106,11 @@ class NudgeStage(Service):
     @Service.task
     async def _nudge(self) -> None:
         assert self._consumer is not None
-        last_report = time.monotonic()
+        last_report = last_reload = time.monotonic()
         while not self.should_stop:
+            if time.monotonic() - last_reload > self.settings.rules_reload_seconds:
+                last_reload = time.monotonic()
+                await self._reload_rules()
             fetched = await self._consumer.getmany(
                 timeout_ms=int(self.settings.worker_batch_seconds * 1000),
                 max_records=self.settings.worker_batch_size,
@@ -99,6 +123,17 @@ class NudgeStage(Service):
                 log.info("nudges so far: %s", dict(self.counts))
                 last_report = time.monotonic()
 
+    async def _reload_rules(self) -> None:
+        """Swap in the rule directory's current rules, between batches."""
+        changed = await asyncio.to_thread(self.rules.poll)
+        if changed:
+            async with self._lock:
+                self.core = dataclasses.replace(self.core, rules=self.rules.rules)
+            log.info(
+                "rules reloaded from %s: %s (%d files rejected)", self.rules.directory,
+                [r.id for r in self.core.rules], len(self.rules.errors),
+            )  # fmt: skip
+
     async def _process(
         self, fetched: dict[TopicPartition, list[ConsumerRecord]]
     ) -> dict[TopicPartition, int]:
@@ -109,15 +144,42 @@ class NudgeStage(Service):
             part = self.parts.get(tp.partition)
             if part is None:  # revoked while this batch was fetched
                 continue
-            out = self.core.process(part, _decoded(records))
+            if tp.topic == self.settings.topic_campaign_requests:
+                out = self._campaign(part, records)
+            else:
+                out = self.core.process(part, _decoded(records))
             pending += await self._publish(tp.partition, part, out)
             commit[tp] = records[-1].offset + 1
             self.counts.update(
                 requested=len(out.requests), decided=len(out.decided),
                 approved=len(out.approved), skipped=out.skipped,
+                conversions=len(out.conversions), opt_outs=len(out.opt_outs),
+                unknown_campaign_subscribers=out.unknown_subscribers,
             )  # fmt: skip
         await asyncio.gather(*pending)
         return commit
+
+    def _campaign(self, part: PartitionNudges, records: list[ConsumerRecord]) -> Outputs:
+        """Decide every audience chunk of a batch of ``campaigns.requests``."""
+        merged = Outputs()
+        for r in records:
+            try:
+                request = _campaign_request(r.value or b"")
+                out = self.core.process_campaign(part, request)
+            except (msgspec.ValidationError, ChannelhubError) as e:
+                log.error("campaign request at %s:%d:%d refused: %s", r.topic, r.partition,
+                          r.offset, e)  # fmt: skip
+                continue
+            if out.unknown_subscribers:
+                log.warning(
+                    "campaign %s: %d audience members have no events on partition %d",
+                    request.campaign_id, out.unknown_subscribers, r.partition,
+                )  # fmt: skip
+            merged.requests += out.requests
+            merged.decided += out.decided
+            merged.changed |= out.changed
+            merged.unknown_subscribers += out.unknown_subscribers
+        return merged
 
     async def _commit(self, commit: dict[TopicPartition, int]) -> None:
         """Commit outside the lock: a rebalance waiting for the lock must not block it."""
@@ -144,6 +206,10 @@ class NudgeStage(Service):
             futures.append(await send(s.topic_nudges_decisions, value, key))
             if d.decision.outcome == "approved":
                 futures.append(await send(s.topic_nudges_outbound, value, key))
+        for c in out.conversions:
+            futures.append(await send(s.topic_nudges_conversions, encode(c), c.msisdn.encode()))
+        for o in out.opt_outs:
+            futures.append(await send(s.topic_nudges_optouts, encode(o), o.msisdn.encode()))
         for key, record in changelog(part, out.changed):
             futures.append(await send(s.topic_nudges_state, record, key, partition=partition))
         return futures
@@ -173,6 +239,9 @@ class NudgeStage(Service):
                 self.parts.pop(p, None)
 
 
+_campaign_request = msgspec.json.Decoder(CampaignRequest).decode
+
+
 def _decoded(records: list[ConsumerRecord]) -> list[tuple[int, Event]]:
     """The canonical events of a batch (valid by construction; anything else is skipped)."""
     events = []
@@ -193,8 +262,14 @@ class _Rebalance(ConsumerRebalanceListener):
         self.stage = stage
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        await self.stage.revoked([tp.partition for tp in revoked])
+        await self.stage.revoked(self._events(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        if assigned:
-            await self.stage.assigned(sorted(tp.partition for tp in assigned))
+        partitions = self._events(assigned)
+        if partitions:
+            await self.stage.assigned(partitions)
+
+    def _events(self, tps: set[TopicPartition]) -> list[int]:
+        """The ``channel.events`` partitions among ``tps``: state is kept per events partition,
+        and range assignment gives the same numbers of ``campaigns.requests`` alongside."""
+        return sorted(tp.partition for tp in tps if tp.topic == self.stage.settings.topic_events)

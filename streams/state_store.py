@@ -26,6 +26,7 @@ import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from orchestration.guardrails import TokenBucket
+from orchestration.guardrails.budget import BudgetState
 from streams.nudge_core import PartitionNudges, SubscriberNudges
 
 #: How long a restore may take before it gives up with an error (the worker then restarts).
@@ -42,6 +43,7 @@ class Checkpoint(msgspec.Struct, frozen=True, tag="checkpoint"):
     watermark_ms: int
     gateway: TokenBucket
     rate_queue: datetime
+    budgets: dict[str, BudgetState] = {}
 
 
 class Probe(msgspec.Struct, frozen=True, tag="probe"):
@@ -70,6 +72,7 @@ def changelog(part: PartitionNudges, changed: Iterable[str]) -> list[tuple[bytes
         watermark_ms=part.watermark_ms,
         gateway=part.gateway,
         rate_queue=part.rate_queue,
+        budgets=part.budgets,
     )
     records.append((CHECKPOINT_KEY, encode(checkpoint)))
     return records
@@ -93,6 +96,7 @@ class Replay:
             self.state.watermark_ms = record.watermark_ms
             self.state.gateway = record.gateway
             self.state.rate_queue = record.rate_queue
+            self.state.budgets = dict(record.budgets)
 
     def finish(self) -> PartitionNudges:
         """The state as of the last checkpoint; an unfinished batch's records are dropped."""

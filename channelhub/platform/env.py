@@ -13,9 +13,13 @@ from pydantic import SecretStr
 from channelhub.settings import Settings
 
 ENV_PREFIX = "CHANNELHUB_"
+#: How an unset optional field travels (the settings read it back as None).
+NONE = "null"
 
 
 def _encode(value: object) -> str:
+    if value is None:
+        return NONE
     if isinstance(value, SecretStr):
         return value.get_secret_value()
     if isinstance(value, bool):

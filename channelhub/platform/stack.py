@@ -95,15 +95,21 @@ def simulator_history(settings: Settings, *, now: datetime | None = None) -> lis
 
 def endpoints(settings: Settings) -> dict[str, str]:
     """Where each service of the plan can be reached, by name (no side effects)."""
+    from orchestration.dispatch.factory import outbox_path
+
     return {
         "broker": settings.kafka_bootstrap,
         "clickhouse": clickhouse.endpoint(settings),
         "worker": f"http://{WORKER_HOST}:{settings.worker_web_port}/ (faust web)",
         "nudger": f"http://{WORKER_HOST}:{settings.nudger_web_port}/ (faust web)",
+        "campaigns": f"http://{WORKER_HOST}:{settings.campaigns_web_port}/ (faust web)",
+        "dispatcher": f"http://{WORKER_HOST}:{settings.dispatcher_web_port}/ (faust web), SMS → "
+        + (str(outbox_path(settings)) if settings.sms_gateway == "file" else settings.sms_gateway),
         "sink": f"→ ClickHouse database {settings.clickhouse_database}",
         "collector": settings.collector_url,
         "dashboard": settings.dashboard_url,
         "simulator": f"→ {settings.topic_raw}",
+        "handsets": f"{settings.topic_nudges_dispatches} → {settings.topic_raw}",
     }
 
 
@@ -137,6 +143,28 @@ def plan(settings: Settings, *, simulator: bool) -> list[Step]:
             endpoint=where["nudger"],
             startup_timeout=120.0,
         ),
+        # Campaign fan-out: triggered campaigns → audience chunks for the nudge stage.
+        python_service(
+            settings,
+            "campaigns",
+            "streams",
+            "--stage",
+            "campaigns",
+            health=tcp_open(WORKER_HOST, settings.campaigns_web_port),
+            endpoint=where["campaigns"],
+            startup_timeout=120.0,
+        ),
+        # Its own process too: a slow or unreachable gateway never holds up the nudge stage.
+        python_service(
+            settings,
+            "dispatcher",
+            "streams",
+            "--stage",
+            "dispatch",
+            health=tcp_open(WORKER_HOST, settings.dispatcher_web_port),
+            endpoint=where["dispatcher"],
+            startup_timeout=120.0,
+        ),
         python_service(settings, "sink", "sinks", min_uptime=3.0, endpoint=where["sink"]),
         python_service(
             settings,
@@ -160,6 +188,13 @@ def plan(settings: Settings, *, simulator: bool) -> list[Step]:
             min_uptime=3.0, endpoint=where["simulator"],
         )  # fmt: skip
         steps.append(replace(simulate, late_args=lambda: simulator_history(settings)))
+        # The simulated subscribers answering the nudges they are sent: only with the simulator,
+        # whose population they are.
+        handsets = python_service(
+            settings, "handsets", "channelhub.simulator.handsets",
+            min_uptime=3.0, endpoint=where["handsets"],
+        )  # fmt: skip
+        steps.append(handsets)
     return steps
 
 

@@ -7,4 +7,6 @@ with an agent queue behind it whose waits and abandonment come out of a queueing
 (:mod:`.web`), kiosk sessions and faults (:mod:`.kiosk`), and optionally malformed events
 (:mod:`.malformed`). :mod:`.engine` merges them into one time-ordered stream of encoded
 events; :mod:`.run` is the ``channelhub simulate`` command that paces and produces them.
+:mod:`.handsets` closes the loop: the subscribers answer the nudges they are sent, with a known
+probability, so conversion tracking can be checked against it.
 """

@@ -63,6 +63,7 @@ class Population:
         self.size = size
         self._multiplier = rng.randrange(1, _NUMBERS // 10) * 10 + rng.choice((1, 3, 7, 9))
         self._offset = rng.randrange(_NUMBERS)
+        self._inverse = pow(self._multiplier, -1, _NUMBERS)  # ends in 1, 3, 7 or 9: invertible
         self._ranges: dict[str, tuple[int, int]] = {}
         first = 0
         for i, brand in enumerate(BRANDS):
@@ -87,6 +88,21 @@ class Population:
         """The number of subscriber ``index``: unique because ``index → number`` is a bijection."""
         prefix = SUBSCRIBER_PREFIXES[index % len(SUBSCRIBER_PREFIXES)]
         return f"{prefix}{(index * self._multiplier + self._offset) % _NUMBERS:08d}"
+
+    def find(self, msisdn: str) -> Subscriber | None:
+        """The subscriber with this number, or None if it is not one of this population's.
+
+        Inverts :meth:`msisdn` instead of keeping a table of numbers, so a process that only
+        answers for subscribers (the simulated handsets) looks them up for free.
+        """
+        prefix, digits = msisdn[:3], msisdn[3:]
+        if len(digits) != 8 or not (digits.isascii() and digits.isdigit()):
+            return None
+        index = (int(digits) - self._offset) * self._inverse % _NUMBERS
+        if index >= self.size or SUBSCRIBER_PREFIXES[index % len(SUBSCRIBER_PREFIXES)] != prefix:
+            return None
+        brand = next(b for b, (first, n) in self._ranges.items() if first <= index < first + n)
+        return Subscriber(msisdn, PREFECTURES[self._prefecture_of[index]], brand)
 
     def pick(self, channel: str, rng: random.Random) -> Subscriber:
         """Someone about to use ``channel``: brand by propensity, then an activity-skewed member."""

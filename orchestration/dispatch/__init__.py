@@ -4,9 +4,11 @@
 - :mod:`.gateway`: the adapter protocol, result and report records, the error tree
 - :mod:`.retry`: :class:`ReliableSender`, backoff to a deadline, once per nudge id
 - adapters: :class:`FileGateway` (demo), :class:`WebhookGateway` (HTTP), :class:`SmppGateway`
+- :mod:`.factory`: :func:`build_gateway`, the adapter the settings name
 """
 
 from orchestration.dispatch.encoding import Encoded, SmsTooLongError, encode_sms
+from orchestration.dispatch.factory import build_gateway
 from orchestration.dispatch.file_gateway import FileGateway
 from orchestration.dispatch.gateway import (
     DeliveryReceipt,
@@ -43,5 +45,6 @@ __all__ = [
     "SmppGateway",
     "SmsTooLongError",
     "WebhookGateway",
+    "build_gateway",
     "encode_sms",
 ]

@@ -55,9 +55,11 @@ RECENT_IDS = recent_ids_query(TABLE, "decision_id")
 NOT_HELD = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 
 
-def decision_id(nudge_id: str, outcome: str, decided_at: str) -> str:
-    """What makes one decision row: the nudge, the outcome and the (event) time of deciding."""
-    return f"{nudge_id}:{outcome}:{decided_at}"
+def decision_id(nudge_id: str, outcome: str, reason: str, decided_at: str) -> str:
+    """What makes one decision row: the nudge, the outcome and its reason, and the (event)
+    time of deciding. The reason matters: a campaign chunk delivered twice is decided again at
+    the same instant, and its ``duplicate`` suppression is news beside the first one."""
+    return f"{nudge_id}:{outcome}:{reason}:{decided_at}"
 
 
 def row(
@@ -73,7 +75,7 @@ def row(
     r, d = record["request"], record["decision"]
     decided = datetime.fromisoformat(d["decided_at"])
     held = d.get("send_at")
-    key = decision_id(d["nudge_id"], d["outcome"], d["decided_at"])
+    key = decision_id(d["nudge_id"], d["outcome"], d.get("reason") or "", d["decided_at"])
     return key, (
         key,
         d["nudge_id"],

@@ -55,13 +55,18 @@ def test_plan_runs_migrations_and_topics_between_clickhouse_and_the_worker(
         "topics",
         "worker",
         "nudger",
+        "campaigns",
+        "dispatcher",
         "sink",
         "collector",
         "dashboard",
         "simulator",
+        "handsets",
     ]
     assert isinstance(plan(local_settings(), simulator=False)[2], Hook)
-    assert "simulator" not in [s.name for s in plan(local_settings(), simulator=False)]
+    without = [s.name for s in plan(local_settings(), simulator=False)]
+    assert "simulator" not in without
+    assert "handsets" not in without
 
 
 def test_sigterm_stops_broker_clickhouse_and_services_within_10_seconds(tmp_path: Path) -> None:

@@ -27,6 +27,8 @@ def _own_ports(tmp_path: Path) -> Settings:
         clickhouse_http_port=free_port(),
         worker_web_port=free_port(),
         nudger_web_port=free_port(),
+        dispatcher_web_port=free_port(),
+        campaigns_web_port=free_port(),
         collector_port=free_port(),
         dashboard_port=free_port(),
     )
@@ -60,8 +62,8 @@ def test_up_detached_serves_data_and_down_leaves_no_process(tmp_path: Path) -> N
         status = json.loads(_cli(settings, "status", "--json").stdout)
         services = {s["name"]: s for s in status["services"]}
         assert set(services) == {
-            "broker", "clickhouse", "worker", "nudger", "sink", "collector", "dashboard",
-            "simulator",
+            "broker", "clickhouse", "worker", "nudger", "dispatcher", "campaigns", "sink",
+            "collector", "dashboard", "simulator", "handsets",
         }  # fmt: skip
         assert all(s["state"] == "running" for s in services.values()), services
         assert services["broker"]["endpoint"] == settings.kafka_bootstrap

@@ -1,0 +1,63 @@
+"""``channelhub.opt_outs``: who asked not to be sent nudges, and for what scope.
+
+The nudge stage records an opt-out the first time a subscriber sends it for a scope (``*`` for
+everything, or a rule's opt-out code); campaign audiences leave these subscribers out before
+the guardrails would refuse them anyway, so an audience preview counts only reachable people.
+"""
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from sinks.engines import replacing_merge_tree
+from sinks.pseudonym import Pseudonymizer
+from sinks.tables import insert_statement, recent_ids_query
+
+TABLE = "opt_outs"
+
+CREATE_OPT_OUTS = f"""
+CREATE TABLE IF NOT EXISTS {{db}}.{TABLE} (
+    opt_out_id String,
+    subscriber String,
+    scope String,
+    event_id String,
+    at DateTime('UTC'),
+    kafka_partition UInt16,
+    kafka_offset UInt64,
+    ingested_at DateTime('UTC')
+) {replacing_merge_tree(partition_by="toYYYYMM(at)", order_by="subscriber, scope, opt_out_id")}
+"""
+
+COLUMNS = (
+    "opt_out_id", "subscriber", "scope", "event_id", "at", "kafka_partition", "kafka_offset",
+    "ingested_at",
+)  # fmt: skip
+
+INSERT = insert_statement(TABLE, COLUMNS)
+
+RECENT_IDS = recent_ids_query(TABLE, "opt_out_id")
+
+
+def row(
+    value: bytes,
+    *,
+    partition: int,
+    offset: int,
+    ingested_at: datetime,
+    pseudonymize: Pseudonymizer,
+) -> tuple[str, tuple[Any, ...]]:
+    """The opt-out's id (subscriber and scope) and its row, from ``nudges.optouts``."""
+    o = orjson.loads(value)
+    subscriber = pseudonymize(o["msisdn"])
+    key = f"{subscriber}:{o['scope']}"
+    return key, (
+        key,
+        subscriber,
+        o["scope"],
+        o["event_id"],
+        datetime.fromisoformat(o["at"]),
+        partition,
+        offset,
+        ingested_at,
+    )

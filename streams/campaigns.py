@@ -1,0 +1,243 @@
+"""The campaign fan-out: a triggered campaign → audience chunks on ``campaigns.requests``.
+
+A batched aiokafka loop in its own worker (``python -m streams --stage campaigns``), group
+``<group_prefix>-campaigns`` on ``settings.topic_campaigns``. Lifecycle events are keyed by
+campaign id, so a campaign's ``CampaignCreated`` precedes its triggers on one partition.
+
+On assignment each partition is read from its start again: ``CampaignCreated`` events fill
+the in-memory specs (the topic is small: a few events per campaign), and the committed offset
+says which triggers are done. A trigger at or after it starts a task that waits, on the wall
+clock, until ``scheduled_at``, selects the members as of that time in ClickHouse (in a
+thread: the driver blocks), produces the chunks :func:`orchestration.campaigns.fanout.plan`
+cuts, each to its partition, and waits for every acknowledgement. Only then may the offset
+move past the trigger: a partition commits up to its oldest trigger still waiting or fanning
+out. So a trigger scheduled for tomorrow holds back the commits of later ones on its
+partition; after a restart those are fanned out again, with the same trigger ids, hence the
+same nudge ids, which the nudge stage's guardrails drop as repeats.
+
+ClickHouse or the broker failing mid-fan-out means the whole trigger is retried with backoff;
+a trigger that cannot run (its campaign never created, the partition counts disagree) is
+logged as an error and passed over.
+"""
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import msgspec
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from mode import Service
+
+from channelhub.errors import ConfigError, StorageError
+from channelhub.settings import Settings
+from orchestration.campaigns import audience, events
+from orchestration.campaigns.events import CampaignCreated, CampaignTriggered
+from orchestration.campaigns.fanout import plan
+from orchestration.campaigns.model import CampaignSpec
+from sinks.client import connect, database_name
+from streams import kafka
+
+log = logging.getLogger(__name__)
+
+#: Longest pause between attempts at a trigger whose fan-out failed.
+MAX_BACKOFF_S = 60.0
+
+
+@dataclass
+class _Partition:
+    """One assigned partition of ``campaigns.events``: what is read, running and committed."""
+
+    #: The committed offset at assignment: every trigger before it was fanned out already.
+    done_before: int
+    committed: int
+    read_to: int = 0
+    #: Trigger offset → its task, while it waits or fans out.
+    running: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+
+    def safe_offset(self) -> int:
+        """Everything before this offset is done: the oldest running trigger, or all read."""
+        return min(self.running, default=self.read_to)
+
+
+class CampaignFanOut(Service):
+    """Consumes ``settings.topic_campaigns`` as group ``<group_prefix>-campaigns``."""
+
+    def __init__(self, settings: Settings, **kwargs: object) -> None:
+        self.settings = settings
+        #: Campaign id → the event that created it (the first one, if created twice).
+        self.created: dict[str, CampaignCreated] = {}
+        self.parts: dict[int, _Partition] = {}
+        self.counts: Counter[str] = Counter()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+    async def on_start(self) -> None:
+        s = self.settings
+        self._producer = kafka.producer(s)
+        self._consumer = kafka.consumer(s, "campaigns")
+        await self._producer.start()
+        await self._consumer.start()
+        self._consumer.subscribe([s.topic_campaigns], listener=_Rebalance(self))
+        log.info("fanning out %s → %s", s.topic_campaigns, s.topic_campaign_requests)
+
+    async def on_stop(self) -> None:
+        for part in self.parts.values():
+            await _cancel(part.running.values())
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+        log.info("stopped after %s", dict(self.counts))
+
+    @Service.task
+    async def _consume(self) -> None:
+        assert self._consumer is not None
+        while not self.should_stop:
+            fetched = await self._consumer.getmany(timeout_ms=500)
+            for tp, records in fetched.items():
+                part = self.parts.get(tp.partition)
+                if part is None:  # revoked while this batch was fetched
+                    continue
+                for record in records:
+                    self._read(tp, part, record)
+                part.read_to = records[-1].offset + 1
+                await self._commit(tp, part)
+
+    def _read(self, tp: TopicPartition, part: _Partition, record: ConsumerRecord) -> None:
+        try:
+            event = events.decode(record.value or b"")
+        except msgspec.DecodeError as e:
+            log.error("not a campaign event at %s:%d:%d: %s", tp.topic, tp.partition,
+                      record.offset, e)  # fmt: skip
+            return
+        if isinstance(event, CampaignCreated):
+            first = self.created.setdefault(event.campaign_id, event)
+            if first.event_id != event.event_id:
+                log.warning("campaign %s created again at offset %d; the first spec stays",
+                            event.campaign_id, record.offset)  # fmt: skip
+            return
+        if record.offset < part.done_before:
+            return
+        created = self.created.get(event.campaign_id)
+        if created is None:
+            log.error("trigger %s of unknown campaign %s at offset %d: passed over",
+                      event.trigger_id, event.campaign_id, record.offset)  # fmt: skip
+            return
+        self.counts["triggers"] += 1
+        task = asyncio.create_task(self._run(tp, part, record.offset, created.spec, event))
+        task.add_done_callback(_report)
+        part.running[record.offset] = task
+
+    async def _run(
+        self, tp: TopicPartition, part: _Partition, offset: int, spec: CampaignSpec,
+        trigger: CampaignTriggered,
+    ) -> None:  # fmt: skip
+        """Wait for the scheduled time, fan out (retrying), then let the offset move on."""
+        wait = (trigger.scheduled_at - datetime.now(UTC)).total_seconds()
+        if wait > 0:
+            log.info("trigger %s of %s waits %.0fs until %s", trigger.trigger_id, spec.id, wait,
+                     trigger.scheduled_at.isoformat())  # fmt: skip
+            await asyncio.sleep(wait)
+        attempt = 0
+        while True:
+            try:
+                await self._fan_out(spec, trigger)
+                break
+            except ConfigError as e:
+                log.error("trigger %s of %s cannot run: %s", trigger.trigger_id, spec.id, e)
+                break
+            except (StorageError, KafkaError) as e:
+                pause = min(MAX_BACKOFF_S, 2.0**attempt)
+                attempt += 1
+                log.warning("fan-out of trigger %s failed (%s); retrying in %.0fs",
+                            trigger.trigger_id, e, pause)  # fmt: skip
+                await asyncio.sleep(pause)
+        del part.running[offset]
+        await self._commit(tp, part)
+
+    async def _fan_out(self, spec: CampaignSpec, trigger: CampaignTriggered) -> None:
+        assert self._producer is not None
+        s = self.settings
+        members = await asyncio.to_thread(self._members, spec, trigger.scheduled_at)
+        requests = plan(spec, trigger, members, s.topic_partitions)
+        key = spec.id.encode()
+        acks = [
+            await self._producer.send(
+                s.topic_campaign_requests, msgspec.json.encode(r), key, partition=p
+            )
+            for p, r in requests
+        ]
+        await asyncio.gather(*acks)
+        self.counts.update(members=len(members), requests=len(requests))
+        log.info("trigger %s of %s: %d members in %d chunks", trigger.trigger_id, spec.id,
+                 len(members), len(requests))  # fmt: skip
+
+    def _members(self, spec: CampaignSpec, as_of: datetime) -> list[tuple[str, int]]:
+        client = connect(self.settings)
+        try:
+            return list(
+                audience.members(client, database_name(self.settings), spec.audience, as_of)
+            )
+        finally:
+            client.disconnect()
+
+    async def _commit(self, tp: TopicPartition, part: _Partition) -> None:
+        assert self._consumer is not None
+        offset = part.safe_offset()
+        if offset <= part.committed:
+            return
+        try:
+            await self._consumer.commit({tp: offset})
+        except (CommitFailedError, IllegalStateError) as e:
+            # The partition moved to another member, which fans out what is uncommitted.
+            log.warning("commit of %s:%d at %d failed: %s", tp.topic, tp.partition, offset, e)
+            return
+        part.committed = offset
+
+    async def assigned(self, partitions: set[TopicPartition]) -> None:
+        """Read each partition from its start: specs first, triggers from the committed offset."""
+        assert self._consumer is not None
+        for tp in partitions:
+            committed = await self._consumer.committed(tp) or 0
+            self.parts[tp.partition] = _Partition(done_before=committed, committed=committed)
+            self._consumer.seek(tp, 0)  # before the log start, "earliest" resets to it
+        log.info("assigned %s", {p: self.parts[p].done_before for p in sorted(self.parts)})
+
+    async def revoked(self, partitions: set[TopicPartition]) -> None:
+        """Stop what waits or runs on revoked partitions: their next owner redoes it."""
+        for tp in partitions:
+            part = self.parts.pop(tp.partition, None)
+            if part is not None:
+                await _cancel(part.running.values())
+
+
+async def _cancel(tasks: Iterable[asyncio.Task[None]]) -> None:
+    pending = list(tasks)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _report(task: asyncio.Task[None]) -> None:
+    """A fan-out that died of a bug stays uncommitted (redone after a restart): say so."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("fan-out task failed; its trigger stays uncommitted", exc_info=task.exception())
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    """aiokafka awaits these before fetching resumes."""
+
+    def __init__(self, stage: CampaignFanOut) -> None:
+        self.stage = stage
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.stage.revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self.stage.assigned(assigned)
