@@ -1,0 +1,498 @@
+"""Nudge latency: a trigger event produced → its nudge on ``nudges.outbound``, under load.
+
+Starts its own broker, validation worker and nudge stage (as ``channelhub up`` runs them;
+ClickHouse and the sink are not on this path) in a temporary state folder on free ports. Per
+background rate, a second process replays simulator events to the raw topic at that rate;
+after a warm-up, trigger events go one at a time, each timed from its hand-over to the
+producer until its nudge is read back from the outbound topic. The table also shows how far
+each stage fell behind (end offsets minus committed offsets).
+
+Background: simulator events generated before the clock starts (like ``bench/pipeline.py``:
+generation is not measured, and the rate is exact from the first second, where the live
+simulator builds up over minutes), replayed in a loop with fresh event ids and the current
+time, since the nudge stage decides in event time and drops old or repeated events as replays.
+
+Triggers: ``ivr.self_service_completed`` charges queries, which fire the shipped rule
+``ivr.charges_sms_copy`` with no delay, each from its own subscriber in the 147 segment (never
+in the simulated population, so no cap, journey or call of the background interferes) outside
+the rule's holdout group; matched to nudges by ``nudge_id(rule, trigger event id)``. The rule
+drops nudges in quiet hours (21:00-08:00 in Hunan): if the run could reach them, the shared
+event clock runs behind the wall clock, at noon local time of the last day, which the stage
+cannot tell from a live noon. The gateway rate limit is raised so no nudge waits for a token.
+
+    .venv/bin/python bench/nudge_latency.py --rates 1000 10000 --triggers 1000
+"""
+
+import argparse
+import multiprocessing
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from multiprocessing.synchronize import Event as ProcessEvent
+from pathlib import Path
+from typing import NamedTuple
+
+import msgspec
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+from channelhub.errors import ChannelhubError
+from channelhub.ingest.producer import Producer
+from channelhub.platform import broker
+from channelhub.platform.health import tcp_open
+from channelhub.platform.process import ManagedProcess, stop_all
+from channelhub.platform.stack import python_service
+from channelhub.settings import Settings
+from channelhub.simulator.engine import Engine, Scenario
+from channelhub.simulator.ids import iso, to_ms
+from orchestration.guardrails.clock import LOCAL_TZ
+from orchestration.guardrails.holdout import in_holdout
+from orchestration.guardrails.quiet_hours import quiet_until
+from orchestration.journey import Journey
+from orchestration.rules import Rule, load_shipped_rules
+from schemas.events import IvrSelfServiceCompleted, SelfServiceCompleted
+from schemas.nudges import nudge_id
+
+RULE_ID = "ivr.charges_sms_copy"
+TARGET_RATE, TARGET_P99_MS = 10_000, 250.0
+#: The longest a run may take: the event clock must stay outside quiet hours all along.
+MAX_RUN = timedelta(hours=1)
+#: Background events generated once and replayed: 20 s at 10k events/s before one repeats.
+POOL_SIZE = 200_000
+#: Where the simulated hours of the pool start: a Monday, 10:00 in Hunan, mid-month.
+POOL_START = datetime(2026, 3, 16, 2, 0, tzinfo=UTC)
+#: A background short of this share of its rate is reported as not reached.
+REACHED = 0.95
+_encode = msgspec.json.Encoder().encode
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- what is sent ------------------------------------------------------------------------------
+
+
+def _trigger(n: int, at: datetime) -> IvrSelfServiceCompleted:
+    """A charges query by subscriber ``147<n>``, who exists only for the bench."""
+    return IvrSelfServiceCompleted(
+        event_id=str(uuid.uuid4()),
+        schema_version=1,
+        channel="ivr",
+        occurred_at=at,
+        msisdn=f"147{n:08d}",
+        session_id=f"ivr-bench-{n:x}",
+        prefecture="changsha",
+        brand="gotone",
+        attributes=SelfServiceCompleted("1-1", "query.realtime_charges", True),
+    )
+
+
+def _rule() -> Rule:
+    """The shipped rule the triggers fire; refuse to measure if it no longer fires at once."""
+    rule = next((r for r in load_shipped_rules() if r.id == RULE_ID), None)
+    probe = _trigger(0, datetime.now(UTC))
+    if rule is None or rule.delay or not rule.matches(probe, probe.event_type, Journey()):
+        raise SystemExit(
+            f"nudge_latency: the shipped rule {RULE_ID!r} is missing, delayed, or no longer fires "
+            "on an IVR charges query; point the bench's trigger at a rule that fires at once"
+        )
+    return rule
+
+
+def event_clock_offset(rule: Rule, now: datetime) -> timedelta:
+    """How far the event clock is from the wall clock: 0 unless the run could meet the rule's
+    quiet hours, then back to noon local time of the last day."""
+    quiet = rule.guardrails.quiet_hours
+
+    def clear(at: datetime) -> bool:
+        return quiet is None or (
+            quiet_until(quiet, at) is None and quiet_until(quiet, at + MAX_RUN) is None
+        )
+
+    if clear(now):
+        return timedelta(0)
+    local = now.astimezone(LOCAL_TZ)
+    noon = local.replace(hour=12, minute=0, second=0, microsecond=0)
+    if noon > local:
+        noon -= timedelta(days=1)
+    if not clear(noon):
+        raise SystemExit(f"nudge_latency: {RULE_ID}'s quiet hours cover noon; pick a time to run")
+    return noon - local
+
+
+class Template(NamedTuple):
+    """A simulator event cut around its event id and time, which each replay fills anew."""
+
+    key: bytes
+    head: bytes
+    middle: bytes
+    tail: bytes
+
+
+def _template(key: bytes, payload: bytes) -> Template:
+    # JSON strings escape their quotes, so these markers can only be the fields themselves.
+    start = payload.index(b'"event_id":"') + len(b'"event_id":"')
+    at = payload.index(b'"occurred_at":"', start) + len(b'"occurred_at":"')
+    end = payload.index(b'"', at)
+    return Template(key, payload[:start], payload[start + 36 : at], payload[end:])
+
+
+def background(
+    bootstrap: str, topic: str, rate: float, seed: int, offset_ms: int,
+    ready: ProcessEvent, stop: ProcessEvent,
+) -> None:  # fmt: skip
+    """The background, in its own process: the pool, then ``rate`` events/s until ``stop``."""
+    engine = Engine(Scenario(seed=seed, start_ms=to_ms(POOL_START)))
+    pool = [_template(e.key, e.payload) for e in islice(engine, POOL_SIZE)]
+    run = uuid.uuid4().hex
+    stem = f"{run[:8]}-{run[8:12]}-4{run[13:16]}-8{run[17:20]}-"  # + 12 hex digits per event
+    with Producer(bootstrap, topic, client_id="bench-background") as producer:
+        ready.set()
+        began, sent = time.perf_counter(), 0
+        while not stop.is_set():
+            due = int((time.perf_counter() - began) * rate)
+            if due <= sent:
+                time.sleep(0.001)
+                continue
+            stamp = iso(int(time.time() * 1000) + offset_ms).encode()
+            for n in range(sent, due):
+                t = pool[n % POOL_SIZE]
+                event_id = f"{stem}{n:012x}".encode()
+                producer.send(t.key, b"".join((t.head, event_id, t.middle, stamp, t.tail)))
+            sent = due
+
+
+# -- what is watched ---------------------------------------------------------------------------
+
+
+class _Nudge(msgspec.Struct):
+    nudge_id: str
+
+
+class _Decided(msgspec.Struct):
+    """What the bench reads of a ``streams.nudge_core.DecidedNudge`` record."""
+
+    request: _Nudge
+
+
+class Outbound(threading.Thread):
+    """Reads the outbound topic from its end and notes when each awaited nudge arrives."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(daemon=True)
+        # Tansu does not answer a waiting fetch as soon as data arrives: keep the wait short.
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap, fetch_max_wait_ms=10
+        )
+        partitions = [
+            TopicPartition(settings.topic_nudges_outbound, p)
+            for p in range(settings.topic_partitions)
+        ]
+        self.consumer.assign(partitions)
+        self.consumer.seek_to_end(*partitions)
+        for tp in partitions:
+            self.consumer.position(tp)  # resolve "end" now, before any trigger is sent
+        self.awaited: set[str] = set()
+        self.arrived: dict[str, float] = {}
+        self.stop = threading.Event()
+        self._decode = msgspec.json.Decoder(_Decided).decode
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            for records in self.consumer.poll(timeout_ms=20).values():
+                now = time.perf_counter()
+                for r in records:
+                    nudge = self._decode(r.value).request.nudge_id
+                    if nudge in self.awaited:
+                        self.arrived.setdefault(nudge, now)
+        self.consumer.close()
+
+
+class Monitor(threading.Thread):
+    """Once a second: events on the raw topic so far, and how far the two stages are behind.
+
+    End offsets are close enough on Tansu (its end is the start of the last record batch,
+    small beside a second of traffic); the backlog is the end offsets minus each stage's
+    committed offsets.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(daemon=True)
+        self.settings = settings
+        self.consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+        self.admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        #: (perf_counter, events on the raw topic, backlog of validation, of the nudge stage)
+        self.samples: list[tuple[float, int, int, int]] = []
+        self.stop = threading.Event()
+
+    def _ends(self, topic: str) -> dict[TopicPartition, int]:
+        partitions = [TopicPartition(topic, p) for p in range(self.settings.topic_partitions)]
+        ends: dict[TopicPartition, int] = self.consumer.end_offsets(partitions)
+        return ends
+
+    def _backlog(self, stage: str, ends: dict[TopicPartition, int]) -> int:
+        group = f"{self.settings.group_prefix}-{stage}"
+        committed = self.admin.list_group_offsets(group)[group]
+        return sum(
+            max(0, end - (committed[tp].offset if tp in committed else 0))
+            for tp, end in ends.items()
+        )
+
+    def run(self) -> None:
+        s = self.settings
+        while not self.stop.wait(1.0):
+            raw, events = self._ends(s.topic_raw), self._ends(s.topic_events)
+            validate, nudges = self._backlog("validate", raw), self._backlog("nudges", events)
+            self.samples.append((time.perf_counter(), sum(raw.values()), validate, nudges))
+        self.consumer.close()
+        self.admin.close()
+
+    def between(self, began: float, ended: float) -> tuple[float, int, int]:
+        """Raw events/s and the largest backlog of each stage from ``began`` to ``ended``."""
+        window = [x for x in self.samples if began <= x[0] <= ended]
+        if len(window) < 2:
+            return 0.0, 0, 0
+        rate = (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0])
+        return rate, max(x[2] for x in window), max(x[3] for x in window)
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Phase:
+    """The figures of one background rate."""
+
+    rate: float
+    achieved: float  # background events/s on the raw topic while the triggers went
+    validate_behind: int  # the most events validation was behind meanwhile
+    nudges_behind: int  # and the nudge stage
+    triggers: int
+    latencies_ms: list[float]
+
+    HEADER = (
+        f"{'background/s':>12} {'achieved/s':>11} {'behind: validate':>16} {'nudges':>8} "
+        f"{'triggers':>9} {'nudged':>7} {'p50':>6} {'p99':>6} {'max':>6}"
+    )
+
+    def row(self) -> str:
+        p50 = p99 = top = "-"
+        if len(self.latencies_ms) >= 2:
+            q = statistics.quantiles(self.latencies_ms, n=100)
+            p50, p99, top = f"{q[49]:.0f}", f"{q[98]:.0f}", f"{max(self.latencies_ms):.0f}"
+        return (
+            f"{self.rate:>12,.0f} {self.achieved:>11,.0f} {self.validate_behind:>16,} "
+            f"{self.nudges_behind:>8,} {self.triggers:>9} {len(self.latencies_ms):>7} "
+            f"{p50:>6} {p99:>6} {top:>6}"
+        )
+
+    @property
+    def p99(self) -> float:
+        return statistics.quantiles(self.latencies_ms, n=100)[98]
+
+
+class Bench:
+    """The phases of one run: one stack, one event clock, one monitor."""
+
+    def __init__(
+        self, args: argparse.Namespace, settings: Settings, rule: Rule, offset: timedelta
+    ) -> None:
+        self.args = args
+        self.settings = settings
+        self.rule = rule
+        self.offset = offset
+        self.next_subscriber = 0
+        self.monitor = Monitor(settings)
+
+    def phase(self, rate: float, seed: int) -> Phase:
+        settings, args = self.settings, self.args
+        _say(f"background {rate:,.0f} events/s: generating {POOL_SIZE:,} simulator events ...")
+        spawn = multiprocessing.get_context("spawn")  # no fork of a process with Kafka threads
+        ready, stop = spawn.Event(), spawn.Event()
+        offset_ms = int(self.offset.total_seconds() * 1000)
+        sender = spawn.Process(
+            target=background, name=f"background-{rate:.0f}",
+            args=(settings.kafka_bootstrap, settings.topic_raw, rate, seed, offset_ms, ready, stop),
+        )  # fmt: skip
+        sender.start()
+        try:
+            if not ready.wait(timeout=300):
+                raise SystemExit("nudge_latency: the background process did not start in 300 s")
+            warm_until = time.perf_counter() + args.warmup
+            while time.perf_counter() < warm_until:
+                time.sleep(min(5.0, warm_until - time.perf_counter()))
+                achieved, validate, nudges = self.monitor.between(
+                    time.perf_counter() - 5, time.perf_counter()
+                )
+                _say(f"  warming up: {achieved:,.0f} events/s; behind: validation {validate:,}, "
+                     f"nudges {nudges:,} events")  # fmt: skip
+            began = time.perf_counter()
+            latencies, triggers = self._triggers()
+            achieved, validate, nudges = self.monitor.between(began, time.perf_counter())
+        finally:
+            stop.set()
+            sender.join(timeout=30)
+            if sender.is_alive():
+                sender.terminate()
+        return Phase(rate, achieved - args.trigger_rate, validate, nudges, triggers, latencies)
+
+    def _triggers(self) -> tuple[list[float], int]:
+        """Send the triggers at the trigger rate; the latency of each nudge that came back."""
+        settings, args = self.settings, self.args
+        outbound = Outbound(settings)
+        outbound.start()
+        sent_at: dict[str, float] = {}
+        began = time.perf_counter()
+        with Producer(
+            settings.kafka_bootstrap, settings.topic_raw, client_id="bench-triggers", linger_ms=0
+        ) as producer:
+            for i in range(args.triggers):
+                due = began + i / args.trigger_rate
+                while (now := time.perf_counter()) < due:
+                    time.sleep(min(due - now, 0.002))
+                event = _trigger(self._subscriber(), datetime.now(UTC) + self.offset)
+                nudge = nudge_id(RULE_ID, event.event_id)
+                outbound.awaited.add(nudge)
+                sent_at[nudge] = time.perf_counter()
+                producer.send(str(event.msisdn).encode(), _encode(event))
+                if (i + 1) % max(1, args.triggers // 5) == 0:
+                    _say(f"  {i + 1} triggers sent, {len(outbound.arrived)} nudges back")
+        deadline = time.perf_counter() + args.timeout
+        while len(outbound.arrived) < len(sent_at) and time.perf_counter() < deadline:
+            time.sleep(0.05)
+        outbound.stop.set()
+        outbound.join()
+        arrived = outbound.arrived
+        return [(arrived[n] - sent_at[n]) * 1000 for n in arrived], len(sent_at)
+
+    def _subscriber(self) -> int:
+        """The next bench subscriber outside the rule's holdout group."""
+        share = self.rule.guardrails.holdout_share
+        while True:
+            self.next_subscriber += 1
+            if not in_holdout(RULE_ID, f"147{self.next_subscriber:08d}", share):
+                return self.next_subscriber
+
+
+def _stack(settings: Settings, processes: list[ManagedProcess]) -> None:
+    """Broker, every topic, the validation worker and the nudge stage, each waited for."""
+    state = settings.state_dir
+    workers = [
+        python_service(
+            settings, name, "streams", "--stage", stage,
+            health=tcp_open("127.0.0.1", port), startup_timeout=120.0,
+        )
+        for name, stage, port in (
+            ("worker", "validate", settings.worker_web_port),
+            ("nudger", "nudges", settings.nudger_web_port),
+        )
+    ]  # fmt: skip
+    try:
+        for i, spec in enumerate([broker.spec(settings.kafka_bootstrap), *workers]):
+            process = ManagedProcess(spec, state)
+            processes.append(process)
+            process.start()
+            process.wait_healthy()
+            if i == 0:  # the broker: the workers need their topics
+                names = broker.topic_names(settings)
+                broker.ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions)
+    except ChannelhubError as e:
+        raise SystemExit(
+            f"nudge_latency: the stack did not come up: {e}\n(logs in {state / 'logs'})"
+        ) from e
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="The table goes to standard output, progress to standard error. Exits 1 if the "
+        "stack does not come up or a trigger gets no nudge.",
+    )
+    add = parser.add_argument
+    add(
+        "--rates", type=float, nargs="+", default=[1_000, TARGET_RATE],
+        help="background events/s on the raw topic, one phase each (default: 1000 10000)",
+    )  # fmt: skip
+    add("--triggers", type=int, default=1000, help="trigger events per phase (default 1000)")
+    add("--trigger-rate", type=float, default=20.0, help="triggers per second (default 20)")
+    add(
+        "--warmup", type=float, default=20.0,
+        help="seconds of background before a phase's first trigger (default 20)",
+    )  # fmt: skip
+    add(
+        "--timeout", type=float, default=60.0,
+        help="seconds to wait after the last trigger for missing nudges (default 60)",
+    )  # fmt: skip
+    add("--seed", type=int, default=1, help="simulator seed of the first phase")
+    return parser.parse_args()
+
+
+def _report(phases: list[Phase], args: argparse.Namespace, logs: Path) -> None:
+    print("trigger produced → nudge on nudges.outbound (milliseconds)")
+    print(Phase.HEADER)
+    for phase in phases:
+        print(phase.row())
+    target = next((p for p in phases if p.rate == TARGET_RATE and len(p.latencies_ms) > 1), None)
+    goal = f"target p99 < {TARGET_P99_MS:.0f} ms at {TARGET_RATE:,} events/s"
+    if target is not None and target.achieved < REACHED * TARGET_RATE:
+        print(f"{goal}: not measured, the background reached only {target.achieved:,.0f}/s")
+    elif target is not None:
+        verdict = "met" if target.p99 < TARGET_P99_MS else "MISSED"
+        print(f"{goal}: {verdict} (p99 {target.p99:.0f} ms)")
+    lost = sum(p.triggers - len(p.latencies_ms) for p in phases)
+    if lost:
+        raise SystemExit(
+            f"nudge_latency: {lost} trigger(s) got no nudge within {args.timeout:.0f} s (the "
+            f"stages were up to {max(p.validate_behind + p.nudges_behind for p in phases):,} "
+            "events behind); see the "
+            f"nudger's log in {logs}"
+        )
+
+
+def main() -> None:
+    args = _arguments()
+    rule = _rule()
+    state = Path(tempfile.mkdtemp(prefix="channelhub-nudge-bench-"))
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        state_dir=state,
+        kafka_bootstrap=f"127.0.0.1:{_free_port()}",
+        worker_web_port=_free_port(),
+        nudger_web_port=_free_port(),
+        nudge_rate_per_second=1_000_000.0,  # never hold a nudge for a gateway token
+        log_level="WARNING",
+    )
+    offset = event_clock_offset(rule, datetime.now(UTC))
+    if offset:
+        _say(f"event clock {-offset} behind the wall clock, out of {RULE_ID}'s quiet hours")
+    _say(f"state in {state}; starting broker, validation worker and nudge stage ...")
+    processes: list[ManagedProcess] = []
+    try:
+        _stack(settings, processes)
+        bench = Bench(args, settings, rule, offset)
+        bench.monitor.start()
+        try:
+            phases = [bench.phase(rate, args.seed + i) for i, rate in enumerate(args.rates)]
+        finally:
+            bench.monitor.stop.set()
+            bench.monitor.join()
+    finally:
+        stop_all(list(reversed(processes)), grace=5)
+    _report(phases, args, state / "logs")
+
+
+if __name__ == "__main__":
+    main()
