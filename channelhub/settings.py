@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(4, ge=1, le=256)
     #: Tansu answers JoinGroup only after half the session timeout: short means fast starts.
     kafka_session_timeout_ms: int = Field(6000, ge=1000)
+    #: How long a stage's fetch may wait for data. Tansu answers a fetch only when this
+    #: expires, not when data arrives, so every hop of a nudge costs up to this much.
+    kafka_fetch_max_wait_ms: int = Field(20, ge=1, le=500)
     group_prefix: str = Field(
         "channelhub", description="consumer groups: <prefix>-validate, <prefix>-sink"
     )

@@ -34,4 +34,5 @@ def consumer(settings: Settings, stage: str, *topics: str) -> AIOKafkaConsumer:
         heartbeat_interval_ms=settings.kafka_session_timeout_ms // 6,
         max_partition_fetch_bytes=4 * 1024 * 1024,
         partition_assignment_strategy=(RangePartitionAssignor,),
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
