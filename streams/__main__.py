@@ -10,11 +10,10 @@ consumer group.
 
 import argparse
 
-import faust
 from mode import Service
 
 from channelhub.settings import Settings
-from streams.app import create_app
+from streams.app import StageWorker, create_app
 from streams.campaigns import CampaignFanOut
 from streams.dispatcher import DispatchStage, add_callback_page
 from streams.nudges import NudgeStage
@@ -51,7 +50,7 @@ def main() -> None:
             services.append(NudgeStage(settings))
         web_port = settings.nudger_web_port if stage == "nudges" else settings.worker_web_port
         app = create_app(settings, name=stage or "all", web_port=web_port)
-    worker = faust.Worker(app, *services, loglevel=_FAUST_LEVELS[settings.log_level], quiet=True)
+    worker = StageWorker(app, *services, loglevel=_FAUST_LEVELS[settings.log_level], quiet=True)
     worker.execute_from_commandline()
 
 

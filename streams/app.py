@@ -7,6 +7,8 @@ nudges), their agents and tables. The validation stage runs beside it as a batch
 pipeline's target.
 """
 
+import logging
+
 import faust
 
 from channelhub.settings import Settings
@@ -34,3 +36,17 @@ def create_app(
         datadir=str(settings.state_dir / f"worker-{name}"),
         consumer_auto_offset_reset="earliest",
     )
+
+
+class StageWorker(faust.Worker):
+    """faust's worker, with the Kafka clients' own loggers kept at INFO and above.
+
+    When faust sets up the root logger it may lower it to DEBUG (for its terminal spinner),
+    and aiokafka then formats a debug record for every message it sends: measured at 4% of
+    the nudge stage's time under load, for lines nobody reads.
+    """
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)
+        for name in ("aiokafka", "kafka"):
+            logging.getLogger(name).setLevel(max(level, logging.INFO))

@@ -347,6 +347,8 @@ class NudgeCore:
 
     def _release_due(self, part: PartitionNudges, by_id: Mapping[str, Rule], out: Outputs) -> None:
         """Re-decide, at the watermark, every held request whose time has come."""
+        if not part.due or part.due[0][0] > part.watermark_ms:
+            return  # the common case, on every event: nothing is due
         now = from_ms(part.watermark_ms)
         while part.due and part.due[0][0] <= part.watermark_ms:
             _, msisdn, nudge_id = heapq.heappop(part.due)

@@ -45,6 +45,7 @@ from schemas import Rejection, validate
 from schemas.events import Event
 from sinks.pseudonym import Pseudonymizer
 from streams import kafka
+from streams.acks import InFlight
 from streams.nudge_core import NudgeCore, Outputs, PartitionNudges
 from streams.state_store import changelog, encode, restore
 
@@ -78,6 +79,7 @@ class NudgeStage(Service):
         self._lock = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
+        self._in_flight = InFlight(self._commit)
         super().__init__(**kwargs)  # type: ignore[arg-type]
 
     async def on_start(self) -> None:
@@ -97,6 +99,7 @@ class NudgeStage(Service):
         )  # fmt: skip
 
     async def on_stop(self) -> None:
+        await self._in_flight.drain()
         if self._consumer is not None:
             await self._consumer.stop()
         if self._producer is not None:
@@ -117,8 +120,9 @@ class NudgeStage(Service):
             )
             if fetched:
                 async with self._lock:
-                    commit = await self._process(fetched)
-                await self._commit(commit)
+                    acks, commit = await self._process(fetched)
+                # The next batch is folded while this one's records are acknowledged.
+                await self._in_flight.add(acks, commit)
             if time.monotonic() - last_report > 30:
                 log.info("nudges so far: %s", dict(self.counts))
                 last_report = time.monotonic()
@@ -136,8 +140,9 @@ class NudgeStage(Service):
 
     async def _process(
         self, fetched: dict[TopicPartition, list[ConsumerRecord]]
-    ) -> dict[TopicPartition, int]:
-        """Fold and publish a batch; return the offsets to commit once all is acknowledged."""
+    ) -> tuple[list[asyncio.Future[object]], dict[TopicPartition, int]]:
+        """Fold and publish a batch; return its acknowledgements and the offsets to commit
+        once they are all in."""
         pending: list[asyncio.Future[object]] = []
         commit: dict[TopicPartition, int] = {}
         for tp, records in fetched.items():
@@ -156,8 +161,7 @@ class NudgeStage(Service):
                 conversions=len(out.conversions), opt_outs=len(out.opt_outs),
                 unknown_campaign_subscribers=out.unknown_subscribers,
             )  # fmt: skip
-        await asyncio.gather(*pending)
-        return commit
+        return pending, commit
 
     def _campaign(self, part: PartitionNudges, records: list[ConsumerRecord]) -> Outputs:
         """Decide every audience chunk of a batch of ``campaigns.requests``."""
@@ -184,8 +188,6 @@ class NudgeStage(Service):
     async def _commit(self, commit: dict[TopicPartition, int]) -> None:
         """Commit outside the lock: a rebalance waiting for the lock must not block it."""
         assert self._consumer is not None
-        if not commit:
-            return
         try:
             await self._consumer.commit(commit)
         except (CommitFailedError, IllegalStateError) as e:
@@ -233,8 +235,10 @@ class NudgeStage(Service):
             )  # fmt: skip
 
     async def revoked(self, partitions: list[int]) -> None:
-        """Forget revoked partitions, after any batch in progress has been published."""
+        """Forget revoked partitions, after every batch in progress has been published and
+        committed."""
         async with self._lock:
+            await self._in_flight.drain()
             for p in partitions:
                 self.parts.pop(p, None)
 

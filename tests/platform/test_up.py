@@ -98,6 +98,7 @@ def test_ctrl_c_stops_a_foreground_stack_within_10_seconds(tmp_path: Path) -> No
         text=True,
         start_new_session=True,
     )
+    pids: list[int] = []
     try:
         assert up.stdout is not None
         for line in up.stdout:
@@ -114,5 +115,14 @@ def test_ctrl_c_stops_a_foreground_stack_within_10_seconds(tmp_path: Path) -> No
         assert time.monotonic() - began < 10
         assert not [pid for pid in pids if _alive(pid)]
     finally:
+        # A failed assertion must not leave the stack behind: its services run in their own
+        # sessions, so stop up as a user would, then any service still alive, by PID.
         if up.poll() is None:
-            os.killpg(up.pid, signal.SIGKILL)
+            up.send_signal(signal.SIGINT)
+            try:
+                up.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(up.pid, signal.SIGKILL)
+        for pid in pids:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
