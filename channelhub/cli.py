@@ -5,9 +5,10 @@ heavy imports (faust, dash, kafka) happen only for the command that needs them.
 """
 
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -15,6 +16,11 @@ from pydantic import ValidationError
 from channelhub import logs
 from channelhub.errors import ChannelhubError
 from channelhub.settings import Settings
+
+if TYPE_CHECKING:
+    from clickhouse_driver import Client
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="Event-sourced analytics for the operator's self-service channels "
@@ -49,9 +55,23 @@ def _settings() -> Settings:
     return settings
 
 
-def _fail(error: ChannelhubError) -> None:
+def _fail(error: ChannelhubError) -> NoReturn:
     typer.echo(f"channelhub: {error}", err=True)
     raise typer.Exit(1)
+
+
+def _read_clickhouse(settings: Settings, read: "Callable[[Client, str], T]") -> T:
+    """``read(client, database)`` on a fresh connection; a storage error is one line, exit 1."""
+    from sinks.client import connect, database_name
+
+    try:
+        client = connect(settings)
+        try:
+            return read(client, database_name(settings))
+        finally:
+            client.disconnect()
+    except ChannelhubError as e:
+        _fail(e)
 
 
 @app.command()
@@ -185,25 +205,20 @@ def campaign_preview(
     from datetime import UTC
 
     from orchestration.campaigns import audience, load_campaign_file, store
-    from sinks.client import connect, database_name
 
     at = _time(as_of, "--as-of") or datetime.now(UTC)
     settings = _settings()
-    try:
-        client = connect(settings)
-        try:
-            db = database_name(settings)
-            path = Path(file_or_id)
-            spec = (
-                load_campaign_file(path)
-                if path.suffix == ".toml" or path.is_file()
-                else store.find_spec(client, db, file_or_id)
-            )
-            seen = audience.preview(client, db, spec.audience, at)
-        finally:
-            client.disconnect()
-    except ChannelhubError as e:
-        _fail(e)
+
+    def read(client: "Client", db: str) -> tuple[Any, audience.AudiencePreview]:
+        path = Path(file_or_id)
+        spec = (
+            load_campaign_file(path)
+            if path.suffix == ".toml" or path.is_file()
+            else store.find_spec(client, db, file_or_id)
+        )
+        return spec, audience.preview(client, db, spec.audience, at)
+
+    spec, seen = _read_clickhouse(settings, read)
     if as_json:
         summary = {
             "campaign_id": spec.id, "as_of": seen.as_of.isoformat(), "size": seen.size,
@@ -251,17 +266,8 @@ def campaign_list(
     import msgspec
 
     from orchestration.campaigns import store
-    from sinks.client import connect, database_name
 
-    settings = _settings()
-    try:
-        client = connect(settings)
-        try:
-            campaigns = store.list_campaigns(client, database_name(settings))
-        finally:
-            client.disconnect()
-    except ChannelhubError as e:
-        _fail(e)
+    campaigns = _read_clickhouse(_settings(), store.list_campaigns)
     if as_json:
         typer.echo(msgspec.json.encode(campaigns).decode())
         return
@@ -284,17 +290,8 @@ def uplift_report(
     import msgspec
 
     from orchestration.uplift import uplift
-    from sinks.client import connect, database_name
 
-    settings = _settings()
-    try:
-        client = connect(settings)
-        try:
-            rows = uplift(client, database_name(settings))
-        finally:
-            client.disconnect()
-    except ChannelhubError as e:
-        _fail(e)
+    rows = _read_clickhouse(_settings(), uplift)
     if as_json:
         typer.echo(msgspec.json.encode(rows).decode())
         return

@@ -5,11 +5,7 @@ explain the targeting, and ``tomllib`` reads them. Every check that can fail is 
 before a campaign is created, so a campaign on the topic is always one the fan-out can run.
 """
 
-import re
-import tomllib
 from pathlib import Path
-
-import msgspec
 
 from orchestration.campaigns import audience
 from orchestration.campaigns.errors import (
@@ -23,6 +19,7 @@ from orchestration.campaigns.model import (
     CampaignFile,
     CampaignSpec,
 )
+from orchestration.config_files import load_versioned
 from orchestration.rules.guidance import WAYS
 from orchestration.rules.model import UsesSelfService
 from orchestration.templates import TemplateError, compile_template
@@ -30,35 +27,14 @@ from orchestration.templates import TemplateError, compile_template
 #: Marketing SMS must tell the customer how to stop them; the nudge stage understands TD.
 OPT_OUT_HINT = "退订"
 
-_MSGSPEC_FIELD = re.compile(r"^Object (?:missing required|contains unknown) field `([^`]+)`")
-
 
 def load_campaign_file(path: Path) -> CampaignSpec:
     """Read and check one campaign file; raises :class:`CampaignConfigError`."""
     file = str(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise CampaignConfigError(
-            file, UNKNOWN_CAMPAIGN, "<file>", f"cannot read it as TOML: {e}"
-        ) from e
-    table = raw.get("campaign")
-    named = table.get("id") if isinstance(table, dict) else None
-    campaign = named if isinstance(named, str) else UNKNOWN_CAMPAIGN
-    version = raw.get("version")
-    if version != FORMAT_VERSION or isinstance(version, bool):
-        raise CampaignConfigError(
-            file,
-            campaign,
-            "version",
-            f"format version {version!r} is not supported; this channelhub reads "
-            f"version = {FORMAT_VERSION}",
-        )
-    try:
-        spec = msgspec.convert(raw, CampaignFile).campaign
-    except msgspec.ValidationError as e:
-        field, problem = _explain(str(e))
-        raise CampaignConfigError(file, campaign, field, problem) from e
+    spec = load_versioned(
+        path, table="campaign", schema=CampaignFile, version=FORMAT_VERSION,
+        unknown=UNKNOWN_CAMPAIGN, error=CampaignConfigError,
+    ).campaign  # fmt: skip
     check_spec(spec, file)
     return spec
 
@@ -98,13 +74,3 @@ def check_spec(spec: CampaignSpec, source: str) -> None:
         audience.check(spec.audience)
     except AudienceError as e:
         raise fail(f"audience.{e.field}", e.problem) from e
-
-
-def _explain(message: str) -> tuple[str, str]:
-    """msgspec's ``problem - at `$.campaign.budget``` as (``campaign.budget``, problem)."""
-    problem, _, path = message.partition(" - at `")
-    field = path.rstrip("`").removeprefix("$").removeprefix(".")
-    named = _MSGSPEC_FIELD.match(problem)
-    if named:
-        field = f"{field}.{named[1]}" if field else named[1]
-    return field or "<file>", problem

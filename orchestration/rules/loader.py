@@ -1,17 +1,12 @@
 """Reading rule files: one rule per TOML file, each checked on its own.
 
-TOML because rule files are written and reviewed by people: comments explain thresholds,
-there is no indentation to get wrong, and Python reads it with the standard library
-(``tomllib``). :func:`load_rules` returns the good rules *and* the errors, so a running worker
+:func:`load_rules` returns the good rules *and* the errors, so a running worker
 that reloads its rules keeps every valid one and reports the rest instead of stopping.
 """
 
-import re
-import tomllib
 from pathlib import Path
 
-import msgspec
-
+from orchestration.config_files import load_versioned
 from orchestration.rules.compile import Rule, compile_rule
 from orchestration.rules.errors import UNKNOWN_RULE, RuleConfigError
 from orchestration.rules.model import FORMAT_VERSION, RuleFile
@@ -19,34 +14,14 @@ from orchestration.rules.model import FORMAT_VERSION, RuleFile
 #: The rules channelhub ships, on by default.
 SHIPPED_RULES_DIR = Path(__file__).parent / "config"
 
-_MSGSPEC_FIELD = re.compile(r"^Object (?:missing required|contains unknown) field `([^`]+)`")
-
 
 def load_rule_file(path: Path) -> Rule:
     """Read, check and compile one rule file; raises :class:`RuleConfigError`."""
-    file = str(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise RuleConfigError(file, UNKNOWN_RULE, "<file>", f"cannot read it as TOML: {e}") from e
-    rule_table = raw.get("rule")
-    rule_id = rule_table.get("id") if isinstance(rule_table, dict) else None
-    rule = rule_id if isinstance(rule_id, str) else UNKNOWN_RULE
-    version = raw.get("version")
-    if version != FORMAT_VERSION or isinstance(version, bool):
-        raise RuleConfigError(
-            file,
-            rule,
-            "version",
-            f"format version {version!r} is not supported; this channelhub reads "
-            f"version = {FORMAT_VERSION}",
-        )
-    try:
-        spec = msgspec.convert(raw, RuleFile).rule
-    except msgspec.ValidationError as e:
-        field, problem = _explain(str(e))
-        raise RuleConfigError(file, rule, field, problem) from e
-    return compile_rule(spec, file)
+    spec = load_versioned(
+        path, table="rule", schema=RuleFile, version=FORMAT_VERSION, unknown=UNKNOWN_RULE,
+        error=RuleConfigError,
+    ).rule  # fmt: skip
+    return compile_rule(spec, str(path))
 
 
 def load_rules(directory: Path) -> tuple[list[Rule], list[RuleConfigError]]:
@@ -83,13 +58,3 @@ def load_shipped_rules() -> list[Rule]:
     if errors:
         raise errors[0]
     return rules
-
-
-def _explain(message: str) -> tuple[str, str]:
-    """msgspec's ``problem - at `$.rule.delay_s``` as (``rule.delay_s``, problem)."""
-    problem, _, path = message.partition(" - at `")
-    field = path.rstrip("`").removeprefix("$").removeprefix(".")
-    named = _MSGSPEC_FIELD.match(problem)
-    if named:
-        field = f"{field}.{named[1]}" if field else named[1]
-    return field or "<file>", problem
