@@ -12,7 +12,7 @@ PACKAGES := $(wildcard channelhub schemas streams sinks dashboards orchestration
 SMSC := tests/orchestration/smsc
 SMSC_STAMP := $(SMSC)/node_modules/.installed
 
-.PHONY: setup system-packages up test lint
+.PHONY: setup system-packages up test lint screenshots
 
 setup: system-packages $(STAMP) $(SMSC_STAMP)
 
@@ -59,3 +59,14 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy $(PACKAGES)
+
+# The README's pictures, from a running stack (`channelhub up --detach` first): one page per
+# role, each signed in as that role's development user.
+DASHBOARD ?= http://127.0.0.1:18050
+SHOT = $(VENV)/bin/python -m dashboards.screenshot
+screenshots: setup
+	$(SHOT) $(DASHBOARD)/ docs/dashboard.png --user analyst --password dev-analyst
+	$(SHOT) $(DASHBOARD)/ivr docs/ivr.png --user analyst --password dev-analyst
+	$(SHOT) $(DASHBOARD)/queue docs/queue.png --user ops --password dev-ops
+	$(SHOT) $(DASHBOARD)/campaigns docs/campaigns.png --user marketing --password dev-marketing \
+		--ready "#marketing-uplift"

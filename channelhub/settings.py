@@ -13,8 +13,12 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from channelhub.errors import ConfigError
+
 DEV_PSEUDONYM_KEY = "local-development-pseudonym-key"
 DEV_COLLECTOR_TOKEN = "local-development-token"
+DEV_DASHBOARD_SECRET_KEY = "local-development-dashboard-secret"
+DEV_DASHBOARD_CLICKHOUSE_PASSWORD = "local-development-dashboard-password"
 
 
 class Settings(BaseSettings):
@@ -51,6 +55,8 @@ class Settings(BaseSettings):
     topic_campaign_requests: str = "campaigns.requests"
     #: Campaign lifecycle events: created, triggered (the trigger is an event).
     topic_campaigns: str = "campaigns.events"
+    #: Queue alerts opened and cleared (``python -m dashboards.alerts``): one record each.
+    topic_alerts: str = "alerts.events"
     topic_partitions: int = Field(4, ge=1, le=256)
     #: Tansu answers JoinGroup only after half the session timeout: short means fast starts.
     kafka_session_timeout_ms: int = Field(6000, ge=1000)
@@ -128,6 +134,24 @@ class Settings(BaseSettings):
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 18050
     dashboard_refresh_seconds: float = Field(5.0, gt=0)
+    #: The queue's service-level definition and alert rules, read by the queue page and by
+    #: the alert evaluator (``python -m dashboards.alerts``), which re-reads it every round.
+    alert_rules_file: Path | None = Field(
+        None, description="default: dashboards/alerts/config/queue.toml"
+    )
+    alert_evaluate_seconds: float = Field(5.0, gt=0)
+    #: Each opened or cleared alert is POSTed here as JSON when set; a failure is logged only.
+    alert_webhook_url: str = ""
+    alert_webhook_timeout_seconds: float = Field(5.0, gt=0)
+    #: Signs the dashboard's session cookie: whoever knows it can sign in as anyone.
+    dashboard_secret_key: SecretStr = SecretStr(DEV_DASHBOARD_SECRET_KEY)
+    #: Dashboard users, their roles and salted password hashes (TOML). The default is the
+    #: shipped development users, refused in production.
+    dashboard_users_file: Path | None = Field(None, description="default: dashboards/users.toml")
+    #: The dashboard reads ClickHouse as this user, read-only on the server, so a bug or a
+    #: forged request in the web process can never change data.
+    dashboard_clickhouse_user: str = "dashboard"
+    dashboard_clickhouse_password: SecretStr = SecretStr(DEV_DASHBOARD_CLICKHOUSE_PASSWORD)
 
     # Simulated handsets (``python -m channelhub.simulator.handsets``)
     #: Share of sent nudges the simulated subscribers act on: the conversion rate that
@@ -148,7 +172,36 @@ class Settings(BaseSettings):
                         f"{name} still has the development placeholder; set "
                         f"CHANNELHUB_{name.upper()} to a secret of your own"
                     )
+        if self.dashboard_clickhouse_user == self.clickhouse_user:
+            raise ValueError(
+                f"dashboard_clickhouse_user and clickhouse_user are both "
+                f"{self.clickhouse_user!r}; the dashboard needs its own read-only user: set "
+                "CHANNELHUB_DASHBOARD_CLICKHOUSE_USER to another name"
+            )
         return self
+
+    def check_dashboard_secrets(self) -> None:
+        """Refuse the dashboard's development secrets and users in production.
+
+        Called by the dashboard only, not by the model validator: the other services never
+        use these, and a worker should not need the dashboard's session key to start.
+        """
+        if self.environment != "production":
+            return
+        for name, placeholder in (
+            ("dashboard_secret_key", DEV_DASHBOARD_SECRET_KEY),
+            ("dashboard_clickhouse_password", DEV_DASHBOARD_CLICKHOUSE_PASSWORD),
+        ):
+            if getattr(self, name).get_secret_value() == placeholder:
+                raise ConfigError(
+                    f"{name} still has the development placeholder; set "
+                    f"CHANNELHUB_{name.upper()} to a secret of your own"
+                )
+        if self.dashboard_users_file is None:
+            raise ConfigError(
+                "dashboard_users_file is not set, so the development users (with their "
+                "published passwords) would sign in; set CHANNELHUB_DASHBOARD_USERS_FILE"
+            )
 
     @cached_property
     def collector_url(self) -> str:

@@ -2,8 +2,9 @@
 
 A client per callback rather than one shared: clickhouse-driver clients are not thread-safe,
 Flask serves callbacks from several threads, and a local connect costs well under a
-millisecond. Queries get a server-side time limit so a heavy range cannot pile up behind the
-live refresh.
+millisecond. The client signs in as ``dashboard_clickhouse_user``, whose server profile is
+read-only and carries the query time limit (a readonly user may not set one per query), so a
+heavy range cannot pile up behind the live refresh and nothing here can write.
 """
 
 from collections.abc import Iterator
@@ -12,13 +13,12 @@ from contextlib import contextmanager
 import flask
 from clickhouse_driver import Client
 
+from channelhub.platform.clickhouse import DASHBOARD_QUERY_SECONDS
 from channelhub.settings import Settings
 from sinks.client import database_name, storage_errors
 
 #: Where :func:`dashboards.app.create_app` keeps the settings in the Flask config.
 SETTINGS_KEY = "CHANNELHUB_SETTINGS"
-
-QUERY_SECONDS = 10
 
 
 def request_settings() -> Settings:
@@ -36,18 +36,18 @@ def client(settings: Settings) -> Iterator[Client]:
     """
     where = (
         f"ClickHouse at {settings.clickhouse_host}:{settings.clickhouse_port} "
-        f"(database {settings.clickhouse_database!r})"
+        f"(database {settings.clickhouse_database!r}, user "
+        f"{settings.dashboard_clickhouse_user!r})"
     )
     with storage_errors(f"cannot query {where}"):
         connection = Client(
             settings.clickhouse_host,
             port=settings.clickhouse_port,
-            user=settings.clickhouse_user,
-            password=settings.clickhouse_password.get_secret_value(),
+            user=settings.dashboard_clickhouse_user,
+            password=settings.dashboard_clickhouse_password.get_secret_value(),
             database=database_name(settings),
             connect_timeout=3,
-            send_receive_timeout=QUERY_SECONDS + 5,
-            settings={"max_execution_time": QUERY_SECONDS},
+            send_receive_timeout=DASHBOARD_QUERY_SECONDS + 5,
         )
         try:
             yield connection

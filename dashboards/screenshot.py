@@ -3,18 +3,24 @@
 Drives Debian's headless Chromium through its chromedriver, given explicitly because Selenium
 Manager would try to download a driver and there is no network for that. It waits until the
 page's data has rendered (an element matching ``--ready`` has text, no Dash callback is still
-loading, every graph has drawn), then sizes the window to the page and saves it. The README's
-picture comes from here, and :func:`chromium` is the driver factory the browser tests use.
+loading, every graph has drawn), then sizes the window to the page and saves it. The dashboard
+asks for a sign-in first: :func:`sign_in` fills the login form (``--user``, password from
+``--password`` or ``CHANNELHUB_DASHBOARD_PASSWORD``; the defaults are the development analyst).
+The README's picture comes from here, and :func:`chromium` and :func:`sign_in` are what the
+browser tests use.
 """
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -57,12 +63,27 @@ def wait_rendered(driver: WebDriver, *, ready: str = READY, timeout: float = 60.
     )
 
 
-def capture(url: str, out: Path, *, width: int, ready: str, timeout: float) -> None:
-    """Open ``url``, wait for its data, and save the whole page to ``out``."""
+def sign_in(driver: WebDriver, url: str, user: str, password: str, timeout: float = 30.0) -> None:
+    """Sign in through the login form and land on ``url``; raise TimeoutException if refused."""
+    parts = urlsplit(url)
+    target = parts.path or "/"
+    driver.get(f"{parts.scheme}://{parts.netloc}/login?{urlencode({'next': target})}")
+    driver.find_element(By.ID, "login-username").send_keys(user)
+    driver.find_element(By.ID, "login-password").send_keys(password)
+    driver.find_element(By.ID, "login-submit").click()
+    WebDriverWait(driver, timeout, poll_frequency=0.1).until(
+        lambda d: urlsplit(d.current_url).path == target
+    )
+
+
+def capture(
+    url: str, out: Path, *, user: str, password: str, width: int, ready: str, timeout: float
+) -> None:
+    """Sign in, open ``url``, wait for its data, and save the whole page to ``out``."""
     with tempfile.TemporaryDirectory(prefix="channelhub-chromium-") as profile:
         driver = chromium(Path(profile), width=width)
         try:
-            driver.get(url)
+            sign_in(driver, url, user, password, timeout)
             wait_rendered(driver, ready=ready, timeout=timeout)
             chrome, height = driver.execute_script(
                 "return [window.outerHeight - window.innerHeight,"
@@ -81,16 +102,31 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dashboards.screenshot", description=__doc__)
     parser.add_argument("url", help="page to capture, e.g. http://127.0.0.1:18050/")
     parser.add_argument("out", type=Path, help="PNG file to write")
+    parser.add_argument("--user", default="analyst", help="dashboard user to sign in as")
+    parser.add_argument(
+        "--password",
+        default=os.environ.get("CHANNELHUB_DASHBOARD_PASSWORD", "dev-analyst"),
+        help="its password (default: $CHANNELHUB_DASHBOARD_PASSWORD, else the dev analyst's)",
+    )
     parser.add_argument("--width", type=int, default=1440, help="viewport width in pixels")
     parser.add_argument("--ready", default=READY, help="CSS selector that has text once loaded")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for data")
     args = parser.parse_args(argv)
     try:
-        capture(args.url, args.out, width=args.width, ready=args.ready, timeout=args.timeout)
+        capture(
+            args.url,
+            args.out,
+            user=args.user,
+            password=args.password,
+            width=args.width,
+            ready=args.ready,
+            timeout=args.timeout,
+        )
     except TimeoutException:
         print(
             f"screenshot: {args.url} showed no data within {args.timeout:.0f} s "
-            f"(waited for text in {args.ready!r}); is the dashboard running?",
+            f"(waited for the sign-in as {args.user!r}, then for text in {args.ready!r}); "
+            "is the dashboard running, and is the password right?",
             file=sys.stderr,
         )
         return 1

@@ -4,6 +4,7 @@ from types import ModuleType
 
 from channelhub.settings import Settings
 from sinks.tables import (
+    alert_events,
     campaign_events,
     dead_letters,
     events,
@@ -28,4 +29,5 @@ def routes(settings: Settings) -> dict[str, ModuleType]:
         settings.topic_nudges_conversions: nudge_conversions,
         settings.topic_nudges_optouts: opt_outs,
         settings.topic_campaigns: campaign_events,
+        settings.topic_alerts: alert_events,
     }

@@ -4,6 +4,7 @@ Migrations import from here; a test renders them all against the real server.
 """
 
 from sinks.tables import (
+    alert_events,
     campaign_events,
     dead_letters,
     events,
@@ -31,4 +32,5 @@ CREATE_TABLES: tuple[str, ...] = (
     campaign_events.CREATE_CAMPAIGN_EVENTS,
     campaign_events.CREATE_CAMPAIGNS,
     campaign_events.CREATE_CAMPAIGN_TRIGGERS,
+    alert_events.CREATE_ALERT_EVENTS,
 )

@@ -122,6 +122,7 @@ def topic_names(settings: Settings) -> list[str]:
         settings.topic_nudges_optouts,
         settings.topic_campaign_requests,
         settings.topic_campaigns,
+        settings.topic_alerts,
     ]
 
 

@@ -23,6 +23,9 @@ from channelhub.platform.health import tcp_open
 from channelhub.platform.process import ServiceSpec
 from channelhub.settings import Settings
 
+#: Server-side time limit of every dashboard query (its profile's ``max_execution_time``).
+DASHBOARD_QUERY_SECONDS = 10
+
 
 def home(settings: Settings) -> Path:
     """``<state_dir>/clickhouse``: config files and the data directory."""
@@ -103,25 +106,48 @@ def server_config(settings: Settings) -> ET.Element:
 
 
 def users_config(settings: Settings) -> ET.Element:
-    """The ``default`` user (and the configured one), reachable from 127.0.0.1 only."""
+    """``default`` and the configured user, plus the dashboard's read-only user; 127.0.0.1 only.
+
+    The dashboard's profile has ``readonly`` = 1: the server refuses it every INSERT, DDL and
+    setting change, so the web process cannot alter data whatever a request makes it run. Its
+    query time limit lives in the profile for the same reason (a readonly user may not send
+    one), and it protects the live refresh from a heavy range.
+    """
+    localhost = {"ip": "127.0.0.1"}
     user = {
         "password": settings.clickhouse_password.get_secret_value(),
-        "networks": {"ip": "127.0.0.1"},
+        "networks": localhost,
         "profile": "default",
         "quota": "default",
     }
-    users = {"default": user, settings.clickhouse_user: user}
+    dashboard = {
+        "password": settings.dashboard_clickhouse_password.get_secret_value(),
+        "networks": localhost,
+        "profile": "dashboard",
+        "quota": "default",
+    }
+    users = {
+        "default": user,
+        settings.clickhouse_user: user,
+        settings.dashboard_clickhouse_user: dashboard,
+    }
     unlimited = {"duration": 3600, "queries": 0, "errors": 0, "result_rows": 0, "read_rows": 0}
+    default_profile = {
+        "max_memory_usage": 4_000_000_000,
+        # An idle client connection holds a shutdown for up to poll_interval
+        # (10 s by default on 18.16): 1 s keeps `down` and Ctrl-C quick.
+        "poll_interval": 1,
+    }
     return _tree(
         "yandex",
         {
             "profiles": {
-                "default": {
-                    "max_memory_usage": 4_000_000_000,
-                    # An idle client connection holds a shutdown for up to poll_interval
-                    # (10 s by default on 18.16): 1 s keeps `down` and Ctrl-C quick.
-                    "poll_interval": 1,
-                }
+                "default": default_profile,
+                "dashboard": {
+                    **default_profile,
+                    "readonly": 1,
+                    "max_execution_time": DASHBOARD_QUERY_SECONDS,
+                },
             },
             "users": users,
             "quotas": {"default": {"interval": {**unlimited, "execution_time": 0}}},

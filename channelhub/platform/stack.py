@@ -108,6 +108,8 @@ def endpoints(settings: Settings) -> dict[str, str]:
         "sink": f"→ ClickHouse database {settings.clickhouse_database}",
         "collector": settings.collector_url,
         "dashboard": settings.dashboard_url,
+        "alerts": f"→ {settings.topic_alerts}"
+        + (f", webhook {settings.alert_webhook_url}" if settings.alert_webhook_url else ""),
         "simulator": f"→ {settings.topic_raw}",
         "handsets": f"{settings.topic_nudges_dispatches} → {settings.topic_raw}",
     }
@@ -180,6 +182,11 @@ def plan(settings: Settings, *, simulator: bool) -> list[Step]:
             health=http_ok(settings.dashboard_url),
             endpoint=where["dashboard"],
             startup_timeout=90.0,
+        ),
+        # The one alert evaluator: each queue alert is recorded (and sent) once, however many
+        # people have the queue page open.
+        python_service(
+            settings, "alerts", "dashboards.alerts", min_uptime=3.0, endpoint=where["alerts"]
         ),
     ]
     if simulator:

@@ -35,7 +35,13 @@ from dashboards.queries import volume as queries
 from dashboards.queries.volume import Breakdown, Health, Series
 from schemas.envelope import BRANDS, CHANNELS, PREFECTURES
 
-dash.register_page(__name__, path="/", name="Channel volume", title="Channel volume · channelhub")
+dash.register_page(
+    __name__,
+    path="/",
+    name="Channel volume",
+    title="Channel volume · channelhub",
+    roles=("analyst", "ops", "marketing"),
+)
 
 log = logging.getLogger(__name__)
 

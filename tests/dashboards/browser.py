@@ -2,6 +2,8 @@
 
 The driver comes from :func:`dashboards.screenshot.chromium` (Debian's chromium and
 chromedriver, never Selenium Manager). A missing browser fails the test with the install hint.
+Every page wants a signed-in user: :func:`sign_in_as` signs in as one of the development users
+(``dashboards/users.toml``, password ``dev-<role>``) before opening a page.
 """
 
 import shutil
@@ -9,12 +11,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from dashboards.screenshot import CHROMEDRIVER, CHROMIUM, chromium
+from dashboards.screenshot import CHROMEDRIVER, CHROMIUM, chromium, sign_in
 
 WAIT_S = 30.0
 
@@ -32,6 +34,11 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
     driver = chromium(tmp_path / "chromium-profile")
     yield driver
     driver.quit()
+
+
+def sign_in_as(driver: WebDriver, url: str, role: str = "analyst") -> None:
+    """Sign in as the development user of ``role`` and open ``url``."""
+    sign_in(driver, url, role, f"dev-{role}", WAIT_S)
 
 
 def text_of(driver: WebDriver, element_id: str) -> str:
@@ -52,7 +59,10 @@ def wait_for_text(driver: WebDriver, element_id: str, expected: str | Callable[[
         return bool(elements) and check(seen[-1])
 
     try:
-        WebDriverWait(driver, WAIT_S, poll_frequency=0.1).until(ready)
+        # An element Dash re-renders between finding and reading it is read again next poll.
+        WebDriverWait(
+            driver, WAIT_S, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException]
+        ).until(ready)
     except TimeoutException:
         last = repr(seen[-1]) if seen else "nothing"
         raise AssertionError(

@@ -17,7 +17,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from channelhub.platform.health import http_ok
 from channelhub.settings import Settings
 from schemas.envelope import CHANNELS
-from tests.dashboards.browser import WAIT_S, text_of, wait_for_text
+from tests.dashboards.browser import WAIT_S, sign_in_as, text_of, wait_for_text
 from tests.dashboards.data import Known, insert_events, scatter, tables
 from tests.fixtures.services import StartService, free_port
 
@@ -72,7 +72,7 @@ def test_totals_follow_clickhouse_filters_and_live_inserts(
     today = scatter(600, now - timedelta(hours=23), now - timedelta(minutes=10), seed=3)
     older = scatter(200, now - timedelta(days=5), now - timedelta(days=2), seed=4)
     insert_events(migrated, [*today, *older])
-    browser.get(serve(start_service, migrated))
+    sign_in_as(browser, serve(start_service, migrated))
 
     assert_totals(browser, today)  # the default range is the last 24 h
     assert "Asia/Shanghai" in text_of(browser, "volume-range-label")
@@ -100,7 +100,7 @@ def test_a_hostile_custom_range_is_refused_with_a_message(
     insert_events(
         migrated, scatter(50, datetime.now(UTC) - timedelta(hours=2), datetime.now(UTC), seed=5)
     )
-    browser.get(serve(start_service, migrated))
+    sign_in_as(browser, serve(start_service, migrated))
     wait_for_text(browser, "volume-total-all", "50")
 
     pick_range(browser, "custom")
@@ -122,7 +122,7 @@ def test_a_hostile_custom_range_is_refused_with_a_message(
 def test_an_empty_database_says_why_it_is_empty(
     migrated: Settings, start_service: StartService, browser: WebDriver
 ) -> None:
-    browser.get(serve(start_service, migrated))
+    sign_in_as(browser, serve(start_service, migrated))
     message = wait_for_text(browser, "volume-status", lambda text: bool(text))
     assert "No events in ClickHouse yet — is the simulator running?" in message
     assert text_of(browser, "volume-total-all") == "0"
@@ -132,7 +132,7 @@ def test_an_unreachable_clickhouse_is_reported_not_traced(
     settings: Settings, start_service: StartService, browser: WebDriver
 ) -> None:
     nowhere = settings.model_copy(update={"clickhouse_port": free_port()})
-    browser.get(serve(start_service, nowhere))
+    sign_in_as(browser, serve(start_service, nowhere))
     message = wait_for_text(browser, "volume-status", lambda text: bool(text))
     assert f"cannot query ClickHouse at 127.0.0.1:{nowhere.clickhouse_port}" in message
     assert "Traceback" not in browser.page_source

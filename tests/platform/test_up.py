@@ -63,7 +63,7 @@ def test_up_detached_serves_data_and_down_leaves_no_process(tmp_path: Path) -> N
         services = {s["name"]: s for s in status["services"]}
         assert set(services) == {
             "broker", "clickhouse", "worker", "nudger", "dispatcher", "campaigns", "sink",
-            "collector", "dashboard", "simulator", "handsets",
+            "collector", "dashboard", "alerts", "simulator", "handsets",
         }  # fmt: skip
         assert all(s["state"] == "running" for s in services.values()), services
         assert services["broker"]["endpoint"] == settings.kafka_bootstrap
@@ -108,7 +108,7 @@ def test_ctrl_c_stops_a_foreground_stack_within_10_seconds(tmp_path: Path) -> No
             pytest.fail(f"up exited with {up.wait()} before it was ready")
         status = json.loads(_cli(settings, "status", "--json").stdout)
         pids = [s["pid"] for s in status["services"] if s["pid"]]
-        assert len(pids) == 9  # every service but the simulator and its handsets
+        assert len(pids) == 10  # every service but the simulator and its handsets
         began = time.monotonic()
         up.send_signal(signal.SIGINT)
         assert up.wait(timeout=15) == 0

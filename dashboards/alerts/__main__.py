@@ -1,0 +1,23 @@
+"""``python -m dashboards.alerts``: the one alert evaluator. Settings from the environment."""
+
+import logging
+import signal
+import threading
+
+from channelhub import logs
+from channelhub.settings import Settings
+from dashboards.alerts.service import run
+
+
+def main() -> None:
+    settings = Settings()
+    logs.configure(settings.log_level, service="alerts")
+    logging.getLogger("clickhouse_driver").setLevel(logging.CRITICAL)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    run(settings, stop)
+
+
+if __name__ == "__main__":
+    main()

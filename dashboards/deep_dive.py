@@ -1,0 +1,219 @@
+"""What the channel deep-dive pages share: the time-range controls, the step from controls to a
+checked range, and the pieces every page lays out the same way (KPI cards, tables, messages).
+
+The range goes through :func:`dashboards.filters.from_controls`, the same whitelist as the
+volume page, so a bad or out-of-range date becomes a message and no query runs. Component ids
+are ``<prefix>-...`` with the page's prefix, as on the volume page.
+"""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from dash import Input, Output, State, callback, dcc, html
+
+from channelhub.errors import StorageError
+from dashboards.filters import DEFAULT_PRESET, SHANGHAI, VolumeFilter, from_controls, preset_range
+
+NOTHING = "—"
+TIME_FORMAT = "%Y-%m-%d %H:%M"
+#: Deep dives scan raw events: refreshed on every control change, and this often besides.
+REFRESH_MS = 60_000
+GRAPH_CONFIG: dcc.Graph.Config = {"displayModeBar": False}
+RANGE_OPTIONS = [
+    {"label": "Last 1 h", "value": "1h"},
+    {"label": "6 h", "value": "6h"},
+    {"label": "24 h", "value": "24h"},
+    {"label": "7 d", "value": "7d"},
+    {"label": "Custom", "value": "custom"},
+]
+
+
+def page(prefix: str, title: str, body: Sequence[Any]) -> html.Div:
+    """Title, range controls, range label and status line, then ``body``; as the volume page."""
+    return html.Div(
+        className=prefix,
+        children=[
+            html.Div(
+                className="page-title",
+                children=[
+                    html.H1(title),
+                    html.Span(id=f"{prefix}-updated", className="page-updated"),
+                ],
+            ),
+            _range_bar(prefix),
+            html.Div(id=f"{prefix}-range-label", className="range-label"),
+            html.Div(id=f"{prefix}-status", className="status"),
+            *body,
+            dcc.Interval(id=f"{prefix}-interval", interval=REFRESH_MS),
+        ],
+    )
+
+
+def _range_bar(prefix: str) -> html.Div:
+    return html.Div(
+        className="filters",
+        children=[
+            html.Div(
+                className="filter",
+                children=[
+                    html.Span("Time range"),
+                    dcc.RadioItems(
+                        id=f"{prefix}-range",
+                        options=RANGE_OPTIONS,
+                        value=DEFAULT_PRESET,
+                        inline=True,
+                        className="segmented",
+                    ),
+                ],
+            ),
+            html.Div(
+                id=f"{prefix}-custom",
+                className="filter custom",
+                style={"display": "none"},
+                children=[
+                    html.Span("From, to (Asia/Shanghai)"),
+                    html.Div(
+                        className="custom-inputs",
+                        children=[
+                            dcc.Input(
+                                id=f"{prefix}-start",
+                                type="text",
+                                debounce=True,
+                                placeholder="2026-05-01 08:00",
+                            ),
+                            dcc.Input(
+                                id=f"{prefix}-end",
+                                type="text",
+                                debounce=True,
+                                placeholder="2026-05-01 20:00",
+                            ),
+                        ],
+                    ),
+                ],
+            ),
+        ],
+    )
+
+
+def register_custom_range(prefix: str) -> None:
+    """Show the custom inputs only for "Custom", pre-filled with the last day to edit."""
+
+    @callback(
+        Output(f"{prefix}-custom", "style"),
+        Output(f"{prefix}-start", "value"),
+        Output(f"{prefix}-end", "value"),
+        Input(f"{prefix}-range", "value"),
+        State(f"{prefix}-start", "value"),
+        State(f"{prefix}-end", "value"),
+    )
+    def show_custom_range(preset: str, start: str | None, end: str | None) -> tuple[Any, ...]:
+        if preset != "custom":
+            return {"display": "none"}, start, end
+        if not start and not end:
+            first, last = preset_range("24h", datetime.now(UTC))
+            start, end = local(first), local(last)
+        return {}, start, end
+
+
+def range_inputs(prefix: str) -> dict[str, Input]:
+    """The callback inputs :func:`checked_range` takes, plus the refresh tick."""
+    return {
+        "preset": Input(f"{prefix}-range", "value"),
+        "start_text": Input(f"{prefix}-start", "value"),
+        "end_text": Input(f"{prefix}-end", "value"),
+        "_tick": Input(f"{prefix}-interval", "n_intervals"),
+    }
+
+
+def checked_range(
+    preset: str | None, start_text: str | None, end_text: str | None, now: datetime
+) -> VolumeFilter:
+    """The range the controls describe, or :class:`~dashboards.filters.FilterError`."""
+    return from_controls(
+        channels=None,
+        prefectures=None,
+        brands=None,
+        preset=preset,
+        start_text=start_text,
+        end_text=end_text,
+        now=now,
+    )
+
+
+def storage_message(e: StorageError) -> str:
+    return f"{e}. Is ClickHouse running (`channelhub up`)?"
+
+
+def kpi(prefix: str, key: str, label: str, color: str = "#1f2933") -> html.Div:
+    """A KPI card; the callback fills ``<prefix>-total-<key>`` and ``<prefix>-detail-<key>``."""
+    return html.Div(
+        className="kpi",
+        style={"borderTopColor": color},
+        children=[
+            html.Div(label, className="kpi-label"),
+            html.Div(NOTHING, id=f"{prefix}-total-{key}", className="kpi-value"),
+            html.Div(id=f"{prefix}-detail-{key}", className="kpi-detail"),
+        ],
+    )
+
+
+def card(title: str, *children: Any) -> html.Section:
+    return html.Section(className="card", children=[html.H2(title), *children])
+
+
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], *, empty: str
+) -> html.Table | html.P:
+    """A plain table, counts right-aligned with separators; ``empty`` says why there are none."""
+    if not rows:
+        return html.P(empty, className="table-empty")
+    return html.Table(
+        className="data-table",
+        children=[
+            html.Thead(html.Tr([html.Th(h) for h in headers])),
+            html.Tbody(
+                [
+                    html.Tr(
+                        [
+                            html.Td(
+                                f"{cell:,}" if isinstance(cell, int) else cell,
+                                className="num" if isinstance(cell, int) else "",
+                            )
+                            for cell in row
+                        ]
+                    )
+                    for row in rows
+                ]
+            ),
+        ],
+    )
+
+
+def share(part: int, whole: int) -> str:
+    return f"{part / whole:.1%}" if whole else NOTHING
+
+
+def range_label(f: VolumeFilter, what: str) -> str:
+    return f"{local(f.start)} to {local(f.end)} Asia/Shanghai (UTC+8) · {what}"
+
+
+def updated(now: datetime) -> str:
+    return f"Updated {now.astimezone(SHANGHAI):%H:%M:%S} Asia/Shanghai"
+
+
+def local(moment: datetime) -> str:
+    return moment.astimezone(SHANGHAI).strftime(TIME_FORMAT)
+
+
+def why_empty(what: str, f: VolumeFilter, last_seen: datetime | None) -> str:
+    """Why a range shows nothing: the channel is silent altogether, or only in this range."""
+    if last_seen is None:
+        return (
+            f"No {what} in ClickHouse yet — is the simulator running? "
+            "`channelhub up` starts it with a day of history."
+        )
+    return (
+        f"No {what} from {local(f.start)} to {local(f.end)}. The newest are from "
+        f"{local(last_seen)} (Asia/Shanghai): widen the range."
+    )

@@ -1,0 +1,181 @@
+"""Web and WAP halls deep-dive: the functions people use, and numbers chosen online that are
+activated at a business hall within 48 hours.
+
+Every number comes from :mod:`dashboards.queries.online`. Ids are prefixed ``online-``; tests
+read ``online-total-<key>``.
+"""
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import dash
+import plotly.graph_objects as go
+from dash import Output, callback, dcc, html
+
+from channelhub.errors import StorageError
+from dashboards import charts, db, deep_dive
+from dashboards.deep_dive import NOTHING, share
+from dashboards.filters import FilterError, VolumeFilter
+from dashboards.labels import CHANNEL_COLORS, CHANNEL_LABELS
+from dashboards.queries import cross_channel, online
+
+dash.register_page(
+    __name__,
+    path="/online",
+    name="Web & WAP",
+    title="Web and WAP halls · channelhub",
+    roles=("analyst",),
+)
+
+log = logging.getLogger(__name__)
+
+PREFIX = "online"
+KPIS = ("web", "wap", "reserved", "activated")
+TOP_FUNCTIONS = 15
+CHART_HEIGHT = 460
+WINDOW_H = int(online.ACTIVATION_WINDOW.total_seconds() // 3600)
+
+
+def layout(**_query: str) -> html.Div:
+    """The page skeleton; data arrives through :func:`refresh`, never at import or here."""
+    return deep_dive.page(
+        PREFIX,
+        "Web and WAP halls",
+        [
+            html.Div(
+                className="kpis",
+                children=[
+                    deep_dive.kpi(PREFIX, "web", "Web hall function uses", CHANNEL_COLORS["web"]),
+                    deep_dive.kpi(PREFIX, "wap", "WAP hall function uses", CHANNEL_COLORS["wap"]),
+                    deep_dive.kpi(PREFIX, "reserved", "Numbers reserved online"),
+                    deep_dive.kpi(PREFIX, "activated", f"Activated within {WINDOW_H} h"),
+                ],
+            ),
+            html.Div(
+                className="split",
+                children=[
+                    deep_dive.card(
+                        f"Top {TOP_FUNCTIONS} functions (uses)",
+                        dcc.Graph(id="online-chart-functions", config=deep_dive.GRAPH_CONFIG),
+                    ),
+                    deep_dive.card(
+                        "Every function used",
+                        html.Div(id="online-functions", className="table-scroll"),
+                    ),
+                ],
+            ),
+        ],
+    )
+
+
+deep_dive.register_custom_range(PREFIX)
+
+
+@callback(
+    output={
+        "totals": {k: Output(f"online-total-{k}", "children") for k in KPIS},
+        "details": {k: Output(f"online-detail-{k}", "children") for k in KPIS},
+        "chart": Output("online-chart-functions", "figure"),
+        "functions": Output("online-functions", "children"),
+        "status": Output("online-status", "children"),
+        "status_class": Output("online-status", "className"),
+        "range_label": Output("online-range-label", "children"),
+        "updated": Output("online-updated", "children"),
+    },
+    inputs=deep_dive.range_inputs(PREFIX),
+)
+def refresh(_tick: int | None, **controls: Any) -> dict[str, Any]:
+    """Controls → range → two queries → components; errors become a message, not a trace."""
+    now = datetime.now(UTC)
+    try:
+        f = deep_dive.checked_range(**controls, now=now)
+    except FilterError as e:
+        return _blank(f"Check the filters: {e}", now)
+    try:
+        with db.client(db.request_settings()) as client:
+            used = online.functions(client, f.start, f.end)
+            numbers = online.reservations(client, f.start, f.end, now)
+            empty = not used and not numbers.reserved
+            last = cross_channel.last_seen(client, *online.HALLS) if empty else None
+    except StorageError as e:
+        log.warning("online page: %s", e)
+        return _blank(deep_dive.storage_message(e), now)
+    if empty:
+        return _blank(deep_dive.why_empty("web or WAP hall use", f, last), now, "status empty")
+    return _view(f, used, numbers, now)
+
+
+def _view(
+    f: VolumeFilter, used: list[online.Function], numbers: online.Reservations, now: datetime
+) -> dict[str, Any]:
+    uses = {hall: sum(u.uses for u in used if u.hall == hall) for hall in online.HALLS}
+    functions = {hall: sum(u.hall == hall for u in used) for hall in online.HALLS}
+    return {
+        "totals": {
+            "web": f"{uses['web']:,}",
+            "wap": f"{uses['wap']:,}",
+            "reserved": f"{numbers.reserved:,}",
+            "activated": f"{numbers.in_time:,}",
+        },
+        "details": {
+            "web": f"{functions['web']:,} different functions",
+            "wap": f"{functions['wap']:,} different functions",
+            "reserved": f"{numbers.waiting:,} still inside their {WINDOW_H} h",
+            "activated": (
+                f"{share(numbers.in_time, numbers.reserved)} of reservations · "
+                f"{numbers.lapsed:,} lapsed"
+            ),
+        },
+        "chart": _functions_chart(used),
+        "functions": deep_dive.table(
+            ["Hall", "Function", "Uses", "Subscribers"],
+            [[CHANNEL_LABELS[u.hall], u.function, u.uses, u.users] for u in used],
+            empty="No function was used in either hall in this range.",
+        ),
+        "status": "",
+        "status_class": "status",
+        "range_label": deep_dive.range_label(
+            f, f"reservations made in the range, followed for {WINDOW_H} h"
+        ),
+        "updated": deep_dive.updated(now),
+    }
+
+
+def _blank(message: str, now: datetime, status_class: str = "status error") -> dict[str, Any]:
+    """Every number cleared and ``message`` shown: stale numbers must not pass for current."""
+    return {
+        "totals": dict.fromkeys(KPIS, NOTHING),
+        "details": dict.fromkeys(KPIS, ""),
+        "chart": charts.empty("", height=CHART_HEIGHT),
+        "functions": "",
+        "status": message,
+        "status_class": status_class,
+        "range_label": "",
+        "updated": deep_dive.updated(now),
+    }
+
+
+def _functions_chart(used: list[online.Function]) -> go.Figure:
+    """Grouped bars, one per hall, for the functions used most across both."""
+    totals: dict[str, int] = {}
+    for u in used:
+        totals[u.function] = totals.get(u.function, 0) + u.uses
+    top = sorted(totals, key=lambda name: (-totals[name], name))[:TOP_FUNCTIONS][::-1]
+    counts = {(u.hall, u.function): u.uses for u in used}
+    figure = go.Figure()
+    for hall in online.HALLS:
+        figure.add_trace(
+            go.Bar(
+                x=[counts.get((hall, name), 0) for name in top],
+                y=top,
+                name=CHANNEL_LABELS[hall],
+                orientation="h",
+                marker={"color": CHANNEL_COLORS[hall]},
+                hovertemplate="%{y}: %{x:,} uses<extra>%{fullData.name}</extra>",
+            )
+        )
+    charts.base_layout(figure, height=CHART_HEIGHT, revision="online-functions")
+    figure.update_layout(barmode="group", bargap=0.2)
+    figure.update_xaxes(title_text="uses", tickformat=",d")
+    return figure

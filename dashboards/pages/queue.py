@@ -1,0 +1,556 @@
+"""Queue monitor (ops): the IVR agent queue now, by prefecture and over the last hours.
+
+KPI cards (calls waiting now, service level, average speed of answer, abandonment, wait
+percentiles, occupancy) over a recent window, a per-prefecture table, five-minute charts, and
+the alert rules of ``dashboards/alerts/config/queue.toml`` with their readings. Every number
+comes from :mod:`dashboards.queries.queue`; the definitions are documented there.
+
+Alerts here are for display: the page evaluates the rules against the readings it just took,
+with its viewer's thresholds (changed for the browser session only), and records nothing. The
+one evaluator that records alerts and calls the webhook is ``python -m dashboards.alerts``.
+Ids are prefixed ``queue-``; tests read ``queue-kpi-<name>``, ``queue-alerts`` and
+``queue-row-<prefecture>``.
+"""
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dash
+import plotly.graph_objects as go
+from dash import ALL, Input, Output, State, callback, dcc, html
+
+from channelhub.errors import StorageError
+from dashboards import charts, db
+from dashboards.alerts import measure
+from dashboards.alerts.evaluate import OpenAlert
+from dashboards.alerts.rules import (
+    ANSWER_WITHIN,
+    AlertConfig,
+    AlertConfigError,
+    Rule,
+    load,
+    rules_file,
+    shown,
+)
+from dashboards.alerts.service import recorded_open
+from dashboards.filters import SHANGHAI
+from dashboards.labels import PREFECTURE_LABELS
+from dashboards.queries import queue as queries
+from dashboards.queries.queue import QueueStats, Series, Snapshot
+
+dash.register_page(
+    __name__, path="/queue", name="Queue", title="Queue monitor · channelhub", roles=("ops",)
+)
+
+log = logging.getLogger(__name__)
+
+NOTHING = "—"
+CHART_HEIGHT = 300
+GRAPH_CONFIG: dcc.Graph.Config = {"displayModeBar": False}
+KPIS = {
+    "waiting": "Calls waiting now",
+    "service-level": "Service level",
+    "asa": "Average speed of answer",
+    "abandonment": "Abandonment rate",
+    "p50": "Wait p50",
+    "p90": "Wait p90",
+    "p99": "Wait p99",
+    "occupancy": "Agent occupancy",
+}
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+def layout(**_query: str) -> html.Div:
+    """The skeleton; data arrives through :func:`refresh`, never at import or here."""
+    refresh_s = db.request_settings().dashboard_refresh_seconds
+    return html.Div(
+        className="queue",
+        children=[
+            html.Div(
+                className="page-title",
+                children=[
+                    html.H1("Queue monitor"),
+                    html.Span(id="queue-updated", className="page-updated"),
+                ],
+            ),
+            html.Div(id="queue-alerts"),
+            _controls(),
+            html.Div(id="queue-status", className="status"),
+            html.Div(
+                [_kpi(key, label) for key, label in KPIS.items()],
+                className="kpis",
+                style={"gridTemplateColumns": "repeat(4, minmax(0, 1fr))"},
+            ),
+            html.Section(
+                className="card",
+                id="queue-prefectures",
+                children=[html.H2("By prefecture (caller's)"), html.Div(id="queue-table")],
+            ),
+            html.Div(
+                className="split",
+                style={"gridTemplateColumns": "minmax(0, 1fr) minmax(0, 1fr)"},
+                children=[
+                    html.Section(
+                        className="card",
+                        children=[
+                            html.H2("Service level and abandonment per 5 minutes"),
+                            dcc.Graph(id="queue-chart-rates", config=GRAPH_CONFIG),
+                        ],
+                    ),
+                    html.Section(
+                        className="card",
+                        children=[
+                            html.H2("Calls leaving the queue per 5 minutes"),
+                            dcc.Graph(id="queue-chart-calls", config=GRAPH_CONFIG),
+                        ],
+                    ),
+                ],
+            ),
+            _rules_card(),
+            dcc.Store(id="queue-overrides", storage_type="session", data={}),
+            dcc.Interval(id="queue-interval", interval=int(refresh_s * 1000)),
+        ],
+    )
+
+
+def _controls() -> html.Div:
+    def segmented(component_id: str, label: str, options: dict[str, str], value: str) -> html.Div:
+        return html.Div(
+            className="filter",
+            children=[
+                html.Span(label),
+                dcc.RadioItems(
+                    id=component_id,
+                    options=[{"label": text, "value": key} for key, text in options.items()],
+                    value=value,
+                    inline=True,
+                    className="segmented",
+                ),
+            ],
+        )
+
+    return html.Div(
+        className="filters",
+        children=[
+            segmented(
+                "queue-window",
+                "KPIs and table over the last",
+                {"5": "5 min", "15": "15 min", "60": "1 h"},
+                "15",
+            ),
+            segmented(
+                "queue-history",
+                "Charts over the last",
+                {k: f"{k} h" for k in queries.HISTORY_HOURS},
+                "3",
+            ),
+        ],
+    )
+
+
+def _kpi(key: str, label: str) -> html.Div:
+    return html.Div(
+        className="kpi",
+        style={"borderTopColor": "#0072B2"},
+        children=[
+            html.Div(label, className="kpi-label"),
+            html.Div(NOTHING, id=f"queue-kpi-{key}", className="kpi-value"),
+            html.Div(id=f"queue-detail-{key}", className="kpi-detail"),
+        ],
+    )
+
+
+def _rules_card() -> html.Section:
+    return html.Section(
+        className="card",
+        children=[
+            html.H2("Alert rules"),
+            html.Div(
+                className="filters",
+                children=[
+                    html.Label(
+                        className="filter",
+                        children=[
+                            html.Span("Service level: answered within (s)"),
+                            dcc.Input(
+                                id="queue-answer-within", type="number", min=1, max=600, step=1
+                            ),
+                        ],
+                    ),
+                    html.Div(id="queue-rule-inputs", style={"display": "contents"}),
+                    html.Div(
+                        className="filter",
+                        style={"flex": "0 0 auto"},
+                        children=[
+                            html.Span("For this browser session"),
+                            html.Div(
+                                [
+                                    html.Button("Apply", id="queue-apply"),
+                                    html.Button("Reset to the file", id="queue-reset"),
+                                ]
+                            ),
+                        ],
+                    ),
+                ],
+            ),
+            html.Div(id="queue-rules-status", className="status"),
+            html.Div(id="queue-rules"),
+        ],
+    )
+
+
+@callback(
+    Output("queue-rule-inputs", "children"),
+    Output("queue-answer-within", "value"),
+    Input("queue-overrides", "data"),
+)
+def rule_inputs(overrides: dict[str, Any] | None) -> tuple[list[html.Label], Any]:
+    """One threshold box per rule of the file, showing the session's value where it has one."""
+    try:
+        config = _config(overrides)
+    except AlertConfigError:
+        return [], None  # the refresh says what is wrong with the file or the thresholds
+    return [
+        html.Label(
+            className="filter",
+            children=[
+                html.Span(f"{rule.id} threshold"),
+                dcc.Input(
+                    id={"type": "queue-threshold", "rule": rule.id},
+                    type="number",
+                    value=rule.threshold,
+                    min=0,
+                    step="any",
+                ),
+            ],
+        )
+        for rule in config.rules
+    ], config.service_level.answer_within_s
+
+
+@callback(
+    Output("queue-overrides", "data"),
+    Output("queue-rules-status", "children"),
+    Output("queue-rules-status", "className"),
+    Input("queue-apply", "n_clicks"),
+    Input("queue-reset", "n_clicks"),
+    State({"type": "queue-threshold", "rule": ALL}, "value"),
+    State({"type": "queue-threshold", "rule": ALL}, "id"),
+    State("queue-answer-within", "value"),
+    prevent_initial_call=True,
+)
+def apply_thresholds(
+    _apply: int | None,
+    _reset: int | None,
+    values: list[Any],
+    ids: list[Any],
+    answer_within: Any,
+) -> tuple[Any, str, str]:
+    """Validate the typed thresholds as the file's own; keep the previous ones if any is bad."""
+    if dash.ctx.triggered_id == "queue-reset":
+        return {}, "Thresholds reset to the rules file.", "status"
+    # A hand-made request may send anything as ids: unknown rules are refused by name below.
+    overrides = {
+        str(i.get("rule") if isinstance(i, dict) else i): v
+        for i, v in zip(ids, values, strict=False)
+    }
+    overrides[ANSWER_WITHIN] = answer_within
+    try:
+        _config(overrides)
+    except AlertConfigError as e:
+        return dash.no_update, f"Not applied: {e}", "status error"
+    return (
+        overrides,
+        "Applied for this browser session; the recorded alerts keep the file's rules.",
+        "status",
+    )
+
+
+@callback(
+    output={
+        "kpis": {key: Output(f"queue-kpi-{key}", "children") for key in KPIS},
+        "details": {key: Output(f"queue-detail-{key}", "children") for key in KPIS},
+        "table": Output("queue-table", "children"),
+        "rates": Output("queue-chart-rates", "figure"),
+        "calls": Output("queue-chart-calls", "figure"),
+        "status": Output("queue-status", "children"),
+        "status_class": Output("queue-status", "className"),
+        "alerts": Output("queue-alerts", "children"),
+        "rules": Output("queue-rules", "children"),
+        "updated": Output("queue-updated", "children"),
+    },
+    inputs={
+        "window": Input("queue-window", "value"),
+        "history": Input("queue-history", "value"),
+        "overrides": Input("queue-overrides", "data"),
+        "_tick": Input("queue-interval", "n_intervals"),
+    },
+)
+def refresh(window: Any, history: Any, overrides: Any, _tick: int | None) -> dict[str, Any]:
+    """Controls → queries → components; bad input and a missing server become a message."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    try:
+        minutes, hours = queries.spans(window, history)
+        config = _config(overrides)
+    except (ValueError, AlertConfigError) as e:
+        return _blank(f"Check the controls: {e}", now)
+    judged = config.service_level.rules
+    settings = db.request_settings()
+    try:
+        with db.client(settings) as client:
+            snapshot = queries.snapshot(client, now, timedelta(minutes=minutes), judged)
+            series = queries.series(client, now, hours, judged)
+            readings = measure.readings(client, config.rules, now, judged)
+            newest = queries.newest_call(client, now)
+            recorded = recorded_open(client, settings.clickhouse_database)
+    except StorageError as e:
+        log.warning("queue page: %s", e)
+        return _blank(f"{e}. Is ClickHouse running (`channelhub up`)?", now)
+    return _view(config, snapshot, series, readings, recorded, newest, now)
+
+
+def _config(overrides: Any) -> AlertConfig:
+    config = load(rules_file(db.request_settings()))
+    if not overrides:
+        return config
+    if not isinstance(overrides, dict):
+        raise AlertConfigError("the session's thresholds are unreadable: reset them")
+    return config.overridden(overrides)
+
+
+def _view(
+    config: AlertConfig,
+    snap: Snapshot,
+    series: Series,
+    readings: dict[str, float | None],
+    recorded: dict[str, OpenAlert],
+    newest: datetime | None,
+    now: datetime,
+) -> dict[str, Any]:
+    overall = snap.overall
+    p50, p90, p99 = overall.wait_percentiles or (None, None, None)
+    minutes = round((snap.now - snap.start).total_seconds() / 60)
+    target = config.service_level
+    kpis = {
+        "waiting": f"{snap.waiting_total:,} calls",
+        "service-level": _percent(overall.service_level),
+        "asa": _seconds(overall.asa_s),
+        "abandonment": _percent(overall.abandonment_rate),
+        "p50": _seconds(p50),
+        "p90": _seconds(p90),
+        "p99": _seconds(p99),
+        "occupancy": _percent(snap.occupancy.ratio),
+    }
+    details = {
+        "waiting": "joined, not yet answered or gone",
+        "service-level": (
+            f"answered ≤ {target.answer_within_s:g} s · target {target.target:.0%} "
+            f"· last {minutes} min"
+        ),
+        "asa": f"{overall.answered:,} answered · last {minutes} min",
+        "abandonment": (
+            f"{overall.abandoned:,} abandoned after {target.short_abandon_s:g} s "
+            f"· {overall.short_abandoned:,} sooner"
+        ),
+        "p50": f"{overall.judged + overall.short_abandoned:,} waits ended",
+        "p90": "",
+        "p99": "",
+        "occupancy": f"agents on calls: {snap.occupancy.agents:,} · last {minutes} min",
+    }
+    quiet = snap.waiting_total == 0 and overall.judged + overall.short_abandoned == 0
+    status, status_class = ("", "status")
+    if quiet:
+        status, status_class = _why_quiet(newest, minutes), "status empty"
+    return {
+        "kpis": kpis,
+        "details": details,
+        "table": _table(snap),
+        "rates": _rates_chart(series, target.target),
+        "calls": _calls_chart(series),
+        "status": status,
+        "status_class": status_class,
+        "alerts": _banner(config.rules, readings),
+        "rules": _rules_table(config.rules, readings, recorded),
+        "updated": _updated(now),
+    }
+
+
+def _why_quiet(newest: datetime | None, minutes: int) -> str:
+    if newest is None:
+        return (
+            "No caller has ever joined the agent queue in this database: "
+            "is the simulator or the IVR feed running?"
+        )
+    return (
+        f"No caller joined or left the queue in the last {minutes} minutes; the newest joined "
+        f"{_local(newest):%Y-%m-%d %H:%M} (UTC+8). A quiet hour, or is the IVR feed stopped?"
+    )
+
+
+def _banner(rules: tuple[Rule, ...], readings: dict[str, float | None]) -> html.Div | None:
+    firing = sorted(
+        (rule for rule in rules if rule.breached(readings.get(rule.id))),
+        key=lambda rule: (SEVERITY_ORDER[rule.severity], rule.id),
+    )
+    if not firing:
+        return None
+    return html.Div(
+        className="status error",
+        children=[
+            html.Div(
+                f"{rule.severity.upper()} · {rule.condition}: "
+                f"now {shown(rule.kind, readings.get(rule.id))}",
+                id=f"queue-alert-{rule.id}",
+            )
+            for rule in firing
+        ]
+        + [dcc.Link("See the queue by prefecture", href="/queue#queue-prefectures")],
+    )
+
+
+def _rules_table(
+    rules: tuple[Rule, ...], readings: dict[str, float | None], recorded: dict[str, OpenAlert]
+) -> html.Table:
+    """Each rule as this page judges it, beside what the evaluator has recorded (file rules)."""
+    head = ["Rule", "Condition", "Severity", "Reading", "Here", "Recorded"]
+    rows = [
+        html.Tr(
+            [
+                html.Td(rule.id),
+                html.Td(rule.condition),
+                html.Td(rule.severity),
+                html.Td(shown(rule.kind, readings.get(rule.id))),
+                html.Td("ALERT" if rule.breached(readings.get(rule.id)) else "ok"),
+                html.Td(
+                    f"open since {_local(recorded[rule.id].opened_at):%H:%M:%S}"
+                    if rule.id in recorded
+                    else "—"
+                ),
+            ],
+            id=f"queue-rule-{rule.id}",
+        )
+        for rule in rules
+    ]
+    return html.Table(
+        [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], className="table"
+    )
+
+
+def _table(snap: Snapshot) -> html.Table:
+    head = [
+        "Prefecture",
+        "Waiting",
+        "Answered",
+        "Abandoned",
+        "Service level",
+        "ASA",
+        "Abandonment",
+        "Wait p90",
+    ]
+
+    def row(prefecture: str, stats: QueueStats) -> html.Tr:
+        p90 = stats.wait_percentiles[1] if stats.wait_percentiles else None
+        cells = [
+            PREFECTURE_LABELS[prefecture],
+            f"{snap.waiting[prefecture]:,}",
+            f"{stats.answered:,}",
+            f"{stats.abandoned:,}",
+            _percent(stats.service_level),
+            _seconds(stats.asa_s),
+            _percent(stats.abandonment_rate),
+            _seconds(p90),
+        ]
+        return html.Tr([html.Td(c) for c in cells], id=f"queue-row-{prefecture}")
+
+    order = sorted(
+        snap.by_prefecture, key=lambda p: (-snap.waiting[p], -snap.by_prefecture[p].judged, p)
+    )
+    return html.Table(
+        [
+            html.Thead(html.Tr([html.Th(h) for h in head])),
+            html.Tbody([row(p, snap.by_prefecture[p]) for p in order]),
+        ],
+        className="table",
+    )
+
+
+def _rates_chart(series: Series, target: float) -> go.Figure:
+    x = [_local(b) for b in series.buckets]
+    figure = go.Figure()
+    for name, values, color in (
+        ("Service level", [s.service_level for s in series.stats], "#0072B2"),
+        ("Abandonment", [s.abandonment_rate for s in series.stats], "#D55E00"),
+    ):
+        figure.add_trace(
+            go.Scatter(
+                x=x,
+                y=values,
+                name=name,
+                mode="lines+markers",
+                line={"color": color, "width": 2},
+                hovertemplate="%{x|%H:%M} %{y:.1%}<extra>%{fullData.name}</extra>",
+            )
+        )
+    charts.base_layout(figure, height=CHART_HEIGHT, revision="queue-rates")
+    figure.add_hline(y=target, line={"dash": "dot", "color": "#7b8794"})
+    figure.update_xaxes(title_text=charts.TIME_AXIS_TITLE)
+    figure.update_yaxes(tickformat=".0%", range=[0, 1.05])
+    return figure
+
+
+def _calls_chart(series: Series) -> go.Figure:
+    x = [_local(b) for b in series.buckets]
+    figure = go.Figure()
+    for name, values, color in (
+        ("Answered", [s.answered for s in series.stats], "#009E73"),
+        ("Abandoned", [s.abandoned + s.short_abandoned for s in series.stats], "#D55E00"),
+    ):
+        figure.add_trace(
+            go.Bar(
+                x=x,
+                y=values,
+                name=name,
+                marker={"color": color},
+                hovertemplate="%{x|%H:%M} %{y:,} calls<extra>%{fullData.name}</extra>",
+            )
+        )
+    charts.base_layout(figure, height=CHART_HEIGHT, revision="queue-calls")
+    figure.update_layout(barmode="stack")
+    figure.update_xaxes(title_text=charts.TIME_AXIS_TITLE)
+    figure.update_yaxes(title_text="calls", tickformat=",d")
+    return figure
+
+
+def _blank(message: str, now: datetime) -> dict[str, Any]:
+    """Every number cleared and ``message`` shown: stale numbers must not pass for current."""
+    nothing = charts.empty("", height=CHART_HEIGHT)
+    return {
+        "kpis": dict.fromkeys(KPIS, NOTHING),
+        "details": dict.fromkeys(KPIS, ""),
+        "table": None,
+        "rates": nothing,
+        "calls": nothing,
+        "status": message,
+        "status_class": "status error",
+        "alerts": None,
+        "rules": None,
+        "updated": _updated(now),
+    }
+
+
+def _percent(value: float | None) -> str:
+    return NOTHING if value is None else f"{value:.1%}"
+
+
+def _seconds(value: float | None) -> str:
+    return NOTHING if value is None else f"{value:,.1f} s"
+
+
+def _local(moment: datetime) -> datetime:
+    """Shanghai wall-clock time without tzinfo: Plotly would otherwise draw it in UTC."""
+    return moment.astimezone(SHANGHAI).replace(tzinfo=None)
+
+
+def _updated(now: datetime) -> str:
+    return f"Updated {_local(now):%H:%M:%S} (UTC+8)"

@@ -1,0 +1,275 @@
+"""SMS hall deep-dive: commands, how texts are matched, unknown texts, two-step confirmation.
+
+Every number comes from :mod:`dashboards.queries.sms_hall`. Ids are prefixed ``sms-``; tests
+read ``sms-total-<key>``.
+"""
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import dash
+import plotly.graph_objects as go
+from dash import Output, callback, dcc, html
+
+from channelhub.errors import StorageError
+from dashboards import charts, db, deep_dive
+from dashboards.deep_dive import NOTHING, share
+from dashboards.filters import FilterError, VolumeFilter
+from dashboards.labels import CHANNEL_COLORS
+from dashboards.queries import cross_channel, sms_hall
+from orchestration.rules.guidance import WAYS
+
+dash.register_page(
+    __name__, path="/sms-hall", name="SMS hall", title="SMS hall · channelhub", roles=("analyst",)
+)
+
+log = logging.getLogger(__name__)
+
+PREFIX = "sms"
+KPIS = ("texts", "matched", "unknown", "confirmed")
+CHART_HEIGHT = 340
+TOP_COMMANDS = 12
+UNKNOWN_SAMPLES = 25
+#: Long texts are cut for the table; the count still covers the whole text.
+SHOWN_CHARS = 120
+KIND_LABELS = {
+    "exact": "Exact code",
+    "menu": "Menu step",
+    "fuzzy": "Fuzzy keyword",
+    "unknown": "Unknown",
+}
+KIND_COLORS = {"exact": "#009E73", "menu": "#56B4E9", "fuzzy": "#E69F00", "unknown": "#D55E00"}
+#: The item each SMS code serves, as the guidance table lists it (first item for shared codes).
+CODE_ITEMS: dict[str, str] = {
+    way.sms_code: item for item, way in reversed(WAYS.items()) if way.sms_code
+}
+
+
+def layout(**_query: str) -> html.Div:
+    """The page skeleton; data arrives through :func:`refresh`, never at import or here."""
+    graph = deep_dive.GRAPH_CONFIG
+    return deep_dive.page(
+        PREFIX,
+        "SMS hall",
+        [
+            html.Div(
+                className="kpis",
+                children=[
+                    deep_dive.kpi(PREFIX, "texts", "Texts received", CHANNEL_COLORS["sms"]),
+                    deep_dive.kpi(PREFIX, "matched", "Matched a command"),
+                    deep_dive.kpi(PREFIX, "unknown", "Not understood", KIND_COLORS["unknown"]),
+                    deep_dive.kpi(PREFIX, "confirmed", "Confirmations done"),
+                ],
+            ),
+            html.Div(
+                className="split",
+                children=[
+                    deep_dive.card(
+                        f"Top {TOP_COMMANDS} commands (texts)",
+                        dcc.Graph(id="sms-chart-commands", config=graph),
+                    ),
+                    deep_dive.card(
+                        "How texts were matched (texts)",
+                        dcc.Graph(id="sms-chart-kinds", config=graph),
+                    ),
+                ],
+            ),
+            html.Div(
+                className="split",
+                children=[
+                    deep_dive.card(
+                        "Two-step confirmation: prompt → reply → done",
+                        html.Div(id="sms-confirmations", className="table-scroll"),
+                    ),
+                    deep_dive.card(
+                        "Confirmation funnel (dialogues)",
+                        dcc.Graph(id="sms-chart-funnel", config=graph),
+                    ),
+                ],
+            ),
+            deep_dive.card(
+                f"Texts nothing matched: the {UNKNOWN_SAMPLES} most frequent",
+                html.P(
+                    f"Runs of {sms_hall.MASKED_DIGITS} or more digits are shown as "
+                    f"{sms_hall.MASK}; senders are counted, never shown.",
+                    className="card-note",
+                ),
+                html.Div(id="sms-unknown", className="table-scroll"),
+            ),
+        ],
+    )
+
+
+deep_dive.register_custom_range(PREFIX)
+
+
+@callback(
+    output={
+        "totals": {k: Output(f"sms-total-{k}", "children") for k in KPIS},
+        "details": {k: Output(f"sms-detail-{k}", "children") for k in KPIS},
+        "commands": Output("sms-chart-commands", "figure"),
+        "kinds": Output("sms-chart-kinds", "figure"),
+        "funnel": Output("sms-chart-funnel", "figure"),
+        "confirmations": Output("sms-confirmations", "children"),
+        "unknown": Output("sms-unknown", "children"),
+        "status": Output("sms-status", "children"),
+        "status_class": Output("sms-status", "className"),
+        "range_label": Output("sms-range-label", "children"),
+        "updated": Output("sms-updated", "children"),
+    },
+    inputs=deep_dive.range_inputs(PREFIX),
+)
+def refresh(_tick: int | None, **controls: Any) -> dict[str, Any]:
+    """Controls → range → three queries → components; errors become a message, not a trace."""
+    now = datetime.now(UTC)
+    try:
+        f = deep_dive.checked_range(**controls, now=now)
+    except FilterError as e:
+        return _blank(f"Check the filters: {e}", now)
+    try:
+        with db.client(db.request_settings()) as client:
+            received = sms_hall.messages(client, f.start, f.end)
+            unknown = sms_hall.unknown_texts(client, f.start, f.end, UNKNOWN_SAMPLES)
+            confirmations = sms_hall.confirmations(client, f.start, f.end)
+            last = None if received.total else cross_channel.last_seen(client, "sms")
+    except StorageError as e:
+        log.warning("sms hall page: %s", e)
+        return _blank(deep_dive.storage_message(e), now)
+    if not received.total:
+        return _blank(deep_dive.why_empty("texts to the SMS hall", f, last), now, "status empty")
+    return _view(f, received, unknown, confirmations, now)
+
+
+def _view(
+    f: VolumeFilter,
+    received: sms_hall.Messages,
+    unknown: list[sms_hall.UnknownText],
+    confirmations: list[sms_hall.Confirmation],
+    now: datetime,
+) -> dict[str, Any]:
+    total = received.total
+    not_understood = received.by_kind["unknown"]
+    matched = total - not_understood
+    prompted = sum(c.prompted for c in confirmations)
+    done = sum(c.done for c in confirmations)
+    return {
+        "totals": {
+            "texts": f"{total:,}",
+            "matched": f"{matched:,}",
+            "unknown": f"{not_understood:,}",
+            "confirmed": f"{done:,}",
+        },
+        "details": {
+            "texts": f"{total / ((f.end - f.start).total_seconds() / 3600):,.1f} texts/hour",
+            "matched": f"{share(matched, total)} of texts",
+            "unknown": f"{share(not_understood, total)} of texts",
+            "confirmed": f"of {prompted:,} prompts ({share(done, prompted)})",
+        },
+        "commands": _commands_chart(received),
+        "kinds": _kinds_chart(received),
+        "funnel": _funnel_chart(confirmations),
+        "confirmations": _confirmations_table(confirmations),
+        "unknown": deep_dive.table(
+            ["Text (masked)", "Messages", "Senders"],
+            [[_cut(u.text), u.messages, u.senders] for u in unknown],
+            empty="Every text in this range matched a command, a menu step or a keyword.",
+        ),
+        "status": "",
+        "status_class": "status",
+        "range_label": deep_dive.range_label(
+            f,
+            f"texts received in the range; confirmations prompted in it, followed for "
+            f"{int(sms_hall.FOLLOW.total_seconds() // 60)} min",
+        ),
+        "updated": deep_dive.updated(now),
+    }
+
+
+def _blank(message: str, now: datetime, status_class: str = "status error") -> dict[str, Any]:
+    """Every number cleared and ``message`` shown: stale numbers must not pass for current."""
+    return {
+        "totals": dict.fromkeys(KPIS, NOTHING),
+        "details": dict.fromkeys(KPIS, ""),
+        "commands": charts.empty("", height=CHART_HEIGHT),
+        "kinds": charts.empty("", height=CHART_HEIGHT),
+        "funnel": charts.empty("", height=CHART_HEIGHT),
+        "confirmations": "",
+        "unknown": "",
+        "status": message,
+        "status_class": status_class,
+        "range_label": "",
+        "updated": deep_dive.updated(now),
+    }
+
+
+def _commands_chart(received: sms_hall.Messages) -> go.Figure:
+    top = received.top_codes(TOP_COMMANDS)[::-1]
+    figure = go.Figure(
+        go.Bar(
+            x=[n for _, n in top],
+            y=[f"{code} · {CODE_ITEMS.get(code, 'unlisted')}" for code, _ in top],
+            orientation="h",
+            marker={"color": CHANNEL_COLORS["sms"]},
+            hovertemplate="%{y}: %{x:,} texts<extra></extra>",
+        )
+    )
+    charts.base_layout(figure, height=CHART_HEIGHT, revision="sms-commands")
+    figure.update_xaxes(title_text="texts matched to the command", tickformat=",d")
+    return figure
+
+
+def _kinds_chart(received: sms_hall.Messages) -> go.Figure:
+    kinds = list(sms_hall.MATCH_KINDS)
+    figure = go.Figure(
+        go.Bar(
+            x=[KIND_LABELS[k] for k in kinds],
+            y=[received.by_kind[k] for k in kinds],
+            marker={"color": [KIND_COLORS[k] for k in kinds]},
+            text=[share(received.by_kind[k], received.total) for k in kinds],
+            textposition="outside",
+            hovertemplate="%{x}: %{y:,} texts<extra></extra>",
+        )
+    )
+    charts.base_layout(figure, height=CHART_HEIGHT, revision="sms-kinds")
+    figure.update_yaxes(title_text="texts", tickformat=",d", rangemode="tozero")
+    return figure
+
+
+def _funnel_chart(confirmations: list[sms_hall.Confirmation]) -> go.Figure:
+    if not confirmations:
+        return charts.empty(
+            "No charged service asked for confirmation in this range", height=CHART_HEIGHT
+        )
+    stages = {
+        "Prompted": sum(c.prompted for c in confirmations),
+        "Replied yes": sum(c.yes for c in confirmations),
+        "Done": sum(c.done for c in confirmations),
+        "Succeeded": sum(c.succeeded for c in confirmations),
+    }
+    figure = go.Figure(
+        go.Funnel(
+            y=list(stages),
+            x=list(stages.values()),
+            textinfo="value+percent initial",
+            marker={"color": CHANNEL_COLORS["sms"]},
+            hovertemplate="%{y}: %{x:,} dialogues<extra></extra>",
+        )
+    )
+    return charts.base_layout(figure, height=CHART_HEIGHT, revision="sms-funnel")
+
+
+def _confirmations_table(confirmations: list[sms_hall.Confirmation]) -> Any:
+    return deep_dive.table(
+        ["Command", "Prompted", "Yes", "No", "Timed out", "No reply yet", "Done", "Succeeded"],
+        [
+            [f"{c.code} · {CODE_ITEMS.get(c.code, 'unlisted')}", c.prompted, c.yes, c.no,
+             c.timed_out, c.unanswered, c.done, c.succeeded]
+            for c in confirmations
+        ],
+        empty="No charged service asked for confirmation in this range.",
+    )  # fmt: skip
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= SHOWN_CHARS else f"{text[: SHOWN_CHARS - 1]}…"

@@ -1,0 +1,194 @@
+"""Across the channels: the contact mix over time, how much of each self-service function the
+channels take from the agents, and re-contact within 24 h as a first-contact-resolution measure.
+
+A *contact* is a session (a call, an SMS dialogue, a web visit, a kiosk session) of a
+subscriber; kiosk faults, which have no subscriber, are not contacts. Agents work inside the
+IVR call they answer, so an agent's handling shares the call's session id: the mix counts it as
+an agent contact of its own, re-contact treats it as part of the call.
+
+``events`` is read with ``FINAL`` so a duplicate that slipped past the sink is counted once.
+Buckets are aligned to Shanghai midnight as on the volume page.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from clickhouse_driver import Client
+
+from dashboards.filters import VolumeFilter
+from dashboards.queries.volume import SHANGHAI_OFFSET_S
+from orchestration.rules.guidance import WAYS, way_for
+from schemas.envelope import CHANNELS
+
+#: The mix is a share, which small buckets turn into noise: never finer than an hour.
+MIX_MIN_BUCKET_S = 3600
+#: Re-contact within this long after a contact's first event means it did not resolve.
+RECONTACT_WINDOW = timedelta(hours=24)
+
+_MS = "toUInt64(occurred_at) * 1000 + occurred_ms"
+_IN_RANGE = "occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(end)s)"
+
+LAST_SEEN = """
+SELECT max(minute), count() FROM events_per_minute
+WHERE channel IN %(channels)s
+"""
+
+MIX = f"""
+SELECT intDiv(toUInt32(first) + %(offset)s, %(bucket)s) * %(bucket)s - %(offset)s AS bucket,
+       channel,
+       count() AS contacts
+FROM (
+    SELECT channel, session_id, min(occurred_at) AS first
+    FROM events FINAL
+    WHERE subscriber != '' AND {_IN_RANGE}
+    GROUP BY channel, session_id
+)
+GROUP BY bucket, channel
+"""
+
+#: What was done, by channel: the item, service, function or agent topic of each event.
+SELF_SERVICE = f"""
+SELECT channel,
+       multiIf(event_type IN ('web.function_used', 'wap.function_used'),
+               visitParamExtractString(attributes, 'function'),
+               event_type = 'ivr.self_service_completed',
+               visitParamExtractString(attributes, 'item'),
+               event_type = 'agent.request_handled',
+               visitParamExtractString(attributes, 'topic'),
+               visitParamExtractString(attributes, 'service')) AS name,
+       count() AS n
+FROM events FINAL
+WHERE event_type IN ('ivr.self_service_completed', 'sms.service_completed',
+                     'web.function_used', 'wap.function_used', 'kiosk.service_completed',
+                     'agent.request_handled')
+  AND (event_type IN ('web.function_used', 'wap.function_used', 'agent.request_handled')
+       OR visitParamExtractBool(attributes, 'success'))
+  AND {_IN_RANGE}
+GROUP BY channel, name
+"""
+
+RECONTACTS = f"""
+SELECT first_channel, count() AS contacts, countIf(again > 0) AS recontacted
+FROM (
+    SELECT session_id, first_channel,
+           countIf(other_ms > first_ms AND other_ms <= first_ms + %(window_ms)s
+                   AND other_session != session_id) AS again
+    FROM (
+        SELECT session_id, subscriber,
+               argMin(channel, {_MS}) AS first_channel,
+               min({_MS}) AS first_ms
+        FROM events FINAL
+        WHERE subscriber != '' AND {_IN_RANGE}
+        GROUP BY session_id, subscriber
+    )
+    ALL LEFT JOIN (
+        SELECT subscriber, session_id AS other_session, min({_MS}) AS other_ms
+        FROM events FINAL
+        WHERE subscriber != ''
+          AND occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(until)s)
+        GROUP BY subscriber, session_id
+    ) USING subscriber
+    GROUP BY session_id, first_channel
+)
+GROUP BY first_channel
+"""
+
+#: Web and WAP functions (and kiosk services named like them) → the item they do; a function
+#: several items share (``sp.query_unsubscribe``) counts for the first the guidance lists.
+WEB_ITEMS: dict[str, str] = {
+    way.web_function: item for item, way in reversed(WAYS.items()) if way.web_function
+}
+WAP_ITEMS: dict[str, str] = {
+    way.wap_function: item for item, way in reversed(WAYS.items()) if way.wap_function
+}
+
+
+@dataclass(frozen=True)
+class Mix:
+    """Contacts per chart bucket per channel (gaps are zero), by each contact's first event."""
+
+    bucket_seconds: int
+    buckets: list[datetime]
+    contacts: dict[str, list[int]]
+
+
+@dataclass(frozen=True)
+class Recontacts:
+    """Contacts that began on a channel, and how many were followed by another within 24 h."""
+
+    contacts: int
+    recontacted: int
+
+    @property
+    def resolved_share(self) -> float | None:
+        return 1 - self.recontacted / self.contacts if self.contacts else None
+
+
+def last_seen(client: Client, *channels: str) -> datetime | None:
+    """The newest minute with any event of ``channels``; ``None`` when they have none at all."""
+    [(newest, rows)] = client.execute(LAST_SEEN, {"channels": channels})
+    if not rows:
+        return None
+    # clickhouse-driver returns naive datetimes for DateTime('UTC') columns: they are UTC.
+    return newest.replace(tzinfo=UTC) if newest.tzinfo is None else newest.astimezone(UTC)
+
+
+def mix(client: Client, f: VolumeFilter) -> Mix:
+    """Contacts per bucket of the filter's size, or an hour if that is finer."""
+    size = max(f.bucket_seconds, MIX_MIN_BUCKET_S)
+    params = {**_range(f.start, f.end), "bucket": size, "offset": SHANGHAI_OFFSET_S}
+    first = (int(f.start.timestamp()) + SHANGHAI_OFFSET_S) // size * size - SHANGHAI_OFFSET_S
+    starts = range(first, int(f.end.timestamp()), size)
+    buckets = [datetime.fromtimestamp(s, UTC) for s in starts]
+    index = {s: i for i, s in enumerate(starts)}
+    contacts = {channel: [0] * len(buckets) for channel in CHANNELS}
+    for start_s, channel, n in client.execute(MIX, params):
+        contacts.setdefault(channel, [0] * len(buckets))[index[start_s]] += int(n)
+    return Mix(size, buckets, contacts)
+
+
+def item_of(channel: str, name: str) -> str | None:
+    """The guidance item a channel's event name stands for, ``None`` when it is none."""
+    if channel == "web":
+        return WEB_ITEMS.get(name)
+    if channel == "wap":
+        return WAP_ITEMS.get(name)
+    if channel == "kiosk":
+        return name if name in WAYS else WEB_ITEMS.get(name)
+    return name if name in WAYS else None
+
+
+def deflection(client: Client, start: datetime, end: datetime) -> dict[str, dict[str, int]]:
+    """Item → channel → times done: successful self-service uses, and agents' handled requests.
+
+    Items are those the guidance table gives a self-service way, plus any a self-service
+    channel completed in the range; agents' requests on other topics are left out.
+    """
+    done: dict[str, dict[str, int]] = {}
+    for channel, name, n in client.execute(SELF_SERVICE, _range(start, end)):
+        item = item_of(channel, name)
+        if item is not None:
+            per_channel = done.setdefault(item, {})
+            per_channel[channel] = per_channel.get(channel, 0) + int(n)
+    return {
+        item: per_channel
+        for item, per_channel in done.items()
+        if way_for(item).exists or set(per_channel) - {"agent"}
+    }
+
+
+def recontacts(client: Client, start: datetime, end: datetime) -> dict[str, Recontacts]:
+    """Per channel of a contact's first event, every channel present (zero when none)."""
+    params = {
+        **_range(start, end),
+        "until": int((end + RECONTACT_WINDOW).timestamp()),
+        "window_ms": int(RECONTACT_WINDOW.total_seconds() * 1000),
+    }
+    found = {channel: Recontacts(0, 0) for channel in CHANNELS if channel != "agent"}
+    for channel, contacts, again in client.execute(RECONTACTS, params):
+        found[channel] = Recontacts(int(contacts), int(again))
+    return found
+
+
+def _range(start: datetime, end: datetime) -> dict[str, int]:
+    return {"start": int(start.timestamp()), "end": int(end.timestamp())}

@@ -1,0 +1,157 @@
+"""The SMS hall deep-dive: what customers text to 10086, how it is matched, what nobody
+understood, and how far charged services get through two-step confirmation.
+
+Texts are free and personal: the unknown-text samples come out of ClickHouse with every run of
+:data:`MASKED_DIGITS` or more digits replaced (a phone or account number), grouped by the
+masked text, and with a count of distinct senders instead of any sender.
+
+Confirmations are counted per dialogue (``session_id``) whose prompt was sent in the range,
+followed for :data:`FOLLOW` after it, longer than the hall's 10-minute confirmation timeout.
+``events`` is read with ``FINAL`` so a duplicate that slipped past the sink is counted once.
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from clickhouse_driver import Client
+
+FOLLOW = timedelta(hours=1)
+MASKED_DIGITS = 7
+MASK = "[number]"
+MATCH_KINDS = ("exact", "menu", "fuzzy", "unknown")
+
+MESSAGES = """
+SELECT visitParamExtractString(attributes, 'match_kind') AS kind,
+       visitParamExtractString(attributes, 'matched_code') AS code,
+       count() AS n
+FROM events FINAL
+WHERE channel = 'sms' AND event_type = 'sms.message_received'
+  AND occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(end)s)
+GROUP BY kind, code
+"""
+
+UNKNOWN_TEXTS = """
+SELECT replaceRegexpAll(visitParamExtractString(attributes, 'text'), %(digits)s, %(mask)s)
+           AS masked,
+       count() AS n,
+       uniqExact(subscriber) AS senders
+FROM events FINAL
+WHERE channel = 'sms' AND event_type = 'sms.message_received'
+  AND occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(end)s)
+  AND visitParamExtractString(attributes, 'match_kind') = 'unknown'
+GROUP BY masked
+ORDER BY n DESC, masked
+LIMIT %(limit)s
+"""
+
+CONFIRMATIONS = """
+SELECT code,
+       count() AS prompted,
+       countIf(reply = 'yes') AS yes,
+       countIf(reply = 'no') AS no,
+       countIf(reply = 'timeout') AS timed_out,
+       countIf(services > 0) AS done,
+       countIf(successes > 0) AS succeeded
+FROM (
+    SELECT session_id,
+           anyIf(visitParamExtractString(attributes, 'code'),
+                 event_type = 'sms.confirmation_requested') AS code,
+           anyIf(visitParamExtractString(attributes, 'reply'),
+                 event_type = 'sms.confirmation_replied') AS reply,
+           countIf(event_type = 'sms.service_completed') AS services,
+           countIf(event_type = 'sms.service_completed'
+                   AND visitParamExtractBool(attributes, 'success')) AS successes
+    FROM events FINAL
+    WHERE channel = 'sms'
+      AND event_type IN ('sms.confirmation_requested', 'sms.confirmation_replied',
+                         'sms.service_completed')
+      AND occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(follow)s)
+    GROUP BY session_id
+    HAVING countIf(event_type = 'sms.confirmation_requested'
+                   AND occurred_at < toDateTime(%(end)s)) > 0
+)
+GROUP BY code
+"""
+
+
+@dataclass(frozen=True)
+class Messages:
+    """Texts received in the range by match kind, and by the command they matched."""
+
+    by_kind: dict[str, int]
+    by_code: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_kind.values())
+
+    def top_codes(self, n: int) -> list[tuple[str, int]]:
+        """The ``n`` most used commands, ties by code."""
+        return sorted(self.by_code.items(), key=lambda item: (-item[1], item[0]))[:n]
+
+
+@dataclass(frozen=True)
+class UnknownText:
+    text: str
+    """With every run of :data:`MASKED_DIGITS`+ digits replaced by :data:`MASK`."""
+    messages: int
+    senders: int
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """Two-step confirmation of one command: prompts, the replies, and what got done.
+
+    A prompt not answered yet has no reply; ``done`` counts dialogues where the service then
+    ran, ``succeeded`` those where it worked.
+    """
+
+    code: str
+    prompted: int
+    yes: int
+    no: int
+    timed_out: int
+    done: int
+    succeeded: int
+
+    @property
+    def unanswered(self) -> int:
+        return self.prompted - self.yes - self.no - self.timed_out
+
+
+def messages(client: Client, start: datetime, end: datetime) -> Messages:
+    by_kind: Counter[str] = Counter(dict.fromkeys(MATCH_KINDS, 0))
+    by_code: Counter[str] = Counter()
+    for kind, code, n in client.execute(MESSAGES, _range(start, end)):
+        by_kind[kind] += int(n)
+        if code:
+            by_code[code] += int(n)
+    return Messages(dict(by_kind), dict(by_code))
+
+
+def unknown_texts(client: Client, start: datetime, end: datetime, limit: int) -> list[UnknownText]:
+    """The ``limit`` most frequent texts nothing matched, masked, most frequent first."""
+    params = {
+        **_range(start, end),
+        "digits": f"[0-9]{{{MASKED_DIGITS},}}",
+        "mask": MASK,
+        "limit": limit,
+    }
+    rows = client.execute(UNKNOWN_TEXTS, params)
+    return [UnknownText(text, int(n), int(senders)) for text, n, senders in rows]
+
+
+def confirmations(client: Client, start: datetime, end: datetime) -> list[Confirmation]:
+    """One row per command that asked for confirmation, most prompted first."""
+    rows = client.execute(CONFIRMATIONS, _range(start, end))
+    found = [Confirmation(code, *(int(n) for n in counts)) for code, *counts in rows]
+    return sorted(found, key=lambda c: (-c.prompted, c.code))
+
+
+def _range(start: datetime, end: datetime) -> dict[str, int]:
+    return {
+        "start": int(start.timestamp()),
+        "end": int(end.timestamp()),
+        "follow": int((end + FOLLOW).timestamp()),
+    }

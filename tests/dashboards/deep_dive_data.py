@@ -1,0 +1,81 @@
+"""Events for the deep-dive tests, kept as plain dicts the tests recompute every number from.
+
+Two sources: the simulator (realistic traffic on every channel, with its own edge cases such as
+SQL-looking and astral SMS texts) and :func:`event` for hand-made cases at chosen instants. Both
+reach ClickHouse through the sink's own row builder, pseudonyms included, so the queries read
+exactly what production writes; the tests' expectations use the clear MSISDNs instead, which is
+an independent path to the same grouping.
+"""
+
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import orjson
+
+from channelhub.settings import Settings
+from channelhub.simulator.engine import Engine, Scenario
+from schemas import Rejection, validate
+from sinks.client import connect
+from sinks.pseudonym import Pseudonymizer
+from sinks.tables import events
+
+Event = dict[str, Any]
+
+
+def simulated(n: int, seed: int, start: datetime) -> list[Event]:
+    """The first ``n`` valid events the simulator produces from ``start``."""
+    scenario = Scenario(seed=seed, start_ms=int(start.timestamp() * 1000))
+    produced = []
+    for _, emitted in zip(range(n), Engine(scenario), strict=False):
+        decoded = validate(emitted.payload)
+        assert not isinstance(decoded, Rejection)
+        produced.append(msgspec.to_builtins(decoded))
+    return produced
+
+
+def event(
+    event_type: str,
+    at: datetime,
+    *,
+    msisdn: str | None,
+    session: str,
+    attributes: dict[str, Any],
+    prefecture: str = "changsha",
+    brand: str | None = "gotone",
+) -> Event:
+    """One canonical event, as the validator would pass it on."""
+    return {
+        "event_type": event_type,
+        "attributes": attributes,
+        "event_id": str(uuid.uuid4()),
+        "schema_version": 1,
+        "channel": event_type.partition(".")[0],
+        "occurred_at": at.astimezone(UTC).isoformat(timespec="milliseconds"),
+        "msisdn": msisdn,
+        "session_id": session,
+        "prefecture": prefecture,
+        "brand": brand if msisdn else None,
+    }
+
+
+def occurred(e: Event) -> datetime:
+    return datetime.fromisoformat(e["occurred_at"])
+
+
+def insert(settings: Settings, produced: Iterable[Event]) -> None:
+    pseudonymize = Pseudonymizer(settings.pseudonym_key.get_secret_value().encode())
+    now = datetime.now(UTC).replace(microsecond=0)
+    rows = [
+        events.row(
+            orjson.dumps(e), partition=0, offset=i, ingested_at=now, pseudonymize=pseudonymize
+        )[1]
+        for i, e in enumerate(produced)
+    ]
+    client = connect(settings)
+    try:
+        client.execute(events.INSERT.format(db=settings.clickhouse_database), rows)
+    finally:
+        client.disconnect()

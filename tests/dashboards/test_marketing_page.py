@@ -1,0 +1,157 @@
+"""Marketing creates and triggers a campaign by clicking, and its nudges appear; an analyst
+reads the same page but cannot act, not even by forging the callback request.
+
+Real processes throughout: the worker (validation and nudges), the campaign fan-out, the sink
+and ``python -m dashboards``, with simulated traffic of the last hours in ClickHouse.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+from channelhub.platform.env import settings_env
+from channelhub.platform.health import http_ok, tcp_open
+from channelhub.settings import Settings
+from sinks.client import connect
+from tests.dashboards.browser import WAIT_S, sign_in_as, wait_for_text
+from tests.dashboards.test_volume_page import choose
+from tests.fixtures.services import StartService, Topics
+
+pytestmark = pytest.mark.browser
+
+CAMPAIGN = "spring-ivr"
+
+
+def _wait_for(check: Callable[[], Any], what: str, timeout: float = 120) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
+        time.sleep(0.5)
+    return found
+
+
+def _confirm(driver: WebDriver) -> None:
+    """Accept the browser's confirmation dialog (Dash's ConfirmDialog is window.confirm)."""
+    WebDriverWait(driver, WAIT_S).until(expected_conditions.alert_is_present()).accept()
+
+
+def _pick(driver: WebDriver, dropdown_id: str, label: str) -> None:
+    """Choose ``label`` in a single-choice dropdown, once the list refresh has offered it
+    (the options arrive with the first refresh after the sink writes the campaign)."""
+
+    def offered(d: WebDriver) -> bool:
+        d.find_element(By.ID, dropdown_id).click()
+        search = d.find_element(By.CSS_SELECTOR, ".dash-dropdown-content .dash-dropdown-search")
+        search.send_keys(label)
+        options = [o.text for o in d.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option")]
+        if options == [label]:
+            search.send_keys(Keys.ENTER)  # a single choice closes the dropdown
+            return True
+        search.send_keys(Keys.ESCAPE)
+        time.sleep(0.5)
+        return False
+
+    WebDriverWait(driver, WAIT_S, ignored_exceptions=(StaleElementReferenceException,)).until(
+        offered
+    )
+    wait_for_text(driver, dropdown_id, lambda text: label in text)
+
+
+def _forged_trigger(driver: WebDriver) -> int:
+    """POST the trigger callback by hand from the signed-in page; the HTTP status."""
+    body = {
+        "output": "marketing-trigger-result.children",
+        "outputs": {"id": "marketing-trigger-result", "property": "children"},
+        "inputs": [{"id": "marketing-trigger-confirm", "property": "submit_n_clicks",
+                    "value": 1}],
+        "state": [{"id": "marketing-trigger-id", "property": "value", "value": CAMPAIGN}],
+        "changedPropIds": ["marketing-trigger-confirm.submit_n_clicks"],
+    }  # fmt: skip
+    status: int = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch('/_dash-update-component', {method: 'POST', headers: {'Content-Type': "
+        "'application/json'}, body: arguments[0]}).then(r => done(r.status));",
+        json.dumps(body),
+    )
+    return status
+
+
+def test_marketing_creates_and_triggers_by_clicking_and_an_analyst_cannot(
+    migrated: Settings, topics: Topics, start_service: StartService, browser: WebDriver
+) -> None:
+    settings = migrated.model_copy(update={"dashboard_refresh_seconds": 1.0})
+    start_service("worker", "streams", settings,
+                  health=tcp_open("127.0.0.1", settings.worker_web_port), timeout=120)  # fmt: skip
+    fan_out = tcp_open("127.0.0.1", settings.campaigns_web_port)
+    start_service("campaigns", "streams", settings, "--stage", "campaigns", health=fan_out,
+                  timeout=120)  # fmt: skip
+    start_service("sink", "sinks", settings)
+    start = (datetime.now(UTC) - timedelta(hours=3)).isoformat(timespec="seconds")
+    simulated = subprocess.run(
+        [sys.executable, "-m", "channelhub.simulator", "--events", "3000", "--start", start],
+        env={**os.environ, **settings_env(settings)}, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert simulated.returncode == 0, simulated.stderr
+    client = connect(settings)
+
+    def scalar(sql: str) -> int:
+        ((n,),) = client.execute(sql)
+        return int(n)
+
+    _wait_for(lambda: scalar("SELECT count() FROM events") == 3000, "the traffic in ClickHouse")
+    start_service("dashboard", "dashboards", settings, health=http_ok(settings.dashboard_url))
+    page = f"{settings.dashboard_url}campaigns"
+
+    sign_in_as(browser, page, "marketing")
+    WebDriverWait(browser, WAIT_S).until(lambda d: d.find_elements(By.ID, "marketing-new-id"))
+    browser.find_element(By.ID, "marketing-new-id").send_keys(CAMPAIGN)
+    choose(browser, "marketing-new-used", "10086 IVR")
+    # Counted here: IVR callers of the last 30 days who have not opted out of everything.
+    audience = scalar(
+        "SELECT uniqExact(subscriber) FROM events WHERE channel = 'ivr' AND subscriber NOT IN "
+        "(SELECT subscriber FROM opt_outs WHERE scope = '*')"
+    )
+    assert audience > 50
+    wait_for_text(browser, "marketing-preview",
+                  lambda t: t.startswith(f"Audience now: {audience:,} subscribers"))  # fmt: skip
+    browser.find_element(By.ID, "marketing-create").click()
+    _confirm(browser)
+    wait_for_text(browser, "marketing-create-result", lambda t: t.startswith("Created campaign"))
+    _pick(browser, "marketing-trigger-id", CAMPAIGN)
+    browser.find_element(By.ID, "marketing-trigger").click()
+    _confirm(browser)
+    wait_for_text(browser, "marketing-trigger-result", lambda t: t.startswith("Triggered"))
+
+    rule = f"campaign:{CAMPAIGN}"
+    _wait_for(
+        lambda: scalar(f"SELECT uniqExact(nudge_id) FROM nudge_requests WHERE rule_id = '{rule}'")
+        == audience,
+        f"{audience} nudges of the campaign",
+    )  # fmt: skip
+    browser.get(f"{page}?source={rule}")
+    wait_for_text(browser, "marketing-funnel-requested", f"{audience:,}")
+    assert scalar("SELECT count() FROM campaign_triggers") == 1
+
+    browser.delete_all_cookies()
+    sign_in_as(browser, page, "analyst")
+    browser.get(f"{page}?source={rule}")  # analysts read the same funnel
+    wait_for_text(browser, "marketing-funnel-requested", f"{audience:,}")
+    assert not browser.find_elements(By.ID, "marketing-trigger")
+    assert not browser.find_elements(By.ID, "marketing-create")
+    assert _forged_trigger(browser) == 403
+    time.sleep(2)  # a trigger would have reached ClickHouse by now
+    assert scalar("SELECT count() FROM campaign_triggers") == 1

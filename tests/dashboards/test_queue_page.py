@@ -1,0 +1,122 @@
+"""The queue page in real headless Chromium, served by ``python -m dashboards``, signed in as ops.
+
+The test overloads the queue with known calls, reads the numbers and the alert a person would
+see, then lets it recover with fast answers and waits for the alert to clear. Waits poll for
+text, never sleep.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+
+from channelhub.platform.health import http_ok
+from channelhub.settings import Settings
+from dashboards.queries.queue import spans
+from tests.dashboards.browser import sign_in_as, text_of, wait_for_text
+from tests.dashboards.queue_data import Call, insert_calls
+from tests.dashboards.test_filters import HOSTILE
+from tests.fixtures.services import StartService, free_port
+
+SERVICE_LEVEL_ALERT = "WARNING · Service level < 80.0% over 15 min: now"
+
+
+def open_queue_page(start_service: StartService, settings: Settings, browser: WebDriver) -> None:
+    live = settings.model_copy(update={"dashboard_refresh_seconds": 1.0})
+    start_service("dashboard", "dashboards", live, health=http_ok(live.dashboard_url))
+    sign_in_as(browser, f"{live.dashboard_url}queue", "ops")
+
+
+def threshold_box(browser: WebDriver, rule_id: str) -> WebElement:
+    """The threshold input of one rule (Dash writes a pattern-matching id as JSON)."""
+    return browser.find_element(By.CSS_SELECTOR, f'input[id*=\'"rule":"{rule_id}"\']')
+
+
+@pytest.mark.browser
+def test_overloaded_queue_raises_the_alert_and_recovery_clears_it(
+    migrated: Settings, start_service: StartService, browser: WebDriver
+) -> None:
+    now = datetime.now(UTC)
+    start = now - timedelta(minutes=10)
+    slow = [
+        Call("changsha", start + timedelta(seconds=10 * i), "answered", wait_s=60.0,
+             agent=f"A{100 + i:04d}", talk_s=30.0)
+        for i in range(20)
+    ]  # fmt: skip
+    waiting = [Call("yiyang", now - timedelta(minutes=2), "waiting") for _ in range(7)]
+    insert_calls(migrated, [*slow, *waiting])
+    open_queue_page(start_service, migrated, browser)
+
+    wait_for_text(browser, "queue-kpi-waiting", "7 calls")
+    assert text_of(browser, "queue-kpi-service-level") == "0.0%"  # 0 of 20 within 20 s
+    assert text_of(browser, "queue-kpi-asa") == "60.0 s"
+    assert text_of(browser, "queue-kpi-abandonment") == "0.0%"
+    assert text_of(browser, "queue-kpi-p90") == "60.0 s"
+    assert text_of(browser, "queue-kpi-occupancy") == f"{20 * 30 / (20 * 15 * 60):.1%}"
+    assert text_of(browser, "queue-row-yiyang").split()[:2] == ["Yiyang", "7"]
+    assert text_of(browser, "queue-row-changsha").split()[1:4] == ["0", "20", "0"]
+    banner = wait_for_text(browser, "queue-alerts", lambda t: SERVICE_LEVEL_ALERT in t)
+    assert f"{SERVICE_LEVEL_ALERT} 0.0%" in banner
+    assert "Average speed of answer > 30.0 s over 15 min: now 60.0 s" in banner
+    assert "UTC+8" in text_of(browser, "queue-updated")
+
+    fast = [
+        Call("xiangtan", now - timedelta(minutes=4), "answered", wait_s=2.0,
+             agent=f"A{1000 + i:04d}", talk_s=20.0)
+        for i in range(200)
+    ]  # fmt: skip
+    insert_calls(migrated, fast)
+    # 200 of 220 within 20 s; ASA (20 x 60 + 200 x 2) / 220 s
+    wait_for_text(browser, "queue-kpi-service-level", "90.9%")
+    wait_for_text(browser, "queue-alerts", "")
+    assert text_of(browser, "queue-kpi-asa") == f"{(20 * 60 + 200 * 2) / 220:.1f} s"
+
+    # A stricter threshold for this session only: the alert is back, on this page.
+    box = threshold_box(browser, "service-level-low")
+    box.clear()
+    box.send_keys("0.95")
+    browser.find_element(By.ID, "queue-apply").click()
+    wait_for_text(browser, "queue-alerts", lambda t: "Service level < 95.0% over 15 min" in t)
+
+
+@pytest.mark.browser
+def test_a_bad_threshold_is_refused_with_a_message(
+    migrated: Settings, start_service: StartService, browser: WebDriver
+) -> None:
+    open_queue_page(start_service, migrated, browser)
+    wait_for_text(browser, "queue-status", lambda t: "No caller has ever joined" in t)
+    box = threshold_box(browser, "abandonment-high")
+    box.clear()
+    box.send_keys("7")
+    browser.find_element(By.ID, "queue-apply").click()
+    message = wait_for_text(browser, "queue-rules-status", lambda t: t.startswith("Not applied"))
+    assert "share from 0 to 1" in message
+    assert text_of(browser, "queue-kpi-waiting") == "0 calls"
+
+
+@pytest.mark.browser
+def test_an_unreachable_clickhouse_is_reported_not_traced(
+    settings: Settings, start_service: StartService, browser: WebDriver
+) -> None:
+    nowhere = settings.model_copy(update={"clickhouse_port": free_port()})
+    open_queue_page(start_service, nowhere, browser)
+    message = wait_for_text(browser, "queue-status", lambda text: bool(text))
+    assert f"cannot query ClickHouse at 127.0.0.1:{nowhere.clickhouse_port}" in message
+    assert text_of(browser, "queue-kpi-service-level") == "—"
+    assert "Traceback" not in browser.page_source
+
+
+def test_offered_spans_pass() -> None:
+    assert spans("15", "3") == (15, 3)
+    assert spans("60", "24") == (60, 24)
+
+
+@pytest.mark.parametrize("value", [*HOSTILE, "16", None, 15, ["15"], {"$ne": 1}])
+def test_any_other_span_is_refused_by_name(value: object) -> None:
+    """What a hand-made callback request could send instead of a radio value."""
+    with pytest.raises(ValueError, match=r"window .* is not one of 5, 15, 60 minutes"):
+        spans(value, "3")
+    with pytest.raises(ValueError, match=r"history .* is not one of 1, 3, 6, 12, 24 hours"):
+        spans("15", value)
