@@ -5,7 +5,8 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
-DEB_PACKAGES := clickhouse-server chromium chromium-driver
+# fonts-wqy-microhei: Chinese glyphs for the headless browser (SMS texts in screenshots).
+DEB_PACKAGES := clickhouse-server chromium chromium-driver fonts-wqy-microhei
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PACKAGES := $(wildcard channelhub schemas streams sinks dashboards orchestration)
 

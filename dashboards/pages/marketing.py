@@ -28,6 +28,7 @@ from dashboards.queries import marketing as queries
 from orchestration.campaigns import audience, store
 from orchestration.campaigns.loader import check_spec
 from orchestration.campaigns.model import CampaignSpec
+from orchestration.config_files import explain
 from orchestration.rules.guidance import WAYS
 from orchestration.uplift import Uplift, uplift
 from schemas.envelope import BRANDS, CHANNELS, PREFECTURES
@@ -335,9 +336,12 @@ def _funnel_blank(blank: dict[str, str], why: str) -> dict[str, Any]:
 
 
 def _funnel_chart(values: dict[str, int], source: str) -> go.Figure:
+    """The stages a sent nudge goes through; the holdout group is a branch, not a stage, and
+    has its own card."""
+    stages = {s: n for s, n in values.items() if s != "holdout"}
     figure = go.Figure(
         go.Funnel(
-            y=[s.title() for s in values], x=list(values.values()), textinfo="value+percent initial"
+            y=[s.title() for s in stages], x=list(stages.values()), textinfo="value+percent initial"
         )
     )
     return charts.base_layout(figure, height=320, revision=source)
@@ -365,6 +369,16 @@ def _uplift_text(u: Uplift | None) -> str:
         f"Uplift over all time: {u.uplift:+.1%} (95% CI {u.ci_low:+.1%} to "
         f"{u.ci_high:+.1%}); {groups}."
     )
+
+
+def _problem(error: Exception) -> str:
+    """A form error in words: which field, and what it needs."""
+    if isinstance(error, msgspec.ValidationError):
+        field, problem = explain(str(error))
+        if field == "id":
+            return "give it an id of lower-case letters, digits, '-' and '_' (at most 64)"
+        return f"{field}: {problem}"
+    return str(error)
 
 
 def _spec(controls: dict[str, Any]) -> CampaignSpec:
@@ -413,7 +427,7 @@ def preview(**controls: Any) -> str:
     try:
         spec = _spec(controls)
     except (msgspec.ValidationError, ChannelhubError) as e:
-        return f"Not a valid campaign yet: {e}"
+        return f"Not a valid campaign yet: {_problem(e)}"
     settings = db.request_settings()
     try:
         with db.client(settings) as client:
@@ -450,7 +464,7 @@ def create(submitted: int, **controls: Any) -> str:
         spec = _spec(controls)
         store.create(_reader(), spec, by=auth.current_user() or "dashboard")
     except (msgspec.ValidationError, ChannelhubError) as e:
-        return f"Not created: {e}"
+        return f"Not created: {_problem(e)}"
     return f"Created campaign {spec.id!r}; it can be triggered once it shows in the list."
 
 
