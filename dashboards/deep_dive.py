@@ -6,14 +6,28 @@ volume page, so a bad or out-of-range date becomes a message and no query runs. 
 are ``<prefix>-...`` with the page's prefix, as on the volume page.
 """
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
+from clickhouse_driver import Client
 from dash import Input, Output, State, callback, dcc, html
 
 from channelhub.errors import StorageError
-from dashboards.filters import DEFAULT_PRESET, SHANGHAI, VolumeFilter, from_controls, preset_range
+from dashboards import db
+from dashboards.filters import (
+    DEFAULT_PRESET,
+    SHANGHAI,
+    FilterError,
+    VolumeFilter,
+    from_controls,
+    preset_range,
+)
+from dashboards.queries.cross_channel import last_seen
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 NOTHING = "—"
 TIME_FORMAT = "%Y-%m-%d %H:%M"
@@ -143,6 +157,46 @@ def checked_range(
 
 def storage_message(e: StorageError) -> str:
     return f"{e}. Is ClickHouse running (`channelhub up`)?"
+
+
+class Nothing(NamedTuple):
+    """What a page found none of in the range (``what``), and on which channels to look for
+    the newest event instead, so the message can say whether the range is just too early."""
+
+    what: str
+    channels: tuple[str, ...]
+
+
+def refresh(
+    page: str,
+    controls: Mapping[str, Any],
+    fetch: Callable[[Client, VolumeFilter, datetime], T],
+    nothing: Callable[[T], Nothing | None],
+    view: Callable[[VolumeFilter, T, datetime], dict[str, Any]],
+    blank: Callable[[str, datetime, str], dict[str, Any]],
+) -> dict[str, Any]:
+    """One deep-dive refresh: controls → checked range → ``fetch`` → ``view``.
+
+    A bad range, an unreachable ClickHouse and an empty range each become ``blank`` with a
+    message (never a traceback, never stale numbers); every page behaves the same way because
+    this is the one place that decides it.
+    """
+    now = datetime.now(UTC)
+    try:
+        f = checked_range(**controls, now=now)
+    except FilterError as e:
+        return blank(f"Check the filters: {e}", now, "status error")
+    try:
+        with db.client(db.request_settings()) as client:
+            data = fetch(client, f, now)
+            empty = nothing(data)
+            last = last_seen(client, *empty.channels) if empty else None
+    except StorageError as e:
+        log.warning("%s page: %s", page, e)
+        return blank(storage_message(e), now, "status error")
+    if empty:
+        return blank(why_empty(empty.what, f, last), now, "status empty")
+    return view(f, data, now)
 
 
 def kpi(prefix: str, key: str, label: str, color: str = "#1f2933") -> html.Div:

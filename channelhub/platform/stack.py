@@ -115,6 +115,17 @@ def endpoints(settings: Settings) -> dict[str, str]:
     }
 
 
+def _stage(
+    settings: Settings, name: str, stage: str, web_port: int, where: dict[str, str]
+) -> ServiceSpec:
+    """``python -m streams --stage <stage>`` as service ``name``. faust always opens its web
+    server, so its port answering means the worker booted."""
+    return python_service(
+        settings, name, "streams", "--stage", stage,
+        health=tcp_open(WORKER_HOST, web_port), endpoint=where[name], startup_timeout=120.0,
+    )  # fmt: skip
+
+
 def plan(settings: Settings, *, simulator: bool) -> list[Step]:
     """Every step of ``up``, in order."""
     where = endpoints(settings)
@@ -123,50 +134,13 @@ def plan(settings: Settings, *, simulator: bool) -> list[Step]:
         clickhouse.spec(settings),
         Hook("migrations", lambda: _migrate(settings)),
         Hook("topics", lambda: _create_topics(settings)),
-        # Validation and nudges in separate workers: the nudge stage's CPU never slows
-        # validation. faust always opens its web server: its port answering means it booted.
-        python_service(
-            settings,
-            "worker",
-            "streams",
-            "--stage",
-            "validate",
-            health=tcp_open(WORKER_HOST, settings.worker_web_port),
-            endpoint=where["worker"],
-            startup_timeout=120.0,
-        ),
-        python_service(
-            settings,
-            "nudger",
-            "streams",
-            "--stage",
-            "nudges",
-            health=tcp_open(WORKER_HOST, settings.nudger_web_port),
-            endpoint=where["nudger"],
-            startup_timeout=120.0,
-        ),
+        # One worker process per stream stage: the nudge stage's CPU never slows validation.
+        _stage(settings, "worker", "validate", settings.worker_web_port, where),
+        _stage(settings, "nudger", "nudges", settings.nudger_web_port, where),
         # Campaign fan-out: triggered campaigns → audience chunks for the nudge stage.
-        python_service(
-            settings,
-            "campaigns",
-            "streams",
-            "--stage",
-            "campaigns",
-            health=tcp_open(WORKER_HOST, settings.campaigns_web_port),
-            endpoint=where["campaigns"],
-            startup_timeout=120.0,
-        ),
+        _stage(settings, "campaigns", "campaigns", settings.campaigns_web_port, where),
         # Its own process too: a slow or unreachable gateway never holds up the nudge stage.
-        python_service(
-            settings,
-            "dispatcher",
-            "streams",
-            "--stage",
-            "dispatch",
-            health=tcp_open(WORKER_HOST, settings.dispatcher_web_port),
-            endpoint=where["dispatcher"],
-            startup_timeout=120.0,
-        ),
+        _stage(settings, "dispatcher", "dispatch", settings.dispatcher_web_port, where),
         python_service(settings, "sink", "sinks", min_uptime=3.0, endpoint=where["sink"]),
         python_service(
             settings,

@@ -6,18 +6,17 @@ Every number comes from :mod:`dashboards.queries.cross_channel`. Ids are prefixe
 tests read ``cross-total-<key>``.
 """
 
-import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import dash
 import plotly.graph_objects as go
+from clickhouse_driver import Client
 from dash import Output, callback, dcc, html
 
-from channelhub.errors import StorageError
-from dashboards import charts, db, deep_dive
+from dashboards import charts, deep_dive
 from dashboards.deep_dive import NOTHING, share
-from dashboards.filters import SHANGHAI, FilterError, VolumeFilter
+from dashboards.filters import SHANGHAI, VolumeFilter
 from dashboards.labels import CHANNEL_COLORS, CHANNEL_LABELS
 from dashboards.queries import cross_channel
 from schemas.envelope import CHANNELS
@@ -30,7 +29,6 @@ dash.register_page(
     roles=("analyst",),
 )
 
-log = logging.getLogger(__name__)
 
 PREFIX = "cross"
 KPIS = ("contacts", "self-service", "resolved")
@@ -107,25 +105,22 @@ deep_dive.register_custom_range(PREFIX)
     inputs=deep_dive.range_inputs(PREFIX),
 )
 def refresh(_tick: int | None, **controls: Any) -> dict[str, Any]:
-    """Controls → range → three queries → components; errors become a message, not a trace."""
-    now = datetime.now(UTC)
-    try:
-        f = deep_dive.checked_range(**controls, now=now)
-    except FilterError as e:
-        return _blank(f"Check the filters: {e}", now)
-    try:
-        with db.client(db.request_settings()) as client:
-            mix = cross_channel.mix(client, f)
-            done = cross_channel.deflection(client, f.start, f.end)
-            again = cross_channel.recontacts(client, f.start, f.end)
-            contacts = sum(r.contacts for r in again.values())
-            last = None if contacts else cross_channel.last_seen(client, *CHANNELS)
-    except StorageError as e:
-        log.warning("cross-channel page: %s", e)
-        return _blank(deep_dive.storage_message(e), now)
-    if not contacts:
-        return _blank(deep_dive.why_empty("contacts", f, last), now, "status empty")
-    return _view(f, mix, done, again, now)
+    """Controls → range → three queries → components (see :func:`deep_dive.refresh`)."""
+    return deep_dive.refresh("cross-channel", controls, _fetch, _nothing,
+                             lambda f, d, now: _view(f, *d, now), _blank)  # fmt: skip
+
+
+def _fetch(client: Client, f: VolumeFilter, _now: datetime) -> tuple[Any, Any, Any]:
+    return (
+        cross_channel.mix(client, f),
+        cross_channel.deflection(client, f.start, f.end),
+        cross_channel.recontacts(client, f.start, f.end),
+    )
+
+
+def _nothing(found: tuple[Any, Any, dict[str, Any]]) -> deep_dive.Nothing | None:
+    contacts = sum(r.contacts for r in found[2].values())
+    return None if contacts else deep_dive.Nothing("contacts", CHANNELS)
 
 
 def _view(

@@ -4,27 +4,25 @@ Every number comes from :mod:`dashboards.queries.ivr`, over the calls that start
 chosen range. Ids are prefixed ``ivr-``; tests read ``ivr-total-<key>``.
 """
 
-import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import dash
 import plotly.graph_objects as go
+from clickhouse_driver import Client
 from dash import Output, callback, dcc, html
 
-from channelhub.errors import StorageError
-from dashboards import charts, db, deep_dive
+from dashboards import charts, deep_dive
 from dashboards.deep_dive import NOTHING, share
-from dashboards.filters import FilterError, VolumeFilter
+from dashboards.filters import VolumeFilter
 from dashboards.labels import BRAND_LABELS, CHANNEL_COLORS, PREFECTURE_LABELS
-from dashboards.queries import cross_channel, ivr
+from dashboards.queries import ivr
 from schemas.envelope import BRANDS, PREFECTURES
 
 dash.register_page(
     __name__, path="/ivr", name="IVR", title="10086 IVR · channelhub", roles=("analyst",)
 )
 
-log = logging.getLogger(__name__)
 
 PREFIX = "ivr"
 KPIS = ("calls", "self-service", "contained", "zero")
@@ -109,24 +107,23 @@ deep_dive.register_custom_range(PREFIX)
     inputs=deep_dive.range_inputs(PREFIX),
 )
 def refresh(_tick: int | None, **controls: Any) -> dict[str, Any]:
-    """Controls → range → three queries → components; errors become a message, not a trace."""
-    now = datetime.now(UTC)
-    try:
-        f = deep_dive.checked_range(**controls, now=now)
-    except FilterError as e:
-        return _blank(f"Check the filters: {e}", now)
-    try:
-        with db.client(db.request_settings()) as client:
-            steps = ivr.funnel(client, f.start, f.end)
-            variants = ivr.lead_ins(client, f.start, f.end)
-            contained = ivr.containment(client, f.start, f.end, now)
-            last_call = None if contained.calls else cross_channel.last_seen(client, "ivr")
-    except StorageError as e:
-        log.warning("ivr page: %s", e)
-        return _blank(deep_dive.storage_message(e), now)
-    if not contained.calls:
-        return _blank(deep_dive.why_empty("IVR calls", f, last_call), now, "status empty")
-    return _view(f, steps, variants, contained, now)
+    """Controls → range → three queries → components (see :func:`deep_dive.refresh`)."""
+    return deep_dive.refresh("ivr", controls, _fetch, _nothing,
+                             lambda f, d, now: _view(f, *d, now), _blank)  # fmt: skip
+
+
+def _fetch(
+    client: Client, f: VolumeFilter, now: datetime
+) -> tuple[list[ivr.Step], list[ivr.LeadIn], ivr.Containment]:
+    return (
+        ivr.funnel(client, f.start, f.end),
+        ivr.lead_ins(client, f.start, f.end),
+        ivr.containment(client, f.start, f.end, now),
+    )
+
+
+def _nothing(found: tuple[Any, Any, ivr.Containment]) -> deep_dive.Nothing | None:
+    return None if found[2].calls else deep_dive.Nothing("IVR calls", ("ivr",))
 
 
 def _view(

@@ -5,26 +5,23 @@ Every number comes from :mod:`dashboards.queries.kiosks`. Ids are prefixed ``kio
 read ``kiosk-total-<key>``.
 """
 
-import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import dash
 import plotly.graph_objects as go
 from dash import Output, callback, dcc, html
 
-from channelhub.errors import StorageError
-from dashboards import charts, db, deep_dive
+from dashboards import charts, deep_dive
 from dashboards.deep_dive import NOTHING
-from dashboards.filters import FilterError, VolumeFilter
+from dashboards.filters import VolumeFilter
 from dashboards.labels import CHANNEL_COLORS, PREFECTURE_LABELS
-from dashboards.queries import cross_channel, kiosks
+from dashboards.queries import kiosks
 
 dash.register_page(
     __name__, path="/kiosks", name="Kiosks", title="24h kiosks · channelhub", roles=("analyst",)
 )
 
-log = logging.getLogger(__name__)
 
 PREFIX = "kiosk"
 KPIS = ("sessions", "paid", "terminals", "attention")
@@ -91,22 +88,15 @@ deep_dive.register_custom_range(PREFIX)
     inputs=deep_dive.range_inputs(PREFIX),
 )
 def refresh(_tick: int | None, **controls: Any) -> dict[str, Any]:
-    """Controls → range → one query → components; errors become a message, not a trace."""
-    now = datetime.now(UTC)
-    try:
-        f = deep_dive.checked_range(**controls, now=now)
-    except FilterError as e:
-        return _blank(f"Check the filters: {e}", now)
-    try:
-        with db.client(db.request_settings()) as client:
-            terminals = kiosks.terminals(client, f.start, f.end)
-            last = None if terminals else cross_channel.last_seen(client, "kiosk")
-    except StorageError as e:
-        log.warning("kiosks page: %s", e)
-        return _blank(deep_dive.storage_message(e), now)
-    if not terminals:
-        return _blank(deep_dive.why_empty("kiosk events", f, last), now, "status empty")
-    return _view(f, terminals, now)
+    """Controls → range → one query → components (see :func:`deep_dive.refresh`)."""
+    return deep_dive.refresh(
+        "kiosks",
+        controls,
+        lambda client, f, _now: kiosks.terminals(client, f.start, f.end),
+        lambda found: None if found else deep_dive.Nothing("kiosk events", ("kiosk",)),
+        _view,
+        _blank,
+    )
 
 
 def _view(f: VolumeFilter, terminals: list[kiosks.Terminal], now: datetime) -> dict[str, Any]:

@@ -5,20 +5,19 @@ Every number comes from :mod:`dashboards.queries.online`. Ids are prefixed ``onl
 read ``online-total-<key>``.
 """
 
-import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import dash
 import plotly.graph_objects as go
+from clickhouse_driver import Client
 from dash import Output, callback, dcc, html
 
-from channelhub.errors import StorageError
-from dashboards import charts, db, deep_dive
+from dashboards import charts, deep_dive
 from dashboards.deep_dive import NOTHING, share
-from dashboards.filters import FilterError, VolumeFilter
+from dashboards.filters import VolumeFilter
 from dashboards.labels import CHANNEL_COLORS, CHANNEL_LABELS
-from dashboards.queries import cross_channel, online
+from dashboards.queries import online
 
 dash.register_page(
     __name__,
@@ -28,7 +27,6 @@ dash.register_page(
     roles=("analyst",),
 )
 
-log = logging.getLogger(__name__)
 
 PREFIX = "online"
 KPIS = ("web", "wap", "reserved", "activated")
@@ -86,24 +84,21 @@ deep_dive.register_custom_range(PREFIX)
     inputs=deep_dive.range_inputs(PREFIX),
 )
 def refresh(_tick: int | None, **controls: Any) -> dict[str, Any]:
-    """Controls → range → two queries → components; errors become a message, not a trace."""
-    now = datetime.now(UTC)
-    try:
-        f = deep_dive.checked_range(**controls, now=now)
-    except FilterError as e:
-        return _blank(f"Check the filters: {e}", now)
-    try:
-        with db.client(db.request_settings()) as client:
-            used = online.functions(client, f.start, f.end)
-            numbers = online.reservations(client, f.start, f.end, now)
-            empty = not used and not numbers.reserved
-            last = cross_channel.last_seen(client, *online.HALLS) if empty else None
-    except StorageError as e:
-        log.warning("online page: %s", e)
-        return _blank(deep_dive.storage_message(e), now)
-    if empty:
-        return _blank(deep_dive.why_empty("web or WAP hall use", f, last), now, "status empty")
-    return _view(f, used, numbers, now)
+    """Controls → range → two queries → components (see :func:`deep_dive.refresh`)."""
+    return deep_dive.refresh("online", controls, _fetch, _nothing,
+                             lambda f, d, now: _view(f, *d, now), _blank)  # fmt: skip
+
+
+def _fetch(client: Client, f: VolumeFilter, now: datetime) -> tuple[Any, online.Reservations]:
+    return online.functions(client, f.start, f.end), online.reservations(client, f.start, f.end,
+                                                                         now)  # fmt: skip
+
+
+def _nothing(found: tuple[Any, online.Reservations]) -> deep_dive.Nothing | None:
+    used, numbers = found
+    if used or numbers.reserved:
+        return None
+    return deep_dive.Nothing("web or WAP hall use", online.HALLS)
 
 
 def _view(

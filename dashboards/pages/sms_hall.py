@@ -4,27 +4,25 @@ Every number comes from :mod:`dashboards.queries.sms_hall`. Ids are prefixed ``s
 read ``sms-total-<key>``.
 """
 
-import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import dash
 import plotly.graph_objects as go
+from clickhouse_driver import Client
 from dash import Output, callback, dcc, html
 
-from channelhub.errors import StorageError
-from dashboards import charts, db, deep_dive
+from dashboards import charts, deep_dive
 from dashboards.deep_dive import NOTHING, share
-from dashboards.filters import FilterError, VolumeFilter
+from dashboards.filters import VolumeFilter
 from dashboards.labels import CHANNEL_COLORS
-from dashboards.queries import cross_channel, sms_hall
+from dashboards.queries import sms_hall
 from orchestration.rules.guidance import WAYS
 
 dash.register_page(
     __name__, path="/sms-hall", name="SMS hall", title="SMS hall · channelhub", roles=("analyst",)
 )
 
-log = logging.getLogger(__name__)
 
 PREFIX = "sms"
 KPIS = ("texts", "matched", "unknown", "confirmed")
@@ -121,24 +119,21 @@ deep_dive.register_custom_range(PREFIX)
     inputs=deep_dive.range_inputs(PREFIX),
 )
 def refresh(_tick: int | None, **controls: Any) -> dict[str, Any]:
-    """Controls → range → three queries → components; errors become a message, not a trace."""
-    now = datetime.now(UTC)
-    try:
-        f = deep_dive.checked_range(**controls, now=now)
-    except FilterError as e:
-        return _blank(f"Check the filters: {e}", now)
-    try:
-        with db.client(db.request_settings()) as client:
-            received = sms_hall.messages(client, f.start, f.end)
-            unknown = sms_hall.unknown_texts(client, f.start, f.end, UNKNOWN_SAMPLES)
-            confirmations = sms_hall.confirmations(client, f.start, f.end)
-            last = None if received.total else cross_channel.last_seen(client, "sms")
-    except StorageError as e:
-        log.warning("sms hall page: %s", e)
-        return _blank(deep_dive.storage_message(e), now)
-    if not received.total:
-        return _blank(deep_dive.why_empty("texts to the SMS hall", f, last), now, "status empty")
-    return _view(f, received, unknown, confirmations, now)
+    """Controls → range → three queries → components (see :func:`deep_dive.refresh`)."""
+    return deep_dive.refresh("sms hall", controls, _fetch, _nothing,
+                             lambda f, d, now: _view(f, *d, now), _blank)  # fmt: skip
+
+
+def _fetch(client: Client, f: VolumeFilter, _now: datetime) -> tuple[Any, Any, Any]:
+    return (
+        sms_hall.messages(client, f.start, f.end),
+        sms_hall.unknown_texts(client, f.start, f.end, UNKNOWN_SAMPLES),
+        sms_hall.confirmations(client, f.start, f.end),
+    )
+
+
+def _nothing(found: tuple[sms_hall.Messages, Any, Any]) -> deep_dive.Nothing | None:
+    return None if found[0].total else deep_dive.Nothing("texts to the SMS hall", ("sms",))
 
 
 def _view(
