@@ -65,53 +65,61 @@ def page(prefix: str, title: str, body: Sequence[Any]) -> html.Div:
 
 
 def _range_bar(prefix: str) -> html.Div:
-    return html.Div(
-        className="filters",
-        children=[
-            html.Div(
-                className="filter",
-                children=[
-                    html.Span("Time range"),
-                    dcc.RadioItems(
-                        id=f"{prefix}-range",
-                        options=RANGE_OPTIONS,
-                        value=DEFAULT_PRESET,
-                        inline=True,
-                        className="segmented",
-                    ),
-                ],
-            ),
-            html.Div(
-                id=f"{prefix}-custom",
-                className="filter custom",
-                style={"display": "none"},
-                children=[
-                    html.Span("From, to (Asia/Shanghai)"),
-                    html.Div(
-                        className="custom-inputs",
-                        children=[
-                            dcc.Input(
-                                id=f"{prefix}-start",
-                                type="text",
-                                debounce=True,
-                                placeholder="2026-05-01 08:00",
-                            ),
-                            dcc.Input(
-                                id=f"{prefix}-end",
-                                type="text",
-                                debounce=True,
-                                placeholder="2026-05-01 20:00",
-                            ),
-                        ],
-                    ),
-                ],
-            ),
-        ],
-    )
+    return html.Div(className="filters", children=range_controls(prefix))
+
+
+def range_controls(prefix: str) -> list[html.Div]:
+    """The preset radio (``<prefix>-range``) and the custom from/to inputs, hidden until
+    "Custom" is picked; :func:`register_custom_range` wires them."""
+    return [
+        html.Div(
+            className="filter",
+            children=[
+                html.Span("Time range"),
+                dcc.RadioItems(
+                    id=f"{prefix}-range",
+                    options=RANGE_OPTIONS,
+                    value=DEFAULT_PRESET,
+                    inline=True,
+                    className="segmented",
+                ),
+            ],
+        ),
+        html.Div(
+            id=f"{prefix}-custom",
+            className="filter custom",
+            style={"display": "none"},
+            children=[
+                html.Span("From, to (Asia/Shanghai)"),
+                html.Div(
+                    className="custom-inputs",
+                    children=[
+                        dcc.Input(
+                            id=f"{prefix}-start",
+                            type="text",
+                            debounce=True,
+                            placeholder="2026-05-01 08:00",
+                        ),
+                        dcc.Input(
+                            id=f"{prefix}-end",
+                            type="text",
+                            debounce=True,
+                            placeholder="2026-05-01 20:00",
+                        ),
+                    ],
+                ),
+            ],
+        ),
+    ]
 
 
 def register_custom_range(prefix: str) -> None:
-    """Show the custom inputs only for "Custom", pre-filled with the last day to edit."""
+    """Show the custom inputs only for "Custom", pre-filled with the last day to edit.
+
+    Not called on page load, where the inputs start hidden and empty: the page's refresh
+    takes the inputs' values, so an initial call here would hold the first query back until
+    a round trip had returned them unchanged.
+    """
 
     @callback(
         Output(f"{prefix}-custom", "style"),
@@ -120,6 +128,7 @@ def register_custom_range(prefix: str) -> None:
         Input(f"{prefix}-range", "value"),
         State(f"{prefix}-start", "value"),
         State(f"{prefix}-end", "value"),
+        prevent_initial_call=True,
     )
     def show_custom_range(preset: str, start: str | None, end: str | None) -> tuple[Any, ...]:
         if preset != "custom":
@@ -216,20 +225,36 @@ def card(title: str, *children: Any) -> html.Section:
     return html.Section(className="card", children=[html.H2(title), *children])
 
 
-#: Rows a table shows at most: a page of thousands of rows takes the browser seconds to draw
-#: (measured: 2.5 s for the kiosk list at 10M events) and nobody reads past the first ones.
+#: Rows a table shows at most: nobody reads past the first hundred, and the browser's time
+#: grows with every row.
 MAX_ROWS = 100
 
 
+#: Every ASCII punctuation mark → its numeric character reference.
+_REFERENCES = {c: f"&#{c};" for c in range(0x21, 0x7F) if not chr(c).isalnum()}
+
+
 def table(
-    headers: Sequence[str], rows: Sequence[Sequence[Any]], *, empty: str, limit: int = MAX_ROWS
-) -> html.Table | html.P | html.Div:
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    empty: str,
+    limit: int | None = MAX_ROWS,
+) -> dcc.Markdown | html.P | html.Div:
     """A plain table, counts right-aligned with separators; ``empty`` says why there are none.
     Only the first ``limit`` rows are drawn (callers order them most important first), with a
-    line saying how many more there are."""
+    line saying how many more there are; ``None`` draws every row, for tables the product
+    bounds (the IVR menu).
+
+    The table is one component holding the table's HTML, not a component per cell: Dash's
+    renderer spends milliseconds on each component, so a 100-row table of ``html.Td`` took the
+    browser over a second to draw, and this draws in a few milliseconds. Every header and cell
+    goes through :func:`_text` on one line (a blank line would end the HTML block and
+    hand the rest to Markdown), so a cell's text can never become markup.
+    """
     if not rows:
         return html.P(empty, className="table-empty")
-    if len(rows) > limit:
+    if limit is not None and len(rows) > limit:
         more = len(rows) - limit
         return html.Div(
             [
@@ -237,26 +262,25 @@ def table(
                 html.P(f"… and {more:,} more rows, not shown", className="table-more"),
             ]
         )
-    return html.Table(
-        className="data-table",
-        children=[
-            html.Thead(html.Tr([html.Th(h) for h in headers])),
-            html.Tbody(
-                [
-                    html.Tr(
-                        [
-                            html.Td(
-                                f"{cell:,}" if isinstance(cell, int) else cell,
-                                className="num" if isinstance(cell, int) else "",
-                            )
-                            for cell in row
-                        ]
-                    )
-                    for row in rows
-                ]
-            ),
-        ],
+    head = "".join(f"<th>{_text(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in rows)
+    return dcc.Markdown(
+        f'<table class="data-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>',
+        dangerously_allow_html=True,
     )
+
+
+def _cell(cell: Any) -> str:
+    if isinstance(cell, int):
+        return f'<td class="num">{cell:,}</td>'
+    return f"<td>{_text(cell)}</td>"
+
+
+def _text(value: Any) -> str:
+    """``value`` on one line, every ASCII mark a character reference: ``escape`` alone is not
+    enough, as Dash's Markdown drops a block holding ``${...}`` and would read ``|`` or ``*``
+    outside it."""
+    return " ".join(str(value).split()).translate(_REFERENCES)
 
 
 def share(part: int, whole: int) -> str:

@@ -258,6 +258,7 @@ def _funnel_table(steps: list[ivr.Step]) -> Any:
             for s in steps
         ],
         empty="No menu steps in this range.",
+        limit=None,  # the whole menu: every step, as deep as callers went
     )  # fmt: skip
 
 

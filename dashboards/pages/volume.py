@@ -12,17 +12,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dash
-from dash import Input, Output, State, callback, dcc, html
+from dash import Input, Output, callback, dcc, html
 
 from channelhub.errors import StorageError
-from dashboards import charts, db
+from dashboards import charts, db, deep_dive
+from dashboards.deep_dive import NOTHING, local, updated
 from dashboards.filters import (
-    DEFAULT_PRESET,
-    SHANGHAI,
     FilterError,
     VolumeFilter,
     from_controls,
-    preset_range,
 )
 from dashboards.labels import (
     BRAND_LABELS,
@@ -45,20 +43,9 @@ dash.register_page(
 
 log = logging.getLogger(__name__)
 
-NOTHING = "—"
 LINE_HEIGHT = 360
 PREFECTURE_HEIGHT = 440
 BRAND_HEIGHT = 260
-RANGE_OPTIONS = [
-    {"label": "Last 1 h", "value": "1h"},
-    {"label": "6 h", "value": "6h"},
-    {"label": "24 h", "value": "24h"},
-    {"label": "7 d", "value": "7d"},
-    {"label": "Custom", "value": "custom"},
-]
-TIME_FORMAT = "%Y-%m-%d %H:%M"
-#: Drag to zoom and double-click to reset still work; the floating toolbar only covers data.
-GRAPH_CONFIG: dcc.Graph.Config = {"displayModeBar": False}
 
 
 def layout(**_query: str) -> html.Div:
@@ -82,7 +69,7 @@ def layout(**_query: str) -> html.Div:
                 className="card",
                 children=[
                     html.H2("Events per minute by channel"),
-                    dcc.Graph(id="volume-chart-rate", config=GRAPH_CONFIG),
+                    dcc.Graph(id="volume-chart-rate", config=deep_dive.GRAPH_CONFIG),
                 ],
             ),
             html.Div(
@@ -92,14 +79,14 @@ def layout(**_query: str) -> html.Div:
                         className="card",
                         children=[
                             html.H2("By prefecture"),
-                            dcc.Graph(id="volume-chart-prefecture", config=GRAPH_CONFIG),
+                            dcc.Graph(id="volume-chart-prefecture", config=deep_dive.GRAPH_CONFIG),
                         ],
                     ),
                     html.Section(
                         className="card",
                         children=[
                             html.H2("By brand"),
-                            dcc.Graph(id="volume-chart-brand", config=GRAPH_CONFIG),
+                            dcc.Graph(id="volume-chart-brand", config=deep_dive.GRAPH_CONFIG),
                             _legend(),
                         ],
                     ),
@@ -142,44 +129,7 @@ def _filter_bar() -> html.Div:
             dropdown(
                 "brand", "All brands", [{"label": BRAND_LABELS[b], "value": b} for b in BRANDS]
             ),
-            html.Div(
-                className="filter",
-                children=[
-                    html.Span("Time range"),
-                    dcc.RadioItems(
-                        id="volume-range",
-                        options=RANGE_OPTIONS,
-                        value=DEFAULT_PRESET,
-                        inline=True,
-                        className="segmented",
-                    ),
-                ],
-            ),
-            html.Div(
-                id="volume-custom",
-                className="filter custom",
-                style={"display": "none"},
-                children=[
-                    html.Span("From, to (Asia/Shanghai)"),
-                    html.Div(
-                        className="custom-inputs",
-                        children=[
-                            dcc.Input(
-                                id="volume-start",
-                                type="text",
-                                debounce=True,
-                                placeholder="2026-05-01 08:00",
-                            ),
-                            dcc.Input(
-                                id="volume-end",
-                                type="text",
-                                debounce=True,
-                                placeholder="2026-05-01 20:00",
-                            ),
-                        ],
-                    ),
-                ],
-            ),
+            *deep_dive.range_controls("volume"),
         ],
     )
 
@@ -216,23 +166,7 @@ def _legend() -> html.Div:
     )
 
 
-@callback(
-    Output("volume-custom", "style"),
-    Output("volume-start", "value"),
-    Output("volume-end", "value"),
-    Input("volume-range", "value"),
-    State("volume-start", "value"),
-    State("volume-end", "value"),
-)
-def show_custom_range(preset: str, start: str | None, end: str | None) -> tuple[Any, ...]:
-    """Show the custom inputs only for "Custom", pre-filled with the last day to edit."""
-    if preset != "custom":
-        return {"display": "none"}, start, end
-    if not start and not end:
-        first, last = preset_range("24h", datetime.now(UTC))
-        start, end = _local(first), _local(last)
-    return {}, start, end
-
+deep_dive.register_custom_range("volume")
 
 _KPI_KEYS = ("all", *CHANNELS)
 
@@ -329,7 +263,7 @@ def _view(
         "status_class": status_class,
         "range_label": _range_label(f),
         "health": _health_line(health),
-        "updated": _updated(now),
+        "updated": updated(now),
     }
 
 
@@ -346,7 +280,7 @@ def _blank(message: str, now: datetime) -> dict[str, Any]:
         "status_class": "status error",
         "range_label": "",
         "health": "",
-        "updated": _updated(now),
+        "updated": updated(now),
     }
 
 
@@ -358,12 +292,12 @@ def _why_empty(health: Health) -> str:
         )
     return (
         "No events in this range for these filters. The newest data is from "
-        f"{_local(health.newest_minute)} (Asia/Shanghai): widen the range or clear a filter."
+        f"{local(health.newest_minute)} (Asia/Shanghai): widen the range or clear a filter."
     )
 
 
 def _health_line(health: Health) -> list[Any]:
-    newest = _local(health.newest_minute) if health.newest_minute else "never"
+    newest = local(health.newest_minute) if health.newest_minute else "never"
     dead = html.Span(
         f"{health.dead_letters:,} dead letters",
         className="warn" if health.dead_letters else "",
@@ -377,14 +311,6 @@ def _health_line(health: Health) -> list[Any]:
 
 def _range_label(f: VolumeFilter) -> str:
     return (
-        f"{_local(f.start)} to {_local(f.end)} Asia/Shanghai (UTC+8) · chart points per "
+        f"{local(f.start)} to {local(f.end)} Asia/Shanghai (UTC+8) · chart points per "
         f"{charts.bucket_name(f.bucket_seconds)} · totals are exact event counts"
     )
-
-
-def _updated(now: datetime) -> str:
-    return f"Updated {now.astimezone(SHANGHAI):%H:%M:%S} Asia/Shanghai"
-
-
-def _local(moment: datetime) -> str:
-    return moment.astimezone(SHANGHAI).strftime(TIME_FORMAT)

@@ -6,7 +6,10 @@ subscriber; kiosk faults, which have no subscriber, are not contacts. Agents wor
 IVR call they answer, so an agent's handling shares the call's session id: the mix counts it as
 an agent contact of its own, re-contact treats it as part of the call.
 
-``events`` is read with ``FINAL`` so a duplicate that slipped past the sink is counted once.
+A duplicate event that slipped past the sink must not be counted twice: the deflection counts
+events, so it reads ``events`` with ``FINAL``; the mix and re-contact count sessions from
+aggregates a duplicate cannot change (``min``, ``argMin``, "was there another"), so they read
+without it, which halves their time.
 Buckets are aligned to Shanghai midnight as on the volume page.
 """
 
@@ -39,7 +42,7 @@ SELECT intDiv(toUInt32(first) + %(offset)s, %(bucket)s) * %(bucket)s - %(offset)
        count() AS contacts
 FROM (
     SELECT channel, session_id, min(occurred_at) AS first
-    FROM events FINAL
+    FROM events
     WHERE subscriber != '' AND {_IN_RANGE}
     GROUP BY channel, session_id
 )
@@ -77,13 +80,13 @@ FROM (
         SELECT session_id, subscriber,
                argMin(channel, {_MS}) AS first_channel,
                min({_MS}) AS first_ms
-        FROM events FINAL
+        FROM events
         WHERE subscriber != '' AND {_IN_RANGE}
         GROUP BY session_id, subscriber
     )
     ALL LEFT JOIN (
         SELECT subscriber, session_id AS other_session, min({_MS}) AS other_ms
-        FROM events FINAL
+        FROM events
         WHERE subscriber != ''
           AND occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(until)s)
         GROUP BY subscriber, session_id

@@ -7,7 +7,9 @@ shows how it ended. A call's menu steps are ``"<key path> <item>"``: branches re
 level-2 items of keys 2 and 3, so ``2-1`` is a different item in different prefectures and the
 pair, not the key path alone, says where callers went.
 
-``events`` is read with ``FINAL`` so a duplicate that slipped past the sink is counted once.
+``events`` is read without ``FINAL``, which would double the time: every figure counts calls,
+built from aggregates a duplicate event that slipped past the sink cannot change (``any``,
+``max``, ``argMax``, ``groupUniqArray``, and "did it happen").
 Times cross as Unix seconds (``toDateTime(%(start)s)``); milliseconds as
 ``toUInt64(occurred_at) * 1000 + occurred_ms``.
 """
@@ -45,7 +47,7 @@ SELECT session_id,
        anyIf(visitParamExtractString(attributes, 'outcome'),
              event_type = 'ivr.call_ended') AS outcome,
        maxIf({_MS}, event_type = 'ivr.call_ended') AS ended_ms
-FROM events FINAL
+FROM events
 WHERE channel = 'ivr'
   AND occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(follow)s)
 GROUP BY session_id
@@ -75,27 +77,30 @@ FROM ({CALLS})
 GROUP BY variant, call_prefecture, call_brand, busy
 """
 
-#: Self-service calls and, for each, the caller's events in other sessions within the window.
+#: Every call, and for each self-service one whether its caller came back in another session
+#: within the window; the callers' other events are fetched only for self-service callers.
 CONTAINMENT = f"""
-SELECT count() AS self_service_calls,
-       countIf(recontacts = 0) AS contained,
-       countIf(recontacts = 0 AND ended_ms + %(window_ms)s > %(as_of_ms)s) AS still_open
+SELECT count() AS calls,
+       countIf(self_service) AS self_service_calls,
+       countIf(self_service AND recontacts = 0) AS contained,
+       countIf(self_service AND recontacts = 0 AND ended_ms + %(window_ms)s > %(as_of_ms)s)
+           AS still_open
 FROM (
-    SELECT session_id, ended_ms,
+    SELECT session_id, self_service, ended_ms,
            countIf(other_ms > ended_ms AND other_ms <= ended_ms + %(window_ms)s
                    AND other_session != session_id) AS recontacts
     FROM (
-        SELECT session_id, caller AS subscriber, ended_ms
+        SELECT session_id, caller AS subscriber, ended_ms,
+               outcome = 'self_service' AND NOT zero AS self_service
         FROM ({CALLS})
-        WHERE outcome = 'self_service' AND NOT zero
     )
     ALL LEFT JOIN (
         SELECT subscriber, session_id AS other_session, {_MS} AS other_ms
-        FROM events FINAL
+        FROM events
         WHERE occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(until)s)
           AND subscriber IN (SELECT caller FROM ({CALLS}) WHERE outcome = 'self_service')
     ) USING subscriber
-    GROUP BY session_id, ended_ms
+    GROUP BY session_id, self_service, ended_ms
 )
 """
 
@@ -183,9 +188,8 @@ def containment(client: Client, start: datetime, end: datetime, as_of: datetime)
         "window_ms": int(RECONTACT_WINDOW.total_seconds() * 1000),
         "as_of_ms": int(as_of.timestamp() * 1000),
     }
-    [(self_service, contained, still_open)] = client.execute(CONTAINMENT, params)
-    [(calls,)] = client.execute(f"SELECT count() FROM ({CALLS})", params)
-    return Containment(int(calls), int(self_service), int(contained), int(still_open))
+    [counts] = client.execute(CONTAINMENT, params)
+    return Containment(*(int(n) for n in counts))
 
 
 def _range(start: datetime, end: datetime) -> dict[str, int]:

@@ -69,3 +69,20 @@ def wait_for_text(driver: WebDriver, element_id: str, expected: str | Callable[[
             f"#{element_id} did not show {expected!r} within {WAIT_S:.0f} s; it showed {last}"
         ) from None
     return seen[-1]
+
+
+def table_rows(driver: WebDriver, element_id: str) -> list[list[str]]:
+    """The cell texts of the body rows of the table in ``#element_id``, once it has drawn
+    (tables are drawn by a component loaded on first use, a moment after the page's numbers).
+    """
+    selector = f"#{element_id} tbody tr"
+    try:
+        WebDriverWait(driver, WAIT_S, poll_frequency=0.1).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, selector)
+        )
+    except TimeoutException:
+        raise AssertionError(f"no table rows in #{element_id} within {WAIT_S:.0f} s") from None
+    return [
+        [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+        for row in driver.find_elements(By.CSS_SELECTOR, selector)
+    ]

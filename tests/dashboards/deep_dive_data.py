@@ -79,3 +79,19 @@ def insert(settings: Settings, produced: Iterable[Event]) -> None:
         client.execute(events.INSERT.format(db=settings.clickhouse_database), rows)
     finally:
         client.disconnect()
+
+
+def insert_with_duplicates(settings: Settings, produced: list[Event]) -> None:
+    """``produced`` in two parts, then every fifth event again: duplicates that slipped past
+    the sink. Merges are stopped so the copies are really there when the queries run, which
+    must count each event once all the same."""
+    client = connect(settings)
+    try:
+        client.execute(f"SYSTEM STOP MERGES {settings.clickhouse_database}.events")
+        half = len(produced) // 2
+        for part in (produced[:half], produced[half:], produced[::5]):
+            insert(settings, part)
+        [(rows, distinct)] = client.execute("SELECT count(), uniqExact(event_id) FROM events")
+        assert (rows, distinct) == (len(produced) + len(produced[::5]), len(produced))
+    finally:
+        client.disconnect()

@@ -11,7 +11,13 @@ from dashboards.filters import VolumeFilter
 from dashboards.queries import cross_channel
 from orchestration.rules.guidance import WAYS
 from schemas.envelope import CHANNELS
-from tests.dashboards.deep_dive_data import Event, event, insert, occurred, simulated
+from tests.dashboards.deep_dive_data import (
+    Event,
+    event,
+    insert_with_duplicates,
+    occurred,
+    simulated,
+)
 from tests.dashboards.test_deep_dive_ivr import EPOCH, ms
 from tests.dashboards.test_queries import shanghai_bucket
 
@@ -61,8 +67,7 @@ def edge_cases() -> list[Event]:
 @pytest.fixture
 def known(migrated: Settings) -> list[Event]:
     produced = [*simulated(30_000, seed=13, start=SIMULATED_FROM), *edge_cases()]
-    for part in (produced[:15_000], produced[15_000:]):
-        insert(migrated, part)
+    insert_with_duplicates(migrated, produced)
     return produced
 
 

@@ -14,7 +14,13 @@ import pytest
 from channelhub.settings import Settings
 from dashboards import db
 from dashboards.queries import ivr
-from tests.dashboards.deep_dive_data import Event, event, insert, occurred, simulated
+from tests.dashboards.deep_dive_data import (
+    Event,
+    event,
+    insert_with_duplicates,
+    occurred,
+    simulated,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -86,8 +92,7 @@ def edge_cases() -> list[Event]:
 @pytest.fixture
 def known(migrated: Settings) -> list[Event]:
     produced = [*simulated(30_000, seed=11, start=SIMULATED_FROM), *edge_cases()]
-    for part in (produced[:15_000], produced[15_000:]):  # unmerged parts, as in production
-        insert(migrated, part)
+    insert_with_duplicates(migrated, produced)
     return produced
 
 

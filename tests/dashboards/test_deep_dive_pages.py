@@ -9,8 +9,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from channelhub.settings import Settings
 from dashboards.filters import preset_range
-from tests.dashboards.browser import sign_in_as, text_of, wait_for_text
-from tests.dashboards.deep_dive_data import Event, insert, occurred, simulated
+from tests.dashboards.browser import sign_in_as, table_rows, text_of, wait_for_text
+from tests.dashboards.deep_dive_data import Event, event, insert, occurred, simulated
 from tests.dashboards.test_deep_dive_ivr import calls, contained
 from tests.dashboards.test_volume_page import serve
 from tests.fixtures.services import StartService
@@ -22,10 +22,31 @@ def count(known: list[Event], event_type: str, start: datetime, end: datetime) -
     return f"{sum(e['event_type'] == event_type and start <= occurred(e) < end for e in known):,}"
 
 
+#: An unknown SMS text that would be bold, a link and an extra column if it were rendered.
+HOSTILE = "${jndi:ldap://x} | <b>bold</b> **strong** [prize](http://evil.example) `code`\n# heading"
+
+
+def hostile_texts(at: datetime) -> list[Event]:
+    """:data:`HOSTILE` from many subscribers, so it heads the unknown texts."""
+    return [
+        event(
+            "sms.message_received",
+            at,
+            msisdn=f"1380000{n:04d}",
+            session=f"hostile-{n}",
+            attributes={"text": HOSTILE, "matched_code": None, "match_kind": "unknown"},
+        )
+        for n in range(300)
+    ]
+
+
 def test_every_deep_dive_page_loads_with_its_numbers(
     migrated: Settings, start_service: StartService, browser: WebDriver
 ) -> None:
-    known = simulated(20_000, seed=5, start=datetime.now(UTC) - timedelta(hours=10))
+    known = [
+        *simulated(20_000, seed=5, start=datetime.now(UTC) - timedelta(hours=10)),
+        *hostile_texts(datetime.now(UTC) - timedelta(hours=1)),
+    ]
     insert(migrated, known)
     start, end = preset_range("24h", datetime.now(UTC))  # every page's default range
     url = serve(start_service, migrated)
@@ -38,12 +59,15 @@ def test_every_deep_dive_page_loads_with_its_numbers(
     assert text_of(browser, "ivr-total-contained") == f"{len(silent):,}"
     assert text_of(browser, "ivr-total-zero") == f"{sum(c.zero for c in found):,}"
     assert "Asia/Shanghai (UTC+8)" in text_of(browser, "ivr-range-label")
-    rows = browser.find_elements(By.CSS_SELECTOR, "#ivr-funnel tbody tr")
-    assert len(rows) == len({s for c in found for s in c.steps or {""}})
+    assert len(table_rows(browser, "ivr-funnel")) == len(
+        {s for c in found for s in c.steps or {""}}
+    )
 
     browser.get(url + "sms-hall")
     wait_for_text(browser, "sms-total-texts", count(known, "sms.message_received", start, end))
-    assert browser.find_elements(By.CSS_SELECTOR, "#sms-unknown tbody tr")
+    # the most frequent unknown text is the hostile one, shown as the literal text it is
+    assert table_rows(browser, "sms-unknown")[0][0] == " ".join(HOSTILE.split())
+    assert not browser.find_elements(By.CSS_SELECTOR, "#sms-unknown b, #sms-unknown a")
 
     browser.get(url + "cross-channel")
     sessions = {e["session_id"] for e in known if e["msisdn"] and start <= occurred(e) < end}
