@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     topic_campaigns: str = "campaigns.events"
     #: Queue alerts opened and cleared (``python -m dashboards.alerts``): one record each.
     topic_alerts: str = "alerts.events"
+    #: Alert rules changed or reset on the queue page, keyed by rule: the newest one applies.
+    topic_alert_rules: str = "alerts.rules"
     topic_partitions: int = Field(4, ge=1, le=256)
     #: Tansu answers JoinGroup only after half the session timeout: short means fast starts.
     kafka_session_timeout_ms: int = Field(6000, ge=1000)

@@ -15,9 +15,9 @@ The gate (:func:`install`) then holds for every request, whatever sent it:
 - signed in: a page outside the user's roles renders a "not for your role" message instead of
   its layout, and a callback request whose callback belongs to such a page gets 403 before
   it runs. A page that declares no roles is shown to nobody (fail closed). A callback belongs
-  to the page whose module defines it; one defined elsewhere (the shell's health line, a
-  shared helper) is open to every signed-in user, so callbacks that return a page's data are
-  defined in that page's module.
+  to the page whose module defines it (a shared helper that registers one for a page gives
+  it that page's module); one defined elsewhere (the shell's health line) is open to every
+  signed-in user, so callbacks that return a page's data are defined in that page's module.
 - inside a callback, :func:`require_role` guards actions that need more than seeing the page
   (triggering a campaign is for ``marketing`` only).
 

@@ -113,23 +113,18 @@ def range_controls(prefix: str) -> list[html.Div]:
     ]
 
 
-def register_custom_range(prefix: str) -> None:
+def register_custom_range(prefix: str, page: str) -> None:
     """Show the custom inputs only for "Custom", pre-filled with the last day to edit.
+
+    ``page`` is the calling page's module name: the sign-in gate finds the page a callback
+    belongs to, and so who may call it, by the module that defines the callback, and this one
+    is defined here on the page's behalf.
 
     Not called on page load, where the inputs start hidden and empty: the page's refresh
     takes the inputs' values, so an initial call here would hold the first query back until
     a round trip had returned them unchanged.
     """
 
-    @callback(
-        Output(f"{prefix}-custom", "style"),
-        Output(f"{prefix}-start", "value"),
-        Output(f"{prefix}-end", "value"),
-        Input(f"{prefix}-range", "value"),
-        State(f"{prefix}-start", "value"),
-        State(f"{prefix}-end", "value"),
-        prevent_initial_call=True,
-    )
     def show_custom_range(preset: str, start: str | None, end: str | None) -> tuple[Any, ...]:
         if preset != "custom":
             return {"display": "none"}, start, end
@@ -137,6 +132,17 @@ def register_custom_range(prefix: str) -> None:
             first, last = preset_range("24h", datetime.now(UTC))
             start, end = local(first), local(last)
         return {}, start, end
+
+    show_custom_range.__module__ = page
+    callback(
+        Output(f"{prefix}-custom", "style"),
+        Output(f"{prefix}-start", "value"),
+        Output(f"{prefix}-end", "value"),
+        Input(f"{prefix}-range", "value"),
+        State(f"{prefix}-start", "value"),
+        State(f"{prefix}-end", "value"),
+        prevent_initial_call=True,
+    )(show_custom_range)
 
 
 def range_inputs(prefix: str) -> dict[str, Input]:

@@ -5,6 +5,7 @@ from types import ModuleType
 from channelhub.settings import Settings
 from sinks.tables import (
     alert_events,
+    alert_rule_changes,
     campaign_events,
     dead_letters,
     events,
@@ -30,4 +31,5 @@ def routes(settings: Settings) -> dict[str, ModuleType]:
         settings.topic_nudges_optouts: opt_outs,
         settings.topic_campaigns: campaign_events,
         settings.topic_alerts: alert_events,
+        settings.topic_alert_rules: alert_rule_changes,
     }

@@ -123,6 +123,7 @@ def topic_names(settings: Settings) -> list[str]:
         settings.topic_campaign_requests,
         settings.topic_campaigns,
         settings.topic_alerts,
+        settings.topic_alert_rules,
     ]
 
 

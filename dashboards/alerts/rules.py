@@ -39,8 +39,11 @@ METRIC_NAMES: dict[str, str] = {
     "waiting_above": "Calls waiting",
 }
 _SHARES = {"service_level_below", "abandonment_above"}
-#: The override key of the service-level threshold (the rest are rule ids).
+#: The page changes the service level's answer time as if it were a rule of this id, with the
+#: seconds as its ``threshold``.
 ANSWER_WITHIN = "answer_within_s"
+#: What the page may change of a rule.
+EDITABLE = ("threshold", "window_minutes", "severity")
 
 
 class AlertConfigError(ChannelhubError):
@@ -108,25 +111,39 @@ class AlertConfig(BaseModel):
             raise ValueError(f"rule ids must be unique, got {ids}")
         return self
 
-    def overridden(self, overrides: Mapping[str, object]) -> "AlertConfig":
-        """A copy with thresholds typed on the page: ``{rule_id: threshold}``, and
-        ``answer_within_s``. Validated like the file's own; anything else is refused by name.
+    def overridden(self, overrides: Mapping[str, Mapping[str, object]]) -> "AlertConfig":
+        """A copy with changes made on the page: ``{rule_id: {field: value}}`` for the fields
+        in :data:`EDITABLE`, and ``{ANSWER_WITHIN: {"threshold": seconds}}`` for the service
+        level. Validated like the file's own; anything else is refused by name.
         """
         known = {rule.id for rule in self.rules} | {ANSWER_WITHIN}
         unknown = sorted(str(key)[:40] for key in overrides if key not in known)
         if unknown:
             raise AlertConfigError(f"unknown rule {', '.join(map(repr, unknown))}")
-        for key, value in overrides.items():
-            if value is None or value == "":
-                raise AlertConfigError(f"{key}: enter a number")
+        for key, fields in overrides.items():
+            if not isinstance(fields, Mapping):
+                raise AlertConfigError(f"{key}: the change is unreadable")
+            allowed = ("threshold",) if key == ANSWER_WITHIN else EDITABLE
+            others = sorted(str(name)[:40] for name in fields if name not in allowed)
+            if others:
+                raise AlertConfigError(f"{key}: {', '.join(map(repr, others))} cannot be changed")
+            required = ("threshold",) if key == ANSWER_WITHIN else ()
+            for name in ("threshold", "severity"):
+                if (name in fields and fields[name] in (None, "")) or (
+                    name in required and name not in fields
+                ):
+                    raise AlertConfigError(f"{key}: enter a {name}")
         try:
             service_level = self.service_level
             if ANSWER_WITHIN in overrides:
                 service_level = ServiceLevel.model_validate(
-                    {**service_level.model_dump(), ANSWER_WITHIN: overrides[ANSWER_WITHIN]}
+                    {
+                        **service_level.model_dump(),
+                        ANSWER_WITHIN: overrides[ANSWER_WITHIN]["threshold"],
+                    }
                 )
             rules = tuple(
-                Rule.model_validate({**rule.model_dump(), "threshold": overrides[rule.id]})
+                Rule.model_validate({**rule.model_dump(), **overrides[rule.id]})
                 if rule.id in overrides
                 else rule
                 for rule in self.rules

@@ -2,8 +2,10 @@
 
 Exactly one runs (``channelhub up`` starts one, ``python -m dashboards.alerts``), so each
 transition is recorded and sent to the webhook once, however many people have the queue page
-open. The page evaluates the same rules for display only (with its viewer's thresholds) and
-records nothing.
+open. The page evaluates the same rules for display only and records nothing.
+
+Each round takes the rules file (re-read, so an edit applies without a restart) with the
+changes made on the queue page laid over it (:mod:`dashboards.alerts.changes`).
 
 Open alerts survive a restart through ``alert_events``: on start the evaluator reads each
 rule's newest transition. A transition produced but not yet written by the sink when the
@@ -22,7 +24,7 @@ from channelhub.errors import StorageError
 from channelhub.ingest.producer import DeliveryError, Producer
 from channelhub.settings import Settings
 from dashboards import db
-from dashboards.alerts import measure
+from dashboards.alerts import changes, measure
 from dashboards.alerts.evaluate import OpenAlert, evaluate
 from dashboards.alerts.record import Recorder
 from dashboards.alerts.rules import AlertConfig, AlertConfigError, load, rules_file
@@ -58,16 +60,25 @@ def run(settings: Settings, stop: threading.Event) -> None:
             webhook_url=settings.alert_webhook_url,
             webhook_timeout=settings.alert_webhook_timeout_seconds,
         )
+        set_aside: dict[str, str] = {}
         while not stop.wait(settings.alert_evaluate_seconds):
             config = reload(path, config)
             now = datetime.now(UTC).replace(microsecond=0)
             try:
                 with db.client(settings) as client:
-                    values = measure.readings(client, config.rules, now, config.service_level.rules)
+                    rules = changes.effective(
+                        config, changes.latest(client, settings.clickhouse_database)
+                    )
+                    judged = rules.config.service_level.rules
+                    values = measure.readings(client, rules.config.rules, now, judged)
             except StorageError as e:
                 log.warning("cannot measure the queue: %s", e)
                 continue
-            result = evaluate(config.rules, values, open_alerts, now)
+            if rules.set_aside != set_aside:
+                for rule_id, why in rules.set_aside.items():
+                    log.error("change to %s set aside, the file's rule applies: %s", rule_id, why)
+                set_aside = rules.set_aside
+            result = evaluate(rules.config.rules, values, open_alerts, now)
             try:
                 recorder.record(result.events)
             except DeliveryError as e:

@@ -5,9 +5,11 @@ percentiles, occupancy) over a recent window, a per-prefecture table, five-minut
 the alert rules of ``dashboards/alerts/config/queue.toml`` with their readings. Every number
 comes from :mod:`dashboards.queries.queue`; the definitions are documented there.
 
-Alerts here are for display: the page evaluates the rules against the readings it just took,
-with its viewer's thresholds (changed for the browser session only), and records nothing. The
-one evaluator that records alerts and calls the webhook is ``python -m dashboards.alerts``.
+Alerts here are for display: the page evaluates the rules in force against the readings it
+just took, and records nothing; the one evaluator that records alerts and calls the webhook is
+``python -m dashboards.alerts``. The rules in force are the file's with the changes ops made
+here laid over them (:mod:`dashboards.alerts.changes`): Apply records a change event per rule
+that differs, for everyone, and Reset puts every rule back to the file.
 Ids are prefixed ``queue-``; tests read ``queue-kpi-<name>``, ``queue-alerts`` and
 ``queue-row-<prefecture>``.
 """
@@ -18,11 +20,13 @@ from typing import Any
 
 import dash
 import plotly.graph_objects as go
+from clickhouse_driver import Client
 from dash import ALL, Input, Output, State, callback, dcc, html
 
-from channelhub.errors import StorageError
-from dashboards import charts, db
-from dashboards.alerts import measure
+from channelhub.errors import ChannelhubError, StorageError
+from channelhub.settings import Settings
+from dashboards import auth, charts, db
+from dashboards.alerts import changes, measure
 from dashboards.alerts.evaluate import OpenAlert
 from dashboards.alerts.rules import (
     ANSWER_WITHIN,
@@ -108,7 +112,7 @@ def layout(**_query: str) -> html.Div:
                 ],
             ),
             _rules_card(),
-            dcc.Store(id="queue-overrides", storage_type="session", data={}),
+            dcc.Store(id="queue-shown-rules"),
             dcc.Interval(id="queue-interval", interval=int(refresh_s * 1000)),
         ],
     )
@@ -166,6 +170,11 @@ def _rules_card() -> html.Section:
         className="card",
         children=[
             html.H2("Alert rules"),
+            html.P(
+                "The rules file's values, or a change made here. A change applies to everyone "
+                "and to the recorded alerts and webhook, and stays until it is reset.",
+                className="card-note",
+            ),
             html.Div(
                 className="filters",
                 children=[
@@ -178,20 +187,14 @@ def _rules_card() -> html.Section:
                             ),
                         ],
                     ),
-                    html.Div(id="queue-rule-inputs", style={"display": "contents"}),
-                    html.Div(
-                        className="filter",
-                        style={"flex": "0 0 auto"},
-                        children=[
-                            html.Span("For this browser session"),
-                            html.Div(
-                                [
-                                    html.Button("Apply", id="queue-apply"),
-                                    html.Button("Reset to the file", id="queue-reset"),
-                                ]
-                            ),
-                        ],
-                    ),
+                ],
+            ),
+            html.Div(id="queue-rule-inputs", className="rule-inputs"),
+            html.Div(
+                className="rule-actions",
+                children=[
+                    html.Button("Apply for everyone", id="queue-apply"),
+                    html.Button("Reset every rule to the file", id="queue-reset"),
                 ],
             ),
             html.Div(id="queue-rules-status", className="status"),
@@ -203,68 +206,155 @@ def _rules_card() -> html.Section:
 @callback(
     Output("queue-rule-inputs", "children"),
     Output("queue-answer-within", "value"),
-    Input("queue-overrides", "data"),
+    Input("queue-shown-rules", "data"),
 )
-def rule_inputs(overrides: dict[str, Any] | None) -> tuple[list[html.Label], Any]:
-    """One threshold box per rule of the file, showing the session's value where it has one."""
+def rule_inputs(shown_rules: dict[str, Any] | None) -> tuple[list[html.Div], Any]:
+    """A row of inputs per rule, holding the values in force: read on load, and after Apply
+    or Reset the ones just recorded (the sink may not have written them yet)."""
     try:
-        config = _config(overrides)
-    except AlertConfigError:
-        return [], None  # the refresh says what is wrong with the file or the thresholds
-    return [
-        html.Label(
-            className="filter",
-            children=[
-                html.Span(f"{rule.id} threshold"),
-                dcc.Input(
-                    id={"type": "queue-threshold", "rule": rule.id},
-                    type="number",
-                    value=rule.threshold,
-                    min=0,
-                    step="any",
-                ),
-            ],
-        )
-        for rule in config.rules
-    ], config.service_level.answer_within_s
+        settings = db.request_settings()
+        file = load(rules_file(settings))
+        if shown_rules is None:
+            with db.client(settings) as client:
+                config = _rules_in_force(client, settings, file).config
+        else:
+            config = file.overridden(shown_rules)
+    except (AlertConfigError, StorageError):
+        return [], None  # the refresh says what is wrong with the file or the server
+    return [_rule_input(rule) for rule in config.rules], config.service_level.answer_within_s
+
+
+def _rule_input(rule: Rule) -> html.Div:
+    def key(kind: str) -> dict[str, str]:
+        return {"type": kind, "rule": rule.id}
+
+    return html.Div(
+        className="rule-input",
+        children=[
+            html.Span(rule.id, className="rule-id"),
+            html.Label(
+                [
+                    "Threshold",
+                    dcc.Input(
+                        id=key("queue-threshold"),
+                        type="number",
+                        value=rule.threshold,
+                        min=0,
+                        step="any",
+                    ),
+                ]
+            ),
+            html.Label(
+                [
+                    "Window (min)",
+                    dcc.Input(
+                        id=key("queue-window"),
+                        type="number",
+                        value=rule.window_minutes,
+                        min=1,
+                        max=240,
+                        step=1,
+                        disabled=rule.window_minutes is None,
+                        placeholder="now",
+                    ),
+                ]
+            ),
+            html.Label(
+                [
+                    "Severity",
+                    dcc.Dropdown(
+                        id=key("queue-severity"),
+                        options=list(SEVERITY_ORDER),
+                        value=rule.severity,
+                        clearable=False,
+                        searchable=False,
+                    ),
+                ]
+            ),
+        ],
+    )
 
 
 @callback(
-    Output("queue-overrides", "data"),
+    Output("queue-shown-rules", "data"),
     Output("queue-rules-status", "children"),
     Output("queue-rules-status", "className"),
     Input("queue-apply", "n_clicks"),
     Input("queue-reset", "n_clicks"),
     State({"type": "queue-threshold", "rule": ALL}, "value"),
     State({"type": "queue-threshold", "rule": ALL}, "id"),
+    State({"type": "queue-window", "rule": ALL}, "value"),
+    State({"type": "queue-window", "rule": ALL}, "id"),
+    State({"type": "queue-severity", "rule": ALL}, "value"),
+    State({"type": "queue-severity", "rule": ALL}, "id"),
     State("queue-answer-within", "value"),
     prevent_initial_call=True,
 )
-def apply_thresholds(
+@auth.require_role("ops")
+def apply_rules(
     _apply: int | None,
     _reset: int | None,
-    values: list[Any],
-    ids: list[Any],
+    thresholds: list[Any],
+    threshold_ids: list[Any],
+    windows: list[Any],
+    window_ids: list[Any],
+    severities: list[Any],
+    severity_ids: list[Any],
     answer_within: Any,
 ) -> tuple[Any, str, str]:
-    """Validate the typed thresholds as the file's own; keep the previous ones if any is bad."""
-    if dash.ctx.triggered_id == "queue-reset":
-        return {}, "Thresholds reset to the rules file.", "status"
-    # A hand-made request may send anything as ids: unknown rules are refused by name below.
-    overrides = {
-        str(i.get("rule") if isinstance(i, dict) else i): v
-        for i, v in zip(ids, values, strict=False)
-    }
-    overrides[ANSWER_WITHIN] = answer_within
+    """Record the rules as typed (one event per rule that differs) or reset them all, as the
+    signed-in user; a bad value is refused by name and nothing is recorded."""
+    settings = db.request_settings()
+    by = auth.current_user() or "dashboard"
+    now = datetime.now(UTC)
     try:
-        _config(overrides)
-    except AlertConfigError as e:
+        file = load(rules_file(settings))
+        with db.client(settings) as client:
+            in_force = _rules_in_force(client, settings, file)
+        if dash.ctx.triggered_id == "queue-reset":
+            events = changes.resets(in_force.changed, by=by, now=now)
+            shown_rules: dict[str, Any] = {}
+        else:
+            shown_rules = _submitted(
+                zip(threshold_ids, thresholds, strict=False),
+                zip(window_ids, windows, strict=False),
+                zip(severity_ids, severities, strict=False),
+            )
+            shown_rules[ANSWER_WITHIN] = {"threshold": answer_within}
+            events = changes.changes(in_force.config, file, shown_rules, by=by, now=now)
+    except (AlertConfigError, StorageError) as e:
         return dash.no_update, f"Not applied: {e}", "status error"
+    if not events:
+        return dash.no_update, "Nothing to record: the rules in force already say that.", "status"
+    try:
+        changes.record(settings, events)
+    except ChannelhubError as e:
+        log.warning("queue page: rule changes not recorded: %s", e)
+        return dash.no_update, f"Not recorded: {e}. Is the broker running?", "status error"
+    names = ", ".join(e.rule_id for e in events)
+    what = "Reset to the file" if events[0].reset else "Recorded"
     return (
-        overrides,
-        "Applied for this browser session; the recorded alerts keep the file's rules.",
+        shown_rules,
+        f"{what} for everyone by {by}: {names}. The recorded alerts follow from their next "
+        f"round (every {settings.alert_evaluate_seconds:g} s).",
         "status",
     )
+
+
+def _submitted(*fields: Any) -> dict[str, Any]:
+    """``{rule_id: {field: value}}`` from the pattern-matched inputs. A hand-made request may
+    send anything as ids; unknown rules and fields are refused by name when validated."""
+    names = ("threshold", "window_minutes", "severity")
+    submitted: dict[str, Any] = {}
+    for name, pairs in zip(names, fields, strict=True):
+        for key, value in pairs:
+            rule = str(key.get("rule") if isinstance(key, dict) else key)
+            submitted.setdefault(rule, {})[name] = value
+    return submitted
+
+
+def _rules_in_force(client: Client, settings: Settings, file: AlertConfig) -> changes.Effective:
+    return changes.effective(file, changes.latest(client, settings.clickhouse_database))
 
 
 @callback(
@@ -283,44 +373,36 @@ def apply_thresholds(
     inputs={
         "window": Input("queue-window", "value"),
         "history": Input("queue-history", "value"),
-        "overrides": Input("queue-overrides", "data"),
+        "_shown": Input("queue-shown-rules", "data"),
         "_tick": Input("queue-interval", "n_intervals"),
     },
 )
-def refresh(window: Any, history: Any, overrides: Any, _tick: int | None) -> dict[str, Any]:
+def refresh(window: Any, history: Any, _shown: Any, _tick: int | None) -> dict[str, Any]:
     """Controls → queries → components; bad input and a missing server become a message."""
     now = datetime.now(UTC).replace(microsecond=0)
-    try:
-        minutes, hours = queries.spans(window, history)
-        config = _config(overrides)
-    except (ValueError, AlertConfigError) as e:
-        return _blank(f"Check the controls: {e}", now)
-    judged = config.service_level.rules
     settings = db.request_settings()
     try:
+        minutes, hours = queries.spans(window, history)
+        file = load(rules_file(settings))
+    except (ValueError, AlertConfigError) as e:
+        return _blank(f"Check the controls: {e}", now)
+    try:
         with db.client(settings) as client:
+            in_force = _rules_in_force(client, settings, file)
+            judged = in_force.config.service_level.rules
             snapshot = queries.snapshot(client, now, timedelta(minutes=minutes), judged)
             series = queries.series(client, now, hours, judged)
-            readings = measure.readings(client, config.rules, now, judged)
+            readings = measure.readings(client, in_force.config.rules, now, judged)
             newest = queries.newest_call(client, now)
             recorded = recorded_open(client, settings.clickhouse_database)
     except StorageError as e:
         log.warning("queue page: %s", e)
         return _blank(f"{e}. Is ClickHouse running (`channelhub up`)?", now)
-    return _view(config, snapshot, series, readings, recorded, newest, now)
-
-
-def _config(overrides: Any) -> AlertConfig:
-    config = load(rules_file(db.request_settings()))
-    if not overrides:
-        return config
-    if not isinstance(overrides, dict):
-        raise AlertConfigError("the session's thresholds are unreadable: reset them")
-    return config.overridden(overrides)
+    return _view(in_force, snapshot, series, readings, recorded, newest, now)
 
 
 def _view(
-    config: AlertConfig,
+    in_force: changes.Effective,
     snap: Snapshot,
     series: Series,
     readings: dict[str, float | None],
@@ -328,6 +410,7 @@ def _view(
     newest: datetime | None,
     now: datetime,
 ) -> dict[str, Any]:
+    config = in_force.config
     overall = snap.overall
     p50, p90, p99 = overall.wait_percentiles or (None, None, None)
     minutes = round((snap.now - snap.start).total_seconds() / 60)
@@ -371,7 +454,7 @@ def _view(
         "status": status,
         "status_class": status_class,
         "alerts": _banner(config.rules, readings),
-        "rules": _rules_table(config.rules, readings, recorded),
+        "rules": _rules_table(in_force, readings, recorded),
         "updated": _updated(now),
     }
 
@@ -410,16 +493,17 @@ def _banner(rules: tuple[Rule, ...], readings: dict[str, float | None]) -> html.
 
 
 def _rules_table(
-    rules: tuple[Rule, ...], readings: dict[str, float | None], recorded: dict[str, OpenAlert]
+    in_force: changes.Effective, readings: dict[str, float | None], recorded: dict[str, OpenAlert]
 ) -> html.Table:
-    """Each rule as this page judges it, beside what the evaluator has recorded (file rules)."""
-    head = ["Rule", "Condition", "Severity", "Reading", "Here", "Recorded"]
+    """Each rule in force, where its values come from, and what the evaluator has recorded."""
+    head = ["Rule", "Condition", "Severity", "Set by", "Reading", "Now", "Recorded"]
     rows = [
         html.Tr(
             [
                 html.Td(rule.id),
                 html.Td(rule.condition),
                 html.Td(rule.severity),
+                html.Td(_set_by(in_force, rule.id)),
                 html.Td(shown(rule.kind, readings.get(rule.id))),
                 html.Td("ALERT" if rule.breached(readings.get(rule.id)) else "ok"),
                 html.Td(
@@ -430,11 +514,34 @@ def _rules_table(
             ],
             id=f"queue-rule-{rule.id}",
         )
-        for rule in rules
+        for rule in in_force.config.rules
     ]
+    within = in_force.config.service_level.answer_within_s
+    rows.insert(
+        0,
+        html.Tr(
+            [
+                html.Td(ANSWER_WITHIN),
+                html.Td(f"Service level counts calls answered within {within:g} s"),
+                html.Td(NOTHING),
+                html.Td(_set_by(in_force, ANSWER_WITHIN)),
+                *(html.Td(NOTHING) for _ in range(3)),
+            ],
+            id=f"queue-rule-{ANSWER_WITHIN}",
+        ),
+    )
     return html.Table(
         [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], className="table"
     )
+
+
+def _set_by(in_force: changes.Effective, rule_id: str) -> str:
+    change = in_force.changed.get(rule_id)
+    if change is not None:
+        return f"{change.changed_by}, {_local(change.at):%m-%d %H:%M} (UTC+8)"
+    if rule_id in in_force.set_aside:
+        return f"the file (a change was set aside: {in_force.set_aside[rule_id]})"
+    return "the file"
 
 
 def _table(snap: Snapshot) -> html.Table:

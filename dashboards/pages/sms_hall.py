@@ -99,7 +99,7 @@ def layout(**_query: str) -> html.Div:
     )
 
 
-deep_dive.register_custom_range(PREFIX)
+deep_dive.register_custom_range(PREFIX, __name__)
 
 
 @callback(

@@ -166,7 +166,7 @@ def _legend() -> html.Div:
     )
 
 
-deep_dive.register_custom_range("volume")
+deep_dive.register_custom_range("volume", __name__)
 
 _KPI_KEYS = ("all", *CHANNELS)
 

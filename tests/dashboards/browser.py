@@ -42,7 +42,14 @@ def sign_in_as(driver: WebDriver, url: str, role: str = "analyst") -> None:
 
 
 def text_of(driver: WebDriver, element_id: str) -> str:
-    return str(driver.find_element(By.ID, element_id).text)
+    """The element's text now; read again if Dash re-rendered it between finding and reading
+    (live pages refresh every second in the tests)."""
+    for _ in range(10):
+        try:
+            return str(driver.find_element(By.ID, element_id).text)
+        except StaleElementReferenceException:
+            continue
+    raise AssertionError(f"#{element_id} kept being re-rendered: could not read it")
 
 
 def wait_for_text(driver: WebDriver, element_id: str, expected: str | Callable[[str], bool]) -> str:

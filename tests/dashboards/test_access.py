@@ -212,6 +212,36 @@ def test_a_page_outside_the_role_is_neither_listed_nor_shown_nor_fed(http: Any) 
     assert forged.get_json() == {"error": "Data health is not for your role"}
 
 
+def custom_range_request(prefix: str) -> dict[str, Any]:
+    """The IVR page's custom-range callback, defined by a shared helper for the page."""
+    outputs = [
+        (f"{prefix}-custom", "style"),
+        (f"{prefix}-start", "value"),
+        (f"{prefix}-end", "value"),
+    ]
+    return {
+        "output": "...".join(f"{i}.{p}" for i, p in outputs).join(("..", "..")),
+        "outputs": [{"id": i, "property": p} for i, p in outputs],
+        "inputs": [{"id": f"{prefix}-range", "property": "value", "value": "custom"}],
+        "state": [
+            {"id": f"{prefix}-start", "property": "value", "value": None},
+            {"id": f"{prefix}-end", "property": "value", "value": None},
+        ],
+        "changedPropIds": [f"{prefix}-range.value"],
+    }
+
+
+def test_a_callback_a_shared_helper_defines_for_a_page_is_gated_as_the_page(http: Any) -> None:
+    sign_in(http, "ops", "dev-ops")
+    refused = http.post("/_dash-update-component", json=custom_range_request("ivr"))
+    assert refused.status_code == 403
+    assert refused.get_json() == {"error": "IVR is not for your role"}
+    sign_in(http, "analyst", "dev-analyst")
+    answered = http.post("/_dash-update-component", json=custom_range_request("ivr"))
+    assert answered.status_code == 200
+    assert answered.get_json()["response"]["ivr-custom"] == {"style": {}}
+
+
 def test_an_allowed_page_is_listed_and_its_callback_runs(http: Any) -> None:
     sign_in(http, "ops", "dev-ops")
     assert "Data health" in http.get("/_dash-layout").get_data(as_text=True)

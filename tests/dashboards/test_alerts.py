@@ -125,23 +125,51 @@ def test_a_bad_rules_file_says_where(tmp_path: Path, text: str, message: str) ->
 
 
 @pytest.mark.parametrize("value", [*HOSTILE, -1, 0, 601, None, "1e999", "nan", [0.5]])
-def test_thresholds_typed_on_the_page_are_validated_like_the_file(value: object) -> None:
+def test_values_typed_on_the_page_are_validated_like_the_file(value: object) -> None:
     config = load(DEFAULT_FILE)
     with pytest.raises(AlertConfigError):
-        config.overridden({"service-level-low": value if value != 0 else 2})
+        config.overridden({"service-level-low": {"threshold": value if value != 0 else 2}})
     with pytest.raises(AlertConfigError):
-        config.overridden({"answer_within_s": value})
+        config.overridden({"answer_within_s": {"threshold": value}})
+    with pytest.raises(AlertConfigError):
+        config.overridden({"asa-slow": {"window_minutes": value if value != 0 else 241}})
+    with pytest.raises(AlertConfigError):
+        config.overridden({"asa-slow": {"severity": value}})
 
 
 def test_page_overrides_change_only_what_they_name() -> None:
     config = load(DEFAULT_FILE)
-    changed = config.overridden({"service-level-low": "0.95", "answer_within_s": 10})
+    changed = config.overridden(
+        {
+            "service-level-low": {"threshold": "0.95", "window_minutes": 5, "severity": "critical"},
+            "answer_within_s": {"threshold": 10},
+        }
+    )
     by_id = {r.id: r for r in changed.rules}
     assert by_id["service-level-low"].threshold == 0.95
+    assert by_id["service-level-low"].window_minutes == 5
+    assert by_id["service-level-low"].severity == "critical"
     assert changed.service_level.answer_within_s == 10
     assert {r.id: r for r in config.rules}["abandonment-high"] == by_id["abandonment-high"]
-    with pytest.raises(AlertConfigError, match="unknown rule \"'; DROP"):
-        config.overridden({"'; DROP TABLE events; --": 1})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"'; DROP TABLE events; --": {"threshold": 1}}, "unknown rule \"'; DROP"),
+        ({"asa-slow": {"kind": "waiting_above"}}, "'kind' cannot be changed"),
+        ({"asa-slow": 30}, "unreadable"),
+        ({"asa-slow": {"threshold": ""}}, "enter a threshold"),
+        ({"answer_within_s": {}}, "enter a threshold"),
+        ({"queue-long": {"window_minutes": 5}}, "remove window_minutes"),
+        ({"asa-slow": {"window_minutes": None}}, "needs window_minutes"),
+    ],
+)
+def test_a_change_outside_what_the_page_may_change_is_refused_by_name(
+    overrides: dict[str, object], message: str
+) -> None:
+    with pytest.raises(AlertConfigError, match=message):
+        load(DEFAULT_FILE).overridden(overrides)  # type: ignore[arg-type]
 
 
 # --- against the real services --------------------------------------------------------------

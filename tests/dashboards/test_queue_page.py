@@ -18,7 +18,7 @@ from dashboards.queries.queue import spans
 from tests.dashboards.browser import sign_in_as, text_of, wait_for_text
 from tests.dashboards.queue_data import Call, insert_calls
 from tests.dashboards.test_filters import HOSTILE
-from tests.fixtures.services import StartService, free_port
+from tests.fixtures.services import StartService, Topics, free_port
 
 SERVICE_LEVEL_ALERT = "WARNING · Service level < 80.0% over 15 min: now"
 
@@ -29,14 +29,17 @@ def open_queue_page(start_service: StartService, settings: Settings, browser: We
     sign_in_as(browser, f"{live.dashboard_url}queue", "ops")
 
 
-def threshold_box(browser: WebDriver, rule_id: str) -> WebElement:
-    """The threshold input of one rule (Dash writes a pattern-matching id as JSON)."""
-    return browser.find_element(By.CSS_SELECTOR, f'input[id*=\'"rule":"{rule_id}"\']')
+def rule_box(browser: WebDriver, field: str, rule_id: str) -> WebElement:
+    """The ``threshold`` or ``window`` input of one rule (Dash writes a pattern-matching id as
+    JSON, keys sorted)."""
+    return browser.find_element(
+        By.CSS_SELECTOR, f'input[id*=\'"rule":"{rule_id}","type":"queue-{field}"\']'
+    )
 
 
 @pytest.mark.browser
 def test_overloaded_queue_raises_the_alert_and_recovery_clears_it(
-    migrated: Settings, start_service: StartService, browser: WebDriver
+    migrated: Settings, topics: Topics, start_service: StartService, browser: WebDriver
 ) -> None:
     now = datetime.now(UTC)
     start = now - timedelta(minutes=10)
@@ -47,6 +50,7 @@ def test_overloaded_queue_raises_the_alert_and_recovery_clears_it(
     ]  # fmt: skip
     waiting = [Call("yiyang", now - timedelta(minutes=2), "waiting") for _ in range(7)]
     insert_calls(migrated, [*slow, *waiting])
+    start_service("sink", "sinks", migrated)
     open_queue_page(start_service, migrated, browser)
 
     wait_for_text(browser, "queue-kpi-waiting", "7 calls")
@@ -73,12 +77,22 @@ def test_overloaded_queue_raises_the_alert_and_recovery_clears_it(
     wait_for_text(browser, "queue-alerts", "")
     assert text_of(browser, "queue-kpi-asa") == f"{(20 * 60 + 200 * 2) / 220:.1f} s"
 
-    # A stricter threshold for this session only: the alert is back, on this page.
-    box = threshold_box(browser, "service-level-low")
-    box.clear()
-    box.send_keys("0.95")
+    # A stricter rule, recorded for everyone: the sink writes it and the alert is back.
+    for box, value in ((rule_box(browser, "threshold", "service-level-low"), "0.95"),
+                       (rule_box(browser, "window", "service-level-low"), "10")):  # fmt: skip
+        box.clear()
+        box.send_keys(value)
     browser.find_element(By.ID, "queue-apply").click()
-    wait_for_text(browser, "queue-alerts", lambda t: "Service level < 95.0% over 15 min" in t)
+    recorded = wait_for_text(browser, "queue-rules-status", lambda t: t.startswith("Recorded"))
+    assert recorded.startswith("Recorded for everyone by ops: service-level-low.")
+    wait_for_text(browser, "queue-alerts", lambda t: "Service level < 95.0% over 10 min" in t)
+    wait_for_text(browser, "queue-rule-service-level-low", lambda t: "ops, " in t)
+
+    browser.find_element(By.ID, "queue-reset").click()
+    wait_for_text(browser, "queue-rules-status", lambda t: t.startswith("Reset to the file"))
+    wait_for_text(browser, "queue-alerts", "")
+    wait_for_text(browser, "queue-rule-service-level-low", lambda t: "the file" in t)
+    assert rule_box(browser, "threshold", "service-level-low").get_attribute("value") == "0.8"
 
 
 @pytest.mark.browser
@@ -87,7 +101,7 @@ def test_a_bad_threshold_is_refused_with_a_message(
 ) -> None:
     open_queue_page(start_service, migrated, browser)
     wait_for_text(browser, "queue-status", lambda t: "No caller has ever joined" in t)
-    box = threshold_box(browser, "abandonment-high")
+    box = rule_box(browser, "threshold", "abandonment-high")
     box.clear()
     box.send_keys("7")
     browser.find_element(By.ID, "queue-apply").click()
