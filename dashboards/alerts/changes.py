@@ -98,21 +98,31 @@ def latest(client: Client, database: str) -> dict[str, RuleChange]:
 def changes(
     current: AlertConfig,
     file: AlertConfig,
-    submitted: Mapping[str, Mapping[str, object]],
+    edited: Mapping[str, Mapping[str, object]],
     *,
     by: str,
     now: datetime,
 ) -> list[RuleChange]:
-    """The events that take the rules from ``current`` to ``submitted`` (validated against the
-    ``file`` like its own, :class:`AlertConfigError` naming the field otherwise): one per rule
-    whose values differ, none for the rest."""
-    wanted = file.overridden(submitted)
-    before = _values(current)
+    """The events that set the ``edited`` rules (validated against the ``file`` like its own,
+    :class:`AlertConfigError` naming the field otherwise): one per rule whose values differ
+    from ``current``, none for the rest. Only rules a person edited are passed, so a page
+    opened before someone else's change does not undo it."""
+    wanted = file.overridden(edited)
+    before = values(current)
     return [
-        _change(rule_id, values, by=by, now=now)
-        for rule_id, values in _values(wanted).items()
-        if rule_id in submitted and values != before.get(rule_id)
+        _change(rule_id, rule_values, by=by, now=now)
+        for rule_id, rule_values in values(wanted).items()
+        if rule_id in edited and rule_values != before.get(rule_id)
     ]
+
+
+def edited(
+    submitted: Mapping[str, Mapping[str, object]], shown: Mapping[str, object] | None
+) -> dict[str, Mapping[str, object]]:
+    """The rules whose submitted values differ from those the page showed (all of them when
+    it showed none): what the person changed, and nothing they merely saw."""
+    before = shown or {}
+    return {rule: fields for rule, fields in submitted.items() if before.get(rule) != fields}
 
 
 def resets(rule_ids: Iterable[str], *, by: str, now: datetime) -> list[RuleChange]:
@@ -133,8 +143,9 @@ def record(settings: Settings, events: list[RuleChange]) -> None:
             producer.send(event.rule_id.encode(), msgspec.json.encode(event))
 
 
-def _values(config: AlertConfig) -> dict[str, dict[str, object]]:
-    values: dict[str, dict[str, object]] = {
+def values(config: AlertConfig) -> dict[str, dict[str, object]]:
+    """Every rule's editable values (and the answer time), as the page submits them."""
+    found: dict[str, dict[str, object]] = {
         rule.id: {
             "threshold": rule.threshold,
             "window_minutes": rule.window_minutes,
@@ -142,8 +153,8 @@ def _values(config: AlertConfig) -> dict[str, dict[str, object]]:
         }
         for rule in config.rules
     }
-    values[ANSWER_WITHIN] = {"threshold": config.service_level.answer_within_s}
-    return values
+    found[ANSWER_WITHIN] = {"threshold": config.service_level.answer_within_s}
+    return found
 
 
 def _change(rule_id: str, values: Mapping[str, object], *, by: str, now: datetime) -> RuleChange:

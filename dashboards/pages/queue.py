@@ -112,7 +112,8 @@ def layout(**_query: str) -> html.Div:
                 ],
             ),
             _rules_card(),
-            dcc.Store(id="queue-shown-rules"),
+            dcc.Store(id="queue-rules-recorded"),
+            dcc.Store(id="queue-rules-shown"),
             dcc.Interval(id="queue-interval", interval=int(refresh_s * 1000)),
         ],
     )
@@ -206,22 +207,25 @@ def _rules_card() -> html.Section:
 @callback(
     Output("queue-rule-inputs", "children"),
     Output("queue-answer-within", "value"),
-    Input("queue-shown-rules", "data"),
+    Output("queue-rules-shown", "data"),
+    Input("queue-rules-recorded", "data"),
 )
-def rule_inputs(shown_rules: dict[str, Any] | None) -> tuple[list[html.Div], Any]:
-    """A row of inputs per rule, holding the values in force: read on load, and after Apply
-    or Reset the ones just recorded (the sink may not have written them yet)."""
+def rule_inputs(recorded: dict[str, Any] | None) -> tuple[list[html.Div], Any, Any]:
+    """A row of inputs per rule holding the values in force: read on load, and after Apply or
+    Reset the ones just recorded (the sink may not have written them yet). What was shown is
+    kept, so Apply records only what the person changed."""
     try:
         settings = db.request_settings()
         file = load(rules_file(settings))
-        if shown_rules is None:
+        if recorded is None:
             with db.client(settings) as client:
                 config = _rules_in_force(client, settings, file).config
         else:
-            config = file.overridden(shown_rules)
+            config = file.overridden(recorded)
     except (AlertConfigError, StorageError):
-        return [], None  # the refresh says what is wrong with the file or the server
-    return [_rule_input(rule) for rule in config.rules], config.service_level.answer_within_s
+        return [], None, None  # the refresh says what is wrong with the file or the server
+    inputs = [_rule_input(rule) for rule in config.rules]
+    return inputs, config.service_level.answer_within_s, changes.values(config)
 
 
 def _rule_input(rule: Rule) -> html.Div:
@@ -276,7 +280,7 @@ def _rule_input(rule: Rule) -> html.Div:
 
 
 @callback(
-    Output("queue-shown-rules", "data"),
+    Output("queue-rules-recorded", "data"),
     Output("queue-rules-status", "children"),
     Output("queue-rules-status", "className"),
     Input("queue-apply", "n_clicks"),
@@ -288,6 +292,7 @@ def _rule_input(rule: Rule) -> html.Div:
     State({"type": "queue-severity", "rule": ALL}, "value"),
     State({"type": "queue-severity", "rule": ALL}, "id"),
     State("queue-answer-within", "value"),
+    State("queue-rules-shown", "data"),
     prevent_initial_call=True,
 )
 @auth.require_role("ops")
@@ -301,9 +306,10 @@ def apply_rules(
     severities: list[Any],
     severity_ids: list[Any],
     answer_within: Any,
+    shown: Any,
 ) -> tuple[Any, str, str]:
-    """Record the rules as typed (one event per rule that differs) or reset them all, as the
-    signed-in user; a bad value is refused by name and nothing is recorded."""
+    """Record the rules edited since they were shown (one event per rule), or reset them all,
+    as the signed-in user; a bad value is refused by name and nothing is recorded."""
     settings = db.request_settings()
     by = auth.current_user() or "dashboard"
     now = datetime.now(UTC)
@@ -313,15 +319,17 @@ def apply_rules(
             in_force = _rules_in_force(client, settings, file)
         if dash.ctx.triggered_id == "queue-reset":
             events = changes.resets(in_force.changed, by=by, now=now)
-            shown_rules: dict[str, Any] = {}
+            after = file
         else:
-            shown_rules = _submitted(
+            submitted = _submitted(
                 zip(threshold_ids, thresholds, strict=False),
                 zip(window_ids, windows, strict=False),
                 zip(severity_ids, severities, strict=False),
             )
-            shown_rules[ANSWER_WITHIN] = {"threshold": answer_within}
-            events = changes.changes(in_force.config, file, shown_rules, by=by, now=now)
+            submitted[ANSWER_WITHIN] = {"threshold": answer_within}
+            edited = changes.edited(submitted, shown if isinstance(shown, dict) else None)
+            events = changes.changes(in_force.config, file, edited, by=by, now=now)
+            after = in_force.config.overridden(edited)
     except (AlertConfigError, StorageError) as e:
         return dash.no_update, f"Not applied: {e}", "status error"
     if not events:
@@ -334,7 +342,7 @@ def apply_rules(
     names = ", ".join(e.rule_id for e in events)
     what = "Reset to the file" if events[0].reset else "Recorded"
     return (
-        shown_rules,
+        changes.values(after),
         f"{what} for everyone by {by}: {names}. The recorded alerts follow from their next "
         f"round (every {settings.alert_evaluate_seconds:g} s).",
         "status",
@@ -373,11 +381,11 @@ def _rules_in_force(client: Client, settings: Settings, file: AlertConfig) -> ch
     inputs={
         "window": Input("queue-window", "value"),
         "history": Input("queue-history", "value"),
-        "_shown": Input("queue-shown-rules", "data"),
+        "_recorded": Input("queue-rules-recorded", "data"),
         "_tick": Input("queue-interval", "n_intervals"),
     },
 )
-def refresh(window: Any, history: Any, _shown: Any, _tick: int | None) -> dict[str, Any]:
+def refresh(window: Any, history: Any, _recorded: Any, _tick: int | None) -> dict[str, Any]:
     """Controls → queries → components; bad input and a missing server become a message."""
     now = datetime.now(UTC).replace(microsecond=0)
     settings = db.request_settings()

@@ -73,6 +73,21 @@ def test_a_change_is_compared_with_the_rules_in_force_not_the_file() -> None:
     assert [(c.rule_id, c.threshold) for c in back] == [("asa-slow", 30.0)]
 
 
+def test_only_what_was_edited_on_the_page_is_recorded_not_what_it_merely_showed() -> None:
+    """A page opened before someone else's change still shows the old values; applying an
+    edit of another rule must not put the old values back."""
+    shown = in_file()
+    theirs = change("asa-slow", threshold=45, window_minutes=15, severity="warning")
+    in_force = changes.effective(FILE, {"asa-slow": theirs})
+    submitted = in_file()
+    submitted["queue-long"]["threshold"] = 80
+    edited = changes.edited(submitted, shown)
+    assert set(edited) == {"queue-long"}
+    made = changes.changes(in_force.config, FILE, edited, by="ops", now=T0)
+    assert [(c.rule_id, c.threshold) for c in made] == [("queue-long", 80.0)]
+    assert set(changes.edited(submitted, None)) == set(submitted)
+
+
 def test_a_bad_value_makes_no_event_and_says_which() -> None:
     submitted = in_file()
     submitted["abandonment-high"]["threshold"] = 7
