@@ -177,16 +177,16 @@ def _rules_card() -> html.Section:
                 className="card-note",
             ),
             html.Div(
-                className="filters",
+                className="rule-input",
                 children=[
+                    html.Span("service level", className="rule-id"),
                     html.Label(
-                        className="filter",
-                        children=[
-                            html.Span("Service level: answered within (s)"),
+                        [
+                            "Answered within (s)",
                             dcc.Input(
                                 id="queue-answer-within", type="number", min=1, max=600, step=1
                             ),
-                        ],
+                        ]
                     ),
                 ],
             ),

@@ -23,7 +23,10 @@ Definitions (each call's events share its ``session_id``):
   window, answered or abandoned.
 - **Occupancy** = agent talk time inside the window / (agents * window length). Talk time of
   a call runs from ``ivr.agent_answered`` to the session's ``ivr.call_ended`` (or ``now`` when
-  it has not ended), to the second, for calls answered up to two hours before the window.
+  it has not ended), to the second, for calls answered up to two hours before the window. An
+  agent takes one call at a time, so a call also ends, at the latest, when its agent answers
+  the next one: a call whose end event never came (a dropped line, a restarted feed) would
+  otherwise count as talk until ``now`` and push occupancy over 100%.
   *Agents* are the distinct ``agent_id`` values with talk time inside the window: an estimate,
   because an agent who is logged in but idle the whole window is invisible in the events, so
   occupancy is an upper bound when the queue is quiet.
@@ -91,10 +94,17 @@ GROUP BY prefecture
 """
 
 OCCUPANCY = """
-SELECT uniqExactIf(agent, talk > 0), sum(talk) FROM (
+SELECT countIf(talk > 0), sum(talk) FROM (
     SELECT agent,
-           greatest(toInt64(0), toInt64(least(if(ended = 0, %(end)s, ended), %(end)s))
-                                - toInt64(greatest(answered, %(start)s))) AS talk
+           arraySort(groupArray((toInt64(answered), session_id,
+                                 toInt64(if(ended = 0, %(end)s, ended))))) AS calls,
+           arraySum(arrayMap(
+               i -> greatest(toInt64(0),
+                             least(tupleElement(calls[i], 3),
+                                   if(i < length(calls), tupleElement(calls[i + 1], 1),
+                                      toInt64(%(end)s)))
+                             - greatest(tupleElement(calls[i], 1), toInt64(%(start)s))),
+               arrayEnumerate(calls))) AS talk
     FROM (
         SELECT session_id, visitParamExtractString(attributes, 'agent_id') AS agent,
                toUInt32(occurred_at) AS answered
@@ -109,6 +119,7 @@ SELECT uniqExactIf(agent, talk > 0), sum(talk) FROM (
           AND occurred_at >= toDateTime(%(lookback)s) AND occurred_at < toDateTime(%(end)s)
         GROUP BY session_id
     ) USING session_id
+    GROUP BY agent
 )
 """
 

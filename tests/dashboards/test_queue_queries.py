@@ -93,11 +93,18 @@ def expected_occupancy(raw: list[RawEvent], start: datetime, now: datetime) -> t
     for e in raw:
         if e.event_type == "ivr.call_ended" and inside(e, lookback, now):
             ended[e.session_id] = min(ended.get(e.session_id, n), second(e))
-    talk: defaultdict[str, int] = defaultdict(int)
+    calls: defaultdict[str, list[tuple[int, str]]] = defaultdict(list)
     for e in raw:
         if e.event_type == ANSWERED and inside(e, lookback, now):
-            seconds = max(0, min(ended.get(e.session_id, n), n) - max(second(e), s))
-            talk[e.attributes["agent_id"]] += seconds
+            calls[e.attributes["agent_id"]].append((second(e), e.session_id))
+    talk: defaultdict[str, int] = defaultdict(int)
+    for agent, answered in calls.items():
+        answered.sort()
+        # one call at a time: a call ends when it ended, or when its agent answers the next
+        nexts = [at for at, _ in answered[1:]] + [n]
+        for (at, session), following in zip(answered, nexts, strict=True):
+            end = min(ended.get(session, n), following, n)
+            talk[agent] += max(0, end - max(at, s))
     return sum(1 for t in talk.values() if t > 0), sum(talk.values())
 
 
@@ -175,6 +182,21 @@ def test_series_equals_python_per_five_minutes(migrated: Settings, raw: list[Raw
     assert (
         sum(s.answered for s in result.stats) == expected_stats(raw, first, NOW, rules)["answered"]
     )
+
+
+def test_a_call_that_never_ended_stops_counting_when_its_agent_answers_the_next(
+    migrated: Settings,
+) -> None:
+    """A lost ``call_ended`` must not keep the agent talking until now (over 100%)."""
+    insert_calls(migrated, [
+        Call("changsha", NOW - timedelta(minutes=30), "answered", agent="A0999", talk_s=None),
+        Call("changsha", NOW - timedelta(minutes=10), "answered", agent="A0999", talk_s=60),
+    ])  # fmt: skip
+    with db.client(migrated) as client:
+        found = queue.occupancy(client, NOW - timedelta(minutes=15), NOW)
+    # the first call from the window's start to the next answer (5 min), then the next (60 s)
+    assert (found.agents, found.talk_s) == (1, 5 * 60 + 60)
+    assert found.ratio == pytest.approx(360 / 900)
 
 
 def test_an_empty_queue_has_no_rates(migrated: Settings) -> None:
