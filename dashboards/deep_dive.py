@@ -246,11 +246,12 @@ def table(
     *,
     empty: str,
     limit: int | None = MAX_ROWS,
+    row_ids: Sequence[str] | None = None,
 ) -> dcc.Markdown | html.P | html.Div:
     """A plain table, counts right-aligned with separators; ``empty`` says why there are none.
     Only the first ``limit`` rows are drawn (callers order them most important first), with a
     line saying how many more there are; ``None`` draws every row, for tables the product
-    bounds (the IVR menu).
+    bounds (the IVR menu). ``row_ids`` give each row an element id (for links and tests).
 
     The table is one component holding the table's HTML, not a component per cell: Dash's
     renderer spends milliseconds on each component, so a 100-row table of ``html.Td`` took the
@@ -264,12 +265,16 @@ def table(
         more = len(rows) - limit
         return html.Div(
             [
-                table(headers, rows[:limit], empty=empty, limit=limit),
+                table(headers, rows[:limit], empty=empty, limit=limit, row_ids=row_ids),
                 html.P(f"… and {more:,} more rows, not shown", className="table-more"),
             ]
         )
     head = "".join(f"<th>{_text(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in rows)
+    ids = [f' id="{_text(i)}"' for i in row_ids] if row_ids is not None else [""] * len(rows)
+    body = "".join(
+        f"<tr{i}>" + "".join(_cell(c) for c in row) + "</tr>"
+        for i, row in zip(ids, rows, strict=False)
+    )
     return dcc.Markdown(
         f'<table class="data-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>',
         dangerously_allow_html=True,

@@ -25,7 +25,7 @@ from dash import ALL, Input, Output, State, callback, dcc, html
 
 from channelhub.errors import ChannelhubError, StorageError
 from channelhub.settings import Settings
-from dashboards import auth, charts, db
+from dashboards import auth, charts, db, deep_dive
 from dashboards.alerts import changes, measure
 from dashboards.alerts.evaluate import OpenAlert
 from dashboards.alerts.rules import (
@@ -41,7 +41,7 @@ from dashboards.alerts.service import recorded_open
 from dashboards.filters import SHANGHAI
 from dashboards.labels import PREFECTURE_LABELS
 from dashboards.queries import queue as queries
-from dashboards.queries.queue import QueueStats, Series, Snapshot
+from dashboards.queries.queue import Series, Snapshot
 
 dash.register_page(
     __name__, path="/queue", name="Queue", title="Queue monitor · channelhub", roles=("ops",)
@@ -266,12 +266,12 @@ def _rule_input(rule: Rule) -> html.Div:
             html.Label(
                 [
                     "Severity",
-                    dcc.Dropdown(
+                    dcc.RadioItems(
                         id=key("queue-severity"),
-                        options=list(SEVERITY_ORDER),
+                        options=list(reversed(SEVERITY_ORDER)),
                         value=rule.severity,
-                        clearable=False,
-                        searchable=False,
+                        inline=True,
+                        className="segmented",
                     ),
                 ]
             ),
@@ -502,44 +502,27 @@ def _banner(rules: tuple[Rule, ...], readings: dict[str, float | None]) -> html.
 
 def _rules_table(
     in_force: changes.Effective, readings: dict[str, float | None], recorded: dict[str, OpenAlert]
-) -> html.Table:
+) -> Any:
     """Each rule in force, where its values come from, and what the evaluator has recorded."""
-    head = ["Rule", "Condition", "Severity", "Set by", "Reading", "Now", "Recorded"]
-    rows = [
-        html.Tr(
-            [
-                html.Td(rule.id),
-                html.Td(rule.condition),
-                html.Td(rule.severity),
-                html.Td(_set_by(in_force, rule.id)),
-                html.Td(shown(rule.kind, readings.get(rule.id))),
-                html.Td("ALERT" if rule.breached(readings.get(rule.id)) else "ok"),
-                html.Td(
-                    f"open since {_local(recorded[rule.id].opened_at):%H:%M:%S}"
-                    if rule.id in recorded
-                    else "—"
-                ),
-            ],
-            id=f"queue-rule-{rule.id}",
-        )
-        for rule in in_force.config.rules
-    ]
     within = in_force.config.service_level.answer_within_s
-    rows.insert(
-        0,
-        html.Tr(
-            [
-                html.Td(ANSWER_WITHIN),
-                html.Td(f"Service level counts calls answered within {within:g} s"),
-                html.Td(NOTHING),
-                html.Td(_set_by(in_force, ANSWER_WITHIN)),
-                *(html.Td(NOTHING) for _ in range(3)),
-            ],
-            id=f"queue-rule-{ANSWER_WITHIN}",
+    rows = [
+        [ANSWER_WITHIN, f"Service level counts calls answered within {within:g} s", NOTHING,
+         _set_by(in_force, ANSWER_WITHIN), NOTHING, NOTHING, NOTHING],
+        *(
+            [rule.id, rule.condition, rule.severity, _set_by(in_force, rule.id),
+             shown(rule.kind, readings.get(rule.id)),
+             "ALERT" if rule.breached(readings.get(rule.id)) else "ok",
+             f"open since {_local(recorded[rule.id].opened_at):%H:%M:%S}"
+             if rule.id in recorded else NOTHING]
+            for rule in in_force.config.rules
         ),
-    )
-    return html.Table(
-        [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], className="table"
+    ]  # fmt: skip
+    return deep_dive.table(
+        ["Rule", "Condition", "Severity", "Set by", "Reading", "Now", "Recorded"],
+        rows,
+        empty="The rules file has no rules.",
+        limit=None,
+        row_ids=[f"queue-rule-{row[0]}" for row in rows],
     )
 
 
@@ -552,42 +535,35 @@ def _set_by(in_force: changes.Effective, rule_id: str) -> str:
     return "the file"
 
 
-def _table(snap: Snapshot) -> html.Table:
-    head = [
-        "Prefecture",
-        "Waiting",
-        "Answered",
-        "Abandoned",
-        "Service level",
-        "ASA",
-        "Abandonment",
-        "Wait p90",
-    ]
-
-    def row(prefecture: str, stats: QueueStats) -> html.Tr:
-        p90 = stats.wait_percentiles[1] if stats.wait_percentiles else None
-        cells = [
-            PREFECTURE_LABELS[prefecture],
-            f"{snap.waiting[prefecture]:,}",
-            f"{stats.answered:,}",
-            f"{stats.abandoned:,}",
-            _percent(stats.service_level),
-            _seconds(stats.asa_s),
-            _percent(stats.abandonment_rate),
-            _seconds(p90),
-        ]
-        return html.Tr([html.Td(c) for c in cells], id=f"queue-row-{prefecture}")
-
+def _table(snap: Snapshot) -> Any:
+    """Busiest first: most waiting, then most calls judged."""
     order = sorted(
         snap.by_prefecture, key=lambda p: (-snap.waiting[p], -snap.by_prefecture[p].judged, p)
     )
-    return html.Table(
-        [
-            html.Thead(html.Tr([html.Th(h) for h in head])),
-            html.Tbody([row(p, snap.by_prefecture[p]) for p in order]),
-        ],
-        className="table",
-    )
+    rows = []
+    for prefecture in order:
+        stats = snap.by_prefecture[prefecture]
+        p90 = stats.wait_percentiles[1] if stats.wait_percentiles else None
+        rows.append(
+            [
+                PREFECTURE_LABELS[prefecture],
+                snap.waiting[prefecture],
+                stats.answered,
+                stats.abandoned,
+                _percent(stats.service_level),
+                _seconds(stats.asa_s),
+                _percent(stats.abandonment_rate),
+                _seconds(p90),
+            ]
+        )
+    return deep_dive.table(
+        ["Prefecture", "Waiting", "Answered", "Abandoned", "Service level", "ASA",
+         "Abandonment", "Wait p90"],
+        rows,
+        empty="No prefecture has calls.",
+        limit=None,
+        row_ids=[f"queue-row-{p}" for p in order],
+    )  # fmt: skip
 
 
 def _rates_chart(series: Series, target: float) -> go.Figure:

@@ -19,11 +19,13 @@ class Cells(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.tags: list[str] = []
         self.rows: list[list[str]] = []
+        self.row_ids: list[str | None] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append(tag)
         if tag == "tr":
             self.rows.append([])
+            self.row_ids.append(dict(attrs).get("id"))
         elif tag in ("td", "th"):
             self.rows[-1].append("")
 
@@ -61,3 +63,9 @@ def test_no_rows_says_why_and_long_tables_say_how_many_are_left_out() -> None:
     assert len(parsed(shown).rows) == 1 + 100
     assert more.children == "… and 5 more rows, not shown"
     assert len(parsed(table(["A"], [[n] for n in range(105)], empty="-", limit=None)).rows) == 106
+
+
+def test_rows_can_carry_element_ids_escaped_like_any_text() -> None:
+    cells = parsed(table(["A"], [["x"], ["y"]], empty="-", row_ids=["row-x", 'row-"y"']))
+    assert cells.row_ids == [None, "row-x", 'row-"y"']
+    assert cells.rows == [["A"], ["x"], ["y"]]
