@@ -14,6 +14,7 @@ import pytest
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from dashboards.screenshot import CHROMEDRIVER, CHROMIUM, chromium, sign_in
@@ -93,3 +94,19 @@ def table_rows(driver: WebDriver, element_id: str) -> list[list[str]]:
         [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
         for row in driver.find_elements(By.CSS_SELECTOR, selector)
     ]
+
+
+def type_text(element: WebElement, text: str, attempts: int = 3) -> None:
+    """Replace an input's text with ``text`` as a person types it, and make sure it took.
+
+    On a loaded machine a re-render can move the caret while keys are being sent, which
+    shuffles the characters; then the input is cleared and typed again.
+    """
+    for _ in range(attempts):
+        element.clear()
+        element.send_keys(text)
+        if element.get_attribute("value") == text:
+            return
+    raise AssertionError(
+        f"could not type {text!r}: the input holds {element.get_attribute('value')!r}"
+    )

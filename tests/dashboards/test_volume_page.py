@@ -17,7 +17,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from channelhub.platform.health import http_ok
 from channelhub.settings import Settings
 from schemas.envelope import CHANNELS
-from tests.dashboards.browser import WAIT_S, sign_in_as, text_of, wait_for_text
+from tests.dashboards.browser import WAIT_S, sign_in_as, text_of, type_text, wait_for_text
 from tests.dashboards.data import Known, insert_events, scatter, tables
 from tests.fixtures.services import StartService, free_port
 
@@ -108,8 +108,8 @@ def test_a_hostile_custom_range_is_refused_with_a_message(
     start = browser.find_element(By.ID, "volume-start")
     WebDriverWait(browser, WAIT_S).until(lambda _: start.get_attribute("value"))
     assert start.is_displayed()
-    start.clear()
-    start.send_keys("'; DROP TABLE events; --", Keys.ENTER)
+    type_text(start, "'; DROP TABLE events; --")
+    start.send_keys(Keys.ENTER)
 
     refused = (
         'Check the filters: custom range: start "\'; DROP TABLE events; --" is not a time like'

@@ -116,6 +116,15 @@ def test_a_triggered_campaign_asks_once_per_audience_member(
         "SELECT uniqExact(subscriber) FROM nudge_requests WHERE rule_id = 'campaign:ivr-callers'"
     )
     assert members == audience  # one SMS per member
+
+    def decided() -> int:
+        ((n,),) = client.execute(
+            "SELECT uniqExact(nudge_id) FROM nudge_decisions WHERE rule_id = 'campaign:ivr-callers'"
+        )
+        return int(n)
+
+    # decisions reach ClickHouse in their own sink batches, maybe after the requests
+    _wait_for(lambda: decided() >= audience, f"{audience} campaign decisions")
     first = client.execute(
         "SELECT outcome, reason, count() FROM nudge_decisions "
         "WHERE rule_id = 'campaign:ivr-callers' GROUP BY outcome, reason"
