@@ -16,6 +16,8 @@ MAX_EVENT_BYTES = 64 * 1024
 ReasonCode = Literal[
     "too_large", "not_utf8", "not_json", "not_an_object", "unknown_event_type",
     "missing_field", "unknown_field", "wrong_type", "invalid_value",
+    # the sink's own: a record on an internal topic that does not make a row
+    "unreadable_record",
 ]  # fmt: skip
 
 

@@ -5,7 +5,9 @@ turned into rows as they arrive and buffered per table; a batch is written when 
 enough or old enough, and only after every table's insert succeeded are the offsets committed.
 A crash before the commit re-reads the batch; :class:`sinks.dedupe.RecentIds` (reloaded from
 ClickHouse on assignment) drops what was already written, so counts stay exact. ClickHouse
-being down means the batch is retried with backoff, never dropped.
+being down means the batch is retried with backoff, never dropped. A record that cannot become
+a row is dead-lettered with the reason (:meth:`Sink._dead_letter`), not allowed to stop the
+tables behind it.
 """
 
 import logging
@@ -17,6 +19,7 @@ from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
+import msgspec
 from clickhouse_driver import Client
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
@@ -24,6 +27,8 @@ from tenacity import Retrying, before_sleep_log, retry_if_exception_type, wait_e
 
 from channelhub.errors import StorageError
 from channelhub.settings import Settings
+from schemas import Rejection
+from schemas.dead_letter import dead_letter
 from sinks.client import connect, database_name, storage_errors
 from sinks.dedupe import RecentIds
 from sinks.pseudonym import Pseudonymizer
@@ -113,16 +118,45 @@ class Sink:
         for tp, records in fetched.items():
             buffer = self.buffers[tp.topic]
             for r in records:
-                buffer.add(
-                    *buffer.table.row(
+                try:
+                    row = buffer.table.row(
                         r.value,
                         partition=r.partition,
                         offset=r.offset,
                         ingested_at=ingested_at,
                         pseudonymize=self.pseudonymize,
                     )
-                )
+                except (KeyError, TypeError, ValueError, AttributeError) as e:
+                    self._dead_letter(r, buffer.table.TABLE, e, ingested_at)
+                    continue
+                buffer.add(*row)
             self.pending[tp] = records[-1].offset + 1
+
+    def _dead_letter(self, r: Any, table: str, e: Exception, ingested_at: datetime) -> None:
+        """A record that cannot become a row (only our own services write these topics, so
+        it is a bug or a stray producer) goes to ``dead_letters`` with the reason, instead
+        of stopping every table behind it; the record itself stays in its topic."""
+        raw = r.value if isinstance(r.value, bytes) else b""
+        why = f"the sink cannot turn this {r.topic} record into a {table} row: {e!r}"
+        log.error("%s:%d:%d: %s", r.topic, r.partition, r.offset, why)
+        letter = dead_letter(
+            raw,
+            Rejection("unreadable_record", "", why[:1000]),
+            source_topic=r.topic,
+            source_partition=r.partition,
+            source_offset=r.offset,
+            received_at=ingested_at,
+        )
+        dlq = self.buffers[self.settings.topic_dlq]
+        dlq.add(
+            *dlq.table.row(
+                msgspec.json.encode(letter),
+                partition=r.partition,
+                offset=r.offset,
+                ingested_at=ingested_at,
+                pseudonymize=self.pseudonymize,
+            )
+        )
 
     @property
     def buffered(self) -> int:

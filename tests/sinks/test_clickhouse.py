@@ -1,12 +1,15 @@
 """The sink against the real broker and ClickHouse: migrations, exact counts, crash replay."""
 
 import time
+from datetime import UTC, datetime
 
+import msgspec
 import pytest
 from clickhouse_driver import Client
 from kafka import KafkaProducer
 
 from channelhub.settings import Settings
+from dashboards.alerts import changes
 from sinks import migrations
 from sinks.client import connect
 from sinks.writer import Sink
@@ -101,3 +104,43 @@ def test_a_batch_written_but_not_committed_is_not_written_again(
     assert seen.duplicates > 0
     rows, ids, per_minute, _ = _counts(client)
     assert (rows, ids, per_minute) == (300, 300, 300)
+
+
+def test_a_record_that_makes_no_row_becomes_a_dead_letter_and_the_rest_still_land(
+    settings: Settings, topics: Topics, clickhouse_db: str
+) -> None:
+    """Only our services write the internal topics, but a stray producer or a bug must not
+    stop every table behind one record: it is dead-lettered with the reason, and skipped."""
+    migrations.migrate(settings)
+    now = datetime.now(UTC)
+    good = changes.resets(["asa-slow"], by="ops", now=now)[0]
+    poison = {
+        settings.topic_alert_rules: [b"not json", b'{"rule_id": "asa-slow"}'],
+        settings.topic_nudges_decisions: [b"[1, 2, 3]"],
+    }
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    for topic, values in poison.items():
+        for value in values:
+            producer.send(topic, value, partition=0)
+    producer.send(settings.topic_alert_rules, msgspec.json.encode(good), partition=0)
+    producer.flush()
+    producer.close()
+
+    client = connect(settings)
+    sink = Sink(settings)
+    deadline = time.monotonic() + 60
+    sink.run(
+        until=lambda: time.monotonic() > deadline
+        or client.execute("SELECT count() FROM alert_rule_changes") == [(1,)]
+    )
+    assert client.execute("SELECT change_id FROM alert_rule_changes") == [(good.change_id,)]
+    letters = client.execute(
+        "SELECT source_topic, source_offset, reason_code, payload, message FROM dead_letters "
+        "ORDER BY source_topic, source_offset"
+    )
+    assert [(t, o, code, p) for t, o, code, p, _ in letters] == sorted(
+        (topic, offset, "unreadable_record", value.decode())
+        for topic, values in poison.items()
+        for offset, value in enumerate(values)
+    )
+    assert all("the sink cannot turn this" in message for *_, message in letters)
