@@ -265,7 +265,13 @@ def table(
         more = len(rows) - limit
         return html.Div(
             [
-                table(headers, rows[:limit], empty=empty, limit=limit, row_ids=row_ids),
+                table(
+                    headers,
+                    rows[:limit],
+                    empty=empty,
+                    limit=limit,
+                    row_ids=None if row_ids is None else row_ids[:limit],
+                ),
                 html.P(f"… and {more:,} more rows, not shown", className="table-more"),
             ]
         )
@@ -273,7 +279,7 @@ def table(
     ids = [f' id="{_text(i)}"' for i in row_ids] if row_ids is not None else [""] * len(rows)
     body = "".join(
         f"<tr{i}>" + "".join(_cell(c) for c in row) + "</tr>"
-        for i, row in zip(ids, rows, strict=False)
+        for i, row in zip(ids, rows, strict=True)
     )
     return dcc.Markdown(
         f'<table class="data-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>',
@@ -288,8 +294,8 @@ def _cell(cell: Any) -> str:
 
 
 def _text(value: Any) -> str:
-    """``value`` on one line, every ASCII mark a character reference: ``escape`` alone is not
-    enough, as Dash's Markdown drops a block holding ``${...}`` and would read ``|`` or ``*``
+    """``value`` on one line, every ASCII mark a character reference: ``html.escape`` alone is
+    not enough, as Dash's Markdown drops a block holding ``${...}`` and would read ``|`` or ``*``
     outside it."""
     return " ".join(str(value).split()).translate(_REFERENCES)
 

@@ -69,3 +69,9 @@ def test_rows_can_carry_element_ids_escaped_like_any_text() -> None:
     cells = parsed(table(["A"], [["x"], ["y"]], empty="-", row_ids=["row-x", 'row-"y"']))
     assert cells.row_ids == [None, "row-x", 'row-"y"']
     assert cells.rows == [["A"], ["x"], ["y"]]
+
+
+def test_a_cut_table_keeps_the_ids_of_the_rows_it_shows() -> None:
+    long = table(["A"], [["x"], ["y"], ["z"]], empty="-", limit=2, row_ids=["a", "b", "c"])
+    assert isinstance(long, html.Div)
+    assert parsed(long.children[0]).row_ids == [None, "a", "b"]
