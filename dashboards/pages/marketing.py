@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 
 from channelhub.errors import ChannelhubError, StorageError
-from dashboards import auth, charts, db
+from dashboards import auth, charts, db, deep_dive
 from dashboards.labels import BRAND_LABELS, CHANNEL_LABELS, PREFECTURE_LABELS
 from dashboards.queries import marketing as queries
 from orchestration.campaigns import audience, store
@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 STAGES = ("requested", "approved", "holdout", "sent", "delivered", "converted")
-GRAPH_CONFIG: dcc.Graph.Config = {"displayModeBar": False}
 SELF_SERVICE_ITEMS = sorted(item for item, way in WAYS.items() if way.exists)
 DEFAULT_TEMPLATE = "【湖南移动】{brand_name}客户：发送0101到10086查实时话费，免排队。回复TD退订"  # noqa: RUF001 - Chinese takes full-width punctuation
 
@@ -113,7 +112,7 @@ def _funnel_card(source: str | None) -> list[Any]:
                 for stage in STAGES
             ],
         ),
-        dcc.Graph(id="marketing-funnel-chart", config=GRAPH_CONFIG),
+        dcc.Graph(id="marketing-funnel-chart", config=deep_dive.GRAPH_CONFIG),
         html.Div(id="marketing-suppressed"),
         html.Div(id="marketing-uplift", className="uplift"),
     ]

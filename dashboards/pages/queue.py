@@ -38,6 +38,7 @@ from dashboards.alerts.rules import (
     shown,
 )
 from dashboards.alerts.service import recorded_open
+from dashboards.deep_dive import NOTHING
 from dashboards.filters import SHANGHAI
 from dashboards.labels import PREFECTURE_LABELS
 from dashboards.queries import queue as queries
@@ -49,9 +50,7 @@ dash.register_page(
 
 log = logging.getLogger(__name__)
 
-NOTHING = "—"
 CHART_HEIGHT = 300
-GRAPH_CONFIG: dcc.Graph.Config = {"displayModeBar": False}
 KPIS = {
     "waiting": "Calls waiting now",
     "service-level": "Service level",
@@ -99,14 +98,14 @@ def layout(**_query: str) -> html.Div:
                         className="card",
                         children=[
                             html.H2("Service level and abandonment per 5 minutes"),
-                            dcc.Graph(id="queue-chart-rates", config=GRAPH_CONFIG),
+                            dcc.Graph(id="queue-chart-rates", config=deep_dive.GRAPH_CONFIG),
                         ],
                     ),
                     html.Section(
                         className="card",
                         children=[
                             html.H2("Calls leaving the queue per 5 minutes"),
-                            dcc.Graph(id="queue-chart-calls", config=GRAPH_CONFIG),
+                            dcc.Graph(id="queue-chart-calls", config=deep_dive.GRAPH_CONFIG),
                         ],
                     ),
                 ],
