@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     # Personal data: MSISDNs are stored only as HMAC-SHA256 pseudonyms under this key.
     pseudonym_key: SecretStr = SecretStr(DEV_PSEUDONYM_KEY)
 
+    #: How far ahead of its receive time an event's ``occurred_at`` may be: the collector and
+    #: the validation stage refuse later ones (``in_future``), and no stage's event-time
+    #: watermark runs further ahead of the wall clock than this.
+    clock_skew_seconds: float = Field(300.0, ge=0, le=86_400)
+
     # Stream worker
     worker_web_port: int = 16066
     nudger_web_port: int = 16067

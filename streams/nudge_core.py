@@ -181,8 +181,20 @@ class NudgeCore:
     def rules_by_id(self) -> Mapping[str, Rule]:
         return {rule.id: rule for rule in self.rules}
 
-    def process(self, part: PartitionNudges, events: Iterable[tuple[int, Event]]) -> Outputs:
-        """Fold ``(offset, event)`` pairs of one partition into ``part``; see the module doc."""
+    def process(
+        self,
+        part: PartitionNudges,
+        events: Iterable[tuple[int, Event]],
+        *,
+        horizon_ms: int | None = None,
+    ) -> Outputs:
+        """Fold ``(offset, event)`` pairs of one partition into ``part``; see the module doc.
+
+        ``horizon_ms`` (the wall clock plus the accepted clock skew) caps the watermark: an
+        event stamped further ahead, had one got past validation, must not expire every held
+        nudge of the partition. Events in the past, live or replayed, never reach the cap, so
+        decisions still depend on event time alone.
+        """
         out = Outputs()
         by_id = self.rules_by_id
         for offset, event in events:
@@ -190,7 +202,10 @@ class NudgeCore:
                 out.skipped += 1
                 continue
             part.next_offset = offset + 1
-            part.watermark_ms = max(part.watermark_ms, to_ms(event.occurred_at))
+            occurred_ms = to_ms(event.occurred_at)
+            if horizon_ms is not None:
+                occurred_ms = min(occurred_ms, horizon_ms)
+            part.watermark_ms = max(part.watermark_ms, occurred_ms)
             self._release_due(part, by_id, out)
             self._close_goals(part, out)
             self._on_event(part, by_id, event, out)

@@ -145,6 +145,7 @@ class NudgeStage(Service):
         once they are all in."""
         pending: list[asyncio.Future[object]] = []
         commit: dict[TopicPartition, int] = {}
+        horizon_ms = int((time.time() + self.settings.clock_skew_seconds) * 1000)
         for tp, records in fetched.items():
             part = self.parts.get(tp.partition)
             if part is None:  # revoked while this batch was fetched
@@ -152,7 +153,7 @@ class NudgeStage(Service):
             if tp.topic == self.settings.topic_campaign_requests:
                 out = self._campaign(part, records)
             else:
-                out = self.core.process(part, _decoded(records))
+                out = self.core.process(part, _decoded(records), horizon_ms=horizon_ms)
             pending += await self._publish(tp.partition, part, out)
             commit[tp] = records[-1].offset + 1
             self.counts.update(

@@ -12,6 +12,7 @@ dead-letter ids, which the ClickHouse sink collapses.
 
 import logging
 import time
+from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from mode import Service
@@ -72,10 +73,14 @@ class RawValidator(Service):
         topics = {"events": self.settings.topic_events, "dlq": self.settings.topic_dlq}
         pending = []
         commit: dict[TopicPartition, int] = {}
+        now = datetime.now(UTC)
+        skew = timedelta(seconds=self.settings.clock_skew_seconds)
         for tp, records in fetched.items():
             for r in records:
                 routed = route(
-                    RawMessage(r.value, r.key, r.topic, r.partition, r.offset, r.timestamp / 1000)
+                    RawMessage(r.value, r.key, r.topic, r.partition, r.offset, r.timestamp / 1000),
+                    now=now,
+                    skew=skew,
                 )
                 pending.append(
                     await self._producer.send(topics[routed.destination], routed.value, routed.key)

@@ -16,7 +16,7 @@ import logging
 import sys
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 from aiohttp import web
@@ -112,6 +112,7 @@ async def _ingest(request: web.Request, started: float) -> web.Response:
         topic_raw=settings.topic_raw,
         topic_dlq=settings.topic_dlq,
         received_at=datetime.now(UTC),
+        skew=timedelta(seconds=settings.clock_skew_seconds),
     )
     try:
         await writer.write(judged.records)

@@ -12,7 +12,7 @@ microseconds. Two kinds of problem are kept apart on purpose:
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -20,6 +20,7 @@ import msgspec
 from channelhub.errors import ChannelhubError
 from schemas import Rejection, routing_key, validate
 from schemas.dead_letter import dead_letter
+from schemas.validation import CLOCK_SKEW
 
 #: Media types the collector understands, mapped to the body format.
 JSON_TYPES = frozenset({"application/json"})
@@ -131,8 +132,16 @@ def _split_ndjson(body: bytes) -> list[bytes]:
     return items
 
 
-def judge(items: list[bytes], *, topic_raw: str, topic_dlq: str, received_at: datetime) -> Judged:
-    """Validate every item and decide where it goes.
+def judge(
+    items: list[bytes],
+    *,
+    topic_raw: str,
+    topic_dlq: str,
+    received_at: datetime,
+    skew: timedelta = CLOCK_SKEW,
+) -> Judged:
+    """Validate every item (``occurred_at`` at most ``skew`` after ``received_at``) and
+    decide where it goes.
 
     A rejected item's dead-letter id hashes its bytes, so a client that retries a batch
     after a timeout produces the same dead letter again, which the sink collapses.
@@ -141,7 +150,7 @@ def judge(items: list[bytes], *, topic_raw: str, topic_dlq: str, received_at: da
     results: list[dict[str, Any]] = []
     rejected = 0
     for index, item in enumerate(items):
-        verdict = validate(item)
+        verdict = validate(item, received_at=received_at, skew=skew)
         if isinstance(verdict, Rejection):
             letter = dead_letter(
                 item,

@@ -39,7 +39,7 @@ def _produce_canonical(settings: Settings, raws: list[bytes], *, times: int = 1)
     """Route ``raws`` as if read from raw offsets 0..n-1, ``times`` times over (a replay)."""
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
     for i, raw in [*enumerate(raws)] * times:
-        routed = route(RawMessage(raw, None, settings.topic_raw, 0, i, 1_795_000_000.0))
+        routed = route(RawMessage(raw, None, settings.topic_raw, 0, i, 1_800_000_000.0))
         topic = settings.topic_events if routed.destination == "events" else settings.topic_dlq
         producer.send(topic, routed.value, key=routed.key)
     producer.flush()

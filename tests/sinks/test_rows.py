@@ -62,7 +62,7 @@ def test_dead_letter_row_masks_numbers_in_the_payload() -> None:
     dead_letter_id, row = dead_letters.row(
         value, partition=0, offset=0, ingested_at=NOW, pseudonymize=Pseudonymizer(b"k")
     )
-    assert dead_letter_id == "raw:1:5"
+    assert dead_letter_id.startswith("raw:1:5:")
     assert "13912345678" not in repr(row)
 
 

@@ -7,7 +7,7 @@ from tests.factories import encode, make_event
 
 
 def _message(value: bytes | None, offset: int = 7) -> RawMessage:
-    return RawMessage(value, b"k", "raw", 2, offset, 1_795_000_000.5)
+    return RawMessage(value, b"k", "raw", 2, offset, 1_800_000_000.5)
 
 
 def test_valid_event_goes_to_events_keyed_by_subscriber_in_utc() -> None:
@@ -24,7 +24,7 @@ def test_invalid_event_becomes_a_dead_letter_with_reason_and_source() -> None:
     routed = route(_message(b'{"event_type": "ivr.abandoned"}', offset=42))
     assert routed.destination == "dlq"
     letter = orjson.loads(routed.value)
-    assert letter["dead_letter_id"] == "raw:2:42"
+    assert letter["dead_letter_id"].startswith("raw:2:42:")
     assert letter["reason_code"] == "missing_field"
     assert (letter["source_topic"], letter["source_partition"], letter["source_offset"]) == (
         "raw",
@@ -46,3 +46,13 @@ def test_huge_payload_is_cut_but_its_size_kept() -> None:
     assert letter["reason_code"] == "too_large"
     assert letter["payload_bytes"] == 200_002
     assert len(letter["payload"]) == 64 * 1024
+
+
+def test_a_dead_letter_id_tells_apart_records_that_sat_at_the_same_position() -> None:
+    """After a broker restart offsets start again at 0: the same position is a new record."""
+    first = orjson.loads(route(_message(b"not json", offset=0)).value)["dead_letter_id"]
+    again = orjson.loads(route(_message(b"not json", offset=0)).value)["dead_letter_id"]
+    other = orjson.loads(route(_message(b"not json either", offset=0)).value)["dead_letter_id"]
+    later = route(RawMessage(b"not json", b"k", "raw", 2, 0, 1_800_000_060.5))
+    assert first == again
+    assert len({first, other, orjson.loads(later.value)["dead_letter_id"]}) == 3
