@@ -1,10 +1,10 @@
-"""The faust app that hosts channelhub's stream processing.
+"""The faust app that hosts channelhub's stream stages.
 
-The worker process is a faust worker: it owns the event loop, logging, the health endpoint
-(bound to 127.0.0.1 on ``settings.worker_web_port``) and, as later flows arrive (journeys,
-nudges), their agents and tables. The validation stage runs beside it as a batched service
-(:mod:`streams.validator`), because faust's per-event scheduling would cap it below the
-pipeline's target.
+Each worker process is a faust worker: it owns the event loop, logging, signal handling and
+the health endpoint (bound to 127.0.0.1 on the stage's web port, or where the dispatcher's
+gateway callbacks must reach it). The stages themselves are ``mode`` services on the batched
+runtime of :mod:`streams.runtime`; no faust agent or table runs, because faust's per-event
+scheduling would cap a stage below the pipeline's target.
 """
 
 import logging

@@ -1,9 +1,9 @@
 """The nudge stage: canonical events → nudge requests, guardrail decisions and outbound SMS.
 
-A batched aiokafka loop inside the faust worker, like :mod:`streams.validator` and for the
-same reason (faust's per-event scheduling caps an agent near 9k events/s). Group
-``<group_prefix>-nudges`` reads ``settings.topic_events``; events are keyed by MSISDN, so each
-subscriber's events arrive in order on one partition, and each partition is folded by
+A stage on the shared batched runtime (:mod:`streams.runtime`), like the validator: faust
+hosts the process, but no faust agent or table runs here. Group ``<group_prefix>-nudges``
+reads ``settings.topic_events``; events are keyed by MSISDN, so each subscriber's events
+arrive in order on one partition, and each partition is folded by
 :class:`streams.nudge_core.NudgeCore` on its own state.
 
 It also reads ``campaigns.requests`` (co-partitioned: chunk p holds the campaign audience of
@@ -27,13 +27,9 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections import Counter
 
 import msgspec
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError, IllegalStateError
-from mode import Service
+from aiokafka import ConsumerRecord, TopicPartition
 
 from channelhub.errors import ChannelhubError
 from channelhub.settings import Settings
@@ -44,9 +40,9 @@ from orchestration.rules.reload import RuleDirectory
 from schemas import Rejection, validate
 from schemas.events import Event
 from sinks.pseudonym import Pseudonymizer
-from streams import kafka
-from streams.acks import InFlight
+from streams.acks import Offsets
 from streams.nudge_core import NudgeCore, Outputs, PartitionNudges
+from streams.runtime import Acks, BatchStage, Fetched
 from streams.state_store import changelog, encode, restore
 
 log = logging.getLogger(__name__)
@@ -63,11 +59,13 @@ def partition_policy(settings: Settings) -> GuardrailPolicy:
     return GuardrailPolicy(rate_limit=RateLimit(per_second=share, burst=max(1, round(share))))
 
 
-class NudgeStage(Service):
-    """Consumes ``settings.topic_events`` as group ``<group_prefix>-nudges``."""
+class NudgeStage(BatchStage):
+    """Consumes ``settings.topic_events`` and ``campaigns.requests`` as group
+    ``<group_prefix>-nudges``, on the shared stage runtime (:mod:`streams.runtime`)."""
+
+    stage = "nudges"
 
     def __init__(self, settings: Settings, **kwargs: object) -> None:
-        self.settings = settings
         self.rules = RuleDirectory(settings.rules_dir or SHIPPED_RULES_DIR)
         self.core = NudgeCore(
             rules=self.rules.rules,
@@ -75,60 +73,26 @@ class NudgeStage(Service):
             pseudonymize=Pseudonymizer(settings.pseudonym_key.get_secret_value().encode()),
         )
         self.parts: dict[int, PartitionNudges] = {}
-        self.counts: Counter[str] = Counter()
-        self._lock = asyncio.Lock()
-        self._consumer: AIOKafkaConsumer | None = None
-        self._producer: AIOKafkaProducer | None = None
-        self._in_flight = InFlight(self._commit)
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._last_reload = time.monotonic()
+        super().__init__(settings, **kwargs)
 
-    async def on_start(self) -> None:
+    def topics(self) -> list[str]:
+        return [self.settings.topic_events, self.settings.topic_campaign_requests]
+
+    def started_message(self) -> str:
         s = self.settings
-        self._producer = kafka.producer(s)
-        self._consumer = kafka.consumer(s, "nudges")
-        await self._producer.start()
-        await self._consumer.start()
-        self._consumer.subscribe(
-            [s.topic_events, s.topic_campaign_requests], listener=_Rebalance(self)
+        return (
+            f"nudging from {s.topic_events} and {s.topic_campaign_requests} with rules "
+            f"{[r.id for r in self.core.rules]} from {self.rules.directory} → "
+            f"{s.topic_nudges_requested}, {s.topic_nudges_decisions}, "
+            f"{s.topic_nudges_outbound} (state in {s.topic_nudges_state})"
         )
-        log.info(
-            "nudging from %s and %s with rules %s from %s → %s, %s, %s (state in %s)",
-            s.topic_events, s.topic_campaign_requests, [r.id for r in self.core.rules],
-            self.rules.directory, s.topic_nudges_requested, s.topic_nudges_decisions,
-            s.topic_nudges_outbound, s.topic_nudges_state,
-        )  # fmt: skip
 
-    async def on_stop(self) -> None:
-        await self._in_flight.drain()
-        if self._consumer is not None:
-            await self._consumer.stop()
-        if self._producer is not None:
-            await self._producer.stop()
-        log.info("stopped after %s", dict(self.counts))
-
-    @Service.task
-    async def _nudge(self) -> None:
-        assert self._consumer is not None
-        last_report = last_reload = time.monotonic()
-        while not self.should_stop:
-            if time.monotonic() - last_reload > self.settings.rules_reload_seconds:
-                last_reload = time.monotonic()
-                await self._reload_rules()
-            fetched = await self._consumer.getmany(
-                timeout_ms=int(self.settings.worker_batch_seconds * 1000),
-                max_records=self.settings.worker_batch_size,
-            )
-            if fetched:
-                async with self._lock:
-                    acks, commit = await self._process(fetched)
-                # The next batch is folded while this one's records are acknowledged.
-                await self._in_flight.add(acks, commit)
-            if time.monotonic() - last_report > 30:
-                log.info("nudges so far: %s", dict(self.counts))
-                last_report = time.monotonic()
-
-    async def _reload_rules(self) -> None:
-        """Swap in the rule directory's current rules, between batches."""
+    async def between_batches(self) -> None:
+        """Swap in the rule directory's current rules every ``rules_reload_seconds``."""
+        if time.monotonic() - self._last_reload <= self.settings.rules_reload_seconds:
+            return
+        self._last_reload = time.monotonic()
         changed = await asyncio.to_thread(self.rules.poll)
         if changed:
             async with self._lock:
@@ -138,9 +102,7 @@ class NudgeStage(Service):
                 [r.id for r in self.core.rules], len(self.rules.errors),
             )  # fmt: skip
 
-    async def _process(
-        self, fetched: dict[TopicPartition, list[ConsumerRecord]]
-    ) -> tuple[list[asyncio.Future[object]], dict[TopicPartition, int]]:
+    async def fold(self, fetched: Fetched) -> tuple[Acks, Offsets]:
         """Fold and publish a batch; return its acknowledgements and the offsets to commit
         once they are all in."""
         pending: list[asyncio.Future[object]] = []
@@ -171,7 +133,7 @@ class NudgeStage(Service):
             try:
                 request = _campaign_request(r.value or b"")
                 out = self.core.process_campaign(part, request)
-            except (msgspec.ValidationError, ChannelhubError) as e:
+            except (msgspec.DecodeError, ChannelhubError) as e:  # DecodeError: any bad bytes
                 log.error("campaign request at %s:%d:%d refused: %s", r.topic, r.partition,
                           r.offset, e)  # fmt: skip
                 continue
@@ -186,21 +148,11 @@ class NudgeStage(Service):
             merged.unknown_subscribers += out.unknown_subscribers
         return merged
 
-    async def _commit(self, commit: dict[TopicPartition, int]) -> None:
-        """Commit outside the lock: a rebalance waiting for the lock must not block it."""
-        assert self._consumer is not None
-        try:
-            await self._consumer.commit(commit)
-        except (CommitFailedError, IllegalStateError) as e:
-            # Harmless: the changelog checkpoint already says where the state stands.
-            log.warning("commit after a rebalance failed (%s); the checkpoint holds", e)
-
     async def _publish(
         self, partition: int, part: PartitionNudges, out: Outputs
     ) -> list[asyncio.Future[object]]:
         """Send one partition's outputs and its changelog; return the acknowledgements."""
-        assert self._producer is not None
-        s, send = self.settings, self._producer.send
+        s, send = self.settings, self.producer.send
         futures = [
             await send(s.topic_nudges_requested, encode(r), r.msisdn.encode()) for r in out.requests
         ]
@@ -217,31 +169,33 @@ class NudgeStage(Service):
             futures.append(await send(s.topic_nudges_state, record, key, partition=partition))
         return futures
 
-    async def assigned(self, partitions: list[int]) -> None:
+    async def on_assigned(self, assigned: set[TopicPartition]) -> None:
         """Restore the state of newly assigned partitions and seek to their checkpoints."""
-        assert self._consumer is not None
-        assert self._producer is not None
+        partitions = self._events(assigned)
+        if not partitions:
+            return
         s = self.settings
-        async with self._lock:
-            started = time.monotonic()
-            restored = await restore(s.kafka_bootstrap, s.topic_nudges_state, partitions,
-                                     self._producer)  # fmt: skip
-            for p, part in restored.items():
-                self.parts[p] = part
-                if part.next_offset:
-                    self._consumer.seek(TopicPartition(s.topic_events, p), part.next_offset)
-            log.info(
-                "restored partitions %s in %.1fs: %s", partitions, time.monotonic() - started,
-                {p: (len(part.subscribers), part.next_offset) for p, part in restored.items()},
-            )  # fmt: skip
+        started = time.monotonic()
+        restored = await restore(s.kafka_bootstrap, s.topic_nudges_state, partitions,
+                                 self.producer)  # fmt: skip
+        for p, part in restored.items():
+            self.parts[p] = part
+            if part.next_offset:
+                self.consumer.seek(TopicPartition(s.topic_events, p), part.next_offset)
+        log.info(
+            "restored partitions %s in %.1fs: %s", partitions, time.monotonic() - started,
+            {p: (len(part.subscribers), part.next_offset) for p, part in restored.items()},
+        )  # fmt: skip
 
-    async def revoked(self, partitions: list[int]) -> None:
-        """Forget revoked partitions, after every batch in progress has been published and
-        committed."""
-        async with self._lock:
-            await self._in_flight.drain()
-            for p in partitions:
-                self.parts.pop(p, None)
+    async def on_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Forget revoked partitions (every batch in flight is committed by now)."""
+        for p in self._events(revoked):
+            self.parts.pop(p, None)
+
+    def _events(self, tps: set[TopicPartition]) -> list[int]:
+        """The ``channel.events`` partitions among ``tps``: state is kept per events partition,
+        and range assignment gives the same numbers of ``campaigns.requests`` alongside."""
+        return sorted(tp.partition for tp in tps if tp.topic == self.settings.topic_events)
 
 
 _campaign_request = msgspec.json.Decoder(CampaignRequest).decode
@@ -258,23 +212,3 @@ def _decoded(records: list[ConsumerRecord]) -> list[tuple[int, Event]]:
             continue
         events.append((r.offset, event))
     return events
-
-
-class _Rebalance(ConsumerRebalanceListener):
-    """aiokafka awaits these before fetching resumes: partitions are restored before use."""
-
-    def __init__(self, stage: NudgeStage) -> None:
-        self.stage = stage
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        await self.stage.revoked(self._events(revoked))
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        partitions = self._events(assigned)
-        if partitions:
-            await self.stage.assigned(partitions)
-
-    def _events(self, tps: set[TopicPartition]) -> list[int]:
-        """The ``channel.events`` partitions among ``tps``: state is kept per events partition,
-        and range assignment gives the same numbers of ``campaigns.requests`` alongside."""
-        return sorted(tp.partition for tp in tps if tp.topic == self.stage.settings.topic_events)
