@@ -9,7 +9,8 @@ broker, ClickHouse and the Python services itself, and stops them by PID.
     health      TCP and HTTP probes for specs
     broker      Tansu: spec, health, topic creation
     clickhouse  clickhouse-server: config rendering, spec, health
-    stack       the ordered services of ``up`` and the steps between them
+    stack       the ordered services of ``up``, the steps between them, restarting those that exit
+    restarts    the backoff between restarts, and each service's restart record for ``status``
     commands    ``up``, ``down``, ``status``
     supervisor  the background process behind ``up --detach``
     env         a Settings object as CHANNELHUB_* environment variables for child processes

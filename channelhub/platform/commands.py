@@ -5,10 +5,10 @@ supervisor behind ``up --detach``) is the *owner*: it holds an exclusive lock on
 ``run/stack.lock`` for its lifetime (the kernel drops it if the owner dies, so a crash never
 leaves a stale lock), records itself in ``run/stack.pid``, and writes ``run/stack.json`` once
 every service is healthy. ``down`` asks the owner to stop (SIGTERM) and cleans up by PID
-whatever is left; ``status`` reads the pid files.
+whatever is left; ``status`` reads the pid files and the services' restart records.
 
-If a service dies while the stack runs, the owner reports it and stops the others (see
-:mod:`channelhub.platform.stack` for why it does not restart it).
+If a service dies while the stack runs, the owner restarts it after a backoff and keeps the
+others running (see :mod:`channelhub.platform.stack` and :mod:`channelhub.platform.restarts`).
 """
 
 import contextlib
@@ -23,7 +23,8 @@ from pathlib import Path
 from channelhub.errors import ServiceError
 from channelhub.platform import pids, prereqs
 from channelhub.platform.env import settings_env
-from channelhub.platform.process import Echo, ManagedProcess, ServiceSpec
+from channelhub.platform.process import Echo, ManagedProcess, ServiceSpec, interrupt
+from channelhub.platform.restarts import RECORD_SUFFIX, read_record
 from channelhub.platform.stack import Stack, Step, endpoints, plan
 from channelhub.settings import Settings
 
@@ -86,25 +87,26 @@ def run_stack(
     steps: Sequence[Step] | None = None,
     detached: bool = False,
 ) -> None:
-    """Own and run the stack until Ctrl-C, SIGTERM or a service's death; always stop it all.
+    """Own and run the stack until Ctrl-C or SIGTERM, restarting services that exit; always
+    stop it all.
 
     ``steps`` replaces the standard plan (tests use it with small dummy services). Must run in
-    the main thread, because it installs a SIGTERM handler.
+    the main thread, because it installs SIGINT and SIGTERM handlers.
     """
     run = _run_dir(settings)
     with _state_lock(settings):
         pids.write_pid_file(run / "stack.pid", "stack", os.getpid())
         chosen = steps if steps is not None else plan(settings, simulator=simulator)
         stack = Stack(settings, chosen, echo)
-        previous_term = signal.signal(signal.SIGTERM, _interrupt)
-        previous_int = signal.getsignal(signal.SIGINT)
+        previous_term = signal.signal(signal.SIGTERM, interrupt)
+        previous_int = signal.signal(signal.SIGINT, interrupt)
         try:
             stack.start()
             _print_summary(settings, stack, echo)
             (run / "stack.json").write_text(json.dumps(dict(stack.endpoints())))
             if not detached:
                 echo("press Ctrl-C to stop")
-            stack.watch()
+            stack.supervise()
         except KeyboardInterrupt:
             echo("shutting down ...")
         finally:
@@ -119,10 +121,6 @@ def run_stack(
                 signal.signal(signal.SIGTERM, previous_term)
                 signal.signal(signal.SIGINT, previous_int)
             echo("stopped")
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def up(settings: Settings, *, detach: bool, simulator: bool) -> None:
@@ -220,6 +218,8 @@ def down(settings: Settings, echo: Echo = _echo) -> None:
         record = pids.read_pid_file(path)
         if record is None or not record.alive():
             path.unlink(missing_ok=True)
+    for path in run.glob(f"*{RECORD_SUFFIX}"):
+        path.unlink(missing_ok=True)  # an owner that was killed could not remove them
     if owner is None and not leftovers:
         echo(f"nothing was running in {settings.state_dir.resolve()}")
     else:
@@ -227,21 +227,28 @@ def down(settings: Settings, echo: Echo = _echo) -> None:
 
 
 def status(settings: Settings, *, as_json: bool, echo: Echo = _echo) -> None:
-    """Each service's state, pid and endpoint, as a table or one JSON object."""
+    """Each service's state, pid, endpoint, restarts and last exit, as a table or one JSON
+    object."""
     run = _run_dir(settings)
+    owner = _owner(settings)
     services = []
     for name, endpoint in endpoints(settings).items():
         record = pids.read_pid_file(run / f"{name}.pid")
         alive = record is not None and record.alive()
+        # Written by the owner only: without one, a record is left over from a killed owner.
+        restarts = read_record(run, name) if owner is not None else None
         services.append(
             {
                 "name": name,
                 "state": "running" if alive else "stopped",
                 "pid": record.pid if alive and record else None,
                 "endpoint": endpoint,
+                "restarts": restarts.restarts if restarts else 0,
+                "last_exit": restarts.last_exit if restarts else None,
+                "last_exit_at": restarts.last_exit_at if restarts else None,
+                "next_restart_at": restarts.next_restart_at if restarts else None,
             }
         )
-    owner = _owner(settings)
     report = {
         "state_dir": str(settings.state_dir.resolve()),
         "running": owner is not None,
@@ -262,4 +269,9 @@ def status(settings: Settings, *, as_json: bool, echo: Echo = _echo) -> None:
         return
     echo(f"stack in {report['state_dir']}: {'running' if owner else 'stopped'}")
     for s in services:
-        echo(f"  {s['name']:<11} {s['state']:<8} {s['pid'] or '-'!s:>7}  {s['endpoint']}")
+        state = "restarting" if s["state"] == "stopped" and s["next_restart_at"] else s["state"]
+        line = f"  {s['name']:<11} {state:<10} {s['pid'] or '-'!s:>7}  {s['endpoint']}"
+        if s["restarts"] or s["last_exit"]:
+            line += f"  (restarts {s['restarts']}, last exit: {s['last_exit']} at "
+            line += f"{s['last_exit_at']})"
+        echo(line)

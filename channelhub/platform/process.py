@@ -9,16 +9,20 @@ the Python services are started, watched and stopped by one piece of code:
 - stdout and stderr appended to ``<state_dir>/logs/<name>.log``;
 - ``<state_dir>/run/<name>.pid`` records PID and start time, so ``down`` and ``status`` from
   another process find it, and a reused PID is never mistaken for it;
-- stopped with SIGTERM to the group, SIGKILL after a grace period. Never by name.
+- stopped with SIGTERM to the group, SIGKILL after a grace period. Never by name;
+- a stack owner's SIGINT/SIGTERM handler (:func:`interrupt`) waits while a process is being
+  spawned and recorded, so Ctrl-C can never leave behind a process nobody knows the PID of.
 
 A failed start (early exit, or no health before the deadline) raises :class:`ServiceError`
 naming the service and its log file, with the last lines of the log.
 """
 
+import contextlib
 import os
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -63,6 +67,43 @@ class ServiceSpec:
     """Arguments decided just before each start, from what earlier services hold."""
 
 
+class _Interrupts:
+    """Whether the main thread is spawning a process, and the stop signal that came meanwhile."""
+
+    spawning = 0
+    pending: int | None = None
+
+
+def interrupt(signum: int, frame: object) -> None:
+    """SIGINT/SIGTERM handler of a stack owner: raise KeyboardInterrupt, at once or, while a
+    process is being spawned, as soon as its handle and pid file exist."""
+    if _Interrupts.spawning:
+        _Interrupts.pending = signum
+        return
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextlib.contextmanager
+def _spawning() -> Iterator[None]:
+    """Hold back :func:`interrupt` while the main thread spawns and records a process.
+
+    A KeyboardInterrupt between fork and ``self._popen = ...`` would orphan a running service
+    that neither ``stop`` nor ``down`` can find. Signal handlers run only in the main thread,
+    so other threads have nothing to hold back.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _Interrupts.spawning += 1
+    try:
+        yield
+    finally:
+        _Interrupts.spawning -= 1
+        if not _Interrupts.spawning and _Interrupts.pending is not None:
+            signum, _Interrupts.pending = _Interrupts.pending, None
+            raise KeyboardInterrupt(f"signal {signum}")
+
+
 def log_tail(path: Path, lines: int = TAIL_LINES) -> str:
     """The last ``lines`` lines of a log file, or a note that there is none yet."""
     try:
@@ -97,7 +138,7 @@ class ManagedProcess:
         if self.spec.prepare is not None:
             self.spec.prepare()
         argv = [*self.spec.argv, *(self.spec.late_args() if self.spec.late_args else ())]
-        with self.log_path.open("ab") as log:
+        with _spawning(), self.log_path.open("ab") as log:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
             log.write(f"--- {stamp} starting: {' '.join(argv)}\n".encode())
             log.flush()
@@ -115,8 +156,8 @@ class ManagedProcess:
                 raise ServiceError(
                     f"{self.spec.name} could not be started ({' '.join(argv)}): {e}"
                 ) from e
-        self._started_at = time.monotonic()
-        pids.write_pid_file(self.pid_path, self.spec.name, self._popen.pid, self.spec.endpoint)
+            self._started_at = time.monotonic()
+            pids.write_pid_file(self.pid_path, self.spec.name, self._popen.pid, self.spec.endpoint)
         return self
 
     def wait_healthy(self, progress: Echo | None = None, every: float = 5.0) -> None:
@@ -130,15 +171,11 @@ class ManagedProcess:
 
         def probe() -> None:
             nonlocal last_report
-            self._raise_if_exited()
             now = time.monotonic()
             if progress and now - last_report >= every:
                 progress(f"  still waiting for {spec.name} ({now - self._started_at:.0f}s)")
                 last_report = now
-            if now - self._started_at < spec.min_uptime:
-                raise TimeoutError(f"up for less than {spec.min_uptime}s")
-            if spec.health is not None and spec.health() is False:
-                raise ConnectionError("health probe returned False")
+            self.check_ready()
 
         retrying = Retrying(
             stop=stop_after_delay(spec.startup_timeout),
@@ -156,6 +193,20 @@ class ManagedProcess:
                 f"did not become healthy within {spec.startup_timeout:.0f}s "
                 f"(last check: {type(e).__name__}: {e})"
             ) from e
+
+    def check_ready(self) -> None:
+        """Return when ready; raise ServiceError if the process exited, any other exception
+        while it is not ready yet (too short an uptime, or the health probe failing)."""
+        self._raise_if_exited()
+        if self.uptime < self.spec.min_uptime:
+            raise TimeoutError(f"up for less than {self.spec.min_uptime}s")
+        if self.spec.health is not None and self.spec.health() is False:
+            raise ConnectionError("health probe returned False")
+
+    def note(self, text: str) -> None:
+        """Append ``--- <time> <text>`` to the service's log, as :meth:`start` does."""
+        with self.log_path.open("ab") as log:
+            log.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} {text}\n".encode())
 
     def stop(self, grace: float | None = None) -> None:
         """SIGTERM the process group, SIGKILL after the grace period, remove the pid file."""
@@ -188,6 +239,11 @@ class ManagedProcess:
     def exit_code(self) -> int | None:
         """None while running (or never started), else the exit status (negative: signal)."""
         return self._popen.poll() if self._popen is not None else None
+
+    @property
+    def uptime(self) -> float:
+        """Seconds since the latest start (0 when never started)."""
+        return time.monotonic() - self._started_at if self._popen is not None else 0.0
 
     @property
     def running(self) -> bool:

@@ -5,21 +5,35 @@ Settings object. :class:`Stack` walks it, waiting for each service's health befo
 step, because each step needs the previous one (migrations need ClickHouse; the worker needs
 its topics, which Tansu forgets on every restart).
 
-If a service dies while the stack runs, :meth:`Stack.watch` reports it and the caller stops
-the rest. We do not restart it: a crash loop hidden behind restarts is harder to notice than
-a stopped stack, and a restarted broker would come back without its topics.
+Once everything is up, :meth:`Stack.supervise` restarts a service that exits, after a
+backoff (:mod:`channelhub.platform.restarts`), and leaves the others running: the stages
+commit only what they finished and the sink retries ClickHouse, so one service's crash need
+not take the platform down. A restart waits for the service's health as the first start
+did, then runs the hooks that depend on it again: Tansu keeps its topics in memory, so after
+a broker restart the topics are created again. ClickHouse keeps its data directory, so after
+its restart there is nothing to redo. Each exit is logged and counted in the service's
+status record, so a crash loop is as visible as a stopped stack would be.
 """
 
+import enum
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from channelhub.platform import broker, clickhouse
+from channelhub.platform import broker, clickhouse, pids
 from channelhub.platform.env import settings_env
 from channelhub.platform.health import http_ok, tcp_open
 from channelhub.platform.process import Echo, ManagedProcess, ServiceSpec, stop_all
+from channelhub.platform.restarts import (
+    Backoff,
+    RestartRecord,
+    exit_reason,
+    record_path,
+    utc_stamp,
+    write_record,
+)
 from channelhub.settings import Settings
 
 APP_STOP_GRACE = 5.0
@@ -34,6 +48,8 @@ class Hook:
 
     name: str
     run: Callable[[], object]
+    rerun_after: tuple[str, ...] = ()
+    """Services whose restart undoes this step, so it runs again once they are healthy."""
 
 
 Step = ServiceSpec | Hook
@@ -133,7 +149,7 @@ def plan(settings: Settings, *, simulator: bool) -> list[Step]:
         broker.spec(settings.kafka_bootstrap),
         clickhouse.spec(settings),
         Hook("migrations", lambda: _migrate(settings)),
-        Hook("topics", lambda: _create_topics(settings)),
+        Hook("topics", lambda: _create_topics(settings), rerun_after=("broker",)),
         # One worker process per stream stage: the nudge stage's CPU never slows validation.
         _stage(settings, "worker", "validate", settings.worker_web_port, where),
         _stage(settings, "nudger", "nudges", settings.nudger_web_port, where),
@@ -179,14 +195,46 @@ def plan(settings: Settings, *, simulator: bool) -> list[Step]:
     return steps
 
 
-class Stack:
-    """Starts a plan step by step and stops what it started, apps first, then infrastructure."""
+class _Phase(enum.Enum):
+    RUNNING = "running"
+    WAITING = "waiting"  # exited; restarts when its backoff is over
+    STARTING = "starting"  # restarted; waiting for its health, then its hooks
 
-    def __init__(self, settings: Settings, steps: Sequence[Step], echo: Echo = print) -> None:
+
+@dataclass
+class _Supervised:
+    """One service under supervision: its process, where its restart stands, its record."""
+
+    process: ManagedProcess
+    hooks: list[Hook]
+    record: RestartRecord
+    phase: _Phase = _Phase.RUNNING
+    due: float = 0.0
+    """Monotonic time: when WAITING restarts, or when STARTING gives up."""
+    running_since: float = 0.0
+    """Monotonic time it last became healthy (after its hooks, on a restart)."""
+    failures: int = 0
+    """Failures in a row: exits and given-up restarts, none after a long enough healthy run."""
+
+
+class Stack:
+    """Starts a plan step by step, keeps its services running, and stops what it started,
+    apps first, then infrastructure."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        steps: Sequence[Step],
+        echo: Echo = print,
+        backoff: Backoff | None = None,
+    ) -> None:
         self.settings = settings
         self.steps = list(steps)
         self.echo = echo
+        self.backoff = backoff or Backoff()
+        self.run_dir = settings.state_dir.resolve() / "run"
         self.processes: list[ManagedProcess] = []
+        self._supervised: list[_Supervised] = []
 
     def start(self) -> None:
         """Run every step in order; raises ServiceError at the first that fails."""
@@ -200,22 +248,104 @@ class Stack:
             self.echo(f"starting {step.name} ...")
             process = ManagedProcess(step, self.settings.state_dir.resolve())
             self.processes.append(process)
+            hooks = [h for h in self.steps if isinstance(h, Hook) and step.name in h.rerun_after]
+            supervised = _Supervised(process, hooks, RestartRecord(step.name))
+            self._supervised.append(supervised)
+            write_record(self.run_dir, supervised.record)
             process.start()
             process.wait_healthy(progress=self.echo)
+            supervised.running_since = time.monotonic()
             where = f": {step.endpoint}" if step.endpoint else ""
             self.echo(f"  {step.name} ready in {time.monotonic() - began:.1f}s{where}")
 
-    def watch(self, poll_seconds: float = 0.5) -> None:
-        """Block while every service runs; raise ServiceError naming the first that exits."""
+    def supervise(self, poll_seconds: float = 0.25) -> None:
+        """Keep every service running, restarting those that exit, until interrupted."""
         while True:
-            for process in self.processes:
-                code = process.exit_code
-                if code is not None:
-                    raise process.failure(f"exited with code {code}; stopping the others")
+            self.tick()
             time.sleep(poll_seconds)
 
+    def tick(self) -> None:
+        """One look at every service: notice exits, restart those whose backoff is over, and
+        finish the restarts whose health passed (or give them up at their deadline)."""
+        for s in self._supervised:
+            if s.phase is _Phase.WAITING:
+                if time.monotonic() >= s.due:
+                    self._restart(s)
+                continue
+            code = s.process.exit_code
+            if code is not None:
+                self._failed(s, "exited", exit_reason(code))
+            elif s.phase is _Phase.STARTING:
+                self._finish_restart(s)
+
+    def _restart(self, s: _Supervised) -> None:
+        s.record = replace(s.record, restarts=s.record.restarts + 1, next_restart_at=None)
+        write_record(self.run_dir, s.record)
+        try:
+            s.process.start()
+        except Exception as e:  # prepare() or late_args() may need a service that is down too
+            self._failed(s, "could not be started", f"{type(e).__name__}: {e}")
+            return
+        s.phase = _Phase.STARTING
+        s.due = time.monotonic() + s.process.spec.startup_timeout
+
+    def _finish_restart(self, s: _Supervised) -> None:
+        name = s.process.spec.name
+        try:
+            s.process.check_ready()
+        except Exception as e:
+            if time.monotonic() >= s.due:
+                s.process.stop()
+                timeout = s.process.spec.startup_timeout
+                self._failed(s, "failed", f"not healthy within {timeout:.0f}s: {e}")
+            return
+        for hook in s.hooks:
+            self._say(f"running {hook.name} again after the {name} restart ...")
+            try:
+                hook.run()
+            except Exception as e:  # the service is of no use without it: try it all again
+                s.process.stop()
+                self._failed(s, "failed", f"{hook.name} failed: {type(e).__name__}: {e}")
+                return
+        s.phase = _Phase.RUNNING
+        s.running_since = time.monotonic()
+        self._say(f"{name} running again (pid {s.process.pid}, restart {s.record.restarts})")
+
+    def _failed(self, s: _Supervised, what: str, reason: str) -> None:
+        """Record an exit (or a given-up restart), clear what is left of the process group,
+        and schedule the next start after the backoff."""
+        process = s.process
+        up_for = time.monotonic() - s.running_since if s.phase is _Phase.RUNNING else 0.0
+        s.failures = 1 if up_for >= self.backoff.reset_after else s.failures + 1
+        delay = self.backoff.delay(s.failures)
+        if process.pid is not None:
+            # Children of a killed leader keep its group (and maybe its ports): not theirs now.
+            pids.stop_groups([process.pid], process.spec.stop_grace, process.reap)
+        process.note(f"{what} ({reason})")
+        s.record = replace(
+            s.record,
+            last_exit=reason,
+            last_exit_at=utc_stamp(),
+            next_restart_at=utc_stamp(time.time() + delay),
+        )
+        write_record(self.run_dir, s.record)
+        s.phase = _Phase.WAITING
+        s.due = time.monotonic() + delay
+        self._say(
+            f"{process.spec.name} {what} ({reason}); "
+            f"restarting in {delay:g} s, restart {s.record.restarts + 1}"
+        )
+
+    def _say(self, line: str) -> None:
+        """Supervision lines carry the time: they come long after the start-up lines."""
+        self.echo(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}")
+
     def stop(self) -> None:
-        """Stop the services (concurrently), then broker and ClickHouse, within ~10 s."""
+        """Stop the services (concurrently), then broker and ClickHouse, within ~10 s.
+
+        A service waiting out its backoff has no process to stop and is not started again;
+        one being restarted is stopped like the others.
+        """
         apps = [p for p in self.processes if not p.spec.infrastructure]
         infra = [p for p in self.processes if p.spec.infrastructure]
         for wave, grace in ((apps, APP_STOP_GRACE), (infra, INFRA_STOP_GRACE)):
@@ -223,7 +353,10 @@ class Stack:
             if running:
                 self.echo(f"stopping {', '.join(p.spec.name for p in running)} ...")
             stop_all(wave, grace)
+        for process in self.processes:
+            record_path(self.run_dir, process.spec.name).unlink(missing_ok=True)
         self.processes.clear()
+        self._supervised.clear()
 
     def endpoints(self) -> list[tuple[str, str]]:
         return [(p.spec.name, p.spec.endpoint) for p in self.processes]

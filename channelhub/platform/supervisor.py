@@ -1,8 +1,10 @@
 """The background owner of a stack started with ``channelhub up --detach``.
 
 ``up --detach`` re-executes this module in its own session with the settings in the
-environment. It runs exactly what the foreground ``up`` runs, so both behave alike: stop it
-with SIGTERM (``channelhub down``) and it stops every service it started.
+environment. It runs exactly what the foreground ``up`` runs, so both behave alike: it
+restarts a service that exits (after a backoff, see :mod:`channelhub.platform.restarts`),
+logging each exit and restart to ``<state_dir>/logs/supervisor.log``; stop it with SIGTERM
+(``channelhub down``) and it stops every service it started.
 """
 
 import argparse

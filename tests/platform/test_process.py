@@ -8,6 +8,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -169,6 +170,11 @@ def _status(settings: object, capsys: pytest.CaptureFixture[str]) -> dict[str, o
     return report
 
 
+def _service(settings: object, capsys: pytest.CaptureFixture[str], name: str) -> dict[str, Any]:
+    services: list[dict[str, Any]] = _status(settings, capsys)["services"]  # type: ignore[assignment]
+    return next(s for s in services if s["name"] == name)
+
+
 def test_owner_refuses_a_second_stack_and_down_stops_everything(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -188,7 +194,20 @@ def test_owner_refuses_a_second_stack_and_down_stops_everything(
         services = {s["name"]: s for s in report["services"]}  # type: ignore[attr-defined]
         assert services["collector"]["state"] == "running"
         assert services["broker"]["state"] == "stopped"
-        collector_pid = services["collector"]["pid"]
+        killed_pid = services["collector"]["pid"]
+
+        # A service that dies is restarted by the owner; status, another process, sees it.
+        os.kill(killed_pid, signal.SIGKILL)
+        while (collector := _service(settings, capsys, "collector"))["restarts"] != 1 or (
+            collector["state"] != "running"
+        ):
+            assert owner.poll() is None, (tmp_path / "owner.log").read_text()
+            assert time.monotonic() < deadline + 20, f"the collector was not restarted: {collector}"
+            time.sleep(0.05)
+        assert collector["last_exit"] == "killed by signal SIGKILL"
+        collector_pid = collector["pid"]
+        assert collector_pid != killed_pid
+        assert pids.group_members(killed_pid) == [], "the killed collector's child is left"
 
         with pytest.raises(ServiceError, match="already running"):
             commands.run_stack(settings, simulator=False, steps=[])
@@ -198,26 +217,17 @@ def test_owner_refuses_a_second_stack_and_down_stops_everything(
         assert owner.wait(timeout=5) == 0
         assert pids.group_members(collector_pid) == []
         assert _status(settings, capsys)["running"] is False
-        assert list((tmp_path / "run").glob("*.pid")) == []
-        assert "stopped" in (tmp_path / "owner.log").read_text()
+        assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["stack.lock"]
+        owner_said = (tmp_path / "owner.log").read_text()
+        assert "collector exited (killed by signal SIGKILL); restarting in 1 s, restart 1" in (
+            owner_said
+        )
+        assert "stopped" in owner_said
     finally:
         if owner.poll() is None:
             owner.kill()
             owner.wait()
         owner_log.close()
-
-
-def test_owner_stops_the_others_when_one_service_dies(tmp_path: Path) -> None:
-    settings = local_settings(state_dir=tmp_path)
-    steady = python("steady", SLEEPER, min_uptime=0.2)
-    dying = python("dying", "import time; time.sleep(1.0); print('oops', flush=True)")
-    lines: list[str] = []
-
-    with pytest.raises(ServiceError, match="dying exited with code 0; stopping the others"):
-        commands.run_stack(settings, simulator=False, steps=[steady, dying], echo=lines.append)
-
-    assert "stopped" in lines
-    assert list((tmp_path / "run").glob("*.pid")) == []
 
 
 def test_down_with_nothing_running_is_fine(

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from channelhub.platform import pids
-from channelhub.platform.stack import Hook, plan
+from channelhub.platform import broker, pids
+from channelhub.platform.restarts import Backoff
+from channelhub.platform.stack import Hook, Stack, plan
 from channelhub.settings import Settings
 from tests.fixtures.services import StartService, free_port, local_settings
 
@@ -105,6 +106,37 @@ def test_sigterm_stops_broker_clickhouse_and_services_within_10_seconds(tmp_path
             owner.kill()
             owner.wait()
         log.close()
+
+
+def test_a_restarted_broker_gets_its_topics_again(tmp_path: Path) -> None:
+    settings = local_settings(state_dir=tmp_path, kafka_bootstrap=f"127.0.0.1:{free_port()}")
+    names = broker.topic_names(settings)
+    topics = plan(settings, simulator=False)[3]
+    assert isinstance(topics, Hook)
+    assert topics.rerun_after == ("broker",)
+    lines: list[str] = []
+    stack = Stack(settings, [broker.spec(settings.kafka_bootstrap), topics], lines.append,
+                  Backoff(initial=0.1))  # fmt: skip
+    try:
+        stack.start()
+        (tansu,) = stack.processes
+        old = tansu.pid
+        assert old is not None
+
+        os.kill(old, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while not any("broker running again" in line for line in lines):
+            assert time.monotonic() < deadline, lines
+            stack.tick()
+            time.sleep(0.05)
+
+        assert tansu.pid != old
+        # Memory storage: the new broker started empty, so these exist only if topics ran again.
+        assert (
+            broker.ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions) == []
+        )
+    finally:
+        stack.stop()
 
 
 ENV_DUMP = """

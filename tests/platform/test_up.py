@@ -8,6 +8,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,6 +43,11 @@ def _cli(settings: Settings, *args: str, timeout: float = 240) -> subprocess.Com
         text=True,
         timeout=timeout,
     )
+
+
+def _service(settings: Settings, name: str) -> dict[str, Any]:
+    status = json.loads(_cli(settings, "status", "--json").stdout)
+    return next(s for s in status["services"] if s["name"] == name)  # type: ignore[no-any-return]
 
 
 def _alive(pid: int) -> bool:
@@ -79,6 +85,17 @@ def test_up_detached_serves_data_and_down_leaves_no_process(tmp_path: Path) -> N
             assert time.monotonic() < deadline, f"only {n} simulated events reached ClickHouse"
             time.sleep(1)
         client.disconnect()
+
+        # A service that dies is started again; the others keep running, status says so.
+        os.kill(services["sink"]["pid"], signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while (sink := _service(settings, "sink"))["state"] != "running" or sink["restarts"] != 1:
+            assert time.monotonic() < deadline, f"the sink was not restarted: {sink}"
+            time.sleep(0.5)
+        assert sink["last_exit"] == "killed by signal SIGKILL"
+        assert sink["pid"] != services["sink"]["pid"]
+        assert _service(settings, "worker")["pid"] == services["worker"]["pid"]
+        services["sink"] = sink  # the pid down must stop
     finally:
         stopped = _cli(settings, "down")
     assert stopped.returncode == 0, stopped.stderr
