@@ -112,8 +112,9 @@ class Settings(BaseSettings):
     #: given back (offsets not committed) and fetched again after a pause.
     dispatch_deadline_seconds: float = Field(60.0, gt=0)
     #: How long the send journal (``<state_dir>/dispatch/journal``) remembers a nudge after its
-    #: last entry: a record of it fetched again within this is answered from the journal.
-    dispatch_journal_retention_hours: float = Field(24.0, gt=0)
+    #: last entry, in the journal's own time (a stopped dispatcher forgets nothing): a record
+    #: of it fetched again within this is answered from the journal. About 450 B each in memory.
+    dispatch_journal_retention_hours: float = Field(6.0, gt=0)
     sms_gateway_timeout_seconds: float = Field(10.0, gt=0)
     sms_webhook_url: str = Field("", description="the aggregator's POST endpoint")
     #: Sent as ``Authorization: Bearer`` to the aggregator when set.
