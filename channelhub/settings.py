@@ -134,6 +134,10 @@ class Settings(BaseSettings):
     sink_batch_size: int = Field(20_000, ge=1)
     sink_flush_seconds: float = Field(0.5, gt=0)
     sink_dedupe_window: int = Field(500_000, ge=0, description="recent ids kept per sink")
+    #: How far back from a table's newest row a sink reloads the ids it must not write again
+    #: when partitions are assigned (at most ``sink_dedupe_window`` of them). Older duplicates
+    #: are still dropped: the sink looks them up in ClickHouse (see sinks/dedupe.py).
+    sink_dedupe_horizon_seconds: float = Field(3600.0, ge=0)
 
     # HTTP collector
     collector_host: str = "127.0.0.1"

@@ -12,7 +12,15 @@ import orjson
 
 from sinks.engines import replacing_merge_tree
 from sinks.pseudonym import Pseudonymizer
-from sinks.tables import insert_statement, recent_ids_query
+from sinks.tables import (
+    insert_statement,
+    moment,
+    number,
+    present_ids_query,
+    recent_ids_query,
+    text,
+    uint,
+)
 
 TABLE = "alert_events"
 
@@ -42,7 +50,12 @@ COLUMNS = (
 
 INSERT = insert_statement(TABLE, COLUMNS)
 
+#: The row's own time (the partition key), around which its id is looked up.
+EVENT_TIME = COLUMNS.index("at")
+
 RECENT_IDS = recent_ids_query(TABLE, "event_id")
+
+PRESENT_IDS = present_ids_query(TABLE, "event_id", "at")
 
 #: The newest transition of every rule: the alerts open now are those whose newest is opened.
 #: Within one second the offset orders them (a rule's records share a partition: its key).
@@ -64,19 +77,21 @@ def row(
 ) -> tuple[str, tuple[Any, ...]]:
     """The event id and the row for one message of ``alerts.events`` (no personal data)."""
     e = orjson.loads(value)
-    return e["event_id"], (
-        e["event_id"],
-        e["event_type"],
-        e["alert_id"],
-        e["rule_id"],
-        e["kind"],
-        e["severity"],
-        float(e["threshold"]),
-        e["window_minutes"] or 0,
-        e["value"],
-        datetime.fromisoformat(e["at"]),
-        e["message"],
-        partition,
-        offset,
+    event_id = text(e["event_id"])
+    reading = e["value"]
+    return event_id, (
+        event_id,
+        text(e["event_type"]),
+        text(e["alert_id"]),
+        text(e["rule_id"]),
+        text(e["kind"]),
+        text(e["severity"]),
+        number(e["threshold"]),
+        uint(e["window_minutes"] or 0, 16),
+        None if reading is None else number(reading),
+        moment(e["at"]),
+        text(e["message"]),
+        uint(partition, 16),
+        uint(offset, 64),
         ingested_at,
     )

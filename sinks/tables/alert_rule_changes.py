@@ -11,7 +11,16 @@ import orjson
 
 from sinks.engines import replacing_merge_tree
 from sinks.pseudonym import Pseudonymizer
-from sinks.tables import insert_statement, recent_ids_query
+from sinks.tables import (
+    flag,
+    insert_statement,
+    moment,
+    number,
+    present_ids_query,
+    recent_ids_query,
+    text,
+    uint,
+)
 
 TABLE = "alert_rule_changes"
 
@@ -38,7 +47,12 @@ COLUMNS = (
 
 INSERT = insert_statement(TABLE, COLUMNS)
 
+#: The row's own time (the partition key), around which its id is looked up.
+EVENT_TIME = COLUMNS.index("at")
+
 RECENT_IDS = recent_ids_query(TABLE, "change_id")
+
+PRESENT_IDS = present_ids_query(TABLE, "change_id", "at")
 
 #: The newest change of every rule; one rule's changes share a partition (its key), so within
 #: one second the offset orders them.
@@ -60,16 +74,18 @@ def row(
 ) -> tuple[str, tuple[Any, ...]]:
     """The change id and the row for one message of ``alerts.rules`` (no personal data)."""
     e = orjson.loads(value)
-    return e["change_id"], (
-        e["change_id"],
-        e["rule_id"],
-        datetime.fromisoformat(e["at"]),
-        e["changed_by"],
-        int(e["reset"]),
-        e["threshold"],
-        e["window_minutes"],
-        e["severity"],
-        partition,
-        offset,
+    change_id = text(e["change_id"])
+    threshold, window, severity = e["threshold"], e["window_minutes"], e["severity"]
+    return change_id, (
+        change_id,
+        text(e["rule_id"]),
+        moment(e["at"]),
+        text(e["changed_by"]),
+        flag(e["reset"]),
+        None if threshold is None else number(threshold),
+        None if window is None else uint(window, 16),
+        None if severity is None else text(severity),
+        uint(partition, 16),
+        uint(offset, 64),
         ingested_at,
     )

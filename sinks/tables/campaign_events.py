@@ -13,7 +13,14 @@ import orjson
 
 from sinks.engines import replacing_merge_tree
 from sinks.pseudonym import Pseudonymizer
-from sinks.tables import insert_statement, recent_ids_query
+from sinks.tables import (
+    insert_statement,
+    moment,
+    present_ids_query,
+    recent_ids_query,
+    text,
+    uint,
+)
 
 TABLE = "campaign_events"
 
@@ -61,7 +68,12 @@ COLUMNS = (
 
 INSERT = insert_statement(TABLE, COLUMNS)
 
+#: The row's own time (the partition key), around which its id is looked up.
+EVENT_TIME = COLUMNS.index("at")
+
 RECENT_IDS = recent_ids_query(TABLE, "event_id")
+
+PRESENT_IDS = present_ids_query(TABLE, "event_id", "at")
 
 #: ``scheduled_at`` of a campaign whose file gives no time: it runs when triggered.
 UNSCHEDULED = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
@@ -77,7 +89,8 @@ def row(
 ) -> tuple[str, tuple[Any, ...]]:
     """The event id and the row for one message of ``campaigns.events`` (no personal data)."""
     e = orjson.loads(value)
-    if e["event_type"] == "campaign.created":
+    event_id, event_type = text(e["event_id"]), text(e["event_type"])
+    if event_type == "campaign.created":
         spec = e["spec"]
         at, actor = e["created_at"], e["created_by"]
         description, spec_json = spec["description"], orjson.dumps(spec).decode()
@@ -85,16 +98,16 @@ def row(
     else:
         at, actor, description, spec_json = e["triggered_at"], e["triggered_by"], "", ""
         scheduled = e["scheduled_at"]
-    return e["event_id"], (
-        e["event_id"],
-        e["event_type"],
-        e["campaign_id"],
-        datetime.fromisoformat(at),
-        actor,
-        description,
+    return event_id, (
+        event_id,
+        event_type,
+        text(e["campaign_id"]),
+        moment(at),
+        text(actor),
+        text(description),
         spec_json,
-        datetime.fromisoformat(scheduled) if scheduled else UNSCHEDULED,
-        partition,
-        offset,
+        moment(scheduled) if scheduled else UNSCHEDULED,
+        uint(partition, 16),
+        uint(offset, 64),
         ingested_at,
     )

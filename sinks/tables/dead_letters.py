@@ -12,7 +12,14 @@ import orjson
 
 from sinks.engines import replacing_merge_tree
 from sinks.pseudonym import Pseudonymizer
-from sinks.tables import insert_statement, recent_ids_query
+from sinks.tables import (
+    insert_statement,
+    moment,
+    present_ids_query,
+    recent_ids_query,
+    text,
+    uint,
+)
 
 TABLE = "dead_letters"
 
@@ -42,7 +49,12 @@ COLUMNS = (
 
 INSERT = insert_statement(TABLE, COLUMNS)
 
+#: The row's own time (the partition key), around which its id is looked up.
+EVENT_TIME = COLUMNS.index("received_at")
+
 RECENT_IDS = recent_ids_query(TABLE, "dead_letter_id")
+
+PRESENT_IDS = present_ids_query(TABLE, "dead_letter_id", "received_at")
 
 
 def row(
@@ -55,19 +67,20 @@ def row(
 ) -> tuple[str, tuple[Any, ...]]:
     """The dead-letter id and the row for one message of the dead-letter topic."""
     d = orjson.loads(value)
-    payload = pseudonymize.mask_text(d["payload"].encode()).decode()
-    return d["dead_letter_id"], (
-        d["dead_letter_id"],
-        d["reason_code"],
-        d["field"],
-        d["message"],
-        d["source_topic"],
-        d["source_partition"],
-        d["source_offset"],
-        datetime.fromisoformat(d["received_at"]),
+    dead_letter_id = text(d["dead_letter_id"])
+    payload = pseudonymize.mask_text(text(d["payload"]).encode()).decode()
+    return dead_letter_id, (
+        dead_letter_id,
+        text(d["reason_code"]),
+        text(d["field"]),
+        text(d["message"]),
+        text(d["source_topic"]),
+        uint(d["source_partition"], 16),
+        uint(d["source_offset"], 64),
+        moment(d["received_at"]),
         payload,
-        d["payload_bytes"],
-        partition,
-        offset,
+        uint(d["payload_bytes"], 32),
+        uint(partition, 16),
+        uint(offset, 64),
         ingested_at,
     )

@@ -14,7 +14,14 @@ import orjson
 from schemas.events import PERSONAL_ATTRIBUTES
 from sinks.engines import replacing_merge_tree, summing_merge_tree
 from sinks.pseudonym import Pseudonymizer
-from sinks.tables import insert_statement, recent_ids_query
+from sinks.tables import (
+    insert_statement,
+    moment,
+    present_ids_query,
+    recent_ids_query,
+    text,
+    uint,
+)
 
 TABLE = "events"
 
@@ -77,7 +84,12 @@ NEWEST = f"SELECT max(occurred_at), count() FROM {{db}}.{TABLE}"
 
 INSERT = insert_statement(TABLE, COLUMNS)
 
+#: The row's own time (the partition key), around which its id is looked up.
+EVENT_TIME = COLUMNS.index("occurred_at")
+
 RECENT_IDS = recent_ids_query(TABLE, "event_id")
+
+PRESENT_IDS = present_ids_query(TABLE, "event_id", "occurred_at")
 
 
 def row(
@@ -90,24 +102,27 @@ def row(
 ) -> tuple[str, tuple[Any, ...]]:
     """The event id and the row for one canonical message (already validated upstream)."""
     e = orjson.loads(value)
-    occurred = datetime.fromisoformat(e["occurred_at"])
+    event_id = text(e["event_id"])
+    occurred = moment(e["occurred_at"])
     attributes = e["attributes"]
+    if type(attributes) is not dict:
+        raise TypeError(f"attributes must be an object, found {attributes!r:.100}")
     for name in PERSONAL_ATTRIBUTES.intersection(attributes):
-        attributes[name] = pseudonymize(attributes[name])
+        attributes[name] = pseudonymize(text(attributes[name]))
     msisdn = e.get("msisdn")
-    return e["event_id"], (
-        e["event_id"],
-        e["event_type"],
-        e["channel"],
+    return event_id, (
+        event_id,
+        text(e["event_type"]),
+        text(e["channel"]),
         occurred,
         occurred.microsecond // 1000,
-        pseudonymize(msisdn) if msisdn else "",
-        e["session_id"],
-        e["prefecture"],
-        e.get("brand") or "",
+        pseudonymize(text(msisdn)) if msisdn else "",
+        text(e["session_id"]),
+        text(e["prefecture"]),
+        text(e.get("brand") or ""),
         orjson.dumps(attributes).decode(),
-        e["schema_version"],
-        partition,
-        offset,
+        uint(e["schema_version"], 8),
+        uint(partition, 16),
+        uint(offset, 64),
         ingested_at,
     )

@@ -13,7 +13,14 @@ import orjson
 
 from sinks.engines import replacing_merge_tree
 from sinks.pseudonym import Pseudonymizer
-from sinks.tables import insert_statement, recent_ids_query
+from sinks.tables import (
+    insert_statement,
+    moment,
+    present_ids_query,
+    recent_ids_query,
+    text,
+    uint,
+)
 
 TABLE = "nudge_conversions"
 
@@ -48,7 +55,12 @@ COLUMNS = (
 
 INSERT = insert_statement(TABLE, COLUMNS)
 
+#: The row's own time (the partition key), around which its id is looked up.
+EVENT_TIME = COLUMNS.index("exposed_at")
+
 RECENT_IDS = recent_ids_query(TABLE, "nudge_id")
+
+PRESENT_IDS = present_ids_query(TABLE, "nudge_id", "exposed_at")
 
 
 def row(
@@ -62,20 +74,21 @@ def row(
     """The nudge id and the row for one message of ``nudges.conversions``; a survey reply's
     text is stored with any phone number in it pseudonymised, its score 0 when it has none."""
     c = orjson.loads(value)
-    reply = c.get("reply") or ""
-    return c["nudge_id"], (
-        c["nudge_id"],
-        c["rule_id"],
-        c.get("campaign_id") or "",
-        pseudonymize(c["msisdn"]),
-        c["group"],
-        c["goal"],
-        datetime.fromisoformat(c["exposed_at"]),
-        datetime.fromisoformat(c["converted_at"]),
-        c.get("event_id") or "",
+    nudge_id = text(c["nudge_id"])
+    reply = text(c.get("reply") or "")
+    return nudge_id, (
+        nudge_id,
+        text(c["rule_id"]),
+        text(c.get("campaign_id") or ""),
+        pseudonymize(text(c["msisdn"])),
+        text(c["group"]),
+        text(c["goal"]),
+        moment(c["exposed_at"]),
+        moment(c["converted_at"]),
+        text(c.get("event_id") or ""),
         pseudonymize.mask_text(reply.encode()).decode(),
-        c.get("score") or 0,
-        partition,
-        offset,
+        uint(c.get("score") or 0, 8),
+        uint(partition, 16),
+        uint(offset, 64),
         ingested_at,
     )

@@ -13,7 +13,14 @@ import orjson
 
 from sinks.engines import replacing_merge_tree
 from sinks.pseudonym import Pseudonymizer
-from sinks.tables import insert_statement, recent_ids_query
+from sinks.tables import (
+    insert_statement,
+    moment,
+    present_ids_query,
+    recent_ids_query,
+    text,
+    uint,
+)
 
 TABLE = "nudge_decisions"
 
@@ -48,7 +55,12 @@ COLUMNS = (
 
 INSERT = insert_statement(TABLE, COLUMNS)
 
+#: The row's own time (the partition key), around which its id is looked up.
+EVENT_TIME = COLUMNS.index("requested_at")
+
 RECENT_IDS = recent_ids_query(TABLE, "decision_id")
+
+PRESENT_IDS = present_ids_query(TABLE, "decision_id", "requested_at")
 
 #: ``held_until`` of a decision that holds nothing (a Nullable column could not be ordered on
 #: and costs a null map on 18.16).
@@ -73,21 +85,22 @@ def row(
     """The decision id and the row for one message of ``nudges.decisions``."""
     record = orjson.loads(value)
     r, d = record["request"], record["decision"]
-    decided = datetime.fromisoformat(d["decided_at"])
+    decided = moment(d["decided_at"])
     held = d.get("send_at")
-    key = decision_id(d["nudge_id"], d["outcome"], d.get("reason") or "", d["decided_at"])
+    nudge_id, outcome, reason = text(d["nudge_id"]), text(d["outcome"]), text(d.get("reason") or "")
+    key = decision_id(nudge_id, outcome, reason, d["decided_at"])
     return key, (
         key,
-        d["nudge_id"],
-        r["rule_id"],
-        pseudonymize(r["msisdn"]),
-        d["outcome"],
-        d.get("reason") or "",
+        nudge_id,
+        text(r["rule_id"]),
+        pseudonymize(text(r["msisdn"])),
+        outcome,
+        reason,
         decided,
         decided.microsecond // 1000,
-        datetime.fromisoformat(held) if held else NOT_HELD,
-        datetime.fromisoformat(r["requested_at"]),
-        partition,
-        offset,
+        moment(held) if held else NOT_HELD,
+        moment(r["requested_at"]),
+        uint(partition, 16),
+        uint(offset, 64),
         ingested_at,
     )

@@ -15,7 +15,15 @@ import orjson
 
 from sinks.engines import replacing_merge_tree
 from sinks.pseudonym import Pseudonymizer
-from sinks.tables import insert_statement, recent_ids_query
+from sinks.tables import (
+    insert_statement,
+    moment,
+    present_ids_query,
+    recent_ids_query,
+    text,
+    texts,
+    uint,
+)
 
 TABLE = "nudge_dispatches"
 
@@ -54,7 +62,12 @@ COLUMNS = (
 
 INSERT = insert_statement(TABLE, COLUMNS)
 
+#: The row's own time (the partition key), around which its id is looked up.
+EVENT_TIME = COLUMNS.index("approved_at")
+
 RECENT_IDS = recent_ids_query(TABLE, "nudge_id")
+
+PRESENT_IDS = present_ids_query(TABLE, "nudge_id", "approved_at")
 
 
 def row(
@@ -67,25 +80,26 @@ def row(
 ) -> tuple[str, tuple[Any, ...]]:
     """The nudge id and the row for one message of ``nudges.dispatches``."""
     d = orjson.loads(value)
-    approved = datetime.fromisoformat(d["approved_at"])
-    dispatched = datetime.fromisoformat(d["dispatched_at"])
-    return d["nudge_id"], (
-        d["nudge_id"],
-        d["rule_id"],
-        d.get("campaign_id") or "",
-        pseudonymize(d["msisdn"]),
-        pseudonymize.mask_text(d["text"].encode()).decode(),
-        d["goal"],
-        d["status"],
-        d["gateway"],
-        d.get("message_ids", []),
-        d.get("segments", 0),
-        d.get("error") or "",
+    nudge_id = text(d["nudge_id"])
+    approved = moment(d["approved_at"])
+    dispatched = moment(d["dispatched_at"])
+    return nudge_id, (
+        nudge_id,
+        text(d["rule_id"]),
+        text(d.get("campaign_id") or ""),
+        pseudonymize(text(d["msisdn"])),
+        pseudonymize.mask_text(text(d["text"]).encode()).decode(),
+        text(d["goal"]),
+        text(d["status"]),
+        text(d["gateway"]),
+        texts(d.get("message_ids", [])),
+        uint(d.get("segments", 0), 16),
+        text(d.get("error") or ""),
         approved,
         approved.microsecond // 1000,
         dispatched,
         dispatched.microsecond // 1000,
-        partition,
-        offset,
+        uint(partition, 16),
+        uint(offset, 64),
         ingested_at,
     )

@@ -16,7 +16,14 @@ import orjson
 
 from sinks.engines import replacing_merge_tree
 from sinks.pseudonym import Pseudonymizer
-from sinks.tables import insert_statement, recent_ids_query
+from sinks.tables import (
+    insert_statement,
+    moment,
+    present_ids_query,
+    recent_ids_query,
+    text,
+    uint,
+)
 
 TABLE = "nudge_receipts"
 
@@ -43,7 +50,12 @@ COLUMNS = (
 
 INSERT = insert_statement(TABLE, COLUMNS)
 
+#: The row's own time (the partition key), around which its id is looked up.
+EVENT_TIME = COLUMNS.index("received_at")
+
 RECENT_IDS = recent_ids_query(TABLE, "receipt_id")
+
+PRESENT_IDS = present_ids_query(TABLE, "receipt_id", "received_at")
 
 
 def receipt_id(message_id: str, status: str) -> str:
@@ -61,18 +73,19 @@ def row(
 ) -> tuple[str, tuple[Any, ...]]:
     """The receipt id and the row for one message of ``nudges.receipts``."""
     r = orjson.loads(value)
-    received = datetime.fromisoformat(r["at"])
-    key = receipt_id(r["message_id"], r["status"])
+    received = moment(r["at"])
+    message_id, status = text(r["message_id"]), text(r["status"])
+    key = receipt_id(message_id, status)
     return key, (
         key,
-        r["message_id"],
-        r["status"],
-        r.get("nudge_id") or "",
-        r["gateway"],
-        r.get("error_code") or "",
+        message_id,
+        status,
+        text(r.get("nudge_id") or ""),
+        text(r["gateway"]),
+        text(r.get("error_code") or ""),
         received,
         received.microsecond // 1000,
-        partition,
-        offset,
+        uint(partition, 16),
+        uint(offset, 64),
         ingested_at,
     )

@@ -13,7 +13,14 @@ import orjson
 
 from sinks.engines import replacing_merge_tree
 from sinks.pseudonym import Pseudonymizer
-from sinks.tables import insert_statement, recent_ids_query
+from sinks.tables import (
+    insert_statement,
+    moment,
+    present_ids_query,
+    recent_ids_query,
+    text,
+    uint,
+)
 
 TABLE = "nudge_requests"
 
@@ -49,7 +56,12 @@ COLUMNS = (
 
 INSERT = insert_statement(TABLE, COLUMNS)
 
+#: The row's own time (the partition key), around which its id is looked up.
+EVENT_TIME = COLUMNS.index("requested_at")
+
 RECENT_IDS = recent_ids_query(TABLE, "nudge_id")
+
+PRESENT_IDS = present_ids_query(TABLE, "nudge_id", "requested_at")
 
 
 def row(
@@ -62,21 +74,22 @@ def row(
 ) -> tuple[str, tuple[Any, ...]]:
     """The nudge id and the row for one message of ``nudges.requested``."""
     r = orjson.loads(value)
-    requested = datetime.fromisoformat(r["requested_at"])
-    return r["nudge_id"], (
-        r["nudge_id"],
-        r["rule_id"],
-        r.get("campaign_id") or "",
-        r["trigger_event_id"],
-        pseudonymize(r["msisdn"]),
-        r["prefecture"],
-        r.get("brand") or "",
-        pseudonymize.mask_text(r["text"].encode()).decode(),
-        r["goal"],
+    nudge_id = text(r["nudge_id"])
+    requested = moment(r["requested_at"])
+    return nudge_id, (
+        nudge_id,
+        text(r["rule_id"]),
+        text(r.get("campaign_id") or ""),
+        text(r["trigger_event_id"]),
+        pseudonymize(text(r["msisdn"])),
+        text(r["prefecture"]),
+        text(r.get("brand") or ""),
+        pseudonymize.mask_text(text(r["text"]).encode()).decode(),
+        text(r["goal"]),
         requested,
         requested.microsecond // 1000,
-        datetime.fromisoformat(r["send_at"]),
-        partition,
-        offset,
+        moment(r["send_at"]),
+        uint(partition, 16),
+        uint(offset, 64),
         ingested_at,
     )

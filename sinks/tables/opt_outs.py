@@ -12,7 +12,14 @@ import orjson
 
 from sinks.engines import replacing_merge_tree
 from sinks.pseudonym import Pseudonymizer
-from sinks.tables import insert_statement, recent_ids_query
+from sinks.tables import (
+    insert_statement,
+    moment,
+    present_ids_query,
+    recent_ids_query,
+    text,
+    uint,
+)
 
 TABLE = "opt_outs"
 
@@ -36,7 +43,12 @@ COLUMNS = (
 
 INSERT = insert_statement(TABLE, COLUMNS)
 
+#: The row's own time (the partition key), around which its id is looked up.
+EVENT_TIME = COLUMNS.index("at")
+
 RECENT_IDS = recent_ids_query(TABLE, "opt_out_id")
+
+PRESENT_IDS = present_ids_query(TABLE, "opt_out_id", "at")
 
 
 def row(
@@ -49,15 +61,16 @@ def row(
 ) -> tuple[str, tuple[Any, ...]]:
     """The opt-out's id (subscriber and scope) and its row, from ``nudges.optouts``."""
     o = orjson.loads(value)
-    subscriber = pseudonymize(o["msisdn"])
-    key = f"{subscriber}:{o['scope']}"
+    subscriber = pseudonymize(text(o["msisdn"]))
+    scope = text(o["scope"])
+    key = f"{subscriber}:{scope}"
     return key, (
         key,
         subscriber,
-        o["scope"],
-        o["event_id"],
-        datetime.fromisoformat(o["at"]),
-        partition,
-        offset,
+        scope,
+        text(o["event_id"]),
+        moment(o["at"]),
+        uint(partition, 16),
+        uint(offset, 64),
         ingested_at,
     )

@@ -87,7 +87,7 @@ def test_a_batch_written_but_not_committed_is_not_written_again(
         def flush(self, consumer: object) -> None:  # type: ignore[override]
             for buffer in self.buffers.values():
                 if buffer.rows:
-                    self.insert(buffer)
+                    self.write(buffer)
             raise KeyboardInterrupt  # dies between the insert and the offset commit
 
     with pytest.raises(KeyboardInterrupt):

@@ -66,10 +66,32 @@ def test_dead_letter_row_masks_numbers_in_the_payload() -> None:
     assert "13912345678" not in repr(row)
 
 
-def test_recent_ids_forget_the_oldest_beyond_capacity() -> None:
+def test_recent_ids_forget_the_oldest_beyond_capacity_and_say_since_when_they_are_complete() -> (
+    None
+):
     recent = RecentIds(3)
-    recent.extend(["a", "b", "c", "a"])
+    recent.extend(["a", "b", "c", "a"], at=10.0)
+    recent.extend(["c"], at=15.0)
     assert len(recent) == 3
-    recent.extend(["d"])
-    assert "a" not in recent
-    assert all(x in recent for x in "bcd")
+    assert recent.complete_since == 0.0
+    recent.extend(["d", "e"], at=20.0)
+    assert len(recent) == 3
+    assert recent.complete_since == 10.0  # two of a, b, c written at 10 are forgotten
+    assert {"d", "e"} <= {x for x in "abcde" if x in recent}
+    recent.extend(["f", "g", "h"], at=30.0)
+    assert [x for x in "abcdefgh" if x in recent] == ["f", "g", "h"]
+    assert recent.complete_since == 20.0
+
+
+def test_recent_ids_loaded_newest_first_are_complete_since_the_cut() -> None:
+    rows = [("e", 50), ("d", 40), ("c", 40), ("b", 30), ("a", 20)]
+    whole = RecentIds.loaded(10, rows, since=15.0)
+    assert (len(whole), whole.complete_since) == (5, 15.0)
+    cut = RecentIds.loaded(2, rows, since=15.0)
+    assert "e" in cut
+    assert len(cut) == 2
+    assert cut.complete_since == 40.0  # d and c share the time of the cut
+    cut.extend(["f"], at=60.0)
+    assert "e" in cut
+    assert "f" in cut
+    assert cut.complete_since == 40.0
