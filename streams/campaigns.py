@@ -1,7 +1,8 @@
 """The campaign fan-out: a triggered campaign → audience chunks on ``campaigns.requests``.
 
-A batched aiokafka loop in its own worker (``python -m streams --stage campaigns``), group
-``<group_prefix>-campaigns`` on ``settings.topic_campaigns``. Lifecycle events are keyed by
+A stage on the shared batched runtime (:mod:`streams.runtime`) in its own worker
+(``python -m streams --stage campaigns``), group ``<group_prefix>-campaigns`` on
+``settings.topic_campaigns``. Lifecycle events are keyed by
 campaign id, so a campaign's ``CampaignCreated`` precedes its triggers on one partition.
 
 On assignment each partition is read from its start again: ``CampaignCreated`` events fill
@@ -22,16 +23,13 @@ logged as an error and passed over.
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import msgspec
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
-from mode import Service
+from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 
 from channelhub.errors import ConfigError, StorageError
 from channelhub.settings import Settings
@@ -40,7 +38,8 @@ from orchestration.campaigns.events import CampaignCreated, CampaignTriggered
 from orchestration.campaigns.fanout import plan
 from orchestration.campaigns.model import CampaignSpec
 from sinks.client import connect, database_name
-from streams import kafka
+from streams.acks import Offsets
+from streams.runtime import Acks, BatchStage, Fetched
 
 log = logging.getLogger(__name__)
 
@@ -59,55 +58,53 @@ class _Partition:
     #: Trigger offset → its task, while it waits or fans out.
     running: dict[int, asyncio.Task[None]] = field(default_factory=dict)
 
-    def safe_offset(self) -> int:
-        """Everything before this offset is done: the oldest running trigger, or all read."""
-        return min(self.running, default=self.read_to)
+    def advance(self, tp: TopicPartition) -> Offsets:
+        """The offset to commit, if it moved: everything before the oldest running trigger
+        (or everything read) is done."""
+        safe = min(self.running, default=self.read_to)
+        if safe <= self.committed:
+            return {}
+        self.committed = safe
+        return {tp: safe}
 
 
-class CampaignFanOut(Service):
-    """Consumes ``settings.topic_campaigns`` as group ``<group_prefix>-campaigns``."""
+class CampaignFanOut(BatchStage):
+    """Consumes ``settings.topic_campaigns`` as group ``<group_prefix>-campaigns``, on the
+    shared stage runtime (:mod:`streams.runtime`)."""
+
+    stage = "campaigns"
 
     def __init__(self, settings: Settings, **kwargs: object) -> None:
-        self.settings = settings
         #: Campaign id → the event that created it (the first one, if created twice).
         self.created: dict[str, CampaignCreated] = {}
         self.parts: dict[int, _Partition] = {}
-        self.counts: Counter[str] = Counter()
-        self._consumer: AIOKafkaConsumer | None = None
-        self._producer: AIOKafkaProducer | None = None
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+        super().__init__(settings, **kwargs)
 
-    async def on_start(self) -> None:
+    def topics(self) -> list[str]:
+        return [self.settings.topic_campaigns]
+
+    def started_message(self) -> str:
         s = self.settings
-        self._producer = kafka.producer(s)
-        self._consumer = kafka.consumer(s, "campaigns")
-        await self._producer.start()
-        await self._consumer.start()
-        self._consumer.subscribe([s.topic_campaigns], listener=_Rebalance(self))
-        log.info("fanning out %s → %s", s.topic_campaigns, s.topic_campaign_requests)
+        return f"fanning out {s.topic_campaigns} → {s.topic_campaign_requests}"
 
     async def on_stop(self) -> None:
         for part in self.parts.values():
             await _cancel(part.running.values())
-        if self._consumer is not None:
-            await self._consumer.stop()
-        if self._producer is not None:
-            await self._producer.stop()
-        log.info("stopped after %s", dict(self.counts))
+        await super().on_stop()
 
-    @Service.task
-    async def _consume(self) -> None:
-        assert self._consumer is not None
-        while not self.should_stop:
-            fetched = await self._consumer.getmany(timeout_ms=500)
-            for tp, records in fetched.items():
-                part = self.parts.get(tp.partition)
-                if part is None:  # revoked while this batch was fetched
-                    continue
-                for record in records:
-                    self._read(tp, part, record)
-                part.read_to = records[-1].offset + 1
-                await self._commit(tp, part)
+    async def fold(self, fetched: Fetched) -> tuple[Acks, Offsets]:
+        """Read the batch: specs are kept, triggers start their tasks. Nothing is produced
+        here; each partition may commit up to its oldest trigger still running."""
+        offsets: Offsets = {}
+        for tp, records in fetched.items():
+            part = self.parts.get(tp.partition)
+            if part is None:  # revoked while this batch was fetched
+                continue
+            for record in records:
+                self._read(tp, part, record)
+            part.read_to = records[-1].offset + 1
+            offsets.update(part.advance(tp))
+        return [], offsets
 
     def _read(self, tp: TopicPartition, part: _Partition, record: ConsumerRecord) -> None:
         try:
@@ -159,16 +156,15 @@ class CampaignFanOut(Service):
                             trigger.trigger_id, e, pause)  # fmt: skip
                 await asyncio.sleep(pause)
         del part.running[offset]
-        await self._commit(tp, part)
+        await self.commit(part.advance(tp))
 
     async def _fan_out(self, spec: CampaignSpec, trigger: CampaignTriggered) -> None:
-        assert self._producer is not None
         s = self.settings
         members = await asyncio.to_thread(self._members, spec, trigger.scheduled_at)
         requests = plan(spec, trigger, members, s.topic_partitions)
         key = spec.id.encode()
         acks = [
-            await self._producer.send(
+            await self.producer.send(
                 s.topic_campaign_requests, msgspec.json.encode(r), key, partition=p
             )
             for p, r in requests
@@ -187,31 +183,17 @@ class CampaignFanOut(Service):
         finally:
             client.disconnect()
 
-    async def _commit(self, tp: TopicPartition, part: _Partition) -> None:
-        assert self._consumer is not None
-        offset = part.safe_offset()
-        if offset <= part.committed:
-            return
-        try:
-            await self._consumer.commit({tp: offset})
-        except (CommitFailedError, IllegalStateError) as e:
-            # The partition moved to another member, which fans out what is uncommitted.
-            log.warning("commit of %s:%d at %d failed: %s", tp.topic, tp.partition, offset, e)
-            return
-        part.committed = offset
-
-    async def assigned(self, partitions: set[TopicPartition]) -> None:
+    async def on_assigned(self, assigned: set[TopicPartition]) -> None:
         """Read each partition from its start: specs first, triggers from the committed offset."""
-        assert self._consumer is not None
-        for tp in partitions:
-            committed = await self._consumer.committed(tp) or 0
+        for tp in assigned:
+            committed = await self.consumer.committed(tp) or 0
             self.parts[tp.partition] = _Partition(done_before=committed, committed=committed)
-            self._consumer.seek(tp, 0)  # before the log start, "earliest" resets to it
+            self.consumer.seek(tp, 0)  # before the log start, "earliest" resets to it
         log.info("assigned %s", {p: self.parts[p].done_before for p in sorted(self.parts)})
 
-    async def revoked(self, partitions: set[TopicPartition]) -> None:
+    async def on_revoked(self, revoked: set[TopicPartition]) -> None:
         """Stop what waits or runs on revoked partitions: their next owner redoes it."""
-        for tp in partitions:
+        for tp in revoked:
             part = self.parts.pop(tp.partition, None)
             if part is not None:
                 await _cancel(part.running.values())
@@ -228,16 +210,3 @@ def _report(task: asyncio.Task[None]) -> None:
     """A fan-out that died of a bug stays uncommitted (redone after a restart): say so."""
     if not task.cancelled() and task.exception() is not None:
         log.error("fan-out task failed; its trigger stays uncommitted", exc_info=task.exception())
-
-
-class _Rebalance(ConsumerRebalanceListener):
-    """aiokafka awaits these before fetching resumes."""
-
-    def __init__(self, stage: CampaignFanOut) -> None:
-        self.stage = stage
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        await self.stage.revoked(revoked)
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        await self.stage.assigned(assigned)

@@ -66,7 +66,7 @@ class BatchStage(Service):
         self._lock = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
-        self._in_flight = InFlight(self._commit)
+        self._in_flight = InFlight(self.commit)
         super().__init__(**kwargs)  # type: ignore[arg-type]
 
     # -- what a stage supplies ---------------------------------------------------------------
@@ -123,7 +123,7 @@ class BatchStage(Service):
         log.info("%s: stopped after %s", self.stage, dict(self.counts))
 
     @Service.task
-    async def _run(self) -> None:
+    async def _fetch_loop(self) -> None:
         last_report = time.monotonic()
         while not self.should_stop:
             await self.between_batches()
@@ -151,8 +151,9 @@ class BatchStage(Service):
             total += max(0, end - await self.consumer.position(tp))
         return total
 
-    async def _commit(self, offsets: Offsets) -> None:
-        """Commit outside the lock: a rebalance waiting for the lock must not block it."""
+    async def commit(self, offsets: Offsets) -> None:
+        """Commit ``offsets`` now. Called outside the lock (by the batches in flight, or a
+        stage's own tasks): a rebalance waiting for the lock must not block it."""
         try:
             await self.consumer.commit(offsets)
         except (CommitFailedError, IllegalStateError) as e:

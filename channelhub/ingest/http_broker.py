@@ -51,6 +51,7 @@ class BrokerWriter:
         self._topics = tuple(topics)
         self._delivery_timeout_s = delivery_timeout_s
         self._producer: KafkaProducer | None = None
+        self._reconnecting: asyncio.Task[None] | None = None
         self.last_error = "not connected yet"
 
     @property
@@ -113,12 +114,34 @@ class BrokerWriter:
             await asyncio.wait_for(acks.future, max(deadline - time.monotonic(), 0) + 1.0)
         except (KafkaError, TimeoutError) as e:
             acks.future.cancel()
-            raise BrokerUnavailableError(
+            self.last_error = (
                 f"broker {self._bootstrap} did not acknowledge {len(records)} records: {e!r}"
-            ) from e
+            )
+            self._reconnect(producer)
+            raise BrokerUnavailableError(self.last_error) from e
+
+    def _reconnect(self, failed: KafkaProducer) -> None:
+        """Replace a producer that failed a batch with a new one, in the background.
+
+        An idempotent producer whose broker restarted (the local broker forgets producer ids
+        and sequence numbers with everything else) stays in error for good, so the collector
+        would answer 503 until restarted. A new producer gets a new id; until it is
+        connected, ``/health`` says "starting" and requests are answered 503 with Retry-After.
+        """
+        if self._producer is not failed:
+            return  # another request already replaced it
+        self._producer = None
+        log.warning("%s; reconnecting", self.last_error)
+        self._reconnecting = asyncio.create_task(self._replace(failed))
+
+    async def _replace(self, failed: KafkaProducer) -> None:
+        await asyncio.to_thread(failed.close, 0)
+        await self.connect()
 
     async def close(self) -> None:
         """Deliver what is buffered (bounded by the delivery timeout), then disconnect."""
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
         producer, self._producer = self._producer, None
         if producer is not None:
             await asyncio.to_thread(producer.close, self._delivery_timeout_s)

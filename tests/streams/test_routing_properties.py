@@ -164,3 +164,9 @@ def test_the_collector_judges_any_items_without_an_exception(items: list[bytes])
     judged = judge(items, topic_raw="raw", topic_dlq="dlq", received_at=NOW, skew=SKEW)
     assert judged.accepted + judged.rejected == len(items) == len(judged.records)
     assert {r["status"] for r in judged.results} <= {"accepted", "rejected"}
+
+
+def test_deeply_nested_json_is_refused_at_the_collector_too() -> None:
+    item = b'{"a":' + b"[" * 20_000 + b"]" * 20_000 + b"}"
+    judged = judge([item], topic_raw="raw", topic_dlq="dlq", received_at=NOW, skew=SKEW)
+    assert judged.results[0]["reason_code"] == "not_json"

@@ -1,0 +1,162 @@
+"""The fault suite: poison, kills, rebalances, replays and late duplicates on the real broker,
+ClickHouse and stage processes, each ending in exact counts (:mod:`tests.faults.pipeline`).
+
+Nothing here sleeps to prove that nothing more arrives: each scenario waits until every stage
+has committed everything, upstream first, and only then counts.
+"""
+
+import random
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from kafka import KafkaAdminClient, TopicPartition
+from kafka.errors import KafkaError
+
+from channelhub.settings import Settings
+from channelhub.simulator.engine import Emitted
+from tests.faults.pipeline import (
+    Pipeline,
+    assert_exact,
+    expected_decisions,
+    poison,
+    produce,
+    simulated_day,
+)
+from tests.fixtures.services import StartService, Topics
+from tests.fixtures.waiting import end_offsets, wait_for
+
+pytestmark = pytest.mark.integration
+
+POISON_SHARE = 0.02
+
+
+def _mixed(emitted: list[Emitted], seed: int) -> tuple[list[tuple[bytes | None, bytes]], int, int]:
+    """Valid events with 2% poison of every kind shuffled in, in the events' order."""
+    events = len(emitted)
+    bad = poison(int(events * POISON_SHARE))
+    records: list[tuple[bytes | None, bytes]] = [(e.key, e.payload) for e in emitted]
+    rng = random.Random(seed)
+    for value in bad:
+        records.insert(rng.randrange(len(records) + 1), (None, value))
+    return records, len(emitted), len(bad)
+
+
+def _in_background(
+    settings: Settings, records: list[tuple[bytes | None, bytes]], rate: float
+) -> threading.Thread:
+    """Produce ``records`` at about ``rate`` per second in a thread, so faults hit mid-run."""
+
+    def paced() -> Iterator[tuple[bytes | None, bytes]]:
+        started = time.monotonic()
+        for i, record in enumerate(records):
+            if i % 1000 == 0:
+                ahead = i / rate - (time.monotonic() - started)
+                if ahead > 0:
+                    time.sleep(ahead)
+            yield record
+
+    thread = threading.Thread(target=produce, args=(settings, paced()), daemon=True)
+    thread.start()
+    return thread
+
+
+def test_sigkill_of_every_stage_three_times_loses_and_doubles_nothing(
+    settings: Settings, topics: Topics, clickhouse_db: str, start_service: StartService
+) -> None:
+    """a. 100k events with 2% poison; validate, nudges and sink each SIGKILLed three times
+    at random moments while the events arrive."""
+    emitted = simulated_day(100_000, seed=31)
+    records, valid, bad = _mixed(emitted, seed=31)
+    decisions = expected_decisions(emitted, settings)
+    pipeline = Pipeline(settings, start_service)
+    rng = random.Random(31)
+    producer = _in_background(settings, records, rate=2500)
+    kills = [stage for stage in ("validate", "nudges", "sink") for _ in range(3)]
+    rng.shuffle(kills)
+    for stage in kills:
+        time.sleep(rng.uniform(0.5, 3.0))
+        pipeline.kill(stage)
+    producer.join(timeout=300)
+    assert not producer.is_alive()
+    assert_exact(pipeline.drain(), valid, bad, decisions)
+    assert pipeline.revived == []
+
+
+def test_poison_then_a_replay_of_the_raw_topic_changes_nothing(
+    settings: Settings, topics: Topics, clickhouse_db: str, start_service: StartService
+) -> None:
+    """e. poison of every kind written straight to the raw topic by a foreign client;
+    f. the validation group reset to the earliest offset, everything routed again."""
+    emitted = simulated_day(20_000, seed=32)
+    records, valid, bad = _mixed(emitted, seed=32)
+    decisions = expected_decisions(emitted, settings)
+    pipeline = Pipeline(settings, start_service)
+    assert produce(settings, records) == valid + bad
+    first = pipeline.drain()
+    assert_exact(first, valid, bad, decisions)
+
+    pipeline.remove("validate")
+    _reset_to_earliest(settings, f"{settings.group_prefix}-validate", settings.topic_raw)
+    pipeline.add("validate")
+    assert pipeline.drain() == first
+    routed = end_offsets(settings.kafka_bootstrap, [settings.topic_events, settings.topic_dlq])
+    assert sum(routed.values()) == 2 * (valid + bad), "the raw topic was not routed again"
+
+
+def _reset_to_earliest(settings: Settings, group: str, topic: str) -> None:
+    """Commit offset 0 for every partition, once the group's last member has left (the
+    broker refuses the reset while it still counts one)."""
+
+    def reset() -> bool:
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        try:
+            offsets = {TopicPartition(topic, p): 0 for p in range(settings.topic_partitions)}
+            admin.reset_group_offsets(group, offsets)
+        except KafkaError:
+            return False
+        finally:
+            admin.close()
+        return True
+
+    wait_for(reset, f"the reset of {group} to the earliest offsets", timeout=60, every=1.0)
+
+
+def test_validation_and_nudges_going_one_two_one_workers_during_traffic(
+    settings: Settings, topics: Topics, clickhouse_db: str, start_service: StartService
+) -> None:
+    """c. a second validation and a second nudge worker join mid-run, then leave."""
+    emitted = simulated_day(40_000, seed=33)
+    records, valid, bad = _mixed(emitted, seed=33)
+    decisions = expected_decisions(emitted, settings)
+    pipeline = Pipeline(settings, start_service)
+    producer = _in_background(settings, records, rate=2500)
+    time.sleep(2)
+    pipeline.add("validate")
+    pipeline.add("nudges")
+    time.sleep(3)
+    pipeline.remove("validate")
+    pipeline.remove("nudges")
+    producer.join(timeout=300)
+    assert not producer.is_alive()
+    assert_exact(pipeline.drain(), valid, bad, decisions)
+    assert pipeline.revived == []
+
+
+def test_a_late_duplicate_changes_no_table_and_no_aggregate(
+    settings: Settings, topics: Topics, clickhouse_db: str, start_service: StartService
+) -> None:
+    """g. events sent again after the sink's dedupe memory has forgotten them (a memory of
+    100 ids, and the sink restarted in between): no count moves."""
+    settings = settings.model_copy(update={"sink_dedupe_window": 100})
+    emitted = simulated_day(5_000, seed=34)
+    decisions = expected_decisions(emitted, settings)
+    pipeline = Pipeline(settings, start_service)
+    produce(settings, [(e.key, e.payload) for e in emitted])
+    before = pipeline.drain()
+    assert_exact(before, len(emitted), 0, decisions)
+
+    pipeline.kill("sink")
+    assert produce(settings, [(e.key, e.payload) for e in emitted[::5]]) == 1_000
+    assert pipeline.drain() == before
