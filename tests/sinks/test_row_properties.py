@@ -1,0 +1,271 @@
+"""The sink's row building is total: any bytes on any routed topic give a row or a dead letter.
+
+For every table of :func:`sinks.routes.routes`: arbitrary bytes, and records shaped like the
+real ones with any field replaced by any JSON value (huge and negative numbers, NaN and
+Infinity tokens, long strings, lone surrogates, deep nesting, wrong types) or removed. The
+sink's ``add`` must never raise, and must buffer exactly one row for the record: its table's
+row, or a ``dead_letters`` row. Whichever it is, clickhouse-driver's own column writers must
+accept it for the table's column types, so ClickHouse's client never refuses a row the
+builders let through.
+"""
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from kafka import TopicPartition
+
+from sinks.routes import routes
+from sinks.tables import dead_letters
+from sinks.writer import Sink
+from streams.routing import RawMessage, route
+from tests.factories import encode, make_event
+from tests.sinks.fakes import FakeClickHouse, Record, column_types, serialize, unit_settings
+
+SETTINGS = unit_settings()
+ROUTES = routes(SETTINGS)
+NOW = "2026-11-27T07:00:00.123Z"
+MSISDN = "13912345678"
+
+
+def _canonical(raw: bytes) -> dict[str, Any]:
+    value: dict[str, Any] = orjson.loads(route(RawMessage(raw, None, "raw", 1, 7, 0.0)).value)
+    return value
+
+
+#: One well-formed record per topic, as our services write them.
+TEMPLATES: dict[str, list[dict[str, Any]]] = {
+    SETTINGS.topic_events: [
+        _canonical(encode(make_event("web.login", msisdn=MSISDN))),
+        _canonical(
+            encode(
+                make_event(
+                    "web.login",
+                    event_type="web.number_reserved",
+                    attributes={"number": "15800001111", "reservation_id": "r1"},
+                )
+            )
+        ),
+    ],
+    SETTINGS.topic_dlq: [_canonical(b'{"msisdn": "13912345678", "event_type": "nope"}')],
+    SETTINGS.topic_nudges_requested: [
+        {
+            "nudge_id": "n1", "rule_id": "r1", "campaign_id": None, "trigger_event_id": "e1",
+            "msisdn": MSISDN, "prefecture": "changsha", "brand": "gotone", "text": "hi",
+            "goal": "self_service", "requested_at": NOW, "send_at": NOW,
+        }
+    ],
+    SETTINGS.topic_nudges_decisions: [
+        {
+            "request": {"rule_id": "r1", "msisdn": MSISDN, "requested_at": NOW},
+            "decision": {
+                "nudge_id": "n1", "outcome": "held", "reason": "quiet_hours",
+                "decided_at": NOW, "send_at": NOW,
+            },
+        }
+    ],
+    SETTINGS.topic_nudges_dispatches: [
+        {
+            "nudge_id": "n1", "rule_id": "r1", "campaign_id": "c1", "msisdn": MSISDN,
+            "text": "hi 13912345678", "goal": "g", "status": "sent", "gateway": "file",
+            "message_ids": ["m1", "m2"], "segments": 2, "error": None,
+            "approved_at": NOW, "dispatched_at": NOW,
+        }
+    ],
+    SETTINGS.topic_nudges_receipts: [
+        {
+            "message_id": "m1", "status": "delivered", "nudge_id": "n1", "gateway": "file",
+            "error_code": None, "at": NOW,
+        }
+    ],
+    SETTINGS.topic_nudges_conversions: [
+        {
+            "nudge_id": "n1", "rule_id": "r1", "campaign_id": None, "msisdn": MSISDN,
+            "group": "sent", "goal": "survey", "exposed_at": NOW, "converted_at": NOW,
+            "event_id": "e2", "reply": "5", "score": 5,
+        }
+    ],
+    SETTINGS.topic_nudges_optouts: [
+        {"msisdn": MSISDN, "scope": "*", "event_id": "e3", "at": NOW}
+    ],
+    SETTINGS.topic_campaigns: [
+        {
+            "event_id": "ce1", "event_type": "campaign.created", "campaign_id": "c1",
+            "created_at": NOW, "created_by": "marketing",
+            "spec": {"description": "winback", "schedule": {"at": NOW}},
+        },
+        {
+            "event_id": "ce2", "event_type": "campaign.triggered", "campaign_id": "c1",
+            "triggered_at": NOW, "triggered_by": "marketing", "scheduled_at": None,
+        },
+    ],
+    SETTINGS.topic_alerts: [
+        {
+            "event_id": "a1", "event_type": "alert.opened", "alert_id": "al1",
+            "rule_id": "asa-slow", "kind": "asa", "severity": "warning", "threshold": 30.0,
+            "window_minutes": 15, "value": 42.5, "at": NOW, "message": "slow",
+        }
+    ],
+    SETTINGS.topic_alert_rules: [
+        {
+            "change_id": "ch1", "rule_id": "asa-slow", "at": NOW, "changed_by": "ops",
+            "reset": False, "threshold": 25.0, "window_minutes": 5, "severity": "critical",
+        }
+    ],
+}  # fmt: skip
+
+TYPES = {topic: column_types(table) for topic, table in ROUTES.items()}
+DLQ_TYPES = column_types(dead_letters)
+
+#: Values at and past every limit a column has.
+EDGE_NUMBERS = [
+    -(2**63) - 1, -(2**63), -1, 0, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**63 - 1, 2**63,
+    2**64 - 1, 2**64, 10**30, 1e308, -1e308, 5e-324, 0.5, -0.0,
+]  # fmt: skip
+EDGE_TIMES = [
+    "1969-12-31T23:59:59Z", "1970-01-01T00:00:00Z", "2106-02-07T06:28:15Z",
+    "2106-02-07T06:28:16Z", "9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+01:00",
+    "2026-11-27T07:00:00", "2026-11-27T07:00:00+14:00", "2026-11-27", "20261127T070000Z",
+    "2026-13-01T00:00:00Z", "",
+]  # fmt: skip
+
+#: Stands for a value spliced into the JSON text as it is (deep nesting, NaN, Infinity).
+RAW_MARK = "\x00raw\x00"
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.sampled_from(EDGE_NUMBERS)
+    | st.floats()
+    | st.text(max_size=20)
+    | st.text(min_size=70_000, max_size=70_001, alphabet="9")
+    | st.sampled_from(EDGE_TIMES)
+    | st.sampled_from(["\ud800", MSISDN, "msisdn", "0" * 200])
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+raw_values = st.sampled_from(
+    ["NaN", "Infinity", "-Infinity", "1e999", "-0", "1.0e-400"]
+) | st.integers(500, 3000).map(lambda depth: "[" * depth + "]" * depth)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found: list[tuple[Any, ...]] = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            found += _paths(inner, (*prefix, key))
+    return found
+
+
+def _set(record: Any, path: tuple[Any, ...], value: Any, delete: bool) -> None:
+    for key in path[:-1]:
+        record = record[key]
+    if delete:
+        del record[path[-1]]
+    else:
+        record[path[-1]] = value
+
+
+@st.composite
+def broken_records(draw: st.DrawFn, topic: str) -> bytes:
+    """A record of ``topic`` with some fields (nested ones too) replaced, or removed."""
+    record = json.loads(json.dumps(draw(st.sampled_from(TEMPLATES[topic]))))
+    raws: list[str] = []
+    for path in draw(st.lists(st.sampled_from(_paths(record)), min_size=1, max_size=4)):
+        try:
+            kind = draw(st.sampled_from(["value", "value", "raw", "delete"]))
+            if kind == "raw":
+                raws.append(draw(raw_values))
+            value = RAW_MARK if kind == "raw" else draw(json_values)
+            _set(record, path, value, delete=kind == "delete")
+        except (KeyError, TypeError):  # a parent already replaced or removed
+            continue
+    text = json.dumps(record, allow_nan=True, ensure_ascii=draw(st.booleans()))
+    for raw in raws:
+        text = text.replace(json.dumps(RAW_MARK), raw, 1)
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _add_one(topic: str, value: bytes | None, partition: int, offset: int, timestamp: int) -> None:
+    """Feed one record to a fresh sink; exactly one row must come out, and it must be
+    writable: its table's row, or a dead letter."""
+    sink = Sink(SETTINGS, client=FakeClickHouse(SETTINGS))
+    sink.add(
+        {TopicPartition(topic, partition): [Record(topic, partition, offset, timestamp, value)]}
+    )
+    buffer, dlq = sink.buffers[topic], sink.dlq
+    made = [(b, i) for b in {id(buffer): buffer, id(dlq): dlq}.values() for i in range(len(b.rows))]
+    assert len(made) == 1, made
+    (target, i) = made[0]
+    is_letter = target.sources[i] is None
+    types = DLQ_TYPES if is_letter else TYPES[topic]
+    columns = list(dead_letters.COLUMNS if is_letter else ROUTES[topic].COLUMNS)
+    serialize(types, columns, [target.rows[i]])
+    if is_letter:
+        letter = dict(zip(columns, target.rows[i], strict=True))
+        assert letter["reason_code"] == "unreadable_record"
+        assert (letter["source_topic"], letter["source_offset"]) == (topic, offset)
+        assert MSISDN not in letter["payload"]
+    assert sink.pending == {TopicPartition(topic, partition): offset + 1}
+
+
+positions = {
+    "partition": st.integers(0, 65535),
+    "offset": st.integers(0, 2**63 - 1),
+    "timestamp": st.integers(-1, 2**63 - 1),
+}
+
+
+def test_every_template_makes_a_row() -> None:
+    """The templates are real records: each makes its table's row, not a dead letter."""
+    for topic, templates in TEMPLATES.items():
+        for template in templates:
+            sink = Sink(SETTINGS, client=FakeClickHouse(SETTINGS))
+            sink.add({TopicPartition(topic, 0): [Record(topic, 0, 5, 0, orjson.dumps(template))]})
+            buffer = sink.buffers[topic]
+            assert len(buffer.rows) == 1, topic
+            assert buffer.sources[0] is not None, topic
+            serialize(TYPES[topic], list(ROUTES[topic].COLUMNS), buffer.rows)
+    assert set(TEMPLATES) == set(ROUTES)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    topic=st.sampled_from(sorted(ROUTES)),
+    value=st.none() | st.binary(max_size=300),
+    **positions,
+)
+def test_arbitrary_bytes_on_any_topic_make_a_row_or_a_dead_letter(
+    topic: str, value: bytes | None, partition: int, offset: int, timestamp: int
+) -> None:
+    _add_one(topic, value, partition, offset, timestamp)
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), topic=st.sampled_from(sorted(ROUTES)), **positions)
+def test_records_with_any_field_value_make_a_row_or_a_dead_letter(
+    data: st.DataObject, topic: str, partition: int, offset: int, timestamp: int
+) -> None:
+    _add_one(topic, data.draw(broken_records(topic)), partition, offset, timestamp)
+
+
+def test_a_partition_or_offset_past_its_column_does_not_stop_the_sink() -> None:
+    """Kafka's positions are wider than the columns (UInt16 partition, UInt64 offset): such a
+    record cannot even be dead-lettered, but it is only logged, never raised."""
+    topic = SETTINGS.topic_events
+    value = orjson.dumps(TEMPLATES[topic][0])
+    sink = Sink(SETTINGS, client=FakeClickHouse(SETTINGS))
+    sink.add({TopicPartition(topic, 70_000): [Record(topic, 70_000, 1, 0, value)]})
+    sink.add({TopicPartition(topic, 1): [Record(topic, 1, -1, 0, value)]})
+    assert sink.buffered == 0
+    stamp = int(datetime(2026, 11, 27, tzinfo=UTC).timestamp() * 1000)
+    sink.add({TopicPartition(topic, 1): [Record(topic, 1, 2**64, stamp, value)]})
+    assert sink.buffered == 0
