@@ -1,16 +1,22 @@
 """The dispatcher without Kafka: approved nudges → the gateway → ``Dispatch`` records, and the
 gateway's reports → records for the topics.
 
-:class:`BatchSender` sends one fetched batch through a
-:class:`~orchestration.dispatch.ReliableSender` with bounded concurrency and settles each
+:class:`BatchSender` sends one chunk of a fetched batch (:func:`chunks`) through a
+:class:`~orchestration.dispatch.ReliableSender` with bounded concurrency, every submission
+through its partition's :class:`~orchestration.dispatch.SendJournal`, and settles each
 partition: the ``Dispatch`` records of its leading run of settled nudges (sent, or refused for
-good) and the offset after them. A nudge the gateway kept refusing as retryable until the
-sender's deadline ends that run: it and everything after it in its partition are *given
-back* (neither produced nor committed) and fetched again later, so an outage costs time, not
-messages. Once one nudge has outlasted the deadline the gateway is taken as down and the rest
-of the batch is given back without trying: an outage costs one deadline per batch, not one
-per nudge. Given-back nudges the gateway did accept are answered from the sender's memory
-(and the adapter's own idempotence) when they come round again, so none goes out twice.
+good) and the offset after them. A nudge the journal already settled is answered from it and
+never reaches the gateway; one with a part in doubt (handed to the gateway before a crash,
+or in this run, with no answer) settles as ``failed`` with reason ``unknown_after_crash`` (or
+``unknown_after_lost_answer``) and is not submitted again: at most one SMS per part.
+
+A nudge the gateway kept refusing as retryable until the sender's deadline ends that run: it
+and everything after it in its partition are *given back* (neither produced nor committed)
+and fetched again later, so an outage costs time, not messages. Once one nudge has outlasted
+the deadline the gateway is taken as down and the rest of the chunk is given back without
+trying: an outage costs one deadline per chunk, not one per nudge. Given-back nudges the
+gateway did accept are answered from the sender's memory and the journal when they come
+round again, so none goes out twice.
 
 A subscriber's reply (:class:`~orchestration.dispatch.InboundReply`) becomes a canonical
 ``sms.message_received`` event for the raw topic, so it is validated, stored and seen by the
@@ -22,7 +28,7 @@ import enum
 import logging
 import uuid
 from collections import Counter, OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, TypeVar
@@ -31,11 +37,13 @@ import msgspec
 
 from orchestration.dispatch import (
     InboundReply,
+    InDoubtError,
     OutboundSms,
+    Outcome,
     PermanentGatewayError,
     ReliableSender,
     RetryableGatewayError,
-    SendResult,
+    SendLedger,
     SmsTooLongError,
 )
 from orchestration.dispatch.gateway import utc_now
@@ -70,8 +78,9 @@ class Unsent(enum.Enum):
     """The gateway was down past the deadline: fetch it again later."""
 
 
-Outcome = Dispatch | Unsent
+Settlement = Dispatch | Unsent
 K = TypeVar("K")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -84,7 +93,7 @@ class Settled:
     given_back: bool
 
 
-def settle(outcomes: Sequence[tuple[int, Outcome]]) -> Settled:
+def settle(outcomes: Sequence[tuple[int, Settlement]]) -> Settled:
     """The leading run of settled records of one partition (offsets ascending, non-empty)."""
     dispatches: list[Dispatch] = []
     for offset, outcome in outcomes:
@@ -95,37 +104,36 @@ def settle(outcomes: Sequence[tuple[int, Outcome]]) -> Settled:
     return Settled(dispatches, outcomes[-1][0] + 1, given_back=False)
 
 
+def chunks(batch: Mapping[K, Sequence[T]], size: int) -> Iterator[dict[K, list[T]]]:
+    """``batch`` in pieces of at most ``size`` records, each partition's records in order: the
+    units that are sent, produced and committed together."""
+    piece: dict[K, list[T]] = {}
+    count = 0
+    for key, records in batch.items():
+        for record in records:
+            piece.setdefault(key, []).append(record)
+            count += 1
+            if count == size:
+                yield piece
+                piece, count = {}, 0
+    if piece:
+        yield piece
+
+
 def outbound_sms(nudge: DecidedNudge) -> OutboundSms:
     r = nudge.request
     return OutboundSms(nudge_id=r.nudge_id, msisdn=r.msisdn, text=r.text)
 
 
-def sent(nudge: DecidedNudge, result: SendResult, at: datetime) -> Dispatch:
-    return _dispatch(
-        nudge, result.gateway, at, status="sent",
-        message_ids=result.message_ids, segments=result.segments,
-    )  # fmt: skip
-
-
-def refused(nudge: DecidedNudge, gateway: str, error: Exception, at: datetime) -> Dispatch:
-    return _dispatch(nudge, gateway, at, status="failed", error=str(error))
-
-
-def _dispatch(
-    nudge: DecidedNudge,
-    gateway: str,
-    at: datetime,
-    *,
-    status: DispatchStatus,
-    message_ids: tuple[str, ...] = (),
-    segments: int = 0,
-    error: str | None = None,
-) -> Dispatch:
+def dispatch(nudge: DecidedNudge, outcome: Outcome) -> Dispatch:
+    """The ``Dispatch`` of a settled nudge: the same every time it is produced again."""
     r = nudge.request
+    status: DispatchStatus = outcome.status
     return Dispatch(
         nudge_id=r.nudge_id, rule_id=r.rule_id, campaign_id=r.campaign_id, msisdn=r.msisdn,
-        text=r.text, goal=r.goal, status=status, gateway=gateway, message_ids=message_ids,
-        segments=segments, error=error, approved_at=nudge.decision.decided_at, dispatched_at=at,
+        text=r.text, goal=r.goal, status=status, gateway=outcome.gateway,
+        message_ids=outcome.message_ids, segments=outcome.segments, error=outcome.error,
+        approved_at=nudge.decision.decided_at, dispatched_at=outcome.at,
     )  # fmt: skip
 
 
@@ -206,44 +214,72 @@ def reply_event(reply: InboundReply, recipients: Recipients) -> SmsMessageReceiv
 
 
 class BatchSender:
-    """Sends batches through one :class:`ReliableSender`, ``concurrency`` nudges at a time."""
+    """Sends chunks through one :class:`ReliableSender`, ``concurrency`` nudges at a time."""
 
     def __init__(self, sender: ReliableSender, *, concurrency: int, recipients: Recipients) -> None:
         self.sender = sender
         self.recipients = recipients
         self.counts: Counter[str] = Counter()
         self.last_outage = ""
-        """Why the last batch was given back: the gateway's last error."""
+        """Why the last chunk was given back: the gateway's last error."""
         self._slots = asyncio.Semaphore(concurrency)
 
     async def send(
-        self, batch: Mapping[K, Sequence[tuple[int, DecidedNudge | None]]]
+        self,
+        batch: Mapping[K, Sequence[tuple[int, DecidedNudge | None]]],
+        journals: Mapping[K, SendLedger],
     ) -> dict[K, Settled]:
         """Send every decoded nudge of ``batch`` (per partition, offsets ascending; None for
-        a record that is not one) and settle each partition."""
-        outage: list[str] = []
+        a record that is not one) through its partition's journal and settle each partition.
 
-        async def one(nudge: DecidedNudge | None) -> Outcome:
+        Returns once every outcome is durable in the journals: produce and commit after it.
+        """
+        outage: list[str] = []
+        gateway = self.sender.gateway.name
+
+        async def one(journal: SendLedger, nudge: DecidedNudge | None) -> Settlement:
             if nudge is None:
                 return Unsent.SKIPPED
+            nudge_id = nudge.request.nudge_id
+            known = journal.outcome(nudge_id)
+            if known is not None:
+                self.counts["from_journal"] += 1
+                return dispatch(nudge, known)
             async with self._slots:
                 if outage:
                     return Unsent.GIVEN_BACK
                 # Before sending: an SMSC may deliver the reply right behind its answer.
                 self.recipients.remember(nudge.request)
                 try:
-                    result = await self.sender.send(outbound_sms(nudge))
+                    result = await self.sender.send(outbound_sms(nudge), journal)
                 except RetryableGatewayError as e:
                     outage.append(str(e))
                     return Unsent.GIVEN_BACK
+                except InDoubtError as e:
+                    log.warning("nudge %s not sent again: %s", nudge_id, e)
+                    self.counts[e.reason] += 1
+                    outcome = Outcome(
+                        nudge_id=nudge_id, status="failed", gateway=gateway,
+                        message_ids=journal.accepted_ids(nudge_id), error=f"{e.reason}: {e}",
+                        at=utc_now(),
+                    )  # fmt: skip
                 except (PermanentGatewayError, SmsTooLongError) as e:
-                    return refused(nudge, self.sender.gateway.name, e, utc_now())
-            return sent(nudge, result, utc_now())
+                    outcome = Outcome(
+                        nudge_id=nudge_id, status="failed", gateway=gateway, error=str(e),
+                        at=utc_now(),
+                    )  # fmt: skip
+                else:
+                    outcome = Outcome(
+                        nudge_id=nudge_id, status="sent", gateway=result.gateway,
+                        message_ids=result.message_ids, segments=result.segments, at=utc_now(),
+                    )  # fmt: skip
+            return dispatch(nudge, journal.finish(outcome))
 
         keys = list(batch)
         outcomes = await asyncio.gather(
-            *(asyncio.gather(*(one(nudge) for _, nudge in batch[k])) for k in keys)
+            *(asyncio.gather(*(one(journals[k], nudge) for _, nudge in batch[k])) for k in keys)
         )
+        await asyncio.gather(*(journals[k].sync() for k in keys))
         settled = {
             k: settle([(offset, o) for (offset, _), o in zip(batch[k], got, strict=True)])
             for k, got in zip(keys, outcomes, strict=True)

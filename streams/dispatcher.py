@@ -3,19 +3,22 @@ receipts → ``nudges.receipts`` and its subscribers' replies → the raw topic.
 
 A batched aiokafka loop inside the faust worker, like :mod:`streams.nudges`. Group
 ``<group_prefix>-dispatch`` reads ``settings.topic_nudges_outbound`` (approved nudges, keyed
-by MSISDN). Per batch: send every nudge through :class:`streams.dispatch_core.BatchSender`,
-produce a ``Dispatch`` (sent with its message ids, or failed with the gateway's refusal) for
-each settled one, wait for the broker's acknowledgements, then commit. A gateway that stays
-down past ``dispatch_deadline_seconds`` gets the rest of its partitions' records given back:
-not produced, not committed, the consumer seeks back to them and fetches them again after a
-pause that doubles up to :data:`MAX_PAUSE_S`. Nothing is lost, and nothing is sent twice:
-the sender remembers what the gateway accepted, and each adapter deduplicates by nudge id as
-far as its gateway allows (the file gateway across restarts, the webhook through its
-``Idempotency-Key``; SMPP has no such key, see :mod:`orchestration.dispatch.smpp`).
+by MSISDN). A fetched batch is cut into chunks of ``dispatch_concurrency`` records; per chunk:
+send every nudge through :class:`streams.dispatch_core.BatchSender`, each submission through
+the partition's send journal (:mod:`orchestration.dispatch.journal`, durable before the
+gateway sees it), produce a ``Dispatch`` (sent with its message ids, or failed with the
+gateway's refusal or ``unknown_after_crash``) for each settled one, wait for the broker's
+acknowledgements, then commit. So a crash leaves at most one chunk uncommitted, and what it
+had handed to the gateway is answered from the journal, never submitted again.
 
-A rebalance waits for the batch in flight (its sends are bounded by the sender's deadline)
-and commits it before the partitions move, so the next owner does not send them again, as
-long as the batch ends within the group's rebalance timeout.
+A gateway that stays down past ``dispatch_deadline_seconds`` gets the rest of the batch
+given back: not produced, not committed, the consumer seeks back to them and fetches them
+again after a pause that doubles up to :data:`MAX_PAUSE_S`. Nothing is lost, and nothing is
+sent twice: the journal says what the gateway took and what it certainly did not.
+
+A rebalance waits for the chunk in flight (its sends are bounded by the sender's deadline),
+commits it and closes the partitions' journals before they move; the rest of the batch is
+left to whoever owns them next, which reads the same journals if it runs on this machine.
 
 Reports arrive from the adapter's own tasks (``on_report``) on a queue and are produced by a
 second loop: delivery receipts as msgspec JSON keyed by message id, replies as canonical
@@ -45,15 +48,18 @@ from channelhub.settings import Settings
 from orchestration.dispatch import (
     DeliveryReceipt,
     GatewayReport,
+    Journals,
     ReliableSender,
     WebhookGateway,
     build_gateway,
 )
+from orchestration.dispatch.factory import journal_dir
 from streams import kafka
 from streams.dispatch_core import (
     OUTBOUND,
     BatchSender,
     Recipients,
+    chunks,
     encode,
     national_number,
     reply_event,
@@ -67,6 +73,8 @@ MAX_PAUSE_S = 30.0
 CALLBACK_PATH = "/sms/callback"
 CALLBACK_ACK_S = 10.0
 """How long a callback waits for the broker before answering 503 (the aggregator retries)."""
+STOP_WAIT_S = 5.0
+"""How long stopping waits for the chunk in flight before it stops anyway."""
 REPORTS_FLUSH_S = 3.0
 """How long stopping waits for the reports already received to be published."""
 
@@ -86,7 +94,13 @@ class DispatchStage(Service):
         self.reported: Counter[str] = Counter()
         self._waiting: dict[int, asyncio.Future[None]] = {}
         """Callbacks waiting for their report's acknowledgement, by the report's id()."""
+        self.journals = Journals(
+            journal_dir(settings),
+            retention_seconds=settings.dispatch_journal_retention_hours * 3600,
+        )
         self._lock = asyncio.Lock()
+        self._generation = 0
+        """Counts rebalances: a batch fetched before the last one is not sent any further."""
         self._uncommitted: dict[TopicPartition, int] = {}
         self._pause = 0.0
         self._consumer: AIOKafkaConsumer | None = None
@@ -111,8 +125,20 @@ class DispatchStage(Service):
         )  # fmt: skip
 
     async def on_stop(self) -> None:
-        """Commit what is settled, publish the reports already in, and stop; a batch still
-        in flight is redone by the next owner (the gateway deduplicates it)."""
+        """Commit what is settled, publish the reports already in, and stop; a chunk still
+        in flight is redone by the next owner, from the journal for what it had submitted."""
+        try:
+            await asyncio.wait_for(self._lock.acquire(), STOP_WAIT_S)
+        except TimeoutError:
+            # The process exit closes the journals; an entry lost with them leaves its part
+            # in doubt: failed after the restart, never sent twice.
+            log.warning("stopping with a chunk still at the gateway after %gs", STOP_WAIT_S)
+        else:
+            try:
+                self._generation += 1
+                await self.journals.close()
+            finally:
+                self._lock.release()
         if self._consumer is not None:
             await self._commit()
             await self._consumer.stop()
@@ -133,32 +159,56 @@ class DispatchStage(Service):
                 max_records=self.settings.worker_batch_size,
             )
             if fetched:
-                async with self._lock:
-                    given_back = await self._process(fetched)
-                await self._commit()
-                await self._pause_after(given_back)
+                await self._pause_after(await self._process(fetched))
             if time.monotonic() - last_report > 30:
                 log.info("dispatched so far: %s", self.counts)
                 last_report = time.monotonic()
 
     async def _process(self, fetched: dict[TopicPartition, list[ConsumerRecord]]) -> bool:
-        """Send a batch, publish its dispatches; return whether any of it was given back."""
+        """Send a batch chunk by chunk, publishing and committing each; return whether the
+        rest of it was given back."""
+        generation = self._generation
+        batch = {tp: _decoded(records) for tp, records in fetched.items()}
+        # Per partition, the first offset not settled yet: where a give-back seeks.
+        resume = {tp: nudges[0][0] for tp, nudges in batch.items()}
+        for chunk in chunks(batch, self.settings.dispatch_concurrency):
+            async with self._lock:
+                if self._generation != generation:
+                    return False  # rebalanced: the owners start from the committed offsets
+                given_back = await self._send(chunk, resume)
+            await self._commit()
+            if given_back:
+                return True
+        return False
+
+    async def _send(
+        self, chunk: dict[TopicPartition, list[tuple[int, DecidedNudge | None]]],
+        resume: dict[TopicPartition, int],
+    ) -> bool:  # fmt: skip
+        """Send one chunk and publish its dispatches; on a give-back, seek every partition of
+        the batch back to its first unsettled record. Holds the batch lock."""
         assert self._consumer is not None
         assert self._producer is not None
         s = self.settings
-        settled = await self.batches.send({tp: _decoded(rs) for tp, rs in fetched.items()})
+        journals = {tp: await self.journals.get(tp.topic, tp.partition) for tp in chunk}
+        settled = await self.batches.send(chunk, journals)
         pending = [
             await self._producer.send(s.topic_nudges_dispatches, encode(d), d.msisdn.encode())
             for part in settled.values()
             for d in part.dispatches
         ]
         await asyncio.gather(*pending)
-        assigned = self._consumer.assignment()
         for tp, part in settled.items():
-            self._uncommitted[tp] = part.next_offset
-            if part.given_back and tp in assigned:
-                self._consumer.seek(tp, part.next_offset)
-        return any(part.given_back for part in settled.values())
+            self._uncommitted[tp] = resume[tp] = part.next_offset
+        given_back = any(part.given_back for part in settled.values())
+        if given_back:
+            assigned = self._consumer.assignment()
+            for tp, offset in resume.items():
+                if tp in assigned:
+                    self._consumer.seek(tp, offset)
+        for journal in journals.values():
+            await journal.compact_if_due()
+        return given_back
 
     async def _pause_after(self, given_back: bool) -> None:
         if not given_back:
@@ -181,13 +231,16 @@ class DispatchStage(Service):
         try:
             await self._consumer.commit(commit)
         except (CommitFailedError, IllegalStateError) as e:
-            log.warning("commit after a rebalance failed (%s); the next owner resends, and "
-                        "the gateway answers those from its record", e)  # fmt: skip
+            log.warning("commit after a rebalance failed (%s); the next owner fetches the "
+                        "chunk again and answers it from the journal", e)  # fmt: skip
 
     async def revoked(self) -> None:
-        """Let the batch in flight finish and commit it before the partitions move."""
+        """Let the chunk in flight finish and commit it before the partitions move, and let
+        go of their journals, for another dispatcher on this machine to take them."""
         async with self._lock:
             await self._commit()
+            self._generation += 1
+            await self.journals.close()
 
     @Service.task
     async def _publish_reports(self) -> None:
@@ -243,7 +296,7 @@ def _decoded(records: list[ConsumerRecord]) -> list[tuple[int, DecidedNudge | No
 
 
 class _Rebalance(ConsumerRebalanceListener):
-    """aiokafka awaits this before the partitions move: the batch in flight is committed."""
+    """aiokafka awaits this before the partitions move: the chunk in flight is committed."""
 
     def __init__(self, stage: DispatchStage) -> None:
         self.stage = stage

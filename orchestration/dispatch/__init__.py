@@ -3,6 +3,8 @@
 - :mod:`.encoding`: text → GSM-7 or UCS-2 parts with the concatenation UDH
 - :mod:`.gateway`: the adapter protocol, result and report records, the error tree
 - :mod:`.retry`: :class:`ReliableSender`, backoff to a deadline, once per nudge id
+- :mod:`.journal`: :class:`SendJournal`, the durable record of every submission: at most once
+  per SMS part across crashes
 - adapters: :class:`FileGateway` (demo), :class:`WebhookGateway` (HTTP), :class:`SmppGateway`
 - :mod:`.factory`: :func:`build_gateway`, the adapter the settings name
 """
@@ -16,13 +18,16 @@ from orchestration.dispatch.gateway import (
     GatewayError,
     GatewayReport,
     InboundReply,
+    InDoubtError,
     InvalidNumberError,
     OutboundSms,
     PermanentGatewayError,
     ReportCallback,
     RetryableGatewayError,
     SendResult,
+    SubmitLedger,
 )
+from orchestration.dispatch.journal import Journals, Outcome, SendJournal, SendLedger
 from orchestration.dispatch.retry import ReliableSender
 from orchestration.dispatch.smpp import SmppGateway
 from orchestration.dispatch.webhook import WebhookGateway
@@ -34,16 +39,22 @@ __all__ = [
     "Gateway",
     "GatewayError",
     "GatewayReport",
+    "InDoubtError",
     "InboundReply",
     "InvalidNumberError",
+    "Journals",
     "OutboundSms",
+    "Outcome",
     "PermanentGatewayError",
     "ReliableSender",
     "ReportCallback",
     "RetryableGatewayError",
+    "SendJournal",
+    "SendLedger",
     "SendResult",
     "SmppGateway",
     "SmsTooLongError",
+    "SubmitLedger",
     "WebhookGateway",
     "build_gateway",
     "encode_sms",

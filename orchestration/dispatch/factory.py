@@ -21,6 +21,12 @@ def outbox_path(settings: Settings) -> Path:
     return settings.state_dir / "sms" / "outbox.jsonl"
 
 
+def journal_dir(settings: Settings) -> Path:
+    """Where the send journals are, one file per partition of the outbound topic: under the
+    state dir, so every dispatcher of one machine finds a partition's journal."""
+    return settings.state_dir / "dispatch" / "journal"
+
+
 def build_gateway(settings: Settings, on_report: ReportCallback) -> Gateway:
     """The adapter ``settings.sms_gateway`` names, reporting receipts and replies to
     ``on_report``."""

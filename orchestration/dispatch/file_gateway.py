@@ -6,6 +6,11 @@ it is answered from it and not appended again, across restarts too, so replaying
 topic writes nothing new. Gateway-side guarantee: exactly one line per nudge id, as long as
 only one process appends to the file.
 
+Each append goes through the caller's :class:`~orchestration.dispatch.gateway.SubmitLedger`
+(the dispatcher's send journal) as part 0 of its nudge. Unlike an SMSC, this gateway can
+answer what an in-doubt part became: the line is in the file (answered from it) or it never
+was written, and is appended now, once.
+
 Delivery is simulated as immediate: every accepted message reports ``delivered`` at once.
 """
 
@@ -18,10 +23,13 @@ from orchestration.dispatch.encoding import encode_sms
 from orchestration.dispatch.gateway import (
     DeliveryReceipt,
     OutboundSms,
+    PartAccepted,
     ReportCallback,
     SendResult,
+    SubmitLedger,
     utc_now,
 )
+from orchestration.dispatch.journal import SendLedger
 
 
 class OutboxLine(msgspec.Struct, frozen=True, kw_only=True):
@@ -46,9 +54,13 @@ class FileGateway:
         self.on_report = on_report
         self._lock = asyncio.Lock()
         self._sent: dict[str, SendResult] | None = None
+        self._ledger = SendLedger(capacity=100_000)
+        """The appends made, for callers that bring no ledger of their own."""
 
-    async def send(self, message: OutboundSms) -> SendResult:
-        """Append ``message`` unless its nudge id is already in the file."""
+    async def send(self, message: OutboundSms, ledger: SubmitLedger | None = None) -> SendResult:
+        """Append ``message`` unless its nudge id is already in the file (or the ledger says
+        it was appended to an outbox since moved away)."""
+        ledger = self._ledger if ledger is None else ledger
         async with self._lock:
             if self._sent is None:
                 self._sent = await asyncio.to_thread(self._load)
@@ -56,6 +68,13 @@ class FileGateway:
             if known is not None:
                 return known
             encoded = encode_sms(message.text, message.nudge_id)
+            earlier = ledger.prior(message.nudge_id, 0)
+            if isinstance(earlier, PartAccepted):
+                return SendResult(
+                    nudge_id=message.nudge_id, gateway=self.name,
+                    message_ids=earlier.message_ids, segments=encoded.segments,
+                )  # fmt: skip
+            await ledger.intend(message.nudge_id, 0)
             ids = tuple(f"{message.nudge_id}.{seq}" for seq in range(1, encoded.segments + 1))
             line = OutboxLine(
                 nudge_id=message.nudge_id,
@@ -67,6 +86,7 @@ class FileGateway:
                 sent_at=utc_now().isoformat(),
             )
             await asyncio.to_thread(self._append, msgspec.json.encode(line) + b"\n")
+            ledger.accepted(message.nudge_id, 0, ids)
             result = self._sent[message.nudge_id] = self._result(line)
         if self.on_report is not None:
             for message_id in ids:

@@ -6,9 +6,17 @@ so each adapter only has to classify its failures::
 
     ChannelhubError
     └── GatewayError               the gateway did not take the message
-        ├── RetryableGatewayError  try again later: down, unreachable, timed out, throttled
+        ├── RetryableGatewayError  try again later: down, unreachable, throttled, never reached
         └── PermanentGatewayError  retrying cannot help: the number or the message is refused
-            └── InvalidNumberError the gateway says the MSISDN is not a valid destination
+            ├── InvalidNumberError the gateway says the MSISDN is not a valid destination
+            └── InDoubtError       submitted before without an answer: never submitted again
+
+Every submission to a gateway (one SMPP ``submit_sm`` per SMS part, one webhook call, one
+outbox append) goes through a :class:`SubmitLedger`: asked first what an earlier submission
+of that part left, made to record "about to submit" durably, then told the answer. A part
+whose earlier submission got no answer is *in doubt*: the gateway may have taken it, so it
+is never submitted again (:class:`InDoubtError`): at most one SMS per part, whatever crashes.
+The dispatcher's ledger is the durable send journal (:mod:`orchestration.dispatch.journal`).
 
 Delivery receipts and mobile-originated replies come back later, out of band, as
 :class:`DeliveryReceipt` and :class:`InboundReply` records handed to the adapter's
@@ -18,7 +26,7 @@ them into ``nudges.receipts`` events without knowing which gateway they came fro
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Final, Literal, Protocol
 
 import msgspec
 
@@ -45,6 +53,24 @@ class PermanentGatewayError(GatewayError):
 
 class InvalidNumberError(PermanentGatewayError):
     """The destination MSISDN was rejected as invalid."""
+
+
+UNKNOWN_AFTER_CRASH: Final = "unknown_after_crash"
+"""Reason of a part found "about to submit" without an answer in the journal after a restart."""
+UNKNOWN_AFTER_LOST_ANSWER: Final = "unknown_after_lost_answer"
+"""Reason of a part whose submission lost its answer (timeout, dropped connection) in this run."""
+
+
+class InDoubtError(PermanentGatewayError):
+    """A part of this nudge was handed to the gateway before and its answer never came: the
+    gateway may have taken it, so neither it nor the parts after it are submitted (again).
+
+    ``reason`` is :data:`UNKNOWN_AFTER_CRASH` or :data:`UNKNOWN_AFTER_LOST_ANSWER`.
+    """
+
+    def __init__(self, gateway: str, message: str, *, reason: str) -> None:
+        super().__init__(gateway, message)
+        self.reason = reason
 
 
 class OutboundSms(msgspec.Struct, frozen=True, kw_only=True):
@@ -94,13 +120,71 @@ ReportCallback = Callable[[GatewayReport], object]
 """Called synchronously from the adapter's event loop; must not block."""
 
 
+class PartAccepted(msgspec.Struct, frozen=True):
+    """An earlier submission of the part was taken: the gateway's ids for it."""
+
+    message_ids: tuple[str, ...]
+
+
+class PartInDoubt(msgspec.Struct, frozen=True):
+    """An earlier submission of the part got no answer (``reason``: why we do not know)."""
+
+    reason: str
+
+
+Prior = PartAccepted | PartInDoubt | None
+"""What earlier submissions of one part left; None: it was never handed to the gateway."""
+
+
+class SubmitLedger(Protocol):
+    """What an adapter asks before each submission of a nudge's part and tells after it.
+
+    ``part`` numbers the adapter's submissions of one nudge from 0: SMPP submits each SMS part
+    on its own, the webhook and the file gateway hand over the whole nudge as part 0.
+    """
+
+    def prior(self, nudge_id: str, part: int) -> Prior:
+        """What earlier submissions of this part left."""
+        ...
+
+    async def intend(self, nudge_id: str, part: int) -> None:
+        """Record "about to submit"; returns once that is durable. Submit only after it."""
+        ...
+
+    def accepted(self, nudge_id: str, part: int, message_ids: tuple[str, ...]) -> None:
+        """The gateway took the part, under these ids."""
+        ...
+
+    def not_taken(self, nudge_id: str, part: int) -> None:
+        """The gateway certainly did not take the part (it answered no, or was never reached),
+        so it may be submitted again."""
+        ...
+
+
+def accepted_before(
+    ledger: SubmitLedger, gateway: str, nudge_id: str, part: int
+) -> PartAccepted | None:
+    """``ledger.prior``, raising :class:`InDoubtError` for a part in doubt: the one check an
+    adapter makes before submitting. Returns the earlier ids, or None to go ahead."""
+    prior = ledger.prior(nudge_id, part)
+    if isinstance(prior, PartInDoubt):
+        raise InDoubtError(
+            gateway,
+            f"part {part + 1} of nudge {nudge_id} was handed to the gateway before and its "
+            "answer never came; it may have been sent, so it is not submitted again",
+            reason=prior.reason,
+        )
+    return prior
+
+
 class Gateway(Protocol):
     """An SMS gateway adapter."""
 
     name: str
 
-    async def send(self, message: OutboundSms) -> SendResult:
-        """Hand ``message`` to the gateway; raise a :class:`GatewayError` subclass if refused."""
+    async def send(self, message: OutboundSms, ledger: SubmitLedger | None = None) -> SendResult:
+        """Hand ``message`` to the gateway, each submission through ``ledger`` (default: the
+        adapter's own in-memory one); raise a :class:`GatewayError` subclass if refused."""
         ...
 
     async def close(self) -> None:

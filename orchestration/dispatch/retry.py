@@ -7,8 +7,10 @@ offset) and tries again later. Permanent errors are raised at once.
 
 Within one sender the nudge id is the idempotence key: a nudge that was accepted is answered
 from memory (the last ``remember`` ids), and a second ``send`` of a nudge still in flight
-waits for the first instead of racing it. Across processes the guarantee is the adapter's
-own; each adapter's docstring says what its gateway does with a resend.
+waits for the first instead of racing it. Each attempt goes through the caller's
+:class:`~orchestration.dispatch.gateway.SubmitLedger` (the dispatcher's send journal), so a
+retry resumes after the parts already taken and never repeats a part whose answer was lost:
+that is :class:`~orchestration.dispatch.gateway.InDoubtError`, permanent, raised at once.
 """
 
 import asyncio
@@ -21,6 +23,7 @@ from orchestration.dispatch.gateway import (
     OutboundSms,
     RetryableGatewayError,
     SendResult,
+    SubmitLedger,
 )
 
 
@@ -46,15 +49,16 @@ class ReliableSender:
         self._sent: OrderedDict[str, SendResult] = OrderedDict()
         self._in_flight: dict[str, asyncio.Task[SendResult]] = {}
 
-    async def send(self, message: OutboundSms) -> SendResult:
-        """The gateway's result for ``message.nudge_id``, sending it only if not yet accepted."""
+    async def send(self, message: OutboundSms, ledger: SubmitLedger | None = None) -> SendResult:
+        """The gateway's result for ``message.nudge_id``, sending it only if not yet accepted,
+        each submission through ``ledger`` (None: the adapter's own, in memory)."""
         key = message.nudge_id
         if key in self._sent:
             self._sent.move_to_end(key)
             return self._sent[key]
         task = self._in_flight.get(key)
         if task is None:
-            task = asyncio.create_task(self._send_with_retries(message))
+            task = asyncio.create_task(self._send_with_retries(message, ledger))
             self._in_flight[key] = task
             task.add_done_callback(lambda _: self._in_flight.pop(key, None))
         # Shielded: one caller giving up must not cancel the send another caller waits for.
@@ -62,7 +66,9 @@ class ReliableSender:
         self._remember(result)
         return result
 
-    async def _send_with_retries(self, message: OutboundSms) -> SendResult:
+    async def _send_with_retries(
+        self, message: OutboundSms, ledger: SubmitLedger | None
+    ) -> SendResult:
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(RetryableGatewayError),
             wait=wait_exponential(multiplier=self.initial_backoff, max=self.max_backoff),
@@ -72,7 +78,7 @@ class ReliableSender:
 
         async def attempt() -> SendResult:
             self.attempts += 1
-            return await self.gateway.send(message)
+            return await self.gateway.send(message, ledger)
 
         return await retrying(attempt)
 

@@ -10,15 +10,19 @@ One :class:`SmppGateway` keeps one transceiver session (or a transmitter one, wi
 receipts or replies), connecting lazily and again after any loss. A long SMS is one
 submit_sm per part, UDH in the short message and esm_class 0x40, in part order.
 
-Errors: a refused connection, a lost session, an unanswered submit_sm and the SMSC's
-throttling/queue-full statuses are retryable; an invalid destination is
-:class:`InvalidNumberError`; any other refusal is permanent.
+Errors: a refused connection, a session lost before submit_sm was written and the SMSC's
+throttling/queue-full statuses are retryable; an unanswered submit_sm is
+:class:`InDoubtError`; an invalid destination is :class:`InvalidNumberError`; any other
+refusal is permanent.
 
-Gateway-side guarantee: SMPP has no idempotence key. The gateway remembers which parts of a
-nudge the SMSC already accepted and resumes after them, so a retry inside this process never
-resubmits an accepted part. What it cannot know is a submit_sm whose answer was lost with the
-connection; that part is submitted again (at least once), with the same concatenation
-reference, so a handset can still tell the parts belong to one message.
+Gateway-side guarantee: SMPP has no idempotence key, so each submit_sm goes through the
+caller's :class:`~orchestration.dispatch.gateway.SubmitLedger` (the dispatcher's send journal;
+without one, the adapter's own in memory): its intent is durable before the PDU is written, a
+retry resumes after the parts the SMSC took, and a part whose answer was lost (no
+submit_sm_resp in time, the session gone after the PDU was written, or a crash) is *in doubt*
+and never submitted again: :class:`InDoubtError`, the nudge fails with the parts taken so far.
+A part is submitted again only when the SMSC certainly did not take it: refused with a status
+(throttled, queue full), or the session closed before the PDU was written.
 """
 
 import asyncio
@@ -32,8 +36,11 @@ import msgspec
 from orchestration.dispatch import smpp_pdu as pdu
 from orchestration.dispatch.encoding import Encoded, encode_sms
 from orchestration.dispatch.gateway import (
+    UNKNOWN_AFTER_LOST_ANSWER,
     DeliveryReceipt,
+    GatewayError,
     InboundReply,
+    InDoubtError,
     InvalidNumberError,
     MessageIndex,
     OutboundSms,
@@ -41,8 +48,11 @@ from orchestration.dispatch.gateway import (
     ReportCallback,
     RetryableGatewayError,
     SendResult,
+    SubmitLedger,
+    accepted_before,
     utc_now,
 )
+from orchestration.dispatch.journal import SendLedger
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +61,10 @@ EARLY_RECEIPT_WAIT_S = 5.0
 
 BindMode = Literal["transceiver", "transmitter"]
 _BIND = {"transceiver": pdu.BIND_TRANSCEIVER, "transmitter": pdu.BIND_TRANSMITTER}
+
+
+class _NotWrittenError(ConnectionError):
+    """The session was closed before the request was written: the SMSC never saw it."""
 
 
 class _Session:
@@ -72,6 +86,8 @@ class _Session:
 
     async def request(self, command_id: int, body: bytes) -> pdu.Pdu:
         """Send a request and wait for its answer; TimeoutError after ``self.timeout``."""
+        if self.writer.is_closing():
+            raise _NotWrittenError("the session was closed")
         sequence = self.next_sequence()
         answer = asyncio.get_running_loop().create_future()
         self.pending[sequence] = answer
@@ -120,8 +136,8 @@ class SmppGateway:
         self.on_report = on_report
         self._session: _Session | None = None
         self._connecting = asyncio.Lock()
-        self._accepted: dict[str, list[str]] = {}
-        """nudge id → message ids of the parts accepted so far, while a nudge is partial."""
+        self._ledger = SendLedger(capacity=100_000)
+        """The parts submitted, for callers that bring no ledger of their own."""
         self._nudges = MessageIndex()
         self._early: dict[str, tuple[float, DeliveryReceipt]] = {}
         """Receipts read before the submit_sm_resp of their part was handled: the SMSC may
@@ -129,57 +145,79 @@ class SmppGateway:
 
     # -- sending ----------------------------------------------------------------------------
 
-    async def send(self, message: OutboundSms) -> SendResult:
-        """Submit every part not yet accepted; the SMSC's message id for each part."""
+    async def send(self, message: OutboundSms, ledger: SubmitLedger | None = None) -> SendResult:
+        """Submit every part the SMSC has not taken yet; its message id for each part."""
         encoded = encode_sms(message.text, message.nudge_id)
-        accepted = self._accepted.setdefault(message.nudge_id, [])
-        try:
-            await self._submit(message, encoded, accepted)
-        except PermanentGatewayError:
-            del self._accepted[message.nudge_id]
-            raise
-        del self._accepted[message.nudge_id]
+        ledger = self._ledger if ledger is None else ledger
+        message_ids: list[str] = []
+        for part in range(encoded.segments):
+            earlier = accepted_before(ledger, self.name, message.nudge_id, part)
+            if earlier is None:
+                message_ids.append(await self._submit(message, encoded, part, ledger))
+            else:
+                message_ids.extend(earlier.message_ids)
         return SendResult(
             nudge_id=message.nudge_id,
             gateway=self.name,
-            message_ids=tuple(accepted),
+            message_ids=tuple(message_ids),
             segments=encoded.segments,
         )
 
-    async def _submit(self, message: OutboundSms, encoded: Encoded, accepted: list[str]) -> None:
-        """submit_sm the parts after the ``accepted`` ones, appending each new message id."""
+    async def _submit(
+        self, message: OutboundSms, encoded: Encoded, part: int, ledger: SubmitLedger
+    ) -> str:
+        """submit_sm one part, its intent durable first; the SMSC's message id for it."""
         session = await self._bound_session()
-        for part in encoded.parts[len(accepted) :]:
-            body = pdu.submit_sm_body(
-                source_addr=self.source_addr,
-                destination_addr=message.msisdn,
-                esm_class=pdu.ESM_UDHI if encoded.has_udh else 0,
-                registered_delivery=pdu.REGISTERED_DELIVERY_FINAL,
-                data_coding=encoded.data_coding,
-                short_message=part,
-            )
+        await ledger.intend(message.nudge_id, part)
+        body = pdu.submit_sm_body(
+            source_addr=self.source_addr,
+            destination_addr=message.msisdn,
+            esm_class=pdu.ESM_UDHI if encoded.has_udh else 0,
+            registered_delivery=pdu.REGISTERED_DELIVERY_FINAL,
+            data_coding=encoded.data_coding,
+            short_message=encoded.parts[part],
+        )
+        try:
             answer = await self._request(session, pdu.SUBMIT_SM, body, message.msisdn)
-            accepted.append(pdu.message_id(answer.body))
-            early = self._early.pop(accepted[-1], None)
-            if early is not None and self.on_report is not None:
-                self.on_report(msgspec.structs.replace(early[1], nudge_id=message.nudge_id))
-            else:
-                self._nudges.add(accepted[-1], message.nudge_id)
+        except InDoubtError:
+            raise
+        except GatewayError:
+            ledger.not_taken(message.nudge_id, part)
+            raise
+        message_id = pdu.message_id(answer.body)
+        ledger.accepted(message.nudge_id, part, (message_id,))
+        early = self._early.pop(message_id, None)
+        if early is not None and self.on_report is not None:
+            self.on_report(msgspec.structs.replace(early[1], nudge_id=message.nudge_id))
+        else:
+            self._nudges.add(message_id, message.nudge_id)
+        return message_id
 
     async def _request(
         self, session: _Session, command_id: int, body: bytes, msisdn: str
     ) -> pdu.Pdu:
         try:
             answer = await session.request(command_id, body)
+        except _NotWrittenError as e:
+            await self._drop(session)
+            raise RetryableGatewayError(self.name, f"session to {self._where} lost: {e}") from e
         except TimeoutError as e:
             # The SMSC may still answer; we cannot tell, so start over on a fresh session.
             await self._drop(session)
-            raise RetryableGatewayError(
-                self.name, f"no answer to submit_sm within {self.timeout}s"
+            raise InDoubtError(
+                self.name,
+                f"no answer to submit_sm within {self.timeout}s; the SMSC may have taken it, "
+                "so it is not submitted again",
+                reason=UNKNOWN_AFTER_LOST_ANSWER,
             ) from e
         except OSError as e:
             await self._drop(session)
-            raise RetryableGatewayError(self.name, f"session to {self._where} lost: {e}") from e
+            raise InDoubtError(
+                self.name,
+                f"session to {self._where} lost after submit_sm was written ({e}); the SMSC "
+                "may have taken it, so it is not submitted again",
+                reason=UNKNOWN_AFTER_LOST_ANSWER,
+            ) from e
         if answer.status == pdu.STATUS_OK:
             return answer
         status = f"SMSC answered submit_sm with status 0x{answer.status:02X}"

@@ -7,12 +7,16 @@ Many SMS aggregators take messages over HTTPS instead of SMPP. The request is::
     {"nudge_id", "msisdn", "text", "data_coding", "segments"}
 
 and a 2xx answer is ``{"message_ids": [...]}`` (or ``{"message_id": "..."}``). Failures are
-classified by status: 429 and 5xx, timeouts and refused connections are retryable; any other
-4xx is permanent (422 with ``"error": "invalid_number"`` is :class:`InvalidNumberError`).
+classified by status: 429 and 5xx and refused connections are retryable; any other 4xx is
+permanent (422 with ``"error": "invalid_number"`` is :class:`InvalidNumberError`).
 
-Gateway-side guarantee: the receiver is expected to deduplicate on ``Idempotency-Key``, which
-makes a retry after a lost answer safe. A receiver that ignores it may deliver twice in that
-case (we sent, it accepted, the answer never arrived).
+Each POST goes through the caller's :class:`~orchestration.dispatch.gateway.SubmitLedger` (the
+dispatcher's send journal) as part 0 of its nudge: its intent is durable before the request
+is made. It is made again only when the aggregator certainly did not take it: the connection
+was refused, or it answered 429 or 5xx. A request whose answer was lost (timeout, connection
+dropped) is *in doubt* and is not made again (:class:`InDoubtError`), so a receiver that
+ignores ``Idempotency-Key`` still delivers at most once; the key stays, for the receiver's
+own retries.
 
 Receipts and replies arrive as the aggregator's callbacks to our HTTP front door, which hands
 the body to :meth:`WebhookGateway.accept_callback`.
@@ -25,10 +29,12 @@ import msgspec
 
 from orchestration.dispatch.encoding import encode_sms
 from orchestration.dispatch.gateway import (
+    UNKNOWN_AFTER_LOST_ANSWER,
     DeliveryReceipt,
     DeliveryStatus,
     GatewayReport,
     InboundReply,
+    InDoubtError,
     InvalidNumberError,
     MessageIndex,
     OutboundSms,
@@ -36,8 +42,11 @@ from orchestration.dispatch.gateway import (
     ReportCallback,
     RetryableGatewayError,
     SendResult,
+    SubmitLedger,
+    accepted_before,
     utc_now,
 )
+from orchestration.dispatch.journal import SendLedger
 
 
 class _Accepted(msgspec.Struct):
@@ -83,10 +92,20 @@ class WebhookGateway:
         self.on_report = on_report
         self._session: aiohttp.ClientSession | None = None
         self._nudges = MessageIndex()
+        self._ledger = SendLedger(capacity=100_000)
+        """The requests made, for callers that bring no ledger of their own."""
 
-    async def send(self, message: OutboundSms) -> SendResult:
-        """POST ``message``; classify the answer into a result or a gateway error."""
+    async def send(self, message: OutboundSms, ledger: SubmitLedger | None = None) -> SendResult:
+        """POST ``message`` unless it was taken before; classify the answer into a result or
+        a gateway error."""
         encoded = encode_sms(message.text, message.nudge_id)
+        ledger = self._ledger if ledger is None else ledger
+        earlier = accepted_before(ledger, self.name, message.nudge_id, 0)
+        if earlier is not None:
+            return SendResult(
+                nudge_id=message.nudge_id, gateway=self.name,
+                message_ids=earlier.message_ids, segments=encoded.segments,
+            )  # fmt: skip
         body = {
             "nudge_id": message.nudge_id,
             "msisdn": message.msisdn,
@@ -97,14 +116,25 @@ class WebhookGateway:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self.timeout)
         headers = {**self.headers, "Idempotency-Key": message.nudge_id}
+        await ledger.intend(message.nudge_id, 0)
         try:
             async with self._session.post(self.url, json=body, headers=headers) as response:
                 payload = await response.read()
                 status = response.status
-        except (aiohttp.ClientError, TimeoutError) as e:
+        except aiohttp.ClientConnectorError as e:
+            ledger.not_taken(message.nudge_id, 0)
             raise RetryableGatewayError(
                 self.name, f"POST {self.url} failed ({type(e).__name__}: {e}); will retry"
             ) from e
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise InDoubtError(
+                self.name,
+                f"POST {self.url} got no answer ({type(e).__name__}: {e}); the aggregator may "
+                "have taken it, so it is not sent again",
+                reason=UNKNOWN_AFTER_LOST_ANSWER,
+            ) from e
+        if status >= 400:
+            ledger.not_taken(message.nudge_id, 0)
         if status == 429 or status >= 500:
             raise RetryableGatewayError(self.name, f"POST {self.url} answered {status}")
         if status >= 400:
@@ -119,6 +149,7 @@ class WebhookGateway:
                 self.name, f"answer {status} is not the expected JSON with message_ids: {e}"
             ) from e
         ids = tuple(accepted.message_ids or ([accepted.message_id] if accepted.message_id else []))
+        ledger.accepted(message.nudge_id, 0, ids)
         for message_id in ids:
             self._nudges.add(message_id, message.nudge_id)
         return SendResult(

@@ -3,20 +3,12 @@
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import pytest
 
-from orchestration.dispatch import (
-    InboundReply,
-    InvalidNumberError,
-    OutboundSms,
-    ReliableSender,
-    RetryableGatewayError,
-    SendResult,
-    encode_sms,
-)
+from orchestration.dispatch import InboundReply, ReliableSender, SendLedger
 from schemas import Rejection, validate
 from schemas.nudges import Dispatch
 from streams.dispatch_core import (
@@ -26,46 +18,17 @@ from streams.dispatch_core import (
     Recipients,
     Settled,
     Unsent,
+    chunks,
     encode,
     national_number,
     reply_event,
     settle,
 )
 from streams.nudge_core import DecidedNudge
+from tests.dispatch.gateways import FakeGateway
 from tests.dispatch.nudges import approved, msisdn
 
 REPLY_AT = datetime(2026, 3, 2, 10, 0, 0, 123456, tzinfo=UTC)
-
-
-class FakeGateway:
-    """Encodes like the real adapters and accepts everything except ``invalid`` numbers
-    (permanent) and ``down`` nudge ids (retryable, until ``recover()``; ``*``: all).
-    Counts accepted sends per nudge id."""
-
-    name = "fake"
-
-    def __init__(self, *, invalid: Iterable[str] = (), down: Iterable[str] = ()) -> None:
-        self.invalid = set(invalid)
-        self.down = set(down)
-        self.accepted: Counter[str] = Counter()
-
-    async def send(self, message: OutboundSms) -> SendResult:
-        encoded = encode_sms(message.text, message.nudge_id)
-        if message.msisdn in self.invalid:
-            raise InvalidNumberError(self.name, f"{message.msisdn} is not a subscriber")
-        if message.nudge_id in self.down or "*" in self.down:
-            raise RetryableGatewayError(self.name, "503 from the aggregator")
-        self.accepted[message.nudge_id] += 1
-        return SendResult(
-            nudge_id=message.nudge_id, gateway=self.name,
-            message_ids=(f"m-{message.nudge_id}",), segments=encoded.segments,
-        )  # fmt: skip
-
-    def recover(self) -> None:
-        self.down.clear()
-
-    async def close(self) -> None:
-        """Nothing to release."""
 
 
 def batch_sender(
@@ -79,6 +42,18 @@ def partition(
     *nudges: DecidedNudge | None, first: int = 0
 ) -> list[tuple[int, DecidedNudge | None]]:
     return [(first + i, n) for i, n in enumerate(nudges)]
+
+
+def send(
+    sender: BatchSender,
+    batch: Mapping[int, Sequence[tuple[int, DecidedNudge | None]]],
+    ledgers: dict[int, SendLedger] | None = None,
+) -> dict[int, Settled]:
+    """``sender.send`` with an in-memory ledger per partition (``ledgers``, kept across calls)."""
+    ledgers = {} if ledgers is None else ledgers
+    for k in batch:
+        ledgers.setdefault(k, SendLedger())
+    return asyncio.run(sender.send(batch, ledgers))
 
 
 def ids(settled: Settled) -> list[tuple[str, str]]:
@@ -99,7 +74,7 @@ def test_every_nudge_sent_once_and_its_recipient_remembered() -> None:
     gateway = FakeGateway()
     sender = batch_sender(gateway)
     batch = {0: partition(approved(1), approved(2), first=40), 1: partition(approved(3))}
-    settled = asyncio.run(sender.send(batch))
+    settled = send(sender, batch)
     assert {k: ids(s) for k, s in settled.items()} == {
         0: [("n-00001", "sent"), ("n-00002", "sent")],
         1: [("n-00003", "sent")],
@@ -107,7 +82,7 @@ def test_every_nudge_sent_once_and_its_recipient_remembered() -> None:
     assert (settled[0].next_offset, settled[1].next_offset) == (42, 1)
     sent = settled[0].dispatches[0]
     assert (sent.message_ids, sent.segments, sent.msisdn, sent.gateway) == (
-        ("m-n-00001",),
+        ("m-n-00001.1",),
         1,
         msisdn(1),
         "fake",
@@ -126,7 +101,7 @@ def test_every_nudge_sent_once_and_its_recipient_remembered() -> None:
 def test_refusals_settle_as_failed_and_undecodable_records_are_skipped() -> None:
     too_long = approved(3, text="长" * (255 * 67 + 1))
     sender = batch_sender(FakeGateway(invalid={msisdn(2)}))
-    settled = asyncio.run(sender.send({0: partition(approved(1), approved(2), None, too_long)}))
+    settled = send(sender, {0: partition(approved(1), approved(2), None, too_long)})
     assert ids(settled[0]) == [("n-00001", "sent"), ("n-00002", "failed"), ("n-00003", "failed")]
     assert settled[0].next_offset == 4
     assert not settled[0].given_back
@@ -143,14 +118,15 @@ def test_a_gateway_down_past_the_deadline_gives_back_without_sending_twice() -> 
         0: partition(approved(1), approved(2), approved(3), first=7),
         1: partition(approved(4)),
     }
-    settled = asyncio.run(sender.send(batch))
+    ledgers: dict[int, SendLedger] = {}
+    settled = send(sender, batch, ledgers)
     assert ids(settled[0]) == [("n-00001", "sent")]  # n-00003 was sent, but not produced
     assert (settled[0].next_offset, settled[0].given_back) == (8, True)
     assert ids(settled[1]) == [("n-00004", "sent")]
     assert "503" in sender.last_outage
 
     gateway.recover()
-    again = asyncio.run(sender.send({0: batch[0][1:]}))
+    again = send(sender, {0: batch[0][1:]}, ledgers)
     assert ids(again[0]) == [("n-00002", "sent"), ("n-00003", "sent")]
     assert again[0].next_offset == 10
     assert set(gateway.accepted.values()) == {1}
@@ -160,10 +136,16 @@ def test_an_outage_costs_one_deadline_per_batch_not_one_per_nudge() -> None:
     gateway = FakeGateway(down={"*"})
     sender = batch_sender(gateway, deadline=0.3, concurrency=4)
     started = time.monotonic()
-    settled = asyncio.run(sender.send({0: partition(*(approved(i) for i in range(40)))}))
+    settled = send(sender, {0: partition(*(approved(i) for i in range(40)))})
     assert time.monotonic() - started < 1.5
     assert settled[0] == Settled([], 0, given_back=True)
     assert not gateway.accepted
+
+
+def test_chunks_keep_each_partitions_order_and_size() -> None:
+    batch = {"a": [1, 2, 3], "b": [4], "c": [5, 6]}
+    assert list(chunks(batch, 2)) == [{"a": [1, 2]}, {"a": [3], "b": [4]}, {"c": [5, 6]}]
+    assert list(chunks(batch, 10)) == [batch]
 
 
 def test_a_reply_from_a_subscriber_we_sent_to_is_placed_where_they_belong() -> None:

@@ -10,6 +10,7 @@ from orchestration.dispatch import (
     ReliableSender,
     RetryableGatewayError,
     SendResult,
+    SubmitLedger,
 )
 
 MESSAGE = OutboundSms(nudge_id="n1", msisdn="13800000001", text="您好")
@@ -25,7 +26,7 @@ class ScriptedGateway:
         self.delay = delay
         self.calls: list[str] = []
 
-    async def send(self, message: OutboundSms) -> SendResult:
+    async def send(self, message: OutboundSms, ledger: SubmitLedger | None = None) -> SendResult:
         self.calls.append(message.nudge_id)
         await asyncio.sleep(self.delay)
         if self.errors:

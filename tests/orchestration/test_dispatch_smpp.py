@@ -12,12 +12,14 @@ from orchestration.dispatch import (
     DeliveryReceipt,
     GatewayReport,
     InboundReply,
+    InDoubtError,
     OutboundSms,
     ReliableSender,
     RetryableGatewayError,
     SmppGateway,
 )
 from orchestration.dispatch.encoding import concat_reference
+from orchestration.dispatch.gateway import UNKNOWN_AFTER_LOST_ANSWER
 from tests.fixtures.services import free_port, start_process
 from tests.orchestration.smpp_server import smsc_spec, submits
 
@@ -130,33 +132,36 @@ def test_smsc_down_then_back_retries_without_duplicates(smsc: Smsc) -> None:
     assert sender.attempts >= 3  # n-1 once; n-2 failed at least once, then succeeded
 
 
-def test_smsc_dying_mid_message_resumes_after_the_accepted_part(tmp_path: Path) -> None:
+def test_smsc_dying_mid_message_submits_no_part_twice(tmp_path: Path) -> None:
+    """Part 1 is answered, part 2 is written and never answered: the SMSC may have taken it,
+    so neither it nor part 1 is submitted again, even to an SMSC that is back."""
     port, log = free_port(), tmp_path / "submits.jsonl"
     dying = start_process(smsc_spec(port, log, exit_after=1), tmp_path / "dying")
     healthy = ManagedProcess(smsc_spec(port, log), tmp_path / "healthy")
     message = OutboundSms(nudge_id="n-mid", msisdn="13800000003", text=CHINESE)
 
-    async def scenario() -> ReliableSender:
+    async def scenario() -> tuple[ReliableSender, InDoubtError, InDoubtError]:
         smpp = gateway(port, asyncio.Queue())
         sender = ReliableSender(smpp, deadline=30, initial_backoff=0.2, max_backoff=1.0)
-        restart = asyncio.create_task(asyncio.to_thread(start_after, 1.5, healthy, dying))
         try:
-            await sender.send(message)
-            await restart
-            return sender
+            with pytest.raises(InDoubtError) as lost:
+                await sender.send(message)
+            await asyncio.to_thread(start_after, 0, healthy, dying)
+            with pytest.raises(InDoubtError) as again:
+                await sender.send(message)
+            return sender, lost.value, again.value
         finally:
             await smpp.close()
 
     try:
-        sender = asyncio.run(scenario())
+        sender, lost, again = asyncio.run(scenario())
     finally:
         dying.stop()
         healthy.stop()
-    got = submits(log)
-    assert [s["udh"][-2:] for s in got] == ["01", "02", "03"]  # part 1 never resubmitted
-    assert got[0]["pid"] != got[1]["pid"] == got[2]["pid"]
-    assert "".join(s["text"] for s in got) == CHINESE
-    assert sender.attempts >= 2
+    assert [s["udh"][-2:] for s in submits(log)] == ["01"]  # the one the SMSC logged
+    assert (lost.reason, again.reason) == (UNKNOWN_AFTER_LOST_ANSWER, UNKNOWN_AFTER_LOST_ANSWER)
+    assert "part 2 of nudge n-mid" in str(again)
+    assert sender.attempts == 2  # the second attempt stopped at the journal, before the SMSC
 
 
 def start_after(seconds: float, process: ManagedProcess, *stopped: ManagedProcess) -> None:

@@ -14,6 +14,7 @@ from orchestration.dispatch import (
     DeliveryReceipt,
     GatewayReport,
     InboundReply,
+    InDoubtError,
     InvalidNumberError,
     OutboundSms,
     PermanentGatewayError,
@@ -27,7 +28,8 @@ MESSAGE = OutboundSms(nudge_id="n-web", msisdn="13800000001", text="余" * 100)
 
 
 class Aggregator:
-    """A fake SMS aggregator: ``/ok``, ``/flaky`` (503 twice, then ok), ``/bad``, ``/invalid``."""
+    """A fake SMS aggregator: ``/ok``, ``/flaky`` (503 twice, then ok), ``/bad``, ``/invalid``,
+    ``/slow`` (answers after 2 s)."""
 
     def __init__(self) -> None:
         self.bodies: list[dict[str, Any]] = []
@@ -39,7 +41,14 @@ class Aggregator:
             web.post("/flaky", self.flaky),
             web.post("/bad", self.status(400)),
             web.post("/invalid", self.status(422, '{"error": "invalid_number"}')),
+            web.post("/slow", self.slow),
         ]
+
+    async def slow(self, request: web.Request) -> web.Response:
+        """Takes the message, then answers too late: the sender cannot know it was taken."""
+        self.keys[request.headers["Idempotency-Key"]] += 1
+        await asyncio.sleep(2)
+        return await self.accept(request)
 
     async def accept(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -147,6 +156,26 @@ def test_4xx_is_permanent_and_not_retried(path: str, error: type[Exception]) -> 
             assert sender.attempts == 1
 
     asyncio.run(scenario())
+
+
+@pytest.mark.integration
+def test_a_lost_answer_is_in_doubt_and_not_posted_again() -> None:
+    aggregator = Aggregator()
+
+    async def scenario() -> None:
+        async with serving(aggregator) as base:
+            gateway = WebhookGateway(f"{base}/slow", timeout=0.5)
+            sender = ReliableSender(gateway, initial_backoff=0.01, deadline=5)
+            try:
+                for _ in range(2):
+                    with pytest.raises(InDoubtError, match=r"not (sent|submitted) again"):
+                        await sender.send(MESSAGE)
+            finally:
+                await gateway.close()
+            assert sender.attempts == 2
+
+    asyncio.run(scenario())
+    assert aggregator.keys == {"n-web": 1}
 
 
 @pytest.mark.integration
