@@ -37,6 +37,11 @@ campaign_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(campaign_app, name="campaign")
+dlq_app = typer.Typer(
+    help="Dead letters: the events the validator refused, kept with the reason.",
+    no_args_is_help=True,
+)
+app.add_typer(dlq_app, name="dlq")
 
 
 def _settings() -> Settings:
@@ -307,6 +312,96 @@ def uplift_report(
             f"{r.rule_id}  sent {r.sent_converted}/{r.sent} converted, holdout "
             f"{r.holdout_converted}/{r.holdout}; uplift {interval}"
         )
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    reason: Annotated[
+        list[str] | None,
+        typer.Option(help="Only letters refused for this reason_code (repeatable)."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only letters received at or after this ISO 8601 time with offset."),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Only letters received before this ISO 8601 time with offset."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Re-validate and count, produce nothing.")] = False,
+) -> None:
+    """Re-validate dead letters after a fix and send the ones that now pass, exactly once.
+
+    Reads the original payloads from the dead-letter topic, validates each as at its first
+    arrival, and produces the valid ones to the raw topic; the pipeline stores them. The last
+    line printed is a JSON summary.
+    """
+    import json
+    from typing import get_args
+
+    from channelhub.recovery import dlq
+    from schemas.validation import ReasonCode
+
+    known = get_args(ReasonCode)
+    unknown = [r for r in reason or () if r not in known]
+    if unknown:
+        raise typer.BadParameter(
+            f"{', '.join(map(repr, unknown))} is not a reason code; one of: {', '.join(known)}",
+            param_hint="--reason",
+        )
+    start, end = _time(since, "--since"), _time(until, "--until")
+    if start is not None and end is not None and start >= end:
+        raise typer.BadParameter(f"--since {since} is not before --until {until}")
+    selection = dlq.Selection(frozenset(reason or ()), start, end)
+    settings = _settings()
+    try:
+        summary = dlq.redrive(
+            settings, selection, dry_run=dry_run, progress=lambda line: typer.echo(line, err=True)
+        )
+    except ChannelhubError as e:
+        _fail(e)
+    typer.echo(json.dumps(summary.as_dict()))
+
+
+@app.command()
+def rebuild(
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Swap even when the topics no longer hold rows the live tables have "
+            "(they stay in the old tables)."
+        ),
+    ] = False,
+    settle: Annotated[
+        float,
+        typer.Option(min=0, help="Seconds to wait for the running sink to reach the same end."),
+    ] = 60.0,
+) -> None:
+    """Replay the topics into fresh tables, compare, and swap them in for the live ones.
+
+    The old tables are kept in a database named at the end, for you to check and drop. The
+    last line printed is a JSON summary with each table's counts.
+    """
+    import json
+
+    from channelhub.recovery import rebuild as rebuilding
+
+    settings = _settings()
+    try:
+        summary = rebuilding.rebuild(
+            settings,
+            force=force,
+            settle_seconds=settle,
+            progress=lambda line: typer.echo(line, err=True),
+        )
+    except ChannelhubError as e:
+        _fail(e)
+    typer.echo(
+        f"rebuilt {summary.database}; the old tables are in {summary.kept_in}: "
+        f"`DROP DATABASE {summary.kept_in}` once checked",
+        err=True,
+    )
+    typer.echo(json.dumps(summary.as_dict()))
 
 
 @app.command()

@@ -6,11 +6,13 @@ collector's reply tell a channel system's developer exactly what to fix.
 """
 
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
-from schemas.events import Event
+from schemas.envelope import SCHEMA_VERSION
+from schemas.events import EVENT_TYPES, Event
+from schemas.upcast import UPCASTERS, accepted_versions
 
 MAX_EVENT_BYTES = 64 * 1024
 
@@ -48,6 +50,16 @@ class Rejection(msgspec.Struct, frozen=True):
 _decoder = msgspec.json.Decoder(Event)
 
 
+class _Head(msgspec.Struct):
+    """The two fields that pick an upcaster, whatever else the object holds."""
+
+    event_type: str | None = None
+    schema_version: Any = None
+
+
+_head_decoder = msgspec.json.Decoder(_Head)
+
+
 def validate(
     raw: bytes | str, *, received_at: datetime | None = None, skew: timedelta = CLOCK_SKEW
 ) -> Event | Rejection:
@@ -57,6 +69,10 @@ def validate(
     or pattern, see :mod:`schemas.events`); ``occurred_at`` must lie between
     :data:`EARLIEST` and ``received_at + skew`` (``received_at`` defaults to now). An event
     from the future would move the nudge stage's event-time clock ahead for a whole partition.
+
+    An event of another ``schema_version`` is upgraded by its :mod:`schemas.upcast` upcaster
+    and then checked as version 1; that is tried only once the version-1 decode has failed,
+    so a version-1 event costs one decode.
     """
     if len(raw) > MAX_EVENT_BYTES:
         return Rejection(
@@ -65,7 +81,12 @@ def validate(
     try:
         event: Event = _decoder.decode(raw)
     except msgspec.ValidationError as e:
-        return _explain(str(e))
+        upcast = _other_version(raw)
+        if upcast is None:
+            return _explain(str(e))
+        if isinstance(upcast, Rejection):
+            return upcast
+        event = upcast
     except UnicodeDecodeError as e:  # msgspec decodes str values lazily, after the JSON parse
         return Rejection("not_utf8", "", f"event is not valid UTF-8 text ({e.reason})")
     except msgspec.DecodeError as e:
@@ -73,6 +94,42 @@ def validate(
             return Rejection("not_utf8", "", "event is not valid UTF-8 text")
         return Rejection("not_json", "", f"event is not valid JSON: {e}")
     return _in_time(event, received_at or datetime.now(UTC), skew)
+
+
+def _other_version(raw: bytes | str) -> Event | Rejection | None:
+    """``raw`` upgraded to version 1 (or why it cannot be) when it declares another version
+    of a known event type; ``None`` when it does not, so the version-1 explanation stands.
+    Never raises: an upcaster's defect costs one rejection, not the stage."""
+    try:
+        head = _head_decoder.decode(raw)
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+        return None
+    event_type, version = head.event_type, head.schema_version
+    if type(version) is not int or version == SCHEMA_VERSION or event_type not in EVENT_TYPES:
+        return None
+    upcaster = UPCASTERS.get((event_type, version))
+    if upcaster is None:
+        accepted = ", ".join(map(str, accepted_versions(event_type)))
+        return Rejection(
+            "invalid_value",
+            "$.schema_version",
+            f"schema_version {version} is not accepted for {event_type}; accepted: {accepted}",
+        )
+    upgraded = f"after upgrading {event_type} version {version} to version {SCHEMA_VERSION}"
+    try:
+        old = upcaster.decoder.decode(raw)
+    except msgspec.ValidationError as e:
+        return _explain(str(e))  # paths and names are those of the version the sender used
+    except Exception as e:  # the first decode parsed it; anything else is the upcaster's own
+        return Rejection("invalid_value", "$", f"cannot read {event_type} version {version}: {e}")
+    try:
+        canonical = msgspec.json.encode(upcaster.to_canonical(old))
+        return _decoder.decode(canonical)  # type: ignore[no-any-return]
+    except msgspec.ValidationError as e:
+        why = _explain(str(e))
+        return Rejection(why.reason_code, why.field, f"{why.message} ({upgraded})")
+    except Exception as e:
+        return Rejection("invalid_value", "$", f"cannot upgrade: {e} ({upgraded})")
 
 
 def _in_time(event: Event, received_at: datetime, skew: timedelta) -> Event | Rejection:
