@@ -24,7 +24,7 @@ from tests.faults.pipeline import (
     produce,
     simulated_day,
 )
-from tests.fixtures.services import StartService, Topics
+from tests.fixtures.services import ClickHouseServer, StartService, Topics
 from tests.fixtures.waiting import end_offsets, wait_for
 
 pytestmark = pytest.mark.integration
@@ -160,3 +160,35 @@ def test_a_late_duplicate_changes_no_table_and_no_aggregate(
     pipeline.kill("sink")
     assert produce(settings, [(e.key, e.payload) for e in emitted[::5]]) == 1_000
     assert pipeline.drain() == before
+
+
+def test_clickhouse_down_for_30_seconds_with_the_sink_restarted_meanwhile(
+    settings: Settings,
+    topics: Topics,
+    clickhouse_db: str,
+    start_service: StartService,
+    clickhouse_server: ClickHouseServer,
+) -> None:
+    """b. ClickHouse stopped for 30 s mid-run; the sink SIGKILLed and started again while it
+    is down, so it is assigned its partitions during the outage."""
+    emitted = simulated_day(40_000, seed=35)
+    records, valid, bad = _mixed(emitted, seed=35)
+    decisions = expected_decisions(emitted, settings)
+    pipeline = Pipeline(settings, start_service)
+    producer = _in_background(settings, records, rate=2500)
+    time.sleep(3)
+    server = clickhouse_server.process
+    server.stop()
+    try:
+        down_since = time.monotonic()
+        time.sleep(10)
+        pipeline.kill("sink")
+        time.sleep(max(0.0, 30 - (time.monotonic() - down_since)))
+    finally:
+        server.start()
+        server.wait_healthy()
+    producer.join(timeout=300)
+    assert not producer.is_alive()
+    pipeline.client.disconnect()
+    assert_exact(pipeline.drain(), valid, bad, decisions)
+    assert pipeline.revived == []
