@@ -5,15 +5,19 @@ Nothing here sleeps to prove that nothing more arrives: each scenario waits unti
 has committed everything, upstream first, and only then counts.
 """
 
+import os
 import random
+import signal
 import threading
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from kafka import KafkaAdminClient, TopicPartition
 from kafka.errors import KafkaError
 
+from channelhub.platform.health import http_ok
 from channelhub.settings import Settings
 from channelhub.simulator.engine import Emitted
 from tests.faults.pipeline import (
@@ -192,3 +196,54 @@ def test_clickhouse_down_for_30_seconds_with_the_sink_restarted_meanwhile(
     pipeline.client.disconnect()
     assert_exact(pipeline.drain(), valid, bad, decisions)
     assert pipeline.revived == []
+
+
+def test_sigkill_of_the_collector_three_times_while_channel_systems_post(
+    settings: Settings, topics: Topics, clickhouse_db: str, start_service: StartService
+) -> None:
+    """a. (collector) channel systems post 1k-event NDJSON batches and send a batch again
+    until it is answered 200, as the collector's API asks; the collector is SIGKILLed three
+    times meanwhile. Every event lands once."""
+    emitted = simulated_day(20_000, seed=36)
+    decisions = expected_decisions(emitted, settings)
+    pipeline = Pipeline(settings, start_service)
+    collector = start_service(
+        "collector", "channelhub.ingest.collector", settings,
+        health=http_ok(f"{settings.collector_url}/health"),
+    )  # fmt: skip
+    batches = [emitted[i : i + 1000] for i in range(0, len(emitted), 1000)]
+    refused: list[str] = []
+
+    def post_all() -> None:
+        with httpx.Client(
+            base_url=settings.collector_url,
+            headers={
+                "Authorization": f"Bearer {settings.collector_token.get_secret_value()}",
+                "Content-Type": "application/x-ndjson",
+            },
+            timeout=30,
+        ) as client:
+            for batch in batches:
+                body = b"\n".join(e.payload for e in batch)
+                while True:
+                    try:
+                        if client.post("/v1/events", content=body).status_code == 200:
+                            break
+                    except httpx.TransportError as e:
+                        refused.append(type(e).__name__)
+                    time.sleep(0.2)
+
+    poster = threading.Thread(target=post_all, daemon=True)
+    poster.start()
+    rng = random.Random(36)
+    for _ in range(3):
+        time.sleep(rng.uniform(0.5, 2.0))
+        assert collector.pid is not None
+        os.killpg(collector.pid, signal.SIGKILL)
+        assert collector.wait(timeout=10) == -signal.SIGKILL
+        collector.start()
+        collector.wait_healthy()
+    poster.join(timeout=300)
+    assert not poster.is_alive()
+    assert_exact(pipeline.drain(), len(emitted), 0, decisions)
+    print(f"requests the clients had to send again: {len(refused)}")
