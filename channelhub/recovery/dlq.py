@@ -18,6 +18,7 @@ yet written is dropped by the sink's memory of the ids it wrote. Two letters of 
 produced once.
 """
 
+import contextlib
 import math
 import sys
 from collections import Counter
@@ -109,51 +110,57 @@ def redrive(
     """Re-validate the selected letters and produce those that now pass (see the module)."""
     summary = Summary()
     skew = timedelta(seconds=settings.clock_skew_seconds)
+    db = database_name(settings)
     seen_letters: set[str] = set()
     seen_events: set[str] = set()
     chunk: list[_Valid] = []
-    reader = topics.consumer(settings.kafka_bootstrap, "channelhub-redrive")
-    client = connect(settings)
-    producer = None if dry_run else Producer(
-        settings.kafka_bootstrap, settings.topic_raw, client_id="channelhub-redrive"
-    )  # fmt: skip
-    try:
-        ends = topics.end_offsets(reader, topics.partitions(reader, [settings.topic_dlq]))
-        progress(f"reading {sum(ends.values())} record(s) of {settings.topic_dlq}")
-        for record in topics.read_to_end(reader, ends):
-            summary.examined += 1
-            if summary.examined % PROGRESS_EVERY == 0:
-                progress(f"examined {summary.examined}: {summary.as_dict()}")
-            try:
-                letter = _letter.decode(record.value)
-            except (msgspec.DecodeError, TypeError):
-                summary.unreadable += 1
-                continue
-            if letter.dead_letter_id in seen_letters or letter not in selection:
-                continue
-            seen_letters.add(letter.dead_letter_id)
-            summary.matched += 1
-            valid = _revalidate(letter, skew, summary)
-            if valid is None:
-                continue
-            if valid.event_id in seen_events:
-                summary.already_landed += 1
-                continue
-            seen_events.add(valid.event_id)
-            chunk.append(valid)
-            if len(chunk) >= CHUNK:
-                _land(client, database_name(settings), chunk, producer, summary)
-                chunk = []
-        _land(client, database_name(settings), chunk, producer, summary)
-        if producer is not None:
-            producer.flush()
-    except KafkaError as e:
-        raise ServiceError(f"the broker at {settings.kafka_bootstrap} failed: {e}") from e
-    finally:
-        reader.close()
-        client.disconnect()
-        if producer is not None:
-            producer.close()
+    with contextlib.ExitStack() as resources:
+        reader = topics.consumer(settings.kafka_bootstrap, "channelhub-redrive")
+        resources.callback(reader.close)
+        client = connect(settings)
+        resources.callback(client.disconnect)
+        producer = None
+        if not dry_run:
+            producer = Producer(
+                settings.kafka_bootstrap, settings.topic_raw, client_id="channelhub-redrive"
+            )
+            resources.callback(producer.close)
+        try:
+            ends = topics.end_offsets(reader, topics.partitions(reader, [settings.topic_dlq]))
+            progress(f"reading {sum(ends.values())} record(s) of {settings.topic_dlq}")
+            for record in topics.read_to_end(reader, ends):
+                summary.examined += 1
+                if summary.examined % PROGRESS_EVERY == 0:
+                    progress(f"examined {summary.examined}: {summary.as_dict()}")
+                try:
+                    letter = _letter.decode(record.value)
+                except (msgspec.DecodeError, TypeError):
+                    summary.unreadable += 1
+                    continue
+                if letter.dead_letter_id in seen_letters or letter not in selection:
+                    continue
+                seen_letters.add(letter.dead_letter_id)
+                summary.matched += 1
+                valid = _revalidate(letter, skew, summary)
+                if valid is None:
+                    continue
+                if valid.event_id in seen_events:
+                    summary.already_landed += 1
+                    continue
+                seen_events.add(valid.event_id)
+                chunk.append(valid)
+                if len(chunk) >= CHUNK:
+                    _land(client, db, chunk, producer, summary)
+                    chunk = []
+            _land(client, db, chunk, producer, summary)
+            if producer is not None:
+                producer.flush()
+        except KafkaError as e:
+            raise ServiceError(f"the broker at {settings.kafka_bootstrap} failed: {e}") from e
+    progress(
+        f"examined {summary.examined} record(s), {summary.matched} letter(s) selected, "
+        f"{summary.now_valid} now valid, {summary.produced} produced to {settings.topic_raw}"
+    )
     return summary
 
 

@@ -67,7 +67,7 @@ class RebuildError(ChannelhubError):
 
 @dataclass
 class TableCounts:
-    before: int  # distinct ids in the live table when compared (events: sum for the view)
+    before: int  # distinct ids in the live table when compared (events_per_minute: events)
     rebuilt: int  # distinct ids the replay wrote
     lost: int = 0  # live rows older than the rebuild that the replay does not have
     caught_up: int = 0  # rows copied from the old table after the swap
@@ -114,9 +114,9 @@ def rebuild(
     client = connect(settings)
     try:
         migrations.migrate(settings)  # every table the replay fills exists live too
-        migrations.migrate(fresh)
-        progress(f"created {summary.rebuilt_from} with every migration")
         try:
+            migrations.migrate(fresh)
+            progress(f"created {summary.rebuilt_from} with every migration")
             ends = _replay(settings, fresh, summary, progress)
             _settle(settings, ends, settle_seconds, progress)
             _compare(client, summary, tables, started, force=force)

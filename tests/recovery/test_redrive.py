@@ -141,6 +141,7 @@ def test_redrive_lands_what_the_fix_accepts_exactly_once(
     wait_for(
         lambda: _stored(client)["letters"] == distinct_letters,
         f"{distinct_letters} dead letters in ClickHouse",
+        timeout=120,
     )
 
     since = window.isoformat()
