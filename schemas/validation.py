@@ -87,6 +87,8 @@ def validate(
         if isinstance(upcast, Rejection):
             return upcast
         event = upcast
+    except RecursionError:  # msgspec's own depth limit, before Python's
+        return Rejection("not_json", "", "event is nested too deeply; events are flat objects")
     except UnicodeDecodeError as e:  # msgspec decodes str values lazily, after the JSON parse
         return Rejection("not_utf8", "", f"event is not valid UTF-8 text ({e.reason})")
     except msgspec.DecodeError as e:
