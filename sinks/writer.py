@@ -222,6 +222,10 @@ class Sink:
         #: How old a row's own time must be (beyond the memory's horizon) to be looked up.
         self._late_window = settings.clock_skew_seconds + LATE_MARGIN_S
         self.pending: dict[TopicPartition, int] = {}
+        #: The first offset read since the last commit, per partition: where to read again
+        #: from when what was read is forgotten (kafka-python keeps the position of a
+        #: partition that stays assigned across a rebalance).
+        self._rewind: dict[TopicPartition, int] = {}
         #: While ClickHouse is unavailable: the failures in a row, and when to try again.
         self._failures = 0
         self._retry_at: float | None = None
@@ -312,6 +316,7 @@ class Sink:
                     continue
                 buffer.add(event_id, row, r)
             if records:
+                self._rewind.setdefault(tp, records[0].offset)
                 self.pending[tp] = records[-1].offset + 1
 
     def _dead_letter(self, r: Message, code: ReasonCode, why: str, now: datetime) -> None:
@@ -382,16 +387,25 @@ class Sink:
         next owner to read again."""
         if not (self.buffered or self.pending):
             return
-        if self._retry_at is not None or not self.flush(consumer):
-            self.forget()
+        if self._retry_at is None and self.flush(consumer) and not self.pending:
+            return
+        # Offsets left uncommitted must not be committed later, when another member owns
+        # the partitions: forget them (what was written is dropped when read again).
+        self.forget(consumer)
 
-    def forget(self) -> None:
+    def forget(self, consumer: KafkaConsumer) -> None:
         """Drop every row held and every offset not committed (partitions lost or revoked
-        while the rows cannot be written); rows that did land are dropped when read again."""
+        while the rows cannot be written), and read those partitions again from the first
+        record dropped, should they stay ours; rows that did land are dropped when read."""
         if self.buffered:
             log.warning("forgetting %d unwritten rows: they are read again", self.buffered)
         for buffer in self.buffers.values():
             buffer.clear()
+        assignment = consumer.assignment()
+        for tp, offset in self._rewind.items():
+            if tp in assignment:
+                consumer.seek(tp, offset)
+        self._rewind.clear()
         self.pending.clear()
 
     # -- writing ---------------------------------------------------------------------------
@@ -435,6 +449,7 @@ class Sink:
             log.warning("offsets not committed, tried again at the next flush: %s", e)
             return
         self.pending.clear()
+        self._rewind.clear()
 
     def write(self, buffer: TableBuffer) -> None:
         """Insert what ``buffer`` holds and empty it: load the table's memory first when it
@@ -575,7 +590,7 @@ class _Rebalance(ConsumerRebalanceListener):
         self.sink.revoked(self.consumer)
 
     def on_partitions_lost(self, lost: set[TopicPartition]) -> None:
-        self.sink.forget()
+        self.sink.forget(self.consumer)
 
     def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.sink.assigned(self.consumer)

@@ -149,11 +149,17 @@ class Record:
 
 @dataclass
 class FakeConsumer:
-    """What the sink asks of its consumer outside ``poll``: commits, pauses, the assignment."""
+    """What the sink asks of its consumer outside ``poll``: commits, pauses, seeks, the
+    assignment."""
 
     assigned: set[Any] = field(default_factory=set)
     paused_partitions: set[Any] = field(default_factory=set)
     commits: list[dict[Any, Any]] = field(default_factory=list)
+    seeks: dict[Any, int] = field(default_factory=dict)
+
+    def seek(self, partition: Any, offset: int) -> None:
+        assert partition in self.assigned
+        self.seeks[partition] = offset
 
     def commit(self, offsets: dict[Any, Any]) -> None:
         self.commits.append({tp: meta.offset for tp, meta in offsets.items()})
