@@ -14,8 +14,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from kafka import KafkaAdminClient, TopicPartition
-from kafka.errors import KafkaError
+from kafka import KafkaConsumer, TopicPartition
+from kafka.structs import OffsetAndMetadata
 
 from channelhub.platform.health import http_ok
 from channelhub.settings import Settings
@@ -110,21 +110,29 @@ def test_poison_then_a_replay_of_the_raw_topic_changes_nothing(
 
 
 def _reset_to_earliest(settings: Settings, group: str, topic: str) -> None:
-    """Commit offset 0 for every partition, once the group's last member has left (the
-    broker refuses the reset while it still counts one)."""
+    """Commit offset 0 for every partition of ``topic`` as a member of ``group``.
 
-    def reset() -> bool:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-        try:
-            offsets = {TopicPartition(topic, p): 0 for p in range(settings.topic_partitions)}
-            admin.reset_group_offsets(group, offsets)
-        except KafkaError:
-            return False
-        finally:
-            admin.close()
-        return True
+    The admin API's reset is refused while the broker still counts a member, and Tansu keeps
+    counting the stage that left; a member of the group's own may always commit.
+    """
+    member = KafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+    )
+    try:
+        wanted = {TopicPartition(topic, p) for p in range(settings.topic_partitions)}
 
-    wait_for(reset, f"the reset of {group} to the earliest offsets", timeout=60, every=1.0)
+        def assigned() -> bool:
+            member.poll(timeout_ms=200, max_records=1)
+            return member.assignment() == wanted
+
+        wait_for(assigned, f"every partition of {topic} assigned to the reset", timeout=60)
+        member.commit({tp: OffsetAndMetadata(0, "", -1) for tp in wanted})
+    finally:
+        member.close(autocommit=False)
 
 
 def test_validation_and_nudges_going_one_two_one_workers_during_traffic(
