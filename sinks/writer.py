@@ -414,6 +414,8 @@ class Sink:
         """Write every buffer, then commit; False, with the rows kept and nothing committed,
         while ClickHouse is unavailable."""
         try:
+            if self._retry_at is not None and not self.buffered:
+                self._probe()  # nothing to write (forgotten at a rebalance): is it back?
             for buffer in self._order:
                 if buffer.rows:
                     self.write(buffer)
@@ -516,6 +518,14 @@ class Sink:
         if found:
             log.info("%s: %d rows are written already, dropped", buffer.table.TABLE, len(found))
             buffer.drop({event_id for (event_id,) in found})
+
+    def _probe(self) -> None:
+        """Raise :class:`UnavailableError` unless ClickHouse answers: with no rows to write,
+        the way to know an outage is over before the partitions are resumed."""
+        try:
+            self.client.execute("SELECT 1")
+        except (DriverError, OSError, EOFError) as e:
+            raise UnavailableError(f"ClickHouse does not answer: {e}") from e
 
     def _select(
         self, table: ModuleType, query: str, params: dict[str, Any] | None, **kwargs: Any

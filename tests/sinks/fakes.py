@@ -92,6 +92,8 @@ class FakeClickHouse:
         if self.down:
             raise ConnectionRefusedError(111, "Connection refused")
         self.statements.append(query)
+        if query == "SELECT 1":
+            return [(1,)]
         if insert := _INSERT.search(query):
             return self._insert(insert[1], [c.strip() for c in insert[2].split(",")], params)
         table = re.search(r"FROM \w+\.(\w+)", query)[1]  # type: ignore[index]

@@ -209,6 +209,10 @@ def test_partitions_revoked_during_an_outage_are_forgotten_uncommitted_and_read_
     sink.revoked(consumer)
     assert (sink.buffered, sink.pending, consumer.commits) == (0, {}, [{TP: 2}])
     assert consumer.seeks == {TP: 2}
+    # Nothing left to write: the next attempt asks ClickHouse itself before reading resumes.
+    assert not sink.flush(consumer)
+    client.down = False
+    assert sink.flush(consumer)
 
 
 def test_a_late_duplicate_is_looked_up_and_dropped_and_live_traffic_is_never_looked_up() -> None:
