@@ -5,22 +5,24 @@ Nothing here sleeps to prove that nothing more arrives: each scenario waits unti
 has committed everything, upstream first, and only then counts.
 """
 
+import asyncio
 import os
 import random
 import signal
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
-from kafka import KafkaConsumer, TopicPartition
-from kafka.structs import OffsetAndMetadata
 
 from channelhub.platform.health import http_ok
 from channelhub.settings import Settings
 from channelhub.simulator.engine import Emitted
+from streams import kafka
 from tests.faults.pipeline import (
+    Decided,
     Pipeline,
     assert_exact,
     expected_decisions,
@@ -29,7 +31,7 @@ from tests.faults.pipeline import (
     simulated_day,
 )
 from tests.fixtures.services import ClickHouseServer, StartService, Topics
-from tests.fixtures.waiting import end_offsets, wait_for
+from tests.fixtures.waiting import end_offsets
 
 pytestmark = pytest.mark.integration
 
@@ -66,26 +68,48 @@ def _in_background(
     return thread
 
 
+@dataclass(frozen=True)
+class _Run:
+    """Traffic on its way in, and what must be true once it has all landed."""
+
+    pipeline: Pipeline
+    producer: threading.Thread
+    valid: int
+    bad: int
+    decisions: set[Decided]
+
+    def settle(self) -> None:
+        """Once everything is produced and every stage has drained: exact counts, and no
+        stage exited by itself."""
+        self.producer.join(timeout=300)
+        assert not self.producer.is_alive()
+        assert_exact(self.pipeline.drain(), self.valid, self.bad, self.decisions)
+        assert self.pipeline.revived == []
+
+
+def _run(settings: Settings, start_service: StartService, events: int, seed: int) -> _Run:
+    """The pipeline started, and ``events`` with 2% poison arriving at 2,500 a second."""
+    emitted = simulated_day(events, seed)
+    records, valid, bad = _mixed(emitted, seed)
+    decisions = expected_decisions(emitted, settings)
+    pipeline = Pipeline(settings, start_service)
+    return _Run(pipeline, _in_background(settings, records, 2500), valid, bad, decisions)
+
+
 def test_sigkill_of_every_stage_three_times_loses_and_doubles_nothing(
     settings: Settings, topics: Topics, clickhouse_db: str, start_service: StartService
 ) -> None:
     """a. 100k events with 2% poison; validate, nudges and sink each SIGKILLed three times
     at random moments while the events arrive."""
-    emitted = simulated_day(100_000, seed=31)
-    records, valid, bad = _mixed(emitted, seed=31)
-    decisions = expected_decisions(emitted, settings)
-    pipeline = Pipeline(settings, start_service)
+    run = _run(settings, start_service, 100_000, seed=31)
+    pipeline = run.pipeline
     rng = random.Random(31)
-    producer = _in_background(settings, records, rate=2500)
     kills = [stage for stage in ("validate", "nudges", "sink") for _ in range(3)]
     rng.shuffle(kills)
     for stage in kills:
         time.sleep(rng.uniform(0.5, 3.0))
         pipeline.kill(stage)
-    producer.join(timeout=300)
-    assert not producer.is_alive()
-    assert_exact(pipeline.drain(), valid, bad, decisions)
-    assert pipeline.revived == []
+    run.settle()
 
 
 def test_poison_then_a_replay_of_the_raw_topic_changes_nothing(
@@ -102,58 +126,49 @@ def test_poison_then_a_replay_of_the_raw_topic_changes_nothing(
     assert_exact(first, valid, bad, decisions)
 
     pipeline.remove("validate")
-    _reset_to_earliest(settings, f"{settings.group_prefix}-validate", settings.topic_raw)
+    _reset_to_earliest(settings, "validate", settings.topic_raw)
     pipeline.add("validate")
     assert pipeline.drain() == first
     routed = end_offsets(settings.kafka_bootstrap, [settings.topic_events, settings.topic_dlq])
     assert sum(routed.values()) == 2 * (valid + bad), "the raw topic was not routed again"
 
 
-def _reset_to_earliest(settings: Settings, group: str, topic: str) -> None:
-    """Commit offset 0 for every partition of ``topic`` as a member of ``group``.
+def _reset_to_earliest(settings: Settings, stage: str, topic: str) -> None:
+    """Commit offset 0 for every partition of ``topic`` as a member of the stage's group.
 
-    The admin API's reset is refused while the broker still counts a member, and Tansu keeps
-    counting the stage that left; a member of the group's own may always commit.
+    The admin API's reset is refused: the local broker keeps a group that an aiokafka member
+    has left in an unknown state and answers ``UnknownMemberId`` to commits from outside it.
+    A member of the group's own, configured as the stages are, may always commit.
     """
-    member = KafkaConsumer(
-        topic,
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=group,
-        enable_auto_commit=False,
-        session_timeout_ms=settings.kafka_session_timeout_ms,
-    )
-    try:
-        wanted = {TopicPartition(topic, p) for p in range(settings.topic_partitions)}
 
-        def assigned() -> bool:
-            member.poll(timeout_ms=200, max_records=1)
-            return member.assignment() == wanted
+    async def reset() -> None:
+        member = kafka.consumer(settings, stage, topic)
+        await member.start()
+        try:
+            deadline = time.monotonic() + 60
+            while len(member.assignment()) < settings.topic_partitions:
+                assert time.monotonic() < deadline, f"{topic} never fully assigned to the reset"
+                await member.getmany(timeout_ms=200, max_records=1)
+            await member.commit(dict.fromkeys(member.assignment(), 0))
+        finally:
+            await member.stop()
 
-        wait_for(assigned, f"every partition of {topic} assigned to the reset", timeout=60)
-        member.commit({tp: OffsetAndMetadata(0, "", -1) for tp in wanted})
-    finally:
-        member.close(autocommit=False)
+    asyncio.run(reset())
 
 
 def test_validation_and_nudges_going_one_two_one_workers_during_traffic(
     settings: Settings, topics: Topics, clickhouse_db: str, start_service: StartService
 ) -> None:
     """c. a second validation and a second nudge worker join mid-run, then leave."""
-    emitted = simulated_day(40_000, seed=33)
-    records, valid, bad = _mixed(emitted, seed=33)
-    decisions = expected_decisions(emitted, settings)
-    pipeline = Pipeline(settings, start_service)
-    producer = _in_background(settings, records, rate=2500)
+    run = _run(settings, start_service, 40_000, seed=33)
+    pipeline = run.pipeline
     time.sleep(2)
     pipeline.add("validate")
     pipeline.add("nudges")
     time.sleep(3)
     pipeline.remove("validate")
     pipeline.remove("nudges")
-    producer.join(timeout=300)
-    assert not producer.is_alive()
-    assert_exact(pipeline.drain(), valid, bad, decisions)
-    assert pipeline.revived == []
+    run.settle()
 
 
 def test_a_late_duplicate_changes_no_table_and_no_aggregate(
@@ -183,11 +198,8 @@ def test_clickhouse_down_for_30_seconds_with_the_sink_restarted_meanwhile(
 ) -> None:
     """b. ClickHouse stopped for 30 s mid-run; the sink SIGKILLed and started again while it
     is down, so it is assigned its partitions during the outage."""
-    emitted = simulated_day(40_000, seed=35)
-    records, valid, bad = _mixed(emitted, seed=35)
-    decisions = expected_decisions(emitted, settings)
-    pipeline = Pipeline(settings, start_service)
-    producer = _in_background(settings, records, rate=2500)
+    run = _run(settings, start_service, 40_000, seed=35)
+    pipeline = run.pipeline
     time.sleep(3)
     server = clickhouse_server.process
     server.stop()
@@ -199,11 +211,8 @@ def test_clickhouse_down_for_30_seconds_with_the_sink_restarted_meanwhile(
     finally:
         server.start()
         server.wait_healthy()
-    producer.join(timeout=300)
-    assert not producer.is_alive()
     pipeline.client.disconnect()
-    assert_exact(pipeline.drain(), valid, bad, decisions)
-    assert pipeline.revived == []
+    run.settle()
 
 
 def test_sigkill_of_the_collector_three_times_while_channel_systems_post(
