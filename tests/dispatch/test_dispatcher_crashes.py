@@ -1,4 +1,4 @@
-"""The dispatcher SIGKILLed mid-run, twice, against a real SMSC: no SMS part goes out twice,
+"""The dispatcher SIGKILLed mid-run, three times, against a real SMSC: no SMS part goes out twice,
 and every nudge ends with exactly one dispatch outcome.
 
 Real processes: the Tansu broker, the test SMSC (npm ``smpp``) and ``python -m streams
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.integration
 
 NUDGES = 1200
 LONG = "尊敬的客户 " + "您本月的话费账单已出 详情请登录网上营业厅查询 " * 4  # two UCS-2 parts
-KILL_AT = (0.2, 0.5)
+KILL_AT = (0.15, 0.4, 0.65)
 """Kill when this share of the SMS parts has reached the SMSC."""
 
 
@@ -74,7 +74,7 @@ def _part(submit: dict[str, Any]) -> int:
     return int(udh[-2:], 16) if udh else 1
 
 
-def test_sigkill_twice_mid_run_sends_no_part_twice_and_settles_every_nudge(
+def test_sigkill_three_times_mid_run_sends_no_part_twice_and_settles_every_nudge(
     settings: Settings, topics: Topics, start_service: StartService, tmp_path: Path
 ) -> None:
     port, log = free_port(), tmp_path / "smsc" / "submits.jsonl"
