@@ -1,7 +1,9 @@
 """The fan-out stage on the real broker and ClickHouse: chunks on their subscribers' partition,
 budgets that add up, scheduled triggers that wait, and a restart that loses none of them."""
 
+import os
 import random
+import signal
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -172,3 +174,45 @@ def test_a_waiting_trigger_survives_a_restart_and_a_done_one_is_not_redone(
     after = _collect(arriving, len(expected(known, SPEC.audience, later)), timeout=120)
     assert {r.trigger_id for _, _, r in after} == {second.trigger_id}  # the first: not redone
     assert all(ts >= later.timestamp() * 1000 for _, ts, _ in after)
+
+
+def test_sigkill_three_times_during_fan_out_loses_no_member_and_changes_no_chunk(
+    fanout_settings: Settings, topics: Topics, clickhouse_db: str, start_service: StartService
+) -> None:
+    """Six triggers due over ten seconds; the stage SIGKILLed three times meanwhile. Every
+    member of every trigger is asked for; a chunk fanned out again after a kill is the same
+    chunk (same trigger id, partition and members), which the nudge stage's guardrails refuse
+    as a duplicate."""
+    settings = fanout_settings
+    now = datetime.now(UTC).replace(microsecond=0)
+    known = _crowd(now)
+    insert(settings, known)
+    stage = _start(settings, start_service)
+    _created(settings, SPEC)
+    arriving = _requests(settings)
+    times = [now + timedelta(seconds=2 * i) for i in range(6)]
+    triggers = [store.trigger(settings, SPEC.id, at, by="test") for at in times]
+    rng = random.Random(41)
+    for _ in range(3):
+        time.sleep(rng.uniform(1.0, 3.0))
+        assert stage.pid is not None
+        os.killpg(stage.pid, signal.SIGKILL)
+        assert stage.wait(timeout=10) == -signal.SIGKILL
+        stage.start()
+        stage.wait_healthy()
+
+    members = len(expected(known, SPEC.audience, times[-1]))
+    got = _collect(arriving, members * len(triggers), timeout=180)
+    asked: dict[str, set[str]] = {t.trigger_id: set() for t in triggers}
+    chunks: dict[tuple[str, int, str], CampaignRequest] = {}
+    repeats = 0
+    for partition, _, request in got:
+        asked[request.trigger_id].update(request.subscribers)
+        key = (request.trigger_id, partition, request.subscribers[0])
+        if key in chunks:
+            repeats += 1
+            assert chunks[key] == request, "a chunk fanned out again is not the same chunk"
+        chunks[key] = request
+    for trigger, at in zip(triggers, times, strict=True):
+        assert asked[trigger.trigger_id] == set(expected(known, SPEC.audience, at))
+    print(f"{len(got)} chunks for {len(triggers)} triggers, {repeats} fanned out again")
