@@ -28,10 +28,9 @@ from schemas import Event, Rejection, validate
 from schemas.validation import MAX_EVENT_BYTES
 from sinks import migrations
 from sinks.client import connect
-from sinks.routes import routes
 from tests.factories import make_event
 from tests.fixtures.services import StartService, free_port
-from tests.fixtures.waiting import wait_until_drained
+from tests.fixtures.waiting import wait_until_settled
 from tests.streams.nudge_fold import fold
 
 Decided = tuple[str, str, str, int]  # nudge id, outcome, reason, decided at (epoch ms)
@@ -202,17 +201,7 @@ class Pipeline:
     def drain(self, timeout: float = 300.0) -> Counts:
         """Wait until every stage has committed everything, upstream first, reviving any
         that exited; then count."""
-        s = self.settings
-        wait_until_drained(
-            s.kafka_bootstrap,
-            [
-                (f"{s.group_prefix}-validate", [s.topic_raw]),
-                (f"{s.group_prefix}-nudges", [s.topic_events, s.topic_campaign_requests]),
-                (f"{s.group_prefix}-sink", list(routes(s))),
-            ],
-            timeout=timeout,
-            between=self.revive,
-        )
+        wait_until_settled(self.settings, timeout=timeout, between=self.revive)
         return counts(self.client)
 
 

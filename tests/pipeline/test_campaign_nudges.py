@@ -25,6 +25,7 @@ from orchestration.guardrails.clock import LOCAL_TZ
 from sinks import migrations
 from sinks.client import connect
 from tests.fixtures.services import StartService, Topics
+from tests.fixtures.waiting import wait_until_settled
 
 pytestmark = pytest.mark.integration
 
@@ -119,7 +120,7 @@ def test_a_triggered_campaign_asks_once_per_audience_member(
         return int(n)
 
     _wait_for(lambda: requested() >= audience, f"{audience} campaign requests")
-    time.sleep(2)  # nothing more may come
+    wait_until_settled(settings, ("campaigns", "validate", "nudges", "sink"))
     assert requested() == audience
     ((members,),) = client.execute(
         "SELECT uniqExact(subscriber) FROM nudge_requests WHERE rule_id = 'campaign:ivr-callers'"

@@ -11,9 +11,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,6 +27,7 @@ from schemas import Event, Rejection, validate
 from sinks import migrations
 from sinks.client import connect
 from tests.fixtures.services import StartService, Topics
+from tests.fixtures.waiting import wait_for, wait_until_settled
 from tests.streams.nudge_fold import fold
 
 pytestmark = pytest.mark.integration
@@ -83,20 +82,10 @@ def _stored(client: Client) -> tuple[set[str], set[Decided], int, int]:
     return requests, {tuple(r) for r in rows}, request_rows, len(rows)  # type: ignore[misc]
 
 
-def _wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.5)
-
-
-def _assert_exact(client: Client, requests: set[str], decisions: set[Decided]) -> None:
-    _wait_for(
-        lambda: len(_stored(client)[1]) >= len(decisions), 180,
-        f"{len(decisions)} nudge decisions in ClickHouse",
-    )  # fmt: skip
-    time.sleep(3)  # anything extra (a duplicate) would land within the sink's flush interval
+def _assert_exact(
+    settings: Settings, client: Client, requests: set[str], decisions: set[Decided]
+) -> None:
+    wait_until_settled(settings, timeout=180)
     got_requests, got_decisions, request_rows, decision_rows = _stored(client)
     assert got_requests == requests
     assert got_decisions == decisions
@@ -126,13 +115,11 @@ def test_nudges_match_a_recomputation_and_a_replay_adds_nothing(
     assert all(reasons[r] for r in ("not_due", "quiet_hours", "rate_limited", "holdout"))
     _finish(simulator)
     client = connect(settings)
-    _assert_exact(client, requests, decisions)
+    _assert_exact(settings, client, requests, decisions)
 
     _finish(_simulate(settings, "--seed", "7"))  # the same raw events again: a replay
-    _wait_for(
-        lambda: _nudged(settings) >= 2 * int(EVENTS), 120, "the stage to read the replay"
-    )  # fmt: skip
-    _assert_exact(client, requests, decisions)
+    wait_for(lambda: _nudged(settings) >= 2 * int(EVENTS), "the stage to read the replay", 120)
+    _assert_exact(settings, client, requests, decisions)
 
 
 def _nudged(settings: Settings) -> int:
@@ -154,7 +141,7 @@ def test_sigkill_of_the_worker_keeps_every_decision_and_held_nudge(
     client = connect(settings)
     simulator = _simulate(settings, "--seed", "11", "--rate", "2500")
     requests, decisions = _expected(settings, "11", tmp_path / "day.ndjson")
-    _wait_for(lambda: len(_stored(client)[1]) > len(decisions) // 4, 120, "the first decisions")
+    wait_for(lambda: len(_stored(client)[1]) > len(decisions) // 4, "the first decisions", 120)
     held_before = {n for n, outcome, _, _ in _stored(client)[1] if outcome == "held"}
     assert worker.pid is not None
     os.killpg(worker.pid, signal.SIGKILL)
@@ -162,7 +149,7 @@ def test_sigkill_of_the_worker_keeps_every_decision_and_held_nudge(
     worker.start()
     worker.wait_healthy()
     _finish(simulator)
-    _assert_exact(client, requests, decisions)
+    _assert_exact(settings, client, requests, decisions)
     decided_later = {
         n for n, outcome, _, _ in _stored(client)[1] if n in held_before and outcome != "held"
     }

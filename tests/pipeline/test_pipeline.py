@@ -10,8 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -24,6 +22,7 @@ from channelhub.settings import Settings
 from sinks import migrations
 from sinks.client import connect
 from tests.fixtures.services import StartService, Topics
+from tests.fixtures.waiting import wait_for, wait_until_settled
 
 pytestmark = pytest.mark.integration
 
@@ -59,22 +58,10 @@ def _stored(client: Client) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.5)
-
-
-def _assert_exact(client: Client, summary: dict[str, Any], timeout: float = 120) -> None:
+def _assert_exact(settings: Settings, summary: dict[str, Any], timeout: float = 120) -> None:
     valid = sum(summary["valid"].values())
-    _wait_for(
-        lambda: (s := _stored(client))["ids"] >= valid and s["letter_ids"] >= summary["invalid"],
-        timeout,
-        f"{valid} events and {summary['invalid']} dead letters in ClickHouse",
-    )
-    time.sleep(2)  # anything extra (a duplicate) would land within the sink's flush interval
+    wait_until_settled(settings, timeout=timeout)
+    client = connect(settings)
     stored = _stored(client)
     assert stored["rows"] == stored["ids"] == stored["final"] == valid
     assert stored["per_minute"] == valid
@@ -104,7 +91,7 @@ def test_valid_events_land_exactly_once_and_invalid_ones_in_the_dead_letters(
     )
     assert summary["invalid"] > 0
     assert all(summary["valid"][c] > 0 for c in ("ivr", "sms", "web", "wap", "kiosk", "agent"))
-    _assert_exact(connect(settings), summary)
+    _assert_exact(settings, summary)
 
 
 def _kill(process: ManagedProcess) -> None:
@@ -122,13 +109,13 @@ def test_sigkill_of_worker_and_sink_mid_run_loses_and_duplicates_nothing(
         settings, "--events", "40000", "--seed", "11", "--bad-fraction", "0.03",
         "--rate", "2500",
     )  # fmt: skip
-    _wait_for(lambda: _stored(client)["rows"] > 5000, 120, "the first events in ClickHouse")
+    wait_for(lambda: _stored(client)["rows"] > 5000, "the first events in ClickHouse", 120)
     _kill(worker)
     worker.start()
     worker.wait_healthy()
-    _wait_for(lambda: _stored(client)["rows"] > 15000, 120, "events after the worker restart")
+    wait_for(lambda: _stored(client)["rows"] > 15000, "events after the worker restart", 120)
     _kill(sink)
     sink.start()
     sink.wait_healthy()
     summary = _summary(simulator)
-    _assert_exact(client, summary, timeout=180)
+    _assert_exact(settings, summary, timeout=180)
