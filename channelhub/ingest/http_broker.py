@@ -135,7 +135,9 @@ class BrokerWriter:
         self._reconnecting = asyncio.create_task(self._replace(failed))
 
     async def _replace(self, failed: KafkaProducer) -> None:
-        await asyncio.to_thread(failed.close, 0)
+        # Closing a producer whose broker went away can block for good (its sender thread
+        # waits on the dead connection): close it on a daemon thread and never wait for it.
+        threading.Thread(target=failed.close, args=(0,), daemon=True).start()
         await self.connect()
 
     async def close(self) -> None:
