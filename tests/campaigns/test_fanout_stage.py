@@ -1,9 +1,7 @@
 """The fan-out stage on the real broker and ClickHouse: chunks on their subscribers' partition,
 budgets that add up, scheduled triggers that wait, and a restart that loses none of them."""
 
-import os
 import random
-import signal
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,7 +21,7 @@ from orchestration.rules.model import UsesSelfService
 from sinks import migrations
 from sinks.client import connect
 from tests.campaigns.data import Known, Row, expected, insert
-from tests.fixtures.services import StartService, Topics, free_port
+from tests.fixtures.services import StartService, Topics, free_port, sigkill_and_restart
 
 pytestmark = pytest.mark.integration
 
@@ -195,11 +193,7 @@ def test_sigkill_three_times_during_fan_out_loses_no_member_and_changes_no_chunk
     rng = random.Random(41)
     for _ in range(3):
         time.sleep(rng.uniform(1.0, 3.0))
-        assert stage.pid is not None
-        os.killpg(stage.pid, signal.SIGKILL)
-        assert stage.wait(timeout=10) == -signal.SIGKILL
-        stage.start()
-        stage.wait_healthy()
+        sigkill_and_restart(stage)
 
     members = len(expected(known, SPEC.audience, times[-1]))
     got = _collect(arriving, members * len(triggers), timeout=180)

@@ -9,8 +9,6 @@ valid events = rows, every poison record one dead letter, nudge decisions equal 
 events folded offline, partition by partition.
 """
 
-import os
-import signal
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -29,7 +27,7 @@ from schemas.validation import MAX_EVENT_BYTES
 from sinks import migrations
 from sinks.client import connect
 from tests.factories import make_event
-from tests.fixtures.services import StartService, free_port
+from tests.fixtures.services import StartService, free_port, sigkill_and_restart
 from tests.fixtures.waiting import wait_until_settled
 from tests.streams.nudge_fold import fold
 
@@ -181,12 +179,7 @@ class Pipeline:
 
     def kill(self, stage: str) -> None:
         """SIGKILL the first process of ``stage`` and start it again."""
-        process = self.processes[stage][0]
-        assert process.pid is not None
-        os.killpg(process.pid, signal.SIGKILL)
-        assert process.wait(timeout=10) == -signal.SIGKILL
-        process.start()
-        process.wait_healthy()
+        sigkill_and_restart(self.processes[stage][0])
 
     def revive(self) -> None:
         """Start again every stage process that exited by itself, as ``channelhub up``'s

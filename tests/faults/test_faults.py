@@ -6,9 +6,7 @@ has committed everything, upstream first, and only then counts.
 """
 
 import asyncio
-import os
 import random
-import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -30,7 +28,7 @@ from tests.faults.pipeline import (
     produce,
     simulated_day,
 )
-from tests.fixtures.services import ClickHouseServer, StartService, Topics
+from tests.fixtures.services import ClickHouseServer, StartService, Topics, sigkill_and_restart
 from tests.fixtures.waiting import end_offsets
 
 pytestmark = pytest.mark.integration
@@ -255,11 +253,7 @@ def test_sigkill_of_the_collector_three_times_while_channel_systems_post(
     rng = random.Random(36)
     for _ in range(3):
         time.sleep(rng.uniform(0.5, 2.0))
-        assert collector.pid is not None
-        os.killpg(collector.pid, signal.SIGKILL)
-        assert collector.wait(timeout=10) == -signal.SIGKILL
-        collector.start()
-        collector.wait_healthy()
+        sigkill_and_restart(collector)
     poster.join(timeout=300)
     assert not poster.is_alive()
     assert_exact(pipeline.drain(), len(emitted), 0, decisions)

@@ -8,7 +8,6 @@ nudges it held before the crash decided after it.
 """
 
 import os
-import signal
 import subprocess
 import sys
 from collections import Counter
@@ -26,7 +25,7 @@ from orchestration.journey import to_ms
 from schemas import Event, Rejection, validate
 from sinks import migrations
 from sinks.client import connect
-from tests.fixtures.services import StartService, Topics
+from tests.fixtures.services import StartService, Topics, sigkill_and_restart
 from tests.fixtures.waiting import wait_for, wait_until_settled
 from tests.streams.nudge_fold import fold
 
@@ -143,11 +142,7 @@ def test_sigkill_of_the_worker_keeps_every_decision_and_held_nudge(
     requests, decisions = _expected(settings, "11", tmp_path / "day.ndjson")
     wait_for(lambda: len(_stored(client)[1]) > len(decisions) // 4, "the first decisions", 120)
     held_before = {n for n, outcome, _, _ in _stored(client)[1] if outcome == "held"}
-    assert worker.pid is not None
-    os.killpg(worker.pid, signal.SIGKILL)
-    assert worker.wait(timeout=10) == -signal.SIGKILL
-    worker.start()
-    worker.wait_healthy()
+    sigkill_and_restart(worker)
     _finish(simulator)
     _assert_exact(settings, client, requests, decisions)
     decided_later = {

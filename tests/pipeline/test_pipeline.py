@@ -7,7 +7,6 @@ the sink are killed with SIGKILL half-way and restarted.
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from typing import Any
@@ -21,7 +20,7 @@ from channelhub.platform.process import ManagedProcess
 from channelhub.settings import Settings
 from sinks import migrations
 from sinks.client import connect
-from tests.fixtures.services import StartService, Topics
+from tests.fixtures.services import StartService, Topics, sigkill_and_restart
 from tests.fixtures.waiting import wait_for, wait_until_settled
 
 pytestmark = pytest.mark.integration
@@ -94,12 +93,6 @@ def test_valid_events_land_exactly_once_and_invalid_ones_in_the_dead_letters(
     _assert_exact(settings, summary)
 
 
-def _kill(process: ManagedProcess) -> None:
-    assert process.pid is not None
-    os.killpg(process.pid, signal.SIGKILL)
-    assert process.wait(timeout=10) == -signal.SIGKILL
-
-
 def test_sigkill_of_worker_and_sink_mid_run_loses_and_duplicates_nothing(
     settings: Settings, topics: Topics, clickhouse_db: str, start_service: StartService
 ) -> None:
@@ -110,12 +103,8 @@ def test_sigkill_of_worker_and_sink_mid_run_loses_and_duplicates_nothing(
         "--rate", "2500",
     )  # fmt: skip
     wait_for(lambda: _stored(client)["rows"] > 5000, "the first events in ClickHouse", 120)
-    _kill(worker)
-    worker.start()
-    worker.wait_healthy()
+    sigkill_and_restart(worker)
     wait_for(lambda: _stored(client)["rows"] > 15000, "events after the worker restart", 120)
-    _kill(sink)
-    sink.start()
-    sink.wait_healthy()
+    sigkill_and_restart(sink)
     summary = _summary(simulator)
     _assert_exact(settings, summary, timeout=180)
