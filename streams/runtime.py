@@ -10,7 +10,9 @@ wait for and the offsets to commit out); :class:`BatchStage` owns everything aro
   strictly in fetch order;
 - a rebalance listener: before partitions go, every batch in flight is acknowledged and
   committed (drained), under the same lock as the fold, so a partition is never handed over
-  half-done; the stage's ``on_revoked`` / ``on_assigned`` then drop or restore its state;
+  half-done; the stage's ``on_revoked`` / ``on_assigned`` then drop or restore its state.
+  A batch fetched before a rebalance but not yet folded is dropped: its partitions are read
+  again from their committed offsets by whoever owns them now, this worker included;
 - a commit refused after a rebalance (``CommitFailedError``, ``IllegalStateError``): the
   partition's new owner re-reads from the last committed offset and reproduces the same
   records with the same ids, which every consumer downstream collapses, so it is logged and
@@ -67,6 +69,8 @@ class BatchStage(Service):
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._in_flight = InFlight(self.commit)
+        self._generation = 0
+        """Counts rebalances: a batch fetched before the last one is not folded."""
         super().__init__(**kwargs)  # type: ignore[arg-type]
 
     # -- what a stage supplies ---------------------------------------------------------------
@@ -91,6 +95,14 @@ class BatchStage(Service):
 
     def started_message(self) -> str:
         return f"{self.stage}: consuming {', '.join(self.topics())}"
+
+    def batch_size(self) -> int:
+        """The most records one fold gets."""
+        return self.settings.worker_batch_size
+
+    def progress(self) -> dict[str, int]:
+        """What the progress log line and the stop line report."""
+        return dict(self.counts)
 
     # -- the runtime ---------------------------------------------------------------------------
 
@@ -120,25 +132,28 @@ class BatchStage(Service):
                 await self._consumer.stop()
             if self._producer is not None:
                 await self._producer.stop()
-        log.info("%s: stopped after %s", self.stage, dict(self.counts))
+        log.info("%s: stopped after %s", self.stage, self.progress())
 
     @Service.task
     async def _fetch_loop(self) -> None:
         last_report = time.monotonic()
         while not self.should_stop:
             await self.between_batches()
+            generation = self._generation
             fetched = await self.consumer.getmany(
                 timeout_ms=int(self.settings.worker_batch_seconds * 1000),
-                max_records=self.settings.worker_batch_size,
+                max_records=self.batch_size(),
             )
             if fetched:
                 async with self._lock:
+                    if generation != self._generation:
+                        continue  # rebalanced meanwhile: read again from the committed offsets
                     acks, offsets = await self.fold(fetched)
                 # The next batch is folded while this one's records are acknowledged.
                 await self._in_flight.add(acks, offsets)
             if time.monotonic() - last_report > PROGRESS_SECONDS:
                 last_report = time.monotonic()
-                log.info("%s: %s, lag %s", self.stage, dict(self.counts), await self.lag())
+                log.info("%s: %s, lag %s", self.stage, self.progress(), await self.lag())
 
     async def lag(self) -> int | None:
         """Records between this stage's position and the end of its partitions (None while
@@ -166,6 +181,7 @@ class BatchStage(Service):
 
     async def _revoked(self, revoked: set[TopicPartition]) -> None:
         async with self._lock:
+            self._generation += 1
             await self._in_flight.drain()
             await self.on_revoked(revoked)
 
