@@ -28,7 +28,7 @@ import enum
 import logging
 import uuid
 from collections import Counter, OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, TypeVar
@@ -80,7 +80,6 @@ class Unsent(enum.Enum):
 
 Settlement = Dispatch | Unsent
 K = TypeVar("K")
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -102,22 +101,6 @@ def settle(outcomes: Sequence[tuple[int, Settlement]]) -> Settled:
         if isinstance(outcome, Dispatch):
             dispatches.append(outcome)
     return Settled(dispatches, outcomes[-1][0] + 1, given_back=False)
-
-
-def chunks(batch: Mapping[K, Sequence[T]], size: int) -> Iterator[dict[K, list[T]]]:
-    """``batch`` in pieces of at most ``size`` records, each partition's records in order: the
-    units that are sent, produced and committed together."""
-    piece: dict[K, list[T]] = {}
-    count = 0
-    for key, records in batch.items():
-        for record in records:
-            piece.setdefault(key, []).append(record)
-            count += 1
-            if count == size:
-                yield piece
-                piece, count = {}, 0
-    if piece:
-        yield piece
 
 
 def outbound_sms(nudge: DecidedNudge) -> OutboundSms:

@@ -1,24 +1,25 @@
 """The dispatch stage: approved nudges → the SMS gateway → ``nudges.dispatches``; the gateway's
 receipts → ``nudges.receipts`` and its subscribers' replies → the raw topic.
 
-A batched aiokafka loop inside the faust worker, like :mod:`streams.nudges`. Group
+A stage on the shared batched runtime (:mod:`streams.runtime`), like the validator: faust
+hosts the process (and the callback page), but no faust agent or table runs here. Group
 ``<group_prefix>-dispatch`` reads ``settings.topic_nudges_outbound`` (approved nudges, keyed
-by MSISDN). A fetched batch is cut into chunks of ``dispatch_concurrency`` records; per chunk:
-send every nudge through :class:`streams.dispatch_core.BatchSender`, each submission through
-the partition's send journal (:mod:`orchestration.dispatch.journal`, durable before the
-gateway sees it), produce a ``Dispatch`` (sent with its message ids, or failed with the
-gateway's refusal or ``unknown_after_crash``) for each settled one, wait for the broker's
-acknowledgements, then commit. So a crash leaves at most one chunk uncommitted, and what it
-had handed to the gateway is answered from the journal, never submitted again.
+by MSISDN) at most ``dispatch_concurrency`` records per fold, so a fold is one chunk: send
+every nudge through :class:`streams.dispatch_core.BatchSender`, each submission through the
+partition's send journal (:mod:`orchestration.dispatch.journal`, durable before the gateway
+sees it), produce a ``Dispatch`` (sent with its message ids, or failed with the gateway's
+refusal or ``unknown_after_crash``) for each settled one; the runtime commits the chunk once
+those are acknowledged. So a crash leaves at most the chunks in flight uncommitted, and what
+they had handed to the gateway is answered from the journal, never submitted again.
 
-A gateway that stays down past ``dispatch_deadline_seconds`` gets the rest of the batch
-given back: not produced, not committed, the consumer seeks back to them and fetches them
-again after a pause that doubles up to :data:`MAX_PAUSE_S`. Nothing is lost, and nothing is
-sent twice: the journal says what the gateway took and what it certainly did not.
+A gateway that stays down past ``dispatch_deadline_seconds`` gets the rest of the chunk
+given back: not produced, not committed, the consumer seeks back to it and fetches it again
+after a pause that doubles up to :data:`MAX_PAUSE_S`. Nothing is lost, and nothing is sent
+twice: the journal says what the gateway took and what it certainly did not.
 
-A rebalance waits for the chunk in flight (its sends are bounded by the sender's deadline),
-commits it and closes the partitions' journals before they move; the rest of the batch is
-left to whoever owns them next, which reads the same journals if it runs on this machine.
+A rebalance waits for the chunk being sent (its sends are bounded by the sender's deadline),
+the runtime commits every chunk in flight, and the partitions' journals are closed before
+they move; whoever owns them next reads the same journals if it runs on this machine.
 
 Reports arrive from the adapter's own tasks (``on_report``) on a queue and are produced by a
 second loop: delivery receipts as msgspec JSON keyed by message id, replies as canonical
@@ -33,14 +34,10 @@ import asyncio
 import contextlib
 import hmac
 import logging
-import time
-from collections import Counter
 
 import faust
 import msgspec
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka import ConsumerRecord, TopicPartition
 from faust.web import Request, Response, View
 from mode import Service
 
@@ -54,17 +51,17 @@ from orchestration.dispatch import (
     build_gateway,
 )
 from orchestration.dispatch.factory import journal_dir
-from streams import kafka
+from streams.acks import Offsets
 from streams.dispatch_core import (
     OUTBOUND,
     BatchSender,
     Recipients,
-    chunks,
     encode,
     national_number,
     reply_event,
 )
 from streams.nudge_core import DecidedNudge
+from streams.runtime import Acks, BatchStage, Fetched
 
 log = logging.getLogger(__name__)
 
@@ -74,16 +71,18 @@ CALLBACK_PATH = "/sms/callback"
 CALLBACK_ACK_S = 10.0
 """How long a callback waits for the broker before answering 503 (the aggregator retries)."""
 STOP_WAIT_S = 5.0
-"""How long stopping waits for the chunk in flight before it stops anyway."""
+"""How long stopping waits for the chunk at the gateway before it stops anyway."""
 REPORTS_FLUSH_S = 3.0
 """How long stopping waits for the reports already received to be published."""
 
 
-class DispatchStage(Service):
-    """Consumes ``settings.topic_nudges_outbound`` as group ``<group_prefix>-dispatch``."""
+class DispatchStage(BatchStage):
+    """Consumes ``settings.topic_nudges_outbound`` as group ``<group_prefix>-dispatch``, on
+    the shared stage runtime (:mod:`streams.runtime`)."""
+
+    stage = "dispatch"
 
     def __init__(self, settings: Settings, **kwargs: object) -> None:
-        self.settings = settings
         self.reports: asyncio.Queue[GatewayReport] = asyncio.Queue()
         self.gateway = build_gateway(settings, self.reports.put_nowait)
         self.recipients = Recipients()
@@ -91,42 +90,37 @@ class DispatchStage(Service):
         self.batches = BatchSender(
             sender, concurrency=settings.dispatch_concurrency, recipients=self.recipients
         )
-        self.reported: Counter[str] = Counter()
         self._waiting: dict[int, asyncio.Future[None]] = {}
         """Callbacks waiting for their report's acknowledgement, by the report's id()."""
         self.journals = Journals(
             journal_dir(settings),
             retention_seconds=settings.dispatch_journal_retention_hours * 3600,
         )
-        self._lock = asyncio.Lock()
-        self._generation = 0
-        """Counts rebalances: a batch fetched before the last one is not sent any further."""
-        self._uncommitted: dict[TopicPartition, int] = {}
         self._pause = 0.0
-        self._consumer: AIOKafkaConsumer | None = None
-        self._producer: AIOKafkaProducer | None = None
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+        """How long to wait before fetching again: nonzero after a give-back."""
+        super().__init__(settings, **kwargs)
 
-    @property
-    def counts(self) -> dict[str, int]:
-        return {**self.batches.counts, **self.reported}
+    def topics(self) -> list[str]:
+        return [self.settings.topic_nudges_outbound]
 
-    async def on_start(self) -> None:
+    def batch_size(self) -> int:
+        """One chunk: the nudges sent, produced and committed together."""
+        return self.settings.dispatch_concurrency
+
+    def progress(self) -> dict[str, int]:
+        return {**self.batches.counts, **self.counts}
+
+    def started_message(self) -> str:
         s = self.settings
-        self._producer = kafka.producer(s)
-        self._consumer = kafka.consumer(s, "dispatch")
-        await self._producer.start()
-        await self._consumer.start()
-        self._consumer.subscribe([s.topic_nudges_outbound], listener=_Rebalance(self))
-        log.info(
-            "dispatching %s through the %s gateway → %s (receipts → %s, replies → %s)",
-            s.topic_nudges_outbound, self.gateway.name, s.topic_nudges_dispatches,
-            s.topic_nudges_receipts, s.topic_raw,
-        )  # fmt: skip
+        return (
+            f"dispatching {s.topic_nudges_outbound} through the {self.gateway.name} gateway → "
+            f"{s.topic_nudges_dispatches} (receipts → {s.topic_nudges_receipts}, replies → "
+            f"{s.topic_raw})"
+        )
 
     async def on_stop(self) -> None:
-        """Commit what is settled, publish the reports already in, and stop; a chunk still
-        in flight is redone by the next owner, from the journal for what it had submitted."""
+        """Let the chunk at the gateway settle, publish the reports already in, and stop; a
+        chunk cut short is redone by the next owner, from the journal for what it submitted."""
         try:
             await asyncio.wait_for(self._lock.acquire(), STOP_WAIT_S)
         except TimeoutError:
@@ -135,117 +129,54 @@ class DispatchStage(Service):
             log.warning("stopping with a chunk still at the gateway after %gs", STOP_WAIT_S)
         else:
             try:
-                self._generation += 1
                 await self.journals.close()
             finally:
                 self._lock.release()
-        if self._consumer is not None:
-            await self._commit()
-            await self._consumer.stop()
         await self.gateway.close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.reports.join(), REPORTS_FLUSH_S)
-        if self._producer is not None:
-            await self._producer.stop()
-        log.info("stopped after %s", self.counts)
+        await super().on_stop()
 
-    @Service.task
-    async def _dispatch(self) -> None:
-        assert self._consumer is not None
-        last_report = time.monotonic()
-        while not self.should_stop:
-            fetched = await self._consumer.getmany(
-                timeout_ms=int(self.settings.worker_batch_seconds * 1000),
-                max_records=self.settings.worker_batch_size,
-            )
-            if fetched:
-                await self._pause_after(await self._process(fetched))
-            if time.monotonic() - last_report > 30:
-                log.info("dispatched so far: %s", self.counts)
-                last_report = time.monotonic()
+    async def between_batches(self) -> None:
+        """After a give-back, wait before fetching the given-back nudges again."""
+        if self._pause:
+            await self.sleep(self._pause)
 
-    async def _process(self, fetched: dict[TopicPartition, list[ConsumerRecord]]) -> bool:
-        """Send a batch chunk by chunk, publishing and committing each; return whether the
-        rest of it was given back."""
-        generation = self._generation
-        batch = {tp: _decoded(records) for tp, records in fetched.items()}
-        # Per partition, the first offset not settled yet: where a give-back seeks.
-        resume = {tp: nudges[0][0] for tp, nudges in batch.items()}
-        for chunk in chunks(batch, self.settings.dispatch_concurrency):
-            async with self._lock:
-                if self._generation != generation:
-                    return False  # rebalanced: the owners start from the committed offsets
-                given_back = await self._send(chunk, resume)
-            await self._commit()
-            if given_back:
-                return True
-        return False
-
-    async def _send(
-        self, chunk: dict[TopicPartition, list[tuple[int, DecidedNudge | None]]],
-        resume: dict[TopicPartition, int],
-    ) -> bool:  # fmt: skip
-        """Send one chunk and publish its dispatches; on a give-back, seek every partition of
-        the batch back to its first unsettled record. Holds the batch lock."""
-        assert self._consumer is not None
-        assert self._producer is not None
+    async def fold(self, fetched: Fetched) -> tuple[Acks, Offsets]:
+        """Send one chunk and produce its dispatches; on a give-back, seek its partitions back
+        to their first unsettled nudge."""
         s = self.settings
+        chunk = {tp: _decoded(records) for tp, records in fetched.items()}
         journals = {tp: await self.journals.get(tp.topic, tp.partition) for tp in chunk}
         settled = await self.batches.send(chunk, journals)
-        pending = [
-            await self._producer.send(s.topic_nudges_dispatches, encode(d), d.msisdn.encode())
+        acks = [
+            await self.producer.send(s.topic_nudges_dispatches, encode(d), d.msisdn.encode())
             for part in settled.values()
             for d in part.dispatches
         ]
-        await asyncio.gather(*pending)
-        for tp, part in settled.items():
-            self._uncommitted[tp] = resume[tp] = part.next_offset
-        given_back = any(part.given_back for part in settled.values())
-        if given_back:
-            assigned = self._consumer.assignment()
-            for tp, offset in resume.items():
-                if tp in assigned:
-                    self._consumer.seek(tp, offset)
+        offsets = {tp: part.next_offset for tp, part in settled.items()}
+        if any(part.given_back for part in settled.values()):
+            for tp, offset in offsets.items():
+                self.consumer.seek(tp, offset)
+            self._pause = min(max(2 * self._pause, 1.0), MAX_PAUSE_S)
+            log.warning(
+                "gateway still failing after %gs (%s); nudges given back, fetching them again "
+                "in %gs", s.dispatch_deadline_seconds, self.batches.last_outage, self._pause,
+            )  # fmt: skip
+        else:
+            self._pause = 0.0
         for journal in journals.values():
             await journal.compact_if_due()
-        return given_back
+        return acks, offsets
 
-    async def _pause_after(self, given_back: bool) -> None:
-        if not given_back:
-            self._pause = 0.0
-            return
-        self._pause = min(max(2 * self._pause, 1.0), MAX_PAUSE_S)
-        log.warning(
-            "gateway still failing after %gs (%s); nudges given back, fetching them again "
-            "in %gs", self.settings.dispatch_deadline_seconds, self.batches.last_outage,
-            self._pause,
-        )  # fmt: skip
-        await self.sleep(self._pause)
-
-    async def _commit(self) -> None:
-        """Commit outside the batch lock: a rebalance waiting for the lock must not block it."""
-        assert self._consumer is not None
-        commit, self._uncommitted = self._uncommitted, {}
-        if not commit:
-            return
-        try:
-            await self._consumer.commit(commit)
-        except (CommitFailedError, IllegalStateError) as e:
-            log.warning("commit after a rebalance failed (%s); the next owner fetches the "
-                        "chunk again and answers it from the journal", e)  # fmt: skip
-
-    async def revoked(self) -> None:
-        """Let the chunk in flight finish and commit it before the partitions move, and let
-        go of their journals, for another dispatcher on this machine to take them."""
-        async with self._lock:
-            await self._commit()
-            self._generation += 1
-            await self.journals.close()
+    async def on_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Let go of the partitions' journals (every chunk in flight is committed by now), for
+        another dispatcher on this machine to take them."""
+        await self.journals.close()
 
     @Service.task
     async def _publish_reports(self) -> None:
         """Runs until cancelled, after :meth:`on_stop` has waited for the queue to empty."""
-        assert self._producer is not None
         while True:
             batch = [await self.reports.get()]
             while not self.reports.empty():
@@ -265,16 +196,15 @@ class DispatchStage(Service):
         return done
 
     async def _publish(self, report: GatewayReport) -> asyncio.Future[object]:
-        assert self._producer is not None
         s = self.settings
         if isinstance(report, DeliveryReceipt):
-            self.reported["receipts"] += 1
+            self.counts["receipts"] += 1
             key = report.message_id.encode()
-            return await self._producer.send(s.topic_nudges_receipts, encode(report), key)
-        self.reported["replies"] += 1
+            return await self.producer.send(s.topic_nudges_receipts, encode(report), key)
+        self.counts["replies"] += 1
         event = reply_event(report, self.recipients)
         key = national_number(report.msisdn).encode()
-        return await self._producer.send(s.topic_raw, encode(event), key)
+        return await self.producer.send(s.topic_raw, encode(event), key)
 
 
 def _decoded(records: list[ConsumerRecord]) -> list[tuple[int, DecidedNudge | None]]:
@@ -293,19 +223,6 @@ def _decoded(records: list[ConsumerRecord]) -> list[tuple[int, DecidedNudge | No
             nudge = None
         nudges.append((r.offset, nudge))
     return nudges
-
-
-class _Rebalance(ConsumerRebalanceListener):
-    """aiokafka awaits this before the partitions move: the chunk in flight is committed."""
-
-    def __init__(self, stage: DispatchStage) -> None:
-        self.stage = stage
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        await self.stage.revoked()
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        """Nothing to restore: the committed offsets say where to go on."""
 
 
 def add_callback_page(app: faust.App, stage: DispatchStage) -> None:

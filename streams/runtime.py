@@ -181,7 +181,8 @@ class BatchStage(Service):
 
     async def _revoked(self, revoked: set[TopicPartition]) -> None:
         async with self._lock:
-            self._generation += 1
+            if revoked:  # aiokafka reads reassigned partitions again from their commits
+                self._generation += 1
             await self._in_flight.drain()
             await self.on_revoked(revoked)
 

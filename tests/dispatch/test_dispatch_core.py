@@ -18,7 +18,6 @@ from streams.dispatch_core import (
     Recipients,
     Settled,
     Unsent,
-    chunks,
     encode,
     national_number,
     reply_event,
@@ -140,12 +139,6 @@ def test_an_outage_costs_one_deadline_per_batch_not_one_per_nudge() -> None:
     assert time.monotonic() - started < 1.5
     assert settled[0] == Settled([], 0, given_back=True)
     assert not gateway.accepted
-
-
-def test_chunks_keep_each_partitions_order_and_size() -> None:
-    batch = {"a": [1, 2, 3], "b": [4], "c": [5, 6]}
-    assert list(chunks(batch, 2)) == [{"a": [1, 2]}, {"a": [3], "b": [4]}, {"c": [5, 6]}]
-    assert list(chunks(batch, 10)) == [batch]
 
 
 def test_a_reply_from_a_subscriber_we_sent_to_is_placed_where_they_belong() -> None:
