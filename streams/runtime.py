@@ -139,11 +139,13 @@ class BatchStage(Service):
         last_report = time.monotonic()
         while not self.should_stop:
             await self.between_batches()
-            generation = self._generation
             fetched = await self.consumer.getmany(
                 timeout_ms=int(self.settings.worker_batch_seconds * 1000),
                 max_records=self.batch_size(),
             )
+            # getmany returns records of the assignment current when it returns; a rebalance
+            # between here and the lock makes them stale.
+            generation = self._generation
             if fetched:
                 async with self._lock:
                     if generation != self._generation:
