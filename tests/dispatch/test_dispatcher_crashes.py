@@ -12,11 +12,10 @@ import os
 import signal
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 
 from channelhub.platform.health import tcp_open
 from channelhub.settings import Settings
@@ -24,8 +23,9 @@ from orchestration.dispatch.gateway import UNKNOWN_AFTER_CRASH, UNKNOWN_AFTER_LO
 from schemas.nudges import Dispatch
 from streams.nudge_core import DecidedNudge
 from tests.dispatch.nudges import approved
+from tests.dispatch.records import dispatches, part
 from tests.fixtures.services import StartService, Topics, free_port, start_process
-from tests.fixtures.waiting import end_offsets, group_lag, wait_for
+from tests.fixtures.waiting import group_lag, wait_for
 from tests.orchestration.smpp_server import smsc_spec, submits
 
 pytestmark = pytest.mark.integration
@@ -43,35 +43,6 @@ def _produce(settings: Settings, nudges: list[DecidedNudge]) -> None:
         producer.send(settings.topic_nudges_outbound, value, key=nudge.request.msisdn.encode())
     producer.flush()
     producer.close()
-
-
-def _dispatches(settings: Settings) -> list[Dispatch]:
-    """Every record of ``nudges.dispatches``, read up to the exact end of each partition."""
-    ends = end_offsets(settings.kafka_bootstrap, [settings.topic_nudges_dispatches])
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
-        fetch_max_wait_ms=50,
-    )  # fmt: skip
-    try:
-        consumer.assign(list(ends))
-        consumer.seek_to_beginning()
-        values: list[bytes] = []
-
-        def read_to_the_end() -> bool:
-            values.extend(r.value for rs in consumer.poll(200).values() for r in rs)
-            return all(consumer.position(tp) >= end for tp, end in ends.items())
-
-        wait_for(read_to_the_end, "every dispatch record", timeout=30, every=0)
-    finally:
-        consumer.close()
-    decoder = msgspec.json.Decoder(Dispatch)
-    return [decoder.decode(value) for value in values]
-
-
-def _part(submit: dict[str, Any]) -> int:
-    """The part number of a logged submit_sm: the UDH's last octet, 1 without a UDH."""
-    udh: str = submit["udh"]
-    return int(udh[-2:], 16) if udh else 1
 
 
 def test_sigkill_three_times_mid_run_sends_no_part_twice_and_settles_every_nudge(
@@ -113,15 +84,15 @@ def test_sigkill_three_times_mid_run_sends_no_part_twice_and_settles_every_nudge
     submitted = submits(log)
     by_number: dict[str, dict[int, str]] = defaultdict(dict)
     for submit in submitted:
-        by_number[submit["destination_addr"]][_part(submit)] = submit["message_id"]
+        by_number[submit["destination_addr"]][part(submit)] = submit["message_id"]
     twice = {
         key: n
-        for key, n in Counter((sm["destination_addr"], _part(sm)) for sm in submitted).items()
+        for key, n in Counter((sm["destination_addr"], part(sm)) for sm in submitted).items()
         if n > 1
     }
     assert not twice, f"parts submitted more than once: {twice}"
 
-    records = _dispatches(s)
+    records = dispatches(s)
     outcomes: dict[str, set[Dispatch]] = defaultdict(set)
     for record in records:
         outcomes[record.nudge_id].add(record)
