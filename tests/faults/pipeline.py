@@ -5,8 +5,9 @@ Every stage runs as its own process (validate, nudges, sink), started by the ``s
 fixture and killed by PID. Events come from the simulator's engine, produced to the raw topic
 with a plain kafka-python producer, as a channel system that is not ours would; poison is
 produced the same way. What must hold after any fault is derived from what was produced:
-valid events = rows, every poison record one dead letter, nudge decisions equal the same
-events folded offline, partition by partition.
+valid events = rows, every poison record one dead letter, nudge decisions equal those the
+independent oracle (:mod:`tests.faults.oracle`) recomputes from the same events and the rules'
+specification, without the nudge core.
 """
 
 import time
@@ -21,17 +22,15 @@ from channelhub.platform.health import tcp_open
 from channelhub.platform.process import ManagedProcess
 from channelhub.settings import Settings
 from channelhub.simulator.engine import Emitted, Engine, Scenario
-from orchestration.journey import to_ms
 from schemas import Event, Rejection, validate
 from schemas.validation import MAX_EVENT_BYTES
 from sinks import migrations
 from sinks.client import connect
 from tests.factories import make_event
+from tests.faults import oracle
+from tests.faults.oracle import Decided
 from tests.fixtures.services import StartService, free_port, sigkill_and_restart
 from tests.fixtures.waiting import wait_until_settled
-from tests.streams.nudge_fold import fold
-
-Decided = tuple[str, str, str, int]  # nudge id, outcome, reason, decided at (epoch ms)
 
 
 def simulated_day(events: int, seed: int) -> list[Emitted]:
@@ -92,18 +91,15 @@ def produce(settings: Settings, records: Iterable[tuple[bytes | None, bytes]]) -
 
 
 def expected_decisions(emitted: list[Emitted], settings: Settings) -> set[Decided]:
-    """The nudge decisions of these events, folded offline partition by partition."""
+    """The nudge decisions these events must end in, recomputed by the oracle from the rules'
+    specification (not by the nudge core, which is what is under test), partition by
+    partition with each partition's share of ``settings.nudge_rate_per_second``."""
     events: list[Event] = []
     for e in emitted:
         event = validate(e.payload)
         assert not isinstance(event, Rejection), event
         events.append(event)
-    decided, _ = fold(events, settings.topic_partitions, rate=settings.nudge_rate_per_second)
-    return {
-        (d.decision.nudge_id, d.decision.outcome, d.decision.reason or "",
-         to_ms(d.decision.decided_at))
-        for d in decided
-    }  # fmt: skip
+    return oracle.decisions(events, settings.topic_partitions, settings.nudge_rate_per_second)
 
 
 @dataclass(frozen=True)
