@@ -1,8 +1,9 @@
 """The pipeline under test in the fault suite: real stage processes, a foreign producer, exact
 counts read back from ClickHouse, and an oracle that does not read the pipeline's output.
 
-Every stage runs as its own process (validate, nudges, sink), started by the ``start_service``
-fixture and killed by PID. Events come from the simulator's engine, produced to the raw topic
+Every stage runs as its own process (validate, nudges and sink, and where a scenario asks for
+them the dispatcher and the campaign fan-out), started by the ``start_service`` fixture and
+killed by PID. Events come from the simulator's engine, produced to the raw topic
 with a plain kafka-python producer, as a channel system that is not ours would; poison is
 produced the same way. What must hold after any fault is derived from what was produced:
 valid events = rows, every poison record one dead letter, nudge decisions equal those the
@@ -11,7 +12,7 @@ specification, without the nudge core.
 """
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import orjson
@@ -112,6 +113,7 @@ class Counts:
     per_minute: int
     dead_letters: int
     distinct_dead_letters: int
+    #: The decisions of the rules (campaigns' are checked on their own).
     decisions: frozenset[Decided] = field(repr=False)
     decision_rows: int
 
@@ -122,7 +124,7 @@ def counts(client: Client) -> Counts:
 
     decisions = client.execute(
         "SELECT nudge_id, outcome, reason, toUInt64(decided_at) * 1000 + decided_ms "
-        "FROM nudge_decisions"
+        "FROM nudge_decisions WHERE NOT startsWith(rule_id, 'campaign:')"
     )
     return Counts(
         rows=one("SELECT count() FROM events"),
@@ -137,12 +139,16 @@ def counts(client: Client) -> Counts:
 
 
 STAGES = ("validate", "nudges", "sink")
+EVERY_STAGE = ("campaigns", "validate", "nudges", "dispatch", "sink")
 
 
 class Pipeline:
-    """validate, nudges and sink, each its own process, each killable and restartable."""
+    """The stage processes (validate, nudges and sink by default), each killable and
+    restartable."""
 
-    def __init__(self, settings: Settings, start_service: StartService) -> None:
+    def __init__(
+        self, settings: Settings, start_service: StartService, stages: Sequence[str] = STAGES
+    ) -> None:
         migrations.migrate(settings)
         self.settings = settings
         self.start_service = start_service
@@ -150,7 +156,7 @@ class Pipeline:
         self.processes: dict[str, list[ManagedProcess]] = {}
         #: Stages that exited by themselves and were started again by :meth:`revive`.
         self.revived: list[str] = []
-        for stage in STAGES:
+        for stage in stages:
             self.add(stage)
 
     def add(self, stage: str) -> ManagedProcess:
@@ -160,7 +166,12 @@ class Pipeline:
             process = self.start_service(f"sink-{len(self.processes.get(stage, []))}", "sinks", s)
         else:
             port = free_port()
-            own = s.model_copy(update={"worker_web_port": port, "nudger_web_port": port})
+            own = s.model_copy(
+                update={
+                    f"{web}_web_port": port
+                    for web in ("worker", "nudger", "dispatcher", "campaigns")
+                }
+            )
             name = f"{stage}-{len(self.processes.get(stage, []))}"
             process = self.start_service(
                 name, "streams", own, "--stage", stage,
@@ -190,7 +201,9 @@ class Pipeline:
     def drain(self, timeout: float = 300.0) -> Counts:
         """Wait until every stage has committed everything, upstream first, reviving any
         that exited; then count."""
-        wait_until_settled(self.settings, timeout=timeout, between=self.revive)
+        wait_until_settled(
+            self.settings, stages=tuple(self.processes), timeout=timeout, between=self.revive
+        )
         return counts(self.client)
 
 

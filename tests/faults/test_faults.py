@@ -9,8 +9,10 @@ import asyncio
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,8 +20,12 @@ import pytest
 from channelhub.platform.health import http_ok
 from channelhub.settings import Settings
 from channelhub.simulator.engine import Emitted
+from orchestration.campaigns import store
 from streams import kafka
+from tests.faults import campaign
 from tests.faults.pipeline import (
+    EVERY_STAGE,
+    STAGES,
     Decided,
     Pipeline,
     assert_exact,
@@ -28,8 +34,17 @@ from tests.faults.pipeline import (
     produce,
     simulated_day,
 )
-from tests.fixtures.services import ClickHouseServer, StartService, Topics, sigkill_and_restart
-from tests.fixtures.waiting import end_offsets
+from tests.faults.sms import assert_at_most_once
+from tests.fixtures.services import (
+    ClickHouseServer,
+    StartService,
+    Topics,
+    free_port,
+    sigkill_and_restart,
+    start_process,
+)
+from tests.fixtures.waiting import end_offsets, wait_for
+from tests.orchestration.smpp_server import smsc_spec
 
 pytestmark = pytest.mark.integration
 
@@ -85,29 +100,65 @@ class _Run:
         assert self.pipeline.revived == []
 
 
-def _run(settings: Settings, start_service: StartService, events: int, seed: int) -> _Run:
-    """The pipeline started, and ``events`` with 2% poison arriving at 2,500 a second."""
-    emitted = simulated_day(events, seed)
+def _run(
+    settings: Settings, start_service: StartService, emitted: list[Emitted], seed: int,
+    stages: Sequence[str] = STAGES, before_traffic: Callable[[Pipeline], object] = lambda _: None,
+) -> _Run:  # fmt: skip
+    """The pipeline started, and ``emitted`` with 2% poison arriving at 2,500 a second."""
     records, valid, bad = _mixed(emitted, seed)
     decisions = expected_decisions(emitted, settings)
-    pipeline = Pipeline(settings, start_service)
+    pipeline = Pipeline(settings, start_service, stages)
+    before_traffic(pipeline)
     return _Run(pipeline, _in_background(settings, records, 2500), valid, bad, decisions)
 
 
 def test_sigkill_of_every_stage_three_times_loses_and_doubles_nothing(
-    settings: Settings, topics: Topics, clickhouse_db: str, start_service: StartService
-) -> None:
-    """a. 100k events with 2% poison; validate, nudges and sink each SIGKILLed three times
-    at random moments while the events arrive."""
-    run = _run(settings, start_service, 100_000, seed=31)
-    pipeline = run.pipeline
-    rng = random.Random(31)
-    kills = [stage for stage in ("validate", "nudges", "sink") for _ in range(3)]
-    rng.shuffle(kills)
-    for stage in kills:
-        time.sleep(rng.uniform(0.5, 3.0))
-        pipeline.kill(stage)
-    run.settle()
+    settings: Settings, topics: Topics, clickhouse_db: str, start_service: StartService,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """a. 100k events with 2% poison; validate, nudges, sink, the dispatcher (on a real SMSC)
+    and the campaign fan-out each SIGKILLed three times at random moments while the events
+    arrive. Then a campaign is triggered, and its fan-out killed once more while it waits."""
+    smsc_port, smsc_log = free_port(), tmp_path / "smsc" / "submits.jsonl"
+    smsc = start_process(smsc_spec(smsc_port, smsc_log), tmp_path / "smsc")
+    try:
+        s = settings.model_copy(
+            update={"sms_gateway": "smpp", "sms_smpp_port": smsc_port, "dispatch_concurrency": 8}
+        )
+        emitted = simulated_day(100_000, seed=31)
+        offer = campaign.spec(datetime.now(UTC))
+        run = _run(s, start_service, emitted, 31, EVERY_STAGE,
+                   before_traffic=lambda p: campaign.create(s, offer, p.client))  # fmt: skip
+        pipeline = run.pipeline
+        rng = random.Random(31)
+        kills = [stage for stage in EVERY_STAGE for _ in range(3)]
+        rng.shuffle(kills)
+        for stage in kills:
+            time.sleep(rng.uniform(0.5, 3.0))
+            pipeline.kill(stage)
+        run.settle()
+
+        at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=10)
+        store.trigger(s, offer.id, at, by="faults")
+        time.sleep(rng.uniform(1.0, 5.0))
+        pipeline.kill("campaigns")  # while its trigger waits for its time
+        wait_for(lambda: datetime.now(UTC) > at, "the trigger's time", timeout=30)
+        pipeline.drain()
+        asked = campaign.decided(pipeline.client, offer)
+        members = campaign.members(emitted, s, offer, at)
+        assert len(asked) == len({subscriber for subscriber, _, _ in asked}), "asked twice"
+        assert {subscriber for subscriber, _, _ in asked} == members
+        assert {(outcome, why) for _, outcome, why in asked} <= campaign.WHILE_QUIET
+        assert pipeline.revived == []
+    finally:
+        smsc.stop()
+    approved = {nudge_id for nudge_id, outcome, _, _ in run.decisions if outcome == "approved"}
+    summary = assert_at_most_once(s, smsc_log, approved)
+    dispatched = pipeline.client.execute(
+        "SELECT count(), uniqExact(nudge_id) FROM nudge_dispatches"
+    )[0]
+    assert tuple(dispatched) == (len(approved), len(approved))
+    print(f"\n{summary}; campaign: {len(members)} members, each asked once")
 
 
 def test_poison_then_a_replay_of_the_raw_topic_changes_nothing(
@@ -158,7 +209,7 @@ def test_validation_and_nudges_going_one_two_one_workers_during_traffic(
     settings: Settings, topics: Topics, clickhouse_db: str, start_service: StartService
 ) -> None:
     """c. a second validation and a second nudge worker join mid-run, then leave."""
-    run = _run(settings, start_service, 40_000, seed=33)
+    run = _run(settings, start_service, simulated_day(40_000, seed=33), 33)
     pipeline = run.pipeline
     time.sleep(2)
     pipeline.add("validate")
@@ -196,7 +247,7 @@ def test_clickhouse_down_for_30_seconds_with_the_sink_restarted_meanwhile(
 ) -> None:
     """b. ClickHouse stopped for 30 s mid-run; the sink SIGKILLed and started again while it
     is down, so it is assigned its partitions during the outage."""
-    run = _run(settings, start_service, 40_000, seed=35)
+    run = _run(settings, start_service, simulated_day(40_000, seed=35), 35)
     pipeline = run.pipeline
     time.sleep(3)
     server = clickhouse_server.process
