@@ -4,8 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from sinks.tables import nudge_decisions
 from tests.campaigns.data import expected, insert, population
 from tests.campaigns.test_loading import GOOD
 from tests.fixtures.services import StartService, Topics
+from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -52,14 +51,6 @@ def _one_line_error(settings: Settings, code: int, *args: str) -> str:
     return lines[0]
 
 
-def _wait_for(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
-    return found
-
-
 def _listed(settings: Settings) -> list[dict[str, Any]]:
     listed: list[dict[str, Any]] = json.loads(_ok(settings, "list", "--json"))
     return listed
@@ -79,7 +70,7 @@ def test_create_preview_trigger_and_list(
 
     assert "no campaigns yet" in _ok(settings, "list")
     assert "created campaign 'bill-reminder'" in _ok(settings, "create", str(file), "--by", "ann")
-    (listed,) = _wait_for(lambda: _listed(settings), "the sink to write the campaign")
+    (listed,) = wait_for(lambda: _listed(settings), "the sink to write the campaign")
     assert (listed["campaign_id"], listed["created_by"], listed["scheduled_at"]) == (
         "bill-reminder", "ann", None,
     )  # fmt: skip
@@ -95,7 +86,7 @@ def test_create_preview_trigger_and_list(
     at = (now + timedelta(hours=1)).astimezone(HUNAN)
     said = _ok(settings, "trigger", "bill-reminder", "--at", at.isoformat())
     assert f"triggered campaign 'bill-reminder' for {at.isoformat()}" in said
-    (listed,) = _wait_for(
+    (listed,) = wait_for(
         lambda: [c for c in _listed(settings) if c["triggers"]], "the sink to write the trigger"
     )
     (trigger,) = listed["triggers"]
@@ -152,7 +143,7 @@ def test_a_trigger_in_the_past_is_refused(
     file = tmp_path / "c.toml"
     file.write_text(GOOD, encoding="utf-8")
     _ok(settings, "create", str(file))
-    _wait_for(lambda: _listed(settings), "the sink to write the campaign")
+    wait_for(lambda: _listed(settings), "the sink to write the campaign")
     past = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
     assert "in the past" in _one_line_error(settings, 1, "trigger", "bill-reminder", "--at", past)
 

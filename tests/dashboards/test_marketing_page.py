@@ -10,9 +10,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
@@ -29,18 +27,11 @@ from sinks.client import connect
 from tests.dashboards.browser import WAIT_S, sign_in_as, wait_for_text
 from tests.dashboards.test_volume_page import choose
 from tests.fixtures.services import StartService, Topics
+from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.browser
 
 CAMPAIGN = "spring-ivr"
-
-
-def _wait_for(check: Callable[[], Any], what: str, timeout: float = 120) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
-        time.sleep(0.5)
-    return found
 
 
 def _confirm(driver: WebDriver) -> None:
@@ -112,7 +103,7 @@ def test_marketing_creates_and_triggers_by_clicking_and_an_analyst_cannot(
         ((n,),) = client.execute(sql)
         return int(n)
 
-    _wait_for(lambda: scalar("SELECT count() FROM events") == 3000, "the traffic in ClickHouse")
+    wait_for(lambda: scalar("SELECT count() FROM events") == 3000, "the traffic in ClickHouse")
     start_service("dashboard", "dashboards", settings, health=http_ok(settings.dashboard_url))
     page = f"{settings.dashboard_url}campaigns"
 
@@ -137,7 +128,7 @@ def test_marketing_creates_and_triggers_by_clicking_and_an_analyst_cannot(
     wait_for_text(browser, "marketing-trigger-result", lambda t: t.startswith("Triggered"))
 
     rule = f"campaign:{CAMPAIGN}"
-    _wait_for(
+    wait_for(
         lambda: scalar(f"SELECT uniqExact(nudge_id) FROM nudge_requests WHERE rule_id = '{rule}'")
         == audience,
         f"{audience} nudges of the campaign",

@@ -13,7 +13,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from streams.dispatcher import CALLBACK_PATH
 from streams.nudge_core import DecidedNudge
 from tests.dispatch.nudges import approved, msisdn
 from tests.fixtures.services import StartService, Topics, free_port, start_process
+from tests.fixtures.waiting import wait_for
 from tests.orchestration.smpp_server import smsc_spec
 
 pytestmark = pytest.mark.integration
@@ -77,14 +78,6 @@ def _start(
     )  # fmt: skip
 
 
-def _wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.5)
-
-
 def _count(client: Client, table: str) -> int:
     ((n,),) = client.execute(f"SELECT count() FROM {table}")  # our own table names
     return int(n)
@@ -113,7 +106,7 @@ def test_file_gateway_sends_each_nudge_once_with_dispatches_and_receipts(
     _produce(s, nudges + nudges[:10])  # the nudge stage redoing a batch repeats records
     _start(s, start_service)
     client = connect(s)
-    _wait_for(lambda: _count(client, "nudge_dispatches") >= 61, 120, "61 dispatches")
+    wait_for(lambda: _count(client, "nudge_dispatches") >= 61, "61 dispatches", timeout=120)
 
     lines = _outbox(s)
     assert sorted(line.nudge_id for line in lines) == [n.request.nudge_id for n in nudges[:60]]
@@ -125,7 +118,7 @@ def test_file_gateway_sends_each_nudge_once_with_dispatches_and_receipts(
     assert {line.segments for line in lines} == {1, 2}
 
     segments = sum(line.segments for line in lines)
-    _wait_for(lambda: _count(client, "nudge_receipts") >= segments, 60, "every receipt")
+    wait_for(lambda: _count(client, "nudge_receipts") >= segments, "every receipt", timeout=60)
     receipts = client.execute("SELECT message_id, nudge_id, status FROM nudge_receipts")
     assert sorted(receipts) == sorted(
         (mid, line.nudge_id, "delivered") for line in lines for mid in line.message_ids
@@ -139,7 +132,7 @@ def test_sigkill_mid_run_loses_no_nudge_and_sends_none_twice(
     total = 10_000
     _produce(s, [approved(i) for i in range(total)])
     dispatcher = _start(s, start_service)
-    _wait_for(lambda: len(_outbox(s)) >= 1500, 120, "the first 1500 SMS")
+    wait_for(lambda: len(_outbox(s)) >= 1500, "the first 1500 SMS", timeout=120)
     assert dispatcher.pid is not None
     os.killpg(dispatcher.pid, signal.SIGKILL)
     assert dispatcher.wait(timeout=10) == -signal.SIGKILL
@@ -149,7 +142,9 @@ def test_sigkill_mid_run_loses_no_nudge_and_sends_none_twice(
     dispatcher.wait_healthy()
 
     client = connect(s)
-    _wait_for(lambda: _count(client, "nudge_dispatches") >= total, 240, f"{total} dispatches")
+    wait_for(
+        lambda: _count(client, "nudge_dispatches") >= total, f"{total} dispatches", timeout=240
+    )
     sent = Counter(line.nudge_id for line in _outbox(s))
     assert len(sent) == total
     assert max(sent.values()) == 1
@@ -223,7 +218,7 @@ def test_webhook_down_for_a_while_then_everything_once_with_receipts_and_a_reply
     _produce(s, nudges)
     _start(s, start_service, validate=True)
     client = connect(s)
-    _wait_for(lambda: _count(client, "nudge_dispatches") >= 40, 120, "40 dispatches")
+    wait_for(lambda: _count(client, "nudge_dispatches") >= 40, "40 dispatches", timeout=120)
 
     assert aggregator.accepted == Counter({n.request.nudge_id: 1 for n in nudges})
     assert aggregator.refused > 0
@@ -239,11 +234,11 @@ def test_webhook_down_for_a_while_then_everything_once_with_receipts_and_a_reply
     for body in (receipt, reply):
         assert httpx.post(callback, json=body, headers=auth, timeout=15).status_code == 202
 
-    _wait_for(lambda: _count(client, "nudge_receipts") >= 1, 60, "the receipt")
+    wait_for(lambda: _count(client, "nudge_receipts") >= 1, "the receipt", timeout=60)
     assert client.execute("SELECT message_id, nudge_id, status FROM nudge_receipts") == [
         ("n-00003-0", "n-00003", "delivered")
     ]
-    _wait_for(lambda: _count(client, "events") >= 1, 60, "the reply event")
+    wait_for(lambda: _count(client, "events") >= 1, "the reply event", timeout=60)
     subscriber = Pseudonymizer(s.pseudonym_key.get_secret_value().encode())(msisdn(3))
     assert client.execute(
         "SELECT event_type, subscriber, prefecture, brand, session_id, "
@@ -263,8 +258,8 @@ def test_smpp_receipts_and_replies_reach_clickhouse(
         _produce(s, nudges)
         _start(s, start_service, validate=True)
         client = connect(s)
-        _wait_for(lambda: _count(client, "events") >= 5, 120, "5 replies")
-        _wait_for(lambda: _count(client, "nudge_receipts") >= 5, 60, "5 receipts")
+        wait_for(lambda: _count(client, "events") >= 5, "5 replies", timeout=120)
+        wait_for(lambda: _count(client, "nudge_receipts") >= 5, "5 receipts", timeout=60)
     finally:
         smsc.stop()
     dispatches = _dispatches(client)

@@ -10,11 +10,8 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -25,7 +22,7 @@ from orchestration.guardrails.clock import LOCAL_TZ
 from sinks import migrations
 from sinks.client import connect
 from tests.fixtures.services import StartService, Topics
-from tests.fixtures.waiting import wait_until_settled
+from tests.fixtures.waiting import wait_for, wait_until_settled
 
 pytestmark = pytest.mark.integration
 
@@ -74,14 +71,6 @@ def _run(settings: Settings, *args: str) -> str:
     return result.stdout
 
 
-def _wait_for(check: Callable[[], Any], what: str, timeout: float = 120) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
-        time.sleep(0.5)
-    return found
-
-
 def test_a_triggered_campaign_asks_once_per_audience_member(
     settings: Settings, topics: Topics, clickhouse_db: str, start_service: StartService,
     tmp_path: Path,
@@ -101,11 +90,11 @@ def test_a_triggered_campaign_asks_once_per_audience_member(
         ((n,),) = client.execute("SELECT count() FROM events")
         return int(n) == 4000
 
-    _wait_for(events_in, "the simulated events in ClickHouse")
+    wait_for(events_in, "the simulated events in ClickHouse")
     file = tmp_path / "ivr-callers.toml"
     file.write_text(CAMPAIGN + away_from_now(), encoding="utf-8")
     _run(settings, "channelhub.cli", "campaign", "create", str(file), "--by", "mia")
-    _wait_for(lambda: "ivr-callers" in _run(settings, "channelhub.cli", "campaign", "list"),
+    wait_for(lambda: "ivr-callers" in _run(settings, "channelhub.cli", "campaign", "list"),
               "the campaign in ClickHouse")  # fmt: skip
     _run(settings, "channelhub.cli", "campaign", "trigger", "ivr-callers", "--at", "now")
     audience = json.loads(_run(
@@ -119,7 +108,7 @@ def test_a_triggered_campaign_asks_once_per_audience_member(
         )
         return int(n)
 
-    _wait_for(lambda: requested() >= audience, f"{audience} campaign requests")
+    wait_for(lambda: requested() >= audience, f"{audience} campaign requests")
     wait_until_settled(settings, ("campaigns", "validate", "nudges", "sink"))
     assert requested() == audience
     ((members,),) = client.execute(
@@ -134,7 +123,7 @@ def test_a_triggered_campaign_asks_once_per_audience_member(
         return int(n)
 
     # decisions reach ClickHouse in their own sink batches, maybe after the requests
-    _wait_for(lambda: decided() >= audience, f"{audience} campaign decisions")
+    wait_for(lambda: decided() >= audience, f"{audience} campaign decisions")
     first = client.execute(
         "SELECT outcome, reason, count() FROM nudge_decisions "
         "WHERE rule_id = 'campaign:ivr-callers' GROUP BY outcome, reason"

@@ -9,7 +9,6 @@ runs: the broken rule keeps its last good version, the new one starts firing, no
 """
 
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, get_args
@@ -30,6 +29,7 @@ from sinks import migrations
 from sinks.client import connect
 from sinks.pseudonym import Pseudonymizer
 from tests.fixtures.services import StartService, Topics
+from tests.fixtures.waiting import wait_for
 from tests.orchestration.events import make
 
 pytestmark = pytest.mark.integration
@@ -205,14 +205,6 @@ def _campaign_chunks(settings: Settings) -> list[tuple[int, bytes]]:
     ]  # fmt: skip
 
 
-def _wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.5)
-
-
 def test_every_guardrail_reason_lands_in_clickhouse_and_rules_reload_live(
     settings: Settings, topics: Topics, clickhouse_db: str, start_service: StartService,
     tmp_path: Path,
@@ -239,18 +231,20 @@ def test_every_guardrail_reason_lands_in_clickhouse_and_rules_reload_live(
         return int(n)
 
     # The audience is known once the staged events are folded: the week cap is the last.
-    _wait_for(lambda: count("reason = 'frequency_cap_week'") > 0, 120, "the staged events")
+    wait_for(lambda: count("reason = 'frequency_cap_week'") > 0, "the staged events", timeout=120)
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     chunks = _campaign_chunks(settings)
     for partition, chunk in chunks:
         producer.send(settings.topic_campaign_requests, chunk, partition=partition)
     producer.flush()
-    _wait_for(lambda: count("rule_id = 'campaign:spring'") >= len(STAGED), 60, "the campaign")
+    wait_for(
+        lambda: count("rule_id = 'campaign:spring'") >= len(STAGED), "the campaign", timeout=60
+    )
     for partition, chunk in chunks:  # the fan-out delivering its chunks again
         producer.send(settings.topic_campaign_requests, chunk, partition=partition)
     producer.flush()
     # Every member but the opted-out one was remembered as decided: refused as a duplicate.
-    _wait_for(lambda: count("reason = 'duplicate'") >= len(STAGED) - 1, 60, "the redelivery")
+    wait_for(lambda: count("reason = 'duplicate'") >= len(STAGED) - 1, "the redelivery", timeout=60)
 
     def reasons() -> dict[str, set[str]]:
         rows = client.execute(
@@ -262,8 +256,8 @@ def test_every_guardrail_reason_lands_in_clickhouse_and_rules_reload_live(
         return found
 
     everything = set(get_args(Reason))
-    _wait_for(lambda: set().union(*reasons().values()) >= everything, 120,
-              f"every reason in ClickHouse: {sorted(everything)}")  # fmt: skip
+    wait_for(lambda: set().union(*reasons().values()) >= everything,
+             f"every reason in ClickHouse: {sorted(everything)}", timeout=120)  # fmt: skip
     pseudonymize = Pseudonymizer(settings.pseudonym_key.get_secret_value().encode())
     found = reasons()
     for msisdn, (_, expected) in STAGED.items():
@@ -308,6 +302,6 @@ def test_every_guardrail_reason_lands_in_clickhouse_and_rules_reload_live(
         )
         return [o for (o,) in rows]
 
-    _wait_for(lambda: bool(outcome_of("13810000012", "t.new")), 60, "the added rule to fire")
+    wait_for(lambda: bool(outcome_of("13810000012", "t.new")), "the added rule to fire", timeout=60)
     assert outcome_of("13810000011", "t.hold") == ["holdout"]  # the last good version
     assert outcome_of("13810000012", "t.new") == ["approved"]

@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,20 +34,13 @@ from sinks import migrations
 from sinks.client import connect
 from sinks.pseudonym import Pseudonymizer
 from tests.fixtures.services import StartService, Topics
+from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
 RULE = "agent.self_service_next_time"
 START, EVENTS, SEED = "2026-03-02T00:00:00Z", "40000", "3"  # 08:00 to 14:00 in Hunan
 PROBABILITY, HANDSET_SEED = 0.4, 17
-
-
-def _wait_for(check: Callable[[], Any], what: str, timeout: float = 300) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
-        time.sleep(1)
-    return found
 
 
 def _natural_use(event: Event, item: str) -> bool:
@@ -149,7 +141,7 @@ def test_the_measured_uplift_interval_contains_the_true_effect(
             and scalar("SELECT count() FROM nudge_conversions") == conversions
         )
 
-    _wait_for(settled, "every approval dispatched and answered, and attribution to settle")
+    wait_for(settled, "every approval dispatched and answered, and attribution to settle")
     # Every SMS really sent was answered by its handset as the pure function says, whatever
     # its rule: an answer to another rule's SMS can use the same function too.
     for nudge_id, subscriber, goal, at_ms in sent():
