@@ -11,14 +11,16 @@ Per event, in order:
 
 1. Skip it if the partition state already reflects its offset (a restart re-reads the tail
    after the last checkpoint), or if the subscriber already saw its ``event_id`` or it is far
-   older than the subscriber's newest event (an upstream replay, see :data:`LATE_MS`).
+   older than the subscriber's newest event (an upstream replay, see :data:`LATE_MS`); a
+   late event is still attributed (3) and its opt-out recorded (4).
 2. Advance the watermark (the newest ``occurred_at`` seen on the partition) and re-decide every
    held request whose time has come, at the watermark: with live traffic that is near wall
    time. An idle partition does not advance, so its held requests wait for its next event.
    Then close every "no agent call" goal whose window has passed (a conversion).
 3. Attribute: the event may reach an open goal of a sent or held-out nudge
    (:mod:`orchestration.conversions`); this is done for late events too.
-4. Record an opt-out if the event is an SMS to 10086 that says ``TD`` (or a variant).
+4. Record an opt-out if the event is an SMS to 10086 that says ``TD`` (or a variant); this
+   is done for late events too, so an opt-out is never lost to a slow SMS gateway.
 5. ``evaluate`` the rules against the journey *before* the event, ``apply`` the event, then
    decide each new request at the event's time, "in a live call" judged on the journey after.
    An approved or holdout decision opens the request's goal.
@@ -278,28 +280,28 @@ class NudgeCore:
             opt_out = parse_opt_out(event.attributes.text)
         # Attribution first, and even for a late event: a conversion is news whenever it comes.
         sub = self._attribute(sub, msisdn, event, at_ms, opt_out is not None, out)
-        if at_ms < sub.newest_ms - LATE_MS:
-            out.skipped += 1
-            if sub is not part.subscribers.get(msisdn):
-                part.subscribers[msisdn] = sub
-                out.changed.add(msisdn)
-            return
-        guardrails = sub.guardrails
+        # So is an opt-out: a subscriber who said TD is never sent to again, however late the
+        # message reached us.
         if opt_out is not None:
-            recorded = record_opt_out(guardrails, opt_out, event.occurred_at)
-            if recorded is not guardrails:
+            recorded = record_opt_out(sub.guardrails, opt_out, event.occurred_at)
+            if recorded is not sub.guardrails:
                 out.opt_outs.append(
                     OptOutRecorded(
                         msisdn=msisdn, scope=opt_out.scope, event_id=event.event_id,
                         at=event.occurred_at,
                     )
                 )  # fmt: skip
-            guardrails = recorded
+                sub = msgspec.structs.replace(sub, guardrails=recorded)
+        if at_ms < sub.newest_ms - LATE_MS:
+            out.skipped += 1
+            if sub is not part.subscribers.get(msisdn):
+                part.subscribers[msisdn] = sub
+                out.changed.add(msisdn)
+            return
         requests = evaluate(self.rules, event, sub.journey)
         sub = msgspec.structs.replace(
             sub,
             journey=apply(sub.journey, event),
-            guardrails=guardrails,
             recent_events=(*sub.recent_events, event.event_id)[-RECENT_EVENTS:],
             newest_ms=max(sub.newest_ms, at_ms),
             prefecture=event.prefecture,

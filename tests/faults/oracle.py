@@ -274,12 +274,14 @@ def _on_event(part: Partition, rules: list[RuleSpec], event: Event, at_us: int) 
         return
     sub = part.subscribers.setdefault(event.msisdn, Subscriber())
     at_ms = at_us // 1000
-    if event.event_id in sub.recent or at_ms < sub.newest_ms - LATE_MS:
-        return  # a duplicate or a replay: neither evaluated nor applied
+    if event.event_id in sub.recent:
+        return  # a duplicate: neither evaluated nor applied
     event_type = event_type_of(event)
     scope = opt_out_scope(event) if event_type == "sms.message_received" else None
     if scope is not None:
-        sub.opt_outs.add(scope)
+        sub.opt_outs.add(scope)  # however late: a subscriber who said TD is never sent to
+    if at_ms < sub.newest_ms - LATE_MS:
+        return  # a replay: neither evaluated nor applied
     fired = [rule for rule in rules if _fires(rule, event, event_type, sub, at_ms)]
     _update_journey(sub, event, event_type, at_ms)
     sub.recent = [*sub.recent, event.event_id][-RECENT_EVENTS:]

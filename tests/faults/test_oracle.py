@@ -174,6 +174,15 @@ def test_an_opt_out_reply_stops_what_it_names_and_only_that() -> None:
     assert ("held", "not_due") in _of(decided, triggers[1])
 
 
+def test_an_opt_out_that_arrives_late_still_stops_every_later_nudge() -> None:
+    m = "13800000004"
+    newer = _web(3_600, m)
+    late_td = _sms("TD", 0, m)  # sent an hour before the web visit, delivered after it
+    trigger = _handled(3_700, m)
+    decided = _agreed([newer, late_td, trigger, _web(7_200, "13800000009")])
+    assert set(_of(decided, trigger)) == {("suppressed", "opted_out")}
+
+
 def test_quiet_hours_hold_until_eight_and_drop_what_is_worthless_late() -> None:
     handled = _handled(10 * 3600 + 55 * 60, "13800000011")  # 20:55: due at 21:05, quiet
     copy = _charges_query(11 * 3600 + 10 * 60, "13800000012")  # 21:10: a copy is dropped
