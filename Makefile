@@ -1,5 +1,6 @@
 # One command each: `make setup`, `make up`, `make test`, `make lint`.
-# setup is idempotent: Debian packages only when missing, the venv only when pyproject.toml changed.
+# setup is idempotent: Debian packages only when missing, the venv only when pyproject.toml or
+# constraints.txt (every Python package pinned, direct and transitive) changed.
 
 SHELL := /bin/bash
 PYTHON ?= python3.11
@@ -13,7 +14,7 @@ PACKAGES := $(wildcard channelhub schemas streams sinks dashboards orchestration
 SMSC := tests/orchestration/smsc
 SMSC_STAMP := $(SMSC)/node_modules/.installed
 
-.PHONY: setup system-packages up test lint screenshots
+.PHONY: setup system-packages up test lint lock screenshots
 
 setup: system-packages $(STAMP) $(SMSC_STAMP)
 
@@ -37,10 +38,16 @@ $(VENV)/bin/python:
 	  || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv $(PYTHON)-venv
 	@$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(VENV)/bin/python
+$(STAMP): pyproject.toml constraints.txt | $(VENV)/bin/python
 	@echo "setup: installing channelhub and its test dependencies into $(VENV)"
-	@$(VENV)/bin/python -m pip install -q -e '.[test]'
+	@$(VENV)/bin/python -m pip install -q -c constraints.txt -e '.[test]'
 	@touch $@
+
+# After changing a dependency in pyproject.toml: install it, then pin the whole venv again.
+lock: | $(VENV)/bin/python
+	@$(VENV)/bin/python -m pip install -q -e '.[test]'
+	@{ sed -n '1,2p' constraints.txt; $(VENV)/bin/python -m pip freeze --exclude-editable; } \
+	  > constraints.txt.new && mv constraints.txt.new constraints.txt
 
 # The SMPP tests run a real SMSC: the npm `smpp` server, pinned by package-lock.json.
 $(SMSC_STAMP): $(SMSC)/package-lock.json

@@ -8,8 +8,10 @@ validation, a slow gateway never slows either, and each scales on its own throug
 consumer group.
 """
 
-import argparse
+from enum import StrEnum
+from typing import Annotated
 
+import typer
 from mode import Service
 
 from channelhub.settings import Settings
@@ -20,28 +22,41 @@ from streams.nudges import NudgeStage
 from streams.validator import RawValidator
 
 _FAUST_LEVELS = {"DEBUG": "debug", "INFO": "info", "WARNING": "warn", "ERROR": "error"}
-STAGES = ("validate", "nudges", "dispatch", "campaigns")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m streams", description=__doc__)
-    parser.add_argument(
-        "--stage", choices=STAGES, help="run only this stage (default: validate and nudges)"
-    )
-    stage = parser.parse_args().stage
+class Stage(StrEnum):
+    VALIDATE = "validate"
+    NUDGES = "nudges"
+    DISPATCH = "dispatch"
+    CAMPAIGNS = "campaigns"
+
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+@app.command(
+    help="Run a stream worker: one stage (validate, nudges, dispatch or campaigns) or, "
+    "without --stage, validation and nudges in one process. Settings come from CHANNELHUB_* "
+    "environment variables."
+)
+def main(
+    stage: Annotated[
+        Stage | None, typer.Option(help="Run only this stage (default: validate and nudges).")
+    ] = None,
+) -> None:
     settings = Settings()
     (settings.state_dir / f"worker-{stage or 'all'}").mkdir(parents=True, exist_ok=True)
     if stage == "dispatch":
         dispatcher = DispatchStage(settings)
-        app = create_app(
+        faust_app = create_app(
             settings, name=stage, web_port=settings.dispatcher_web_port,
             web_host=settings.dispatcher_web_host,
         )  # fmt: skip
-        add_callback_page(app, dispatcher)
+        add_callback_page(faust_app, dispatcher)
         services: list[Service] = [dispatcher]
     elif stage == "campaigns":
         services = [CampaignFanOut(settings)]
-        app = create_app(settings, name=stage, web_port=settings.campaigns_web_port)
+        faust_app = create_app(settings, name=stage, web_port=settings.campaigns_web_port)
     else:
         services = []
         if stage in (None, "validate"):
@@ -49,10 +64,12 @@ def main() -> None:
         if stage in (None, "nudges"):
             services.append(NudgeStage(settings))
         web_port = settings.nudger_web_port if stage == "nudges" else settings.worker_web_port
-        app = create_app(settings, name=stage or "all", web_port=web_port)
-    worker = StageWorker(app, *services, loglevel=_FAUST_LEVELS[settings.log_level], quiet=True)
+        faust_app = create_app(settings, name=stage or "all", web_port=web_port)
+    worker = StageWorker(
+        faust_app, *services, loglevel=_FAUST_LEVELS[settings.log_level], quiet=True
+    )
     worker.execute_from_commandline()
 
 
 if __name__ == "__main__":
-    main()
+    app(prog_name="python -m streams")

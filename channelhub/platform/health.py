@@ -6,8 +6,9 @@ callables lets a spec use a TCP connect, an HTTP GET or a database query alike.
 """
 
 import socket
-import urllib.request
 from collections.abc import Callable
+
+import httpx
 
 Probe = Callable[[], object]
 
@@ -23,12 +24,12 @@ def tcp_open(host: str, port: int, timeout: float = 1.0) -> Probe:
 
 
 def http_ok(url: str, timeout: float = 2.0) -> Probe:
-    """Healthy once ``GET url`` answers 200."""
+    """Healthy once ``GET url`` answers 200 (after redirects, e.g. to a sign-in page)."""
 
     def probe() -> None:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            if response.status != 200:
-                raise ConnectionError(f"GET {url} answered {response.status}, expected 200")
+        status = httpx.get(url, timeout=timeout, follow_redirects=True).status_code
+        if status != 200:
+            raise ConnectionError(f"GET {url} answered {status}, expected 200")
 
     return probe
 

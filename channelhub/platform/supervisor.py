@@ -7,28 +7,35 @@ logging each exit and restart to ``<state_dir>/logs/supervisor.log``; stop it wi
 (``channelhub down``) and it stops every service it started.
 """
 
-import argparse
-import sys
+from typing import Annotated
+
+import typer
 
 from channelhub import logs
 from channelhub.errors import ChannelhubError
 from channelhub.platform import commands
 from channelhub.settings import Settings
 
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m channelhub.platform.supervisor")
-    parser.add_argument("--no-simulator", action="store_true", help="do not start the simulator")
-    args = parser.parse_args(argv)
+
+@app.command(
+    help="Run the whole stack in the background for `channelhub up --detach`, restarting a "
+    "service that exits; SIGTERM (`channelhub down`) stops it and every service it started."
+)
+def supervise(
+    no_simulator: Annotated[
+        bool, typer.Option("--no-simulator", help="Do not start the simulator.")
+    ] = False,
+) -> None:
     settings = Settings()
     logs.configure(settings.log_level, service="supervisor")
     try:
-        commands.run_stack(settings, simulator=not args.no_simulator, detached=True)
+        commands.run_stack(settings, simulator=not no_simulator, detached=True)
     except ChannelhubError as e:
         print(f"channelhub: {e}", flush=True)
-        return 1
-    return 0
+        raise typer.Exit(1) from e
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    app(prog_name="python -m channelhub.platform.supervisor")

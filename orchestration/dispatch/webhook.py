@@ -24,7 +24,7 @@ the body to :meth:`WebhookGateway.accept_callback`.
 
 from collections.abc import Mapping
 
-import aiohttp
+import httpx
 import msgspec
 
 from orchestration.dispatch.encoding import encode_sms
@@ -74,7 +74,7 @@ _CALLBACK = msgspec.json.Decoder(_ReceiptCallback | _ReplyCallback)
 
 
 class WebhookGateway:
-    """POSTs to ``url`` with one shared :class:`aiohttp.ClientSession`."""
+    """POSTs to ``url`` with one shared :class:`httpx.AsyncClient`."""
 
     name = "webhook"
 
@@ -88,9 +88,9 @@ class WebhookGateway:
     ) -> None:
         self.url = url
         self.headers = dict(headers or {})
-        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.timeout = httpx.Timeout(timeout)
         self.on_report = on_report
-        self._session: aiohttp.ClientSession | None = None
+        self._client: httpx.AsyncClient | None = None
         self._nudges = MessageIndex()
         self._ledger = SendLedger(capacity=100_000)
         """The requests made, for callers that bring no ledger of their own."""
@@ -113,26 +113,31 @@ class WebhookGateway:
             "data_coding": encoded.data_coding,
             "segments": encoded.segments,
         }
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self.timeout)
-        headers = {**self.headers, "Idempotency-Key": message.nudge_id}
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.timeout)
+        headers = {
+            **self.headers,
+            "Idempotency-Key": message.nudge_id,
+            "Content-Type": "application/json",
+        }
         await ledger.intend(message.nudge_id, 0)
         try:
-            async with self._session.post(self.url, json=body, headers=headers) as response:
-                payload = await response.read()
-                status = response.status
-        except aiohttp.ClientConnectorError as e:
+            response = await self._client.post(
+                self.url, content=msgspec.json.encode(body), headers=headers
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout) as e:
             ledger.not_taken(message.nudge_id, 0)
             raise RetryableGatewayError(
                 self.name, f"POST {self.url} failed ({type(e).__name__}: {e}); will retry"
             ) from e
-        except (aiohttp.ClientError, TimeoutError) as e:
+        except httpx.HTTPError as e:
             raise InDoubtError(
                 self.name,
                 f"POST {self.url} got no answer ({type(e).__name__}: {e}); the aggregator may "
                 "have taken it, so it is not sent again",
                 reason=UNKNOWN_AFTER_LOST_ANSWER,
             ) from e
+        payload, status = response.content, response.status_code
         if status >= 400:
             ledger.not_taken(message.nudge_id, 0)
         if status == 429 or status >= 500:
@@ -186,7 +191,7 @@ class WebhookGateway:
         return report
 
     async def close(self) -> None:
-        """Close the HTTP session (its pooled connections)."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Close the HTTP client (its pooled connections)."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
