@@ -6,20 +6,18 @@ name and roles in Flask's session, a cookie signed with ``dashboard_secret_key``
 SameSite=Lax (Secure in production), so another site can neither read it nor make the browser
 send it with a cross-site POST.
 
-Every page declares its roles where it registers: ``dash.register_page(..., roles=("ops",))``.
-The gate (:func:`install`) then holds for every request, whatever sent it:
+Every page declares its roles where it registers: ``dash.register_page(..., roles=("ops",))``,
+and every callback the roles that may call it (:func:`dashboards.roles.callback`). The gate
+(:func:`install`) then holds for every request, whatever sent it:
 
 - signed out: a Dash request (``/_dash-*``: layout, dependencies, callbacks) gets 401 and no
   data; any other page is redirected to ``/login``. Only the login form, the static assets
   and Dash's JavaScript are served to anyone.
 - signed in: a page outside the user's roles renders a "not for your role" message instead of
-  its layout, and a callback request whose callback belongs to such a page gets 403 before
-  it runs. A page that declares no roles is shown to nobody (fail closed). A callback belongs
-  to the page whose module defines it (a shared helper that registers one for a page gives
-  it that page's module); one defined elsewhere (the shell's health line) is open to every
-  signed-in user, so callbacks that return a page's data are defined in that page's module.
-- inside a callback, :func:`require_role` guards actions that need more than seeing the page
-  (triggering a campaign is for ``marketing`` only).
+  its layout, and a callback request gets 403 before the callback runs unless the user has
+  one of the roles the callback declares. A page or callback that declares no roles is
+  refused to everyone (fail closed). Seeing a page and acting on it can be different rights:
+  a callback that acts (triggering a campaign) declares only the roles that may act.
 
 The login form carries a per-session token (the session itself is the store), so a forged
 cross-site login is refused too.
@@ -32,26 +30,24 @@ import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import cache, wraps
+from functools import cache
 from html import escape
 from pathlib import Path
-from typing import Any, Literal, ParamSpec, TypeVar, get_args
+from typing import Any
 from urllib.parse import urlencode
 
 import dash
 import flask
 from dash import html
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import Forbidden
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from channelhub.errors import ConfigError
 from channelhub.settings import Settings
+from dashboards.roles import ROLES, declared
 
 log = logging.getLogger(__name__)
 
-Role = Literal["analyst", "ops", "marketing"]
-ROLES: tuple[Role, ...] = get_args(Role)
 DEV_USERS_FILE = Path(__file__).parent / "users.toml"
 SESSION_HOURS = 12
 
@@ -62,9 +58,6 @@ _HASH_METHODS = ("scrypt:", "pbkdf2:")
 _USER = "user"
 _ROLES = "roles"
 CSRF_FIELD = "csrf"
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -145,25 +138,6 @@ def allowed_pages() -> list[dict[str, Any]]:
     return [p for p in dash.page_registry.values() if page_roles(p) & roles]
 
 
-def require_role(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Decorate a callback that acts (e.g. triggers a campaign): other roles get 403.
-
-    Seeing a page and acting on it are different rights: an analyst may read campaign
-    results yet must never start one, even by replaying the callback request by hand.
-    """
-
-    def decorate(func: Callable[P, R]) -> Callable[P, R]:
-        @wraps(func)
-        def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
-            if not current_roles() & set(roles):
-                raise Forbidden(f"only {', '.join(roles)} may do this")
-            return func(*args, **kwargs)
-
-        return guarded
-
-    return decorate
-
-
 def csrf_token() -> str:
     """This session's form token, made on first use."""
     token = flask.session.get(CSRF_FIELD)
@@ -231,9 +205,13 @@ def _gate(app: dash.Dash, users: Mapping[str, User]) -> ResponseReturnValue | No
         query = urlencode({"next": flask.request.full_path.rstrip("?")})
         return flask.redirect(f"/login?{query}")
     if path == "/_dash-update-component" and flask.request.method == "POST":
-        page = _page_of_callback(app, flask.request.get_json(silent=True))
-        if page is not None and not page_roles(page) & current_roles():
-            return flask.jsonify(error=f"{page['name']} is not for your role"), 403
+        body = flask.request.get_json(silent=True)
+        output = body.get("output") if isinstance(body, dict) else None
+        allowed = declared(app, output)
+        if not allowed:
+            return flask.jsonify(error="no role may call this callback"), 403
+        if not allowed & current_roles():
+            return flask.jsonify(error=f"only {_names(allowed)} may do this"), 403
     return None
 
 
@@ -248,17 +226,6 @@ def _follow_users_file(users: Mapping[str, User]) -> None:
         flask.session.clear()
     elif set(flask.session.get(_ROLES) or ()) != user.roles:
         flask.session[_ROLES] = sorted(user.roles)
-
-
-def _page_of_callback(app: dash.Dash, body: object) -> dict[str, Any] | None:
-    """The page whose module defines the requested callback; ``None`` for shell callbacks."""
-    output = body.get("output") if isinstance(body, dict) else None
-    entry = app.callback_map.get(output) if isinstance(output, str) else None
-    if entry is None:
-        return None
-    module = getattr(entry.get("callback"), "__module__", None)
-    page: dict[str, Any] | None = dash.page_registry.get(module) if module else None
-    return page
 
 
 def _guarded_layout(page: dict[str, Any]) -> Callable[..., Any]:

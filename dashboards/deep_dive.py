@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar
 
 from clickhouse_driver import Client
-from dash import Input, Output, State, callback, dcc, html
+from dash import Input, Output, State, dcc, html
 
 from channelhub.errors import StorageError
 from dashboards import db
@@ -25,6 +25,7 @@ from dashboards.filters import (
     preset_range,
 )
 from dashboards.queries.cross_channel import last_seen
+from dashboards.roles import Role, callback
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -113,12 +114,9 @@ def range_controls(prefix: str) -> list[html.Div]:
     ]
 
 
-def register_custom_range(prefix: str, page: str) -> None:
-    """Show the custom inputs only for "Custom", pre-filled with the last day to edit.
-
-    ``page`` is the calling page's module name: the sign-in gate finds the page a callback
-    belongs to, and so who may call it, by the module that defines the callback, and this one
-    is defined here on the page's behalf.
+def register_custom_range(prefix: str, roles: tuple[Role, ...]) -> None:
+    """Show the custom inputs only for "Custom", pre-filled with the last day to edit; a
+    callback for the users with ``roles``, those of the calling page.
 
     Not called on page load, where the inputs start hidden and empty: the page's refresh
     takes the inputs' values, so an initial call here would hold the first query back until
@@ -133,7 +131,6 @@ def register_custom_range(prefix: str, page: str) -> None:
             start, end = local(first), local(last)
         return {}, start, end
 
-    show_custom_range.__module__ = page
     callback(
         Output(f"{prefix}-custom", "style"),
         Output(f"{prefix}-start", "value"),
@@ -142,6 +139,7 @@ def register_custom_range(prefix: str, page: str) -> None:
         State(f"{prefix}-start", "value"),
         State(f"{prefix}-end", "value"),
         prevent_initial_call=True,
+        roles=roles,
     )(show_custom_range)
 
 

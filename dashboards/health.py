@@ -20,6 +20,7 @@ from channelhub.settings import Settings
 from dashboards import auth, db
 from dashboards.filters import SHANGHAI
 from dashboards.queries import health as queries
+from dashboards.roles import ROLES, callback
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +91,12 @@ def shell_line(refresh_seconds: float) -> html.Div:
 
 def add_line_callback(app: dash.Dash) -> None:
     """Register :func:`refresh_line` on ``app`` itself, so every app built gets its own."""
-    app.callback(Output("health-line", "children"), Input("health-interval", "n_intervals"))(
-        refresh_line
-    )
+    callback(
+        Output("health-line", "children"),
+        Input("health-interval", "n_intervals"),
+        roles=ROLES,  # the line is on every page, for everyone signed in
+        app=app,
+    )(refresh_line)
 
 
 def refresh_line(_tick: int | None) -> list[Any]:

@@ -12,21 +12,24 @@ from typing import Any
 import dash
 import plotly.graph_objects as go
 from clickhouse_driver import Client
-from dash import Output, callback, dcc, html
+from dash import Output, dcc, html
 
 from dashboards import charts, deep_dive
 from dashboards.deep_dive import NOTHING, share
 from dashboards.filters import SHANGHAI, VolumeFilter
 from dashboards.labels import CHANNEL_COLORS, CHANNEL_LABELS
 from dashboards.queries import cross_channel
+from dashboards.roles import Role, callback
 from schemas.envelope import CHANNELS
+
+ALLOWED: tuple[Role, ...] = ("analyst",)
 
 dash.register_page(
     __name__,
     path="/cross-channel",
     name="Cross-channel",
     title="Cross-channel · channelhub",
-    roles=("analyst",),
+    roles=ALLOWED,
 )
 
 
@@ -87,7 +90,7 @@ def layout(**_query: str) -> html.Div:
     )
 
 
-deep_dive.register_custom_range(PREFIX, __name__)
+deep_dive.register_custom_range(PREFIX, ALLOWED)
 
 
 @callback(
@@ -103,6 +106,7 @@ deep_dive.register_custom_range(PREFIX, __name__)
         "updated": Output("cross-updated", "children"),
     },
     inputs=deep_dive.range_inputs(PREFIX),
+    roles=ALLOWED,
 )
 def refresh(_tick: int | None, **controls: Any) -> dict[str, Any]:
     """Controls → range → three queries → components (see :func:`deep_dive.refresh`)."""

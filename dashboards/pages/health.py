@@ -9,17 +9,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dash
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, dcc, html
 
 from dashboards import db
 from dashboards import health as data_health
+from dashboards.roles import Role, callback
+
+ALLOWED: tuple[Role, ...] = ("ops", "analyst")
 
 dash.register_page(
     __name__,
     path="/health",
     name="Data health",
     title="Data health · channelhub",
-    roles=("ops", "analyst"),
+    roles=ALLOWED,
 )
 
 
@@ -62,6 +65,7 @@ def layout(**_query: str) -> html.Div:
     Output("health-page-status", "className"),
     Output("health-page-updated", "children"),
     Input("health-page-interval", "n_intervals"),
+    roles=ALLOWED,
 )
 def refresh(_tick: int | None) -> tuple[Any, ...]:
     report = data_health.read(db.request_settings(), datetime.now(UTC))

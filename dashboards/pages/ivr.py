@@ -10,18 +10,19 @@ from typing import Any
 import dash
 import plotly.graph_objects as go
 from clickhouse_driver import Client
-from dash import Output, callback, dcc, html
+from dash import Output, dcc, html
 
 from dashboards import charts, deep_dive
 from dashboards.deep_dive import NOTHING, share
 from dashboards.filters import VolumeFilter
 from dashboards.labels import BRAND_LABELS, CHANNEL_COLORS, PREFECTURE_LABELS
 from dashboards.queries import ivr
+from dashboards.roles import Role, callback
 from schemas.envelope import BRANDS, PREFECTURES
 
-dash.register_page(
-    __name__, path="/ivr", name="IVR", title="10086 IVR · channelhub", roles=("analyst",)
-)
+ALLOWED: tuple[Role, ...] = ("analyst",)
+
+dash.register_page(__name__, path="/ivr", name="IVR", title="10086 IVR · channelhub", roles=ALLOWED)
 
 
 PREFIX = "ivr"
@@ -89,7 +90,7 @@ def layout(**_query: str) -> html.Div:
     )
 
 
-deep_dive.register_custom_range(PREFIX, __name__)
+deep_dive.register_custom_range(PREFIX, ALLOWED)
 
 
 @callback(
@@ -105,6 +106,7 @@ deep_dive.register_custom_range(PREFIX, __name__)
         "updated": Output("ivr-updated", "children"),
     },
     inputs=deep_dive.range_inputs(PREFIX),
+    roles=ALLOWED,
 )
 def refresh(_tick: int | None, **controls: Any) -> dict[str, Any]:
     """Controls → range → three queries → components (see :func:`deep_dive.refresh`)."""

@@ -10,16 +10,19 @@ from typing import Any
 
 import dash
 import plotly.graph_objects as go
-from dash import Output, callback, dcc, html
+from dash import Output, dcc, html
 
 from dashboards import charts, deep_dive
 from dashboards.deep_dive import NOTHING
 from dashboards.filters import VolumeFilter
 from dashboards.labels import CHANNEL_COLORS, PREFECTURE_LABELS
 from dashboards.queries import kiosks
+from dashboards.roles import Role, callback
+
+ALLOWED: tuple[Role, ...] = ("analyst",)
 
 dash.register_page(
-    __name__, path="/kiosks", name="Kiosks", title="24h kiosks · channelhub", roles=("analyst",)
+    __name__, path="/kiosks", name="Kiosks", title="24h kiosks · channelhub", roles=ALLOWED
 )
 
 
@@ -70,7 +73,7 @@ def layout(**_query: str) -> html.Div:
     )
 
 
-deep_dive.register_custom_range(PREFIX, __name__)
+deep_dive.register_custom_range(PREFIX, ALLOWED)
 
 
 @callback(
@@ -86,6 +89,7 @@ deep_dive.register_custom_range(PREFIX, __name__)
         "updated": Output("kiosk-updated", "children"),
     },
     inputs=deep_dive.range_inputs(PREFIX),
+    roles=ALLOWED,
 )
 def refresh(_tick: int | None, **controls: Any) -> dict[str, Any]:
     """Controls → range → one query → components (see :func:`deep_dive.refresh`)."""

@@ -4,8 +4,8 @@ creation and triggering for marketing.
 Everyone with the page (analysts, ops, marketing) reads the funnel
 (:mod:`dashboards.queries.marketing`), the measured uplift (:mod:`orchestration.uplift`) and
 the campaign list; only marketing sees the create and trigger controls, and their callbacks
-check the role again on the server (:func:`dashboards.auth.require_role`), so a replayed
-request from another role changes nothing. Creating and triggering go through the same
+declare only marketing, so the server refuses a replayed request from another role before it
+runs. Creating and triggering go through the same
 functions as ``channelhub campaign`` (:mod:`orchestration.campaigns.store`): a campaign file's
 checks, events on ``campaigns.events``, nothing written to ClickHouse from here. Ids are
 prefixed ``marketing-``; tests read ``marketing-funnel-<stage>`` and ``marketing-preview``.
@@ -19,12 +19,13 @@ from urllib.parse import parse_qs
 import dash
 import msgspec
 import plotly.graph_objects as go
-from dash import Input, Output, State, callback, dcc, html
+from dash import Input, Output, State, dcc, html
 
 from channelhub.errors import ChannelhubError, StorageError
 from dashboards import auth, charts, db, deep_dive
 from dashboards.labels import BRAND_LABELS, CHANNEL_LABELS, PREFECTURE_LABELS
 from dashboards.queries import marketing as queries
+from dashboards.roles import Role, callback
 from orchestration.campaigns import audience, store
 from orchestration.campaigns.loader import check_spec
 from orchestration.campaigns.model import CampaignSpec
@@ -33,12 +34,16 @@ from orchestration.rules.guidance import WAYS
 from orchestration.uplift import Uplift, uplift
 from schemas.envelope import BRANDS, CHANNELS, PREFECTURES
 
+ALLOWED: tuple[Role, ...] = ("analyst", "ops", "marketing")
+#: Who may create and trigger campaigns: the page's readers may not, however they ask.
+MARKETING: tuple[Role, ...] = ("marketing",)
+
 dash.register_page(
     __name__,
     path="/campaigns",
     name="Campaigns",
     title="Campaigns and nudges · channelhub",
-    roles=("analyst", "ops", "marketing"),
+    roles=ALLOWED,
 )
 
 log = logging.getLogger(__name__)
@@ -229,6 +234,7 @@ def _marketing_cards() -> list[html.Section]:
     State("marketing-source", "value"),
     State("marketing-source", "options"),
     State("marketing-url", "search"),
+    roles=ALLOWED,
 )
 def refresh_sources(
     _tick: int | None, chosen: str | None, shown: Any, search: str | None
@@ -288,6 +294,7 @@ def _campaign_table(campaigns: list[store.CampaignSummary]) -> Any:
         "span": Input("marketing-range", "value"),
         "_tick": Input("marketing-interval", "n_intervals"),
     },
+    roles=ALLOWED,
 )
 def refresh_funnel(source: str | None, span: str, _tick: int | None) -> dict[str, Any]:
     """One rule's (or campaign's) funnel and uplift; a message instead when there is none."""
@@ -419,8 +426,8 @@ _FORM = {
 @callback(
     Output("marketing-preview", "children"),
     inputs={name: Input(s.component_id, s.component_property) for name, s in _FORM.items()},
+    roles=MARKETING,
 )
-@auth.require_role("marketing")
 def preview(**controls: Any) -> str:
     """The audience size as the form stands, live: what a trigger now would select."""
     try:
@@ -444,8 +451,8 @@ def preview(**controls: Any) -> str:
     Input("marketing-create", "n_clicks"),
     State("marketing-new-id", "value"),
     prevent_initial_call=True,
+    roles=MARKETING,
 )
-@auth.require_role("marketing")
 def ask_create(_clicks: int, campaign_id: str | None) -> tuple[bool, str]:
     return True, f"Create campaign {campaign_id or '(no id)'!r}? A campaign never changes."
 
@@ -455,8 +462,8 @@ def ask_create(_clicks: int, campaign_id: str | None) -> tuple[bool, str]:
     inputs={"submitted": Input("marketing-create-confirm", "submit_n_clicks")},
     state=_FORM,
     prevent_initial_call=True,
+    roles=MARKETING,
 )
-@auth.require_role("marketing")
 def create(submitted: int, **controls: Any) -> str:
     """Create the campaign as the signed-in user: a ``campaign.created`` event."""
     try:
@@ -470,10 +477,9 @@ def create(submitted: int, **controls: Any) -> str:
 @callback(
     Output("marketing-trigger-id", "options"),
     Input("marketing-campaigns", "children"),
+    roles=MARKETING,
 )
 def trigger_choices(_table: Any) -> list[str]:
-    if "marketing" not in auth.current_roles():
-        return []
     settings = db.request_settings()
     try:
         with db.client(settings) as client:
@@ -490,8 +496,8 @@ def trigger_choices(_table: Any) -> list[str]:
     Input("marketing-trigger", "n_clicks"),
     State("marketing-trigger-id", "value"),
     prevent_initial_call=True,
+    roles=MARKETING,
 )
-@auth.require_role("marketing")
 def ask_trigger(_clicks: int, campaign_id: str | None) -> tuple[bool, str]:
     if not campaign_id:
         return False, ""
@@ -503,8 +509,8 @@ def ask_trigger(_clicks: int, campaign_id: str | None) -> tuple[bool, str]:
     Input("marketing-trigger-confirm", "submit_n_clicks"),
     State("marketing-trigger-id", "value"),
     prevent_initial_call=True,
+    roles=MARKETING,
 )
-@auth.require_role("marketing")
 def trigger(_submitted: int, campaign_id: str | None) -> str:
     """Trigger now as the signed-in user: a ``campaign.triggered`` event the fan-out takes."""
     if not campaign_id:

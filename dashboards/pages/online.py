@@ -11,20 +11,23 @@ from typing import Any
 import dash
 import plotly.graph_objects as go
 from clickhouse_driver import Client
-from dash import Output, callback, dcc, html
+from dash import Output, dcc, html
 
 from dashboards import charts, deep_dive
 from dashboards.deep_dive import NOTHING, share
 from dashboards.filters import VolumeFilter
 from dashboards.labels import CHANNEL_COLORS, CHANNEL_LABELS
 from dashboards.queries import online
+from dashboards.roles import Role, callback
+
+ALLOWED: tuple[Role, ...] = ("analyst",)
 
 dash.register_page(
     __name__,
     path="/online",
     name="Web & WAP",
     title="Web and WAP halls · channelhub",
-    roles=("analyst",),
+    roles=ALLOWED,
 )
 
 
@@ -67,7 +70,7 @@ def layout(**_query: str) -> html.Div:
     )
 
 
-deep_dive.register_custom_range(PREFIX, __name__)
+deep_dive.register_custom_range(PREFIX, ALLOWED)
 
 
 @callback(
@@ -82,6 +85,7 @@ deep_dive.register_custom_range(PREFIX, __name__)
         "updated": Output("online-updated", "children"),
     },
     inputs=deep_dive.range_inputs(PREFIX),
+    roles=ALLOWED,
 )
 def refresh(_tick: int | None, **controls: Any) -> dict[str, Any]:
     """Controls → range → two queries → components (see :func:`deep_dive.refresh`)."""

@@ -21,7 +21,7 @@ from typing import Any
 import dash
 import plotly.graph_objects as go
 from clickhouse_driver import Client
-from dash import ALL, Input, Output, State, callback, dcc, html
+from dash import ALL, Input, Output, State, dcc, html
 
 from channelhub.errors import ChannelhubError, StorageError
 from channelhub.settings import Settings
@@ -43,9 +43,12 @@ from dashboards.filters import SHANGHAI
 from dashboards.labels import PREFECTURE_LABELS
 from dashboards.queries import queue as queries
 from dashboards.queries.queue import Series, Snapshot
+from dashboards.roles import Role, callback
+
+ALLOWED: tuple[Role, ...] = ("ops",)
 
 dash.register_page(
-    __name__, path="/queue", name="Queue", title="Queue monitor · channelhub", roles=("ops",)
+    __name__, path="/queue", name="Queue", title="Queue monitor · channelhub", roles=ALLOWED
 )
 
 log = logging.getLogger(__name__)
@@ -208,6 +211,7 @@ def _rules_card() -> html.Section:
     Output("queue-answer-within", "value"),
     Output("queue-rules-shown", "data"),
     Input("queue-rules-recorded", "data"),
+    roles=ALLOWED,
 )
 def rule_inputs(recorded: dict[str, Any] | None) -> tuple[list[html.Div], Any, Any]:
     """A row of inputs per rule holding the values in force: read on load, and after Apply or
@@ -293,8 +297,8 @@ def _rule_input(rule: Rule) -> html.Div:
     State("queue-answer-within", "value"),
     State("queue-rules-shown", "data"),
     prevent_initial_call=True,
+    roles=ALLOWED,
 )
-@auth.require_role("ops")
 def apply_rules(
     _apply: int | None,
     _reset: int | None,
@@ -383,6 +387,7 @@ def _rules_in_force(client: Client, settings: Settings, file: AlertConfig) -> ch
         "_recorded": Input("queue-rules-recorded", "data"),
         "_tick": Input("queue-interval", "n_intervals"),
     },
+    roles=ALLOWED,
 )
 def refresh(window: Any, history: Any, _recorded: Any, _tick: int | None) -> dict[str, Any]:
     """Controls → queries → components; bad input and a missing server become a message."""

@@ -10,17 +10,20 @@ from typing import Any
 import dash
 import plotly.graph_objects as go
 from clickhouse_driver import Client
-from dash import Output, callback, dcc, html
+from dash import Output, dcc, html
 
 from dashboards import charts, deep_dive
 from dashboards.deep_dive import NOTHING, share
 from dashboards.filters import VolumeFilter
 from dashboards.labels import CHANNEL_COLORS
 from dashboards.queries import sms_hall
+from dashboards.roles import Role, callback
 from orchestration.rules.guidance import WAYS
 
+ALLOWED: tuple[Role, ...] = ("analyst",)
+
 dash.register_page(
-    __name__, path="/sms-hall", name="SMS hall", title="SMS hall · channelhub", roles=("analyst",)
+    __name__, path="/sms-hall", name="SMS hall", title="SMS hall · channelhub", roles=ALLOWED
 )
 
 
@@ -99,7 +102,7 @@ def layout(**_query: str) -> html.Div:
     )
 
 
-deep_dive.register_custom_range(PREFIX, __name__)
+deep_dive.register_custom_range(PREFIX, ALLOWED)
 
 
 @callback(
@@ -117,6 +120,7 @@ deep_dive.register_custom_range(PREFIX, __name__)
         "updated": Output("sms-updated", "children"),
     },
     inputs=deep_dive.range_inputs(PREFIX),
+    roles=ALLOWED,
 )
 def refresh(_tick: int | None, **controls: Any) -> dict[str, Any]:
     """Controls → range → three queries → components (see :func:`deep_dive.refresh`)."""

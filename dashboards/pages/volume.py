@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dash
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, dcc, html
 
 from channelhub.errors import StorageError
 from dashboards import charts, db, deep_dive
@@ -31,14 +31,17 @@ from dashboards.labels import (
 )
 from dashboards.queries import volume as queries
 from dashboards.queries.volume import Breakdown, Health, Series
+from dashboards.roles import Role, callback
 from schemas.envelope import BRANDS, CHANNELS, PREFECTURES
+
+ALLOWED: tuple[Role, ...] = ("analyst", "ops", "marketing")
 
 dash.register_page(
     __name__,
     path="/",
     name="Channel volume",
     title="Channel volume · channelhub",
-    roles=("analyst", "ops", "marketing"),
+    roles=ALLOWED,
 )
 
 log = logging.getLogger(__name__)
@@ -166,7 +169,7 @@ def _legend() -> html.Div:
     )
 
 
-deep_dive.register_custom_range("volume", __name__)
+deep_dive.register_custom_range("volume", ALLOWED)
 
 _KPI_KEYS = ("all", *CHANNELS)
 
@@ -193,6 +196,7 @@ _KPI_KEYS = ("all", *CHANNELS)
         "end_text": Input("volume-end", "value"),
         "_tick": Input("volume-interval", "n_intervals"),
     },
+    roles=ALLOWED,
 )
 def refresh(_tick: int | None, **controls: Any) -> dict[str, Any]:
     """Controls → filter → three queries → components; errors become a message, not a trace."""

@@ -25,7 +25,7 @@ from werkzeug.test import TestResponse
 from channelhub.errors import ConfigError
 from channelhub.platform.health import http_ok
 from channelhub.settings import Settings
-from dashboards import auth, db
+from dashboards import auth, db, roles
 from dashboards.app import create_app
 from tests.dashboards.browser import sign_in_as, text_of, wait_for_text
 from tests.dashboards.data import Known, insert_events
@@ -77,7 +77,7 @@ def test_the_development_users_sign_in_with_their_documented_passwords() -> None
         "ops": {"ops"},
         "marketing": {"marketing"},
     }
-    for role in auth.ROLES:
+    for role in roles.ROLES:
         assert auth.verify(users, role, f"dev-{role}") == users[role]
         assert auth.verify(users, role, f"dev-{role}x") is None
         assert "dev-" not in users[role].password_hash
@@ -135,13 +135,22 @@ def app_server() -> flask.Flask:
     )
     app = create_app(nowhere)
 
-    @app.callback(
-        Output("access-test-result", "children"), Input("access-test-trigger", "n_clicks")
+    @roles.callback(
+        Output("access-test-result", "children"),
+        Input("access-test-trigger", "n_clicks"),
+        roles=("marketing",),
+        app=app,
     )
-    @auth.require_role("marketing")
     def trigger(_clicks: int | None) -> str:
         """Stands for a campaign trigger: an action, not a page's data."""
         return "triggered campaign"
+
+    @app.callback(
+        Output("access-test-undeclared", "children"), Input("access-test-trigger", "n_clicks")
+    )
+    def undeclared(_clicks: int | None) -> str:
+        """A callback registered without the roles that may call it."""
+        return "served to anyone"
 
     return app.server
 
@@ -209,7 +218,7 @@ def test_a_page_outside_the_role_is_neither_listed_nor_shown_nor_fed(http: Any) 
     )
     forged = http.post("/_dash-update-component", json=health_page_request())
     assert forged.status_code == 403
-    assert forged.get_json() == {"error": "Data health is not for your role"}
+    assert forged.get_json() == {"error": "only analyst, ops may do this"}
 
 
 def custom_range_request(prefix: str) -> dict[str, Any]:
@@ -231,11 +240,11 @@ def custom_range_request(prefix: str) -> dict[str, Any]:
     }
 
 
-def test_a_callback_a_shared_helper_defines_for_a_page_is_gated_as_the_page(http: Any) -> None:
+def test_a_callback_a_shared_helper_registers_for_a_page_is_gated_by_its_roles(http: Any) -> None:
     sign_in(http, "ops", "dev-ops")
     refused = http.post("/_dash-update-component", json=custom_range_request("ivr"))
     assert refused.status_code == 403
-    assert refused.get_json() == {"error": "IVR is not for your role"}
+    assert refused.get_json() == {"error": "only analyst may do this"}
     sign_in(http, "analyst", "dev-analyst")
     answered = http.post("/_dash-update-component", json=custom_range_request("ivr"))
     assert answered.status_code == 200
@@ -288,6 +297,22 @@ def test_only_marketing_can_trigger(http: Any) -> None:
     done = http.post("/_dash-update-component", json=trigger)
     assert done.status_code == 200
     assert "triggered campaign" in done.get_data(as_text=True)
+
+
+def test_a_callback_that_declares_no_roles_is_refused_to_every_role(http: Any) -> None:
+    undeclared = {
+        "output": "access-test-undeclared.children",
+        "outputs": {"id": "access-test-undeclared", "property": "children"},
+        "inputs": [{"id": "access-test-trigger", "property": "n_clicks", "value": 1}],
+        "changedPropIds": ["access-test-trigger.n_clicks"],
+    }
+    for role in roles.ROLES:
+        sign_in(http, role, f"dev-{role}")
+        refused = http.post("/_dash-update-component", json=undeclared)
+        assert refused.status_code == 403
+        assert refused.get_json() == {"error": "no role may call this callback"}
+        unknown = http.post("/_dash-update-component", json={**undeclared, "output": "x.y"})
+        assert unknown.status_code == 403
 
 
 # -- the read-only database user ---------------------------------------------------------------
