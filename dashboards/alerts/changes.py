@@ -77,6 +77,11 @@ def effective(config: AlertConfig, latest: Mapping[str, RuleChange]) -> Effectiv
     return Effective(config, changed, set_aside)
 
 
+def in_force(client: Client, database: str, file: AlertConfig) -> Effective:
+    """The rules in force now: ``file`` with the newest recorded changes that fit it."""
+    return effective(file, latest(client, database))
+
+
 def latest(client: Client, database: str) -> dict[str, RuleChange]:
     """Each rule's newest change (or reset) as the sink recorded it."""
     rows = client.execute(alert_rule_changes.LATEST.format(db=database))

@@ -66,9 +66,7 @@ def run(settings: Settings, stop: threading.Event) -> None:
             now = datetime.now(UTC).replace(microsecond=0)
             try:
                 with db.client(settings) as client:
-                    rules = changes.effective(
-                        config, changes.latest(client, settings.clickhouse_database)
-                    )
+                    rules = changes.in_force(client, settings.clickhouse_database, config)
                     judged = rules.config.service_level.rules
                     values = measure.readings(client, rules.config.rules, now, judged)
             except StorageError as e:

@@ -2,16 +2,16 @@
 
 KPI cards (calls waiting now, service level, average speed of answer, abandonment, wait
 percentiles, occupancy) over a recent window, a per-prefecture table, five-minute charts, and
-the alert rules of ``dashboards/alerts/config/queue.toml`` with their readings. Every number
-comes from :mod:`dashboards.queries.queue`; the definitions are documented there.
+the alert rules in force with their readings. Every number comes from
+:mod:`dashboards.queries.queue`; the definitions are documented there.
 
 Alerts here are for display: the page evaluates the rules in force against the readings it
 just took, and records nothing; the one evaluator that records alerts and calls the webhook is
-``python -m dashboards.alerts``. The rules in force are the file's with the changes ops made
-here laid over them (:mod:`dashboards.alerts.changes`): Apply records a change event per rule
-that differs, for everyone, and Reset puts every rule back to the file.
-Ids are prefixed ``queue-``; tests read ``queue-kpi-<name>``, ``queue-alerts`` and
-``queue-row-<prefecture>``.
+``python -m dashboards.alerts``. The rules in force are the file's
+(``dashboards/alerts/config/queue.toml``) with the changes ops made on the alert rules page
+(:mod:`dashboards.pages.queue_alert_rules`) laid over them. Ids are prefixed ``queue-``; tests
+read ``queue-kpi-<name>``, ``queue-alerts``, ``queue-row-<prefecture>`` and
+``queue-rule-<rule>``.
 """
 
 import logging
@@ -20,17 +20,14 @@ from typing import Any
 
 import dash
 import plotly.graph_objects as go
-from clickhouse_driver import Client
-from dash import ALL, Input, Output, State, dcc, html
+from dash import Input, Output, dcc, html
 
-from channelhub.errors import ChannelhubError, StorageError
-from channelhub.settings import Settings
-from dashboards import auth, charts, db, deep_dive
+from channelhub.errors import StorageError
+from dashboards import charts, db, deep_dive
 from dashboards.alerts import changes, measure
 from dashboards.alerts.evaluate import OpenAlert
 from dashboards.alerts.rules import (
     ANSWER_WITHIN,
-    AlertConfig,
     AlertConfigError,
     Rule,
     load,
@@ -52,6 +49,9 @@ dash.register_page(
 )
 
 log = logging.getLogger(__name__)
+
+#: Where ops change the rules (:mod:`dashboards.pages.queue_alert_rules`).
+EDITOR = "/queue/alert-rules"
 
 CHART_HEIGHT = 300
 KPIS = {
@@ -114,8 +114,6 @@ def layout(**_query: str) -> html.Div:
                 ],
             ),
             _rules_card(),
-            dcc.Store(id="queue-rules-recorded"),
-            dcc.Store(id="queue-rules-shown"),
             dcc.Interval(id="queue-interval", interval=int(refresh_s * 1000)),
         ],
     )
@@ -171,201 +169,21 @@ def _kpi(key: str, label: str) -> html.Div:
 def _rules_card() -> html.Section:
     return html.Section(
         className="card",
+        id="queue-rules-card",
         children=[
             html.H2("Alert rules"),
             html.P(
-                "The rules file's values, or a change made here. A change applies to everyone "
-                "and to the recorded alerts and webhook, and stays until it is reset.",
+                [
+                    "The rules in force, each with its reading now: the rules file's values, "
+                    "or a change ops made on the ",
+                    dcc.Link("alert rules", href=EDITOR),
+                    " page for everyone.",
+                ],
                 className="card-note",
             ),
-            html.Div(
-                className="rule-input",
-                children=[
-                    html.Span("service level", className="rule-id"),
-                    html.Label(
-                        [
-                            "Answered within (s)",
-                            dcc.Input(
-                                id="queue-answer-within", type="number", min=1, max=600, step=1
-                            ),
-                        ]
-                    ),
-                ],
-            ),
-            html.Div(id="queue-rule-inputs", className="rule-inputs"),
-            html.Div(
-                className="rule-actions",
-                children=[
-                    html.Button("Apply for everyone", id="queue-apply"),
-                    html.Button("Reset every rule to the file", id="queue-reset"),
-                ],
-            ),
-            html.Div(id="queue-rules-status", className="status"),
             html.Div(id="queue-rules"),
         ],
     )
-
-
-@callback(
-    Output("queue-rule-inputs", "children"),
-    Output("queue-answer-within", "value"),
-    Output("queue-rules-shown", "data"),
-    Input("queue-rules-recorded", "data"),
-    roles=ALLOWED,
-)
-def rule_inputs(recorded: dict[str, Any] | None) -> tuple[list[html.Div], Any, Any]:
-    """A row of inputs per rule holding the values in force: read on load, and after Apply or
-    Reset the ones just recorded (the sink may not have written them yet). What was shown is
-    kept, so Apply records only what the person changed."""
-    try:
-        settings = db.request_settings()
-        file = load(rules_file(settings))
-        if recorded is None:
-            with db.client(settings) as client:
-                config = _rules_in_force(client, settings, file).config
-        else:
-            config = file.overridden(recorded)
-    except (AlertConfigError, StorageError):
-        return [], None, None  # the refresh says what is wrong with the file or the server
-    inputs = [_rule_input(rule) for rule in config.rules]
-    return inputs, config.service_level.answer_within_s, changes.values(config)
-
-
-def _rule_input(rule: Rule) -> html.Div:
-    def key(kind: str) -> dict[str, str]:
-        return {"type": kind, "rule": rule.id}
-
-    return html.Div(
-        className="rule-input",
-        children=[
-            html.Span(rule.id, className="rule-id"),
-            html.Label(
-                [
-                    "Threshold",
-                    dcc.Input(
-                        id=key("queue-threshold"),
-                        type="number",
-                        value=rule.threshold,
-                        min=0,
-                        step="any",
-                    ),
-                ]
-            ),
-            html.Label(
-                [
-                    "Window (min)",
-                    dcc.Input(
-                        id=key("queue-window"),
-                        type="number",
-                        value=rule.window_minutes,
-                        min=1,
-                        max=240,
-                        step=1,
-                        disabled=rule.window_minutes is None,
-                        placeholder="now",
-                    ),
-                ]
-            ),
-            html.Label(
-                [
-                    "Severity",
-                    dcc.RadioItems(
-                        id=key("queue-severity"),
-                        options=list(reversed(SEVERITY_ORDER)),
-                        value=rule.severity,
-                        inline=True,
-                        className="segmented",
-                    ),
-                ]
-            ),
-        ],
-    )
-
-
-@callback(
-    Output("queue-rules-recorded", "data"),
-    Output("queue-rules-status", "children"),
-    Output("queue-rules-status", "className"),
-    Input("queue-apply", "n_clicks"),
-    Input("queue-reset", "n_clicks"),
-    State({"type": "queue-threshold", "rule": ALL}, "value"),
-    State({"type": "queue-threshold", "rule": ALL}, "id"),
-    State({"type": "queue-window", "rule": ALL}, "value"),
-    State({"type": "queue-window", "rule": ALL}, "id"),
-    State({"type": "queue-severity", "rule": ALL}, "value"),
-    State({"type": "queue-severity", "rule": ALL}, "id"),
-    State("queue-answer-within", "value"),
-    State("queue-rules-shown", "data"),
-    prevent_initial_call=True,
-    roles=ALLOWED,
-)
-def apply_rules(
-    _apply: int | None,
-    _reset: int | None,
-    thresholds: list[Any],
-    threshold_ids: list[Any],
-    windows: list[Any],
-    window_ids: list[Any],
-    severities: list[Any],
-    severity_ids: list[Any],
-    answer_within: Any,
-    shown: Any,
-) -> tuple[Any, str, str]:
-    """Record the rules edited since they were shown (one event per rule), or reset them all,
-    as the signed-in user; a bad value is refused by name and nothing is recorded."""
-    settings = db.request_settings()
-    by = auth.current_user() or "dashboard"
-    now = datetime.now(UTC)
-    try:
-        file = load(rules_file(settings))
-        with db.client(settings) as client:
-            in_force = _rules_in_force(client, settings, file)
-        if dash.ctx.triggered_id == "queue-reset":
-            events = changes.resets(in_force.changed, by=by, now=now)
-            after = file
-        else:
-            submitted = _submitted(
-                zip(threshold_ids, thresholds, strict=False),
-                zip(window_ids, windows, strict=False),
-                zip(severity_ids, severities, strict=False),
-            )
-            submitted[ANSWER_WITHIN] = {"threshold": answer_within}
-            edited = changes.edited(submitted, shown if isinstance(shown, dict) else None)
-            events = changes.changes(in_force.config, file, edited, by=by, now=now)
-            after = in_force.config.overridden(edited)
-    except (AlertConfigError, StorageError) as e:
-        return dash.no_update, f"Not applied: {e}", "status error"
-    if not events:
-        return dash.no_update, "Nothing to record: the rules in force already say that.", "status"
-    try:
-        changes.record(settings, events)
-    except ChannelhubError as e:
-        log.warning("queue page: rule changes not recorded: %s", e)
-        return dash.no_update, f"Not recorded: {e}. Is the broker running?", "status error"
-    names = ", ".join(e.rule_id for e in events)
-    what = "Reset to the file" if events[0].reset else "Recorded"
-    return (
-        changes.values(after),
-        f"{what} for everyone by {by}: {names}. The recorded alerts follow from their next "
-        f"round (every {settings.alert_evaluate_seconds:g} s).",
-        "status",
-    )
-
-
-def _submitted(*fields: Any) -> dict[str, Any]:
-    """``{rule_id: {field: value}}`` from the pattern-matched inputs. A hand-made request may
-    send anything as ids; unknown rules and fields are refused by name when validated."""
-    names = ("threshold", "window_minutes", "severity")
-    submitted: dict[str, Any] = {}
-    for name, pairs in zip(names, fields, strict=True):
-        for key, value in pairs:
-            rule = str(key.get("rule") if isinstance(key, dict) else key)
-            submitted.setdefault(rule, {})[name] = value
-    return submitted
-
-
-def _rules_in_force(client: Client, settings: Settings, file: AlertConfig) -> changes.Effective:
-    return changes.effective(file, changes.latest(client, settings.clickhouse_database))
 
 
 @callback(
@@ -384,12 +202,11 @@ def _rules_in_force(client: Client, settings: Settings, file: AlertConfig) -> ch
     inputs={
         "window": Input("queue-window", "value"),
         "history": Input("queue-history", "value"),
-        "_recorded": Input("queue-rules-recorded", "data"),
         "_tick": Input("queue-interval", "n_intervals"),
     },
     roles=ALLOWED,
 )
-def refresh(window: Any, history: Any, _recorded: Any, _tick: int | None) -> dict[str, Any]:
+def refresh(window: Any, history: Any, _tick: int | None) -> dict[str, Any]:
     """Controls → queries → components; bad input and a missing server become a message."""
     now = datetime.now(UTC).replace(microsecond=0)
     settings = db.request_settings()
@@ -400,7 +217,7 @@ def refresh(window: Any, history: Any, _recorded: Any, _tick: int | None) -> dic
         return _blank(f"Check the controls: {e}", now)
     try:
         with db.client(settings) as client:
-            in_force = _rules_in_force(client, settings, file)
+            in_force = changes.in_force(client, settings.clickhouse_database, file)
             judged = in_force.config.service_level.rules
             snapshot = queries.snapshot(client, now, timedelta(minutes=minutes), judged)
             series = queries.series(client, now, hours, judged)
