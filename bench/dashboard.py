@@ -17,7 +17,6 @@ Per size it prints:
     .venv/bin/python bench/dashboard.py --events 1000000 --copies 10
 """
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -26,14 +25,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from clickhouse_driver import Client
 from kafka.partitioner.default import murmur2
 
 from channelhub.platform import broker, clickhouse
 from channelhub.platform.health import http_ok
-from channelhub.platform.process import ManagedProcess, ServiceSpec, stop_all
+from channelhub.platform.isolated import isolated_settings, start_in_order
+from channelhub.platform.process import stop_all
 from channelhub.platform.stack import python_service
 from channelhub.settings import Settings
 from channelhub.simulator.engine import Engine, Scenario
@@ -73,24 +74,6 @@ CHUNK = 100_000
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(specs: list[ServiceSpec], state: Path) -> list[ManagedProcess]:
-    started = []
-    for spec in specs:
-        process = ManagedProcess(spec, state)
-        started.append(process)
-        process.start()
-        process.wait_healthy()
-    return started
 
 
 def _fill(settings: Settings, client: Client, n: int, seed: int) -> tuple[datetime, datetime]:
@@ -223,50 +206,46 @@ def _p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=1_000_000, help="events generated")
-    parser.add_argument("--copies", type=int, default=10, help="second size: events times copies")
-    parser.add_argument("--repeat", type=int, default=20, help="runs per panel query")
-    parser.add_argument("--page-repeat", type=int, default=5, help="loads per page")
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
+
+@app.command(help=__doc__.split("\n\n")[0])
+def main(
+    events: Annotated[int, typer.Option(help="Events generated.")] = 1_000_000,
+    copies: Annotated[int, typer.Option(help="Second size: events times copies.")] = 10,
+    repeat: Annotated[int, typer.Option(help="Runs per panel query.")] = 20,
+    page_repeat: Annotated[int, typer.Option(help="Loads per page.")] = 5,
+    seed: Annotated[int, typer.Option(help="Simulator seed.")] = 1,
+) -> None:
     state = Path(tempfile.mkdtemp(prefix="channelhub-bench-"))
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        state_dir=state,
-        kafka_bootstrap=f"127.0.0.1:{_free_port()}",
-        clickhouse_port=_free_port(),
-        clickhouse_http_port=_free_port(),
-        dashboard_port=_free_port(),
-        clickhouse_database="bench",
-        dashboard_refresh_seconds=60.0,
-        log_level="WARNING",
+    settings = isolated_settings(
+        state, clickhouse_database="bench", dashboard_refresh_seconds=60.0, log_level="WARNING"
     )
     _say(f"state in {state}; starting broker and ClickHouse ...")
-    processes = _start([broker.spec(settings.kafka_bootstrap), clickhouse.spec(settings)], state)
+    processes = start_in_order(
+        [broker.spec(settings.kafka_bootstrap), clickhouse.spec(settings)], state
+    )
     try:
         migrations.migrate(settings)
         client = connect(settings)
-        first, last = _fill(settings, client, args.events, args.seed)
+        first, last = _fill(settings, client, events, seed)
         shift = datetime.now(UTC) - last
         span = last - first + timedelta(minutes=1)
         _say(f"simulated traffic spans {span}; copies end now and reach back span by span")
-        processes += _start(
+        processes += start_in_order(
             [python_service(settings, "dashboard", "dashboards",
                             health=http_ok(settings.dashboard_url), startup_timeout=120)],
             state,
         )  # fmt: skip
         db = settings.clickhouse_database
-        for copies in (range(1), range(1, args.copies)):
-            _copy(client, db, copies, shift, span)
+        for batch in (range(1), range(1, copies)):
+            _copy(client, db, batch, shift, span)
             client.execute(f"OPTIMIZE TABLE {db}.events")
             ((rows,),) = client.execute("SELECT count() FROM events")
             _say(f"{rows:,} events in ClickHouse; timing {len(_panels(settings, last))} panels")
-            queries = _time_queries(settings, args.repeat)
+            queries = _time_queries(settings, repeat)
             _say("timing pages ...")
-            pages = _time_pages(settings, state, args.page_repeat)
+            pages = _time_pages(settings, state, page_repeat)
             _report(rows, queries, pages)
     finally:
         stop_all(list(reversed(processes)), grace=5)
@@ -293,4 +272,4 @@ def _report(
 
 
 if __name__ == "__main__":
-    main()
+    app()

@@ -20,12 +20,10 @@ drops nudges in quiet hours (21:00-08:00 in Hunan): if the run could reach them,
 event clock runs behind the wall clock, at noon local time of the last day, which the stage
 cannot tell from a live noon. The gateway rate limit is raised so no nudge waits for a token.
 
-    .venv/bin/python bench/nudge_latency.py --rates 1000 10000 --triggers 1000
+    .venv/bin/python bench/nudge_latency.py --rate 1000 --rate 10000 --triggers 1000
 """
 
-import argparse
 import multiprocessing
-import socket
 import statistics
 import sys
 import tempfile
@@ -37,15 +35,17 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from multiprocessing.synchronize import Event as ProcessEvent
 from pathlib import Path
-from typing import NamedTuple
+from typing import Annotated, NamedTuple
 
 import msgspec
+import typer
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from channelhub.errors import ChannelhubError
 from channelhub.ingest.producer import Producer
 from channelhub.platform import broker
 from channelhub.platform.health import tcp_open
+from channelhub.platform.isolated import isolated_settings, start_in_order
 from channelhub.platform.process import ManagedProcess, stop_all
 from channelhub.platform.stack import python_service
 from channelhub.settings import Settings
@@ -74,12 +74,6 @@ _encode = msgspec.json.Encoder().encode
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- what is sent ------------------------------------------------------------------------------
@@ -304,12 +298,20 @@ class Phase:
         return statistics.quantiles(self.latencies_ms, n=100)[98]
 
 
+@dataclass(frozen=True)
+class Options:
+    """How each phase runs (the command line's options)."""
+
+    triggers: int
+    trigger_rate: float
+    warmup: float
+    timeout: float
+
+
 class Bench:
     """The phases of one run: one stack, one event clock, one monitor."""
 
-    def __init__(
-        self, args: argparse.Namespace, settings: Settings, rule: Rule, offset: timedelta
-    ) -> None:
+    def __init__(self, args: Options, settings: Settings, rule: Rule, offset: timedelta) -> None:
         self.args = args
         self.settings = settings
         self.rule = rule
@@ -401,46 +403,17 @@ def _stack(settings: Settings, processes: list[ManagedProcess]) -> None:
         )
     ]  # fmt: skip
     try:
-        for i, spec in enumerate([broker.spec(settings.kafka_bootstrap), *workers]):
-            process = ManagedProcess(spec, state)
-            processes.append(process)
-            process.start()
-            process.wait_healthy()
-            if i == 0:  # the broker: the workers need their topics
-                names = broker.topic_names(settings)
-                broker.ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions)
+        processes += start_in_order([broker.spec(settings.kafka_bootstrap)], state)
+        names = broker.topic_names(settings)  # the workers need their topics
+        broker.ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions)
+        processes += start_in_order(workers, state)
     except ChannelhubError as e:
         raise SystemExit(
             f"nudge_latency: the stack did not come up: {e}\n(logs in {state / 'logs'})"
         ) from e
 
 
-def _arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog="The table goes to standard output, progress to standard error. Exits 1 if the "
-        "stack does not come up or a trigger gets no nudge.",
-    )
-    add = parser.add_argument
-    add(
-        "--rates", type=float, nargs="+", default=[1_000, TARGET_RATE],
-        help="background events/s on the raw topic, one phase each (default: 1000 10000)",
-    )  # fmt: skip
-    add("--triggers", type=int, default=1000, help="trigger events per phase (default 1000)")
-    add("--trigger-rate", type=float, default=20.0, help="triggers per second (default 20)")
-    add(
-        "--warmup", type=float, default=20.0,
-        help="seconds of background before a phase's first trigger (default 20)",
-    )  # fmt: skip
-    add(
-        "--timeout", type=float, default=60.0,
-        help="seconds to wait after the last trigger for missing nudges (default 60)",
-    )  # fmt: skip
-    add("--seed", type=int, default=1, help="simulator seed of the first phase")
-    return parser.parse_args()
-
-
-def _report(phases: list[Phase], args: argparse.Namespace, logs: Path) -> None:
+def _report(phases: list[Phase], args: Options, logs: Path) -> None:
     print("trigger produced → nudge on nudges.outbound (milliseconds)")
     print(Phase.HEADER)
     for phase in phases:
@@ -462,16 +435,38 @@ def _report(phases: list[Phase], args: argparse.Namespace, logs: Path) -> None:
         )
 
 
-def main() -> None:
-    args = _arguments()
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+@app.command(
+    help=__doc__.split("\n\n")[0],
+    epilog="The table goes to standard output, progress to standard error. Exits 1 if the "
+    "stack does not come up or a trigger gets no nudge.",
+)
+def main(
+    rate: Annotated[
+        list[float] | None,
+        typer.Option(
+            help="Background events/s on the raw topic, one phase each; repeat for "
+            f"more phases. (default: 1000, then {TARGET_RATE:,})"
+        ),
+    ] = None,
+    triggers: Annotated[int, typer.Option(help="Trigger events per phase.")] = 1000,
+    trigger_rate: Annotated[float, typer.Option(help="Triggers per second.")] = 20.0,
+    warmup: Annotated[
+        float, typer.Option(help="Seconds of background before a phase's first trigger.")
+    ] = 20.0,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait after the last trigger for missing nudges.")
+    ] = 60.0,
+    seed: Annotated[int, typer.Option(help="Simulator seed of the first phase.")] = 1,
+) -> None:
+    rates = rate or [1_000, TARGET_RATE]
+    args = Options(triggers, trigger_rate, warmup, timeout)
     rule = _rule()
     state = Path(tempfile.mkdtemp(prefix="channelhub-nudge-bench-"))
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        state_dir=state,
-        kafka_bootstrap=f"127.0.0.1:{_free_port()}",
-        worker_web_port=_free_port(),
-        nudger_web_port=_free_port(),
+    settings = isolated_settings(
+        state,
         nudge_rate_per_second=1_000_000.0,  # never hold a nudge for a gateway token
         log_level="WARNING",
     )
@@ -485,7 +480,7 @@ def main() -> None:
         bench = Bench(args, settings, rule, offset)
         bench.monitor.start()
         try:
-            phases = [bench.phase(rate, args.seed + i) for i, rate in enumerate(args.rates)]
+            phases = [bench.phase(r, seed + i) for i, r in enumerate(rates)]
         finally:
             bench.monitor.stop.set()
             bench.monitor.join()
@@ -495,4 +490,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    app()

@@ -13,7 +13,6 @@ not measured), then runs two phases and prints their figures:
     .venv/bin/python bench/pipeline.py --events 300000 --latency-events 60000 --rate 5000
 """
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -22,24 +21,20 @@ import time
 from bisect import bisect_left
 from itertools import islice
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from channelhub.ingest.producer import Producer
 from channelhub.platform import broker, clickhouse
 from channelhub.platform.health import tcp_open
-from channelhub.platform.process import ManagedProcess, ServiceSpec, stop_all
+from channelhub.platform.isolated import isolated_settings, start_in_order
+from channelhub.platform.process import stop_all
 from channelhub.platform.stack import python_service
 from channelhub.settings import Settings
 from channelhub.simulator.engine import Engine, Scenario
 from sinks import migrations
 from sinks.client import connect
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Counter(threading.Thread):
@@ -67,47 +62,31 @@ class Counter(threading.Thread):
         raise SystemExit(f"only {self.samples[-1][1] if self.samples else 0} of {n} rows arrived")
 
 
-def _start(specs: list[ServiceSpec], state: Path) -> list[ManagedProcess]:
-    started = []
-    for spec in specs:
-        process = ManagedProcess(spec, state)
-        started.append(process)
-        process.start()
-        process.wait_healthy()
-    return started
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=300_000, help="throughput phase size")
-    parser.add_argument("--latency-events", type=int, default=60_000)
-    parser.add_argument("--rate", type=float, default=5_000, help="latency phase events/s")
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
-
+@app.command(help=__doc__.split("\n\n")[0])
+def main(
+    events: Annotated[int, typer.Option(help="Throughput phase size.")] = 300_000,
+    latency_events: Annotated[int, typer.Option(help="Latency phase size.")] = 60_000,
+    rate: Annotated[float, typer.Option(help="Latency phase events/s.")] = 5_000,
+    seed: Annotated[int, typer.Option(help="Simulator seed.")] = 1,
+) -> None:
     state = Path(tempfile.mkdtemp(prefix="channelhub-bench-"))
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        state_dir=state,
-        kafka_bootstrap=f"127.0.0.1:{_free_port()}",
-        clickhouse_port=_free_port(),
-        clickhouse_http_port=_free_port(),
-        worker_web_port=_free_port(),
-        nudger_web_port=_free_port(),
-        clickhouse_database="bench",
-        log_level="WARNING",
-    )
-    total = args.events + args.latency_events
-    print(f"generating {total} events (seed {args.seed}) ...", file=sys.stderr)
-    engine = Engine(Scenario(seed=args.seed, start_ms=1_795_000_000_000))
-    events = [(e.key, e.payload) for e in islice(engine, total)]
+    settings = isolated_settings(state, clickhouse_database="bench", log_level="WARNING")
+    total = events + latency_events
+    print(f"generating {total} events (seed {seed}) ...", file=sys.stderr)
+    engine = Engine(Scenario(seed=seed, start_ms=1_795_000_000_000))
+    generated = [(e.key, e.payload) for e in islice(engine, total)]
     print(f"state in {state}; starting broker, ClickHouse, workers, sink ...", file=sys.stderr)
-    processes = _start([broker.spec(settings.kafka_bootstrap), clickhouse.spec(settings)], state)
+    processes = start_in_order(
+        [broker.spec(settings.kafka_bootstrap), clickhouse.spec(settings)], state
+    )
     try:
         migrations.migrate(settings)
         names = [settings.topic_raw, settings.topic_events, settings.topic_dlq]
         broker.ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions)
-        processes += _start(
+        processes += start_in_order(
             [
                 python_service(
                     settings, "worker", "streams", "--stage", "validate",
@@ -124,25 +103,25 @@ def main() -> None:
         counter = Counter(settings)
         counter.start()
         with Producer(settings.kafka_bootstrap, settings.topic_raw) as producer:
-            print(f"throughput phase: {args.events} events, unpaced", file=sys.stderr)
+            print(f"throughput phase: {events} events, unpaced", file=sys.stderr)
             began = time.perf_counter()
-            for key, value in events[: args.events]:
+            for key, value in generated[:events]:
                 producer.send(key, value)
             producer.flush()
             produced = time.perf_counter()
-            done = counter.wait_for(args.events, timeout=600)
+            done = counter.wait_for(events, timeout=600)
             print(
-                f"throughput: {args.events / (done - began):,.0f} events/s end to end "
-                f"({args.events} events in {done - began:.1f} s; producer alone "
-                f"{args.events / (produced - began):,.0f} events/s)"
+                f"throughput: {events / (done - began):,.0f} events/s end to end "
+                f"({events} events in {done - began:.1f} s; producer alone "
+                f"{events / (produced - began):,.0f} events/s)"
             )
 
-            print(f"latency phase: {args.latency_events} events at {args.rate:,.0f}/s",
+            print(f"latency phase: {latency_events} events at {rate:,.0f}/s",
                   file=sys.stderr)  # fmt: skip
             sent_at = []
             began = time.perf_counter()
-            for i, (key, value) in enumerate(events[args.events :]):
-                due = began + i / args.rate
+            for i, (key, value) in enumerate(generated[events:]):
+                due = began + i / rate
                 while (now := time.perf_counter()) < due:
                     time.sleep(min(due - now, 0.002))
                 producer.send(key, value)
@@ -155,11 +134,11 @@ def main() -> None:
         counts = [n for _, n in counter.samples]
         latencies = []
         for i, sent in enumerate(sent_at):
-            visible = times[bisect_left(counts, args.events + i + 1)]
+            visible = times[bisect_left(counts, events + i + 1)]
             latencies.append((visible - sent) * 1000)
         quantiles = statistics.quantiles(latencies, n=100)
         print(
-            f"latency at {args.rate:,.0f} events/s: p50 {quantiles[49]:.0f} ms, "
+            f"latency at {rate:,.0f} events/s: p50 {quantiles[49]:.0f} ms, "
             f"p99 {quantiles[98]:.0f} ms, max {max(latencies):.0f} ms (event produced → "
             "counted in ClickHouse)"
         )
@@ -168,4 +147,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    app()
