@@ -1,5 +1,6 @@
-"""Marketing creates and triggers a campaign by clicking, and its nudges appear; an analyst
-reads the same page but cannot act, not even by forging the callback request.
+"""Marketing creates and triggers a campaign by clicking, and its nudges appear on the campaigns
+page; an analyst reads that page but cannot open the one that acts, nor act by forging the
+callback request.
 
 Real processes throughout: the worker (validation and nudges), the campaign fan-out, the sink
 and ``python -m dashboards``, with simulated traffic of the last hours in ClickHouse.
@@ -106,8 +107,9 @@ def test_marketing_creates_and_triggers_by_clicking_and_an_analyst_cannot(
     wait_for(lambda: scalar("SELECT count() FROM events") == 3000, "the traffic in ClickHouse")
     start_service("dashboard", "dashboards", settings, health=http_ok(settings.dashboard_url))
     page = f"{settings.dashboard_url}campaigns"
+    authoring = f"{page}/new"
 
-    sign_in_as(browser, page, "marketing")
+    sign_in_as(browser, authoring, "marketing")
     WebDriverWait(browser, WAIT_S).until(lambda d: d.find_elements(By.ID, "marketing-new-id"))
     browser.find_element(By.ID, "marketing-new-id").send_keys(CAMPAIGN)
     choose(browser, "marketing-new-used", "10086 IVR")
@@ -144,5 +146,8 @@ def test_marketing_creates_and_triggers_by_clicking_and_an_analyst_cannot(
     assert not browser.find_elements(By.ID, "marketing-trigger")
     assert not browser.find_elements(By.ID, "marketing-create")
     assert _forged_trigger(browser) == 403
+    browser.get(authoring)
+    wait_for_text(browser, "access-denied", lambda t: t.startswith("403 · New campaign"))
+    assert not browser.find_elements(By.ID, "marketing-create")
     time.sleep(2)  # a trigger would have reached ClickHouse by now
     assert scalar("SELECT count() FROM campaign_triggers") == 1
