@@ -1,9 +1,13 @@
 """The batched stage runtime: what every consume → fold → produce → commit stage shares.
 
+The stages on it: validation (:mod:`streams.validator`), nudges (:mod:`streams.nudges`),
+campaign fan-out (:mod:`streams.campaigns`) and the ClickHouse sink (:mod:`sinks.stage`).
+
 A stage supplies its topics and its *fold* (one fetched batch in, the acknowledgements to
 wait for and the offsets to commit out); :class:`BatchStage` owns everything around it:
 
-- the aiokafka clients (:mod:`streams.kafka`), started and stopped with the service;
+- the aiokafka clients (:mod:`streams.kafka`), started and stopped with the service (no
+  producer for a stage that produces nothing, such as the sink);
 - the fetch loop, ``worker_batch_size`` records or ``worker_batch_seconds`` at a time;
 - batches in flight (:class:`streams.acks.InFlight`): the next batch is folded while the last
   one's records are acknowledged, and offsets are committed only after their acknowledgements,
@@ -36,7 +40,7 @@ import logging
 import time
 from abc import abstractmethod
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -61,6 +65,8 @@ class BatchStage(Service):
 
     #: The consumer group's suffix and the name in logs.
     stage: ClassVar[str]
+    #: Whether the stage sends records (False: no producer is started).
+    produces: ClassVar[bool] = True
 
     def __init__(self, settings: Settings, **kwargs: object) -> None:
         self.settings = settings
@@ -100,7 +106,7 @@ class BatchStage(Service):
         """The most records one fold gets."""
         return self.settings.worker_batch_size
 
-    def progress(self) -> dict[str, int]:
+    def progress(self) -> Mapping[str, object]:
         """What the progress log line and the stop line report."""
         return dict(self.counts)
 
@@ -117,9 +123,10 @@ class BatchStage(Service):
         return self._consumer
 
     async def on_start(self) -> None:
-        self._producer = kafka.producer(self.settings)
         self._consumer = kafka.consumer(self.settings, self.stage)
-        await self._producer.start()
+        if self.produces:
+            self._producer = kafka.producer(self.settings)
+            await self._producer.start()
         await self._consumer.start()
         self._consumer.subscribe(self.topics(), listener=_Rebalance(self))
         log.info("%s", self.started_message())
