@@ -78,7 +78,8 @@ class SinkStage(BatchStage):
         async with self._lock:
             offsets = await asyncio.to_thread(self._flush_if_due)
             self._follow_availability()
-        await self._in_flight.add([], offsets)
+        if offsets:
+            await self._in_flight.add([], offsets)
 
     async def on_assigned(self, assigned: set[TopicPartition]) -> None:
         self.sink.assigned(assigned)
@@ -99,9 +100,10 @@ class SinkStage(BatchStage):
     async def on_stop(self) -> None:
         """Write and commit what is held (unless the stage crashed), then stop the clients."""
         if not self.crashed and self._consumer is not None:
+            log.info("stopping: writing the %d rows held, then committing", self.sink.buffered)
             async with self._lock:
                 landed = await asyncio.to_thread(self.sink.flush_before_stopping)
-            if landed:
+            if landed and self.sink.pending:
                 await self._in_flight.add([], self.sink.take_pending())
         await super().on_stop()
 
