@@ -1,9 +1,11 @@
-"""The ClickHouse sink: every topic of :func:`sinks.routes.routes` into its table, exactly once.
+"""The ClickHouse sink's core: every topic of :func:`sinks.routes.routes` into its table, once.
 
-One kafka-python consumer (group ``<group_prefix>-sink``) reads all those topics. Messages are
-turned into rows as they arrive and buffered per table, each row with the record it came from;
-a batch is written when it is large enough or old enough, and only after every table's rows
-landed (or were dead-lettered) are the offsets committed.
+:class:`Sink` holds no Kafka client. It is given fetched records (:meth:`Sink.add`), turns them
+into rows as they arrive and buffers them per table, each row with the record it came from;
+:meth:`Sink.flush` writes what it holds and says whether everything landed (or was
+dead-lettered), and only then may the offsets it hands out (:meth:`Sink.take_pending`) be
+committed. The stage that reads the topics and commits, on the shared stage runtime, is
+:mod:`sinks.stage`; it calls the core from a thread, because clickhouse-driver blocks.
 
 It never stops and never doubles:
 
@@ -11,25 +13,28 @@ It never stops and never doubles:
   ClickHouse refuses for its content is found by bisecting its batch (the other rows land) and
   becomes one too (``unwritable_row``, with the server's message).
 - ClickHouse unavailable (down, overloaded, shutting down, or refusing us for a reason that is
-  not in the data) means the same rows are retried with backoff while the partitions are
-  paused; the consumer keeps polling, so it stays in its group and takes part in rebalances.
+  not in the data) means the same rows are retried with backoff (:meth:`Sink.due`), and
+  :attr:`Sink.unavailable` tells the stage to keep reading paused meanwhile.
 - Nothing is inserted into a table before the ids it holds for the partitions read are loaded
   (:class:`sinks.dedupe.RecentIds`, bounded in entries and time); rows with those ids are
   dropped. Rows that might repeat one written before the memory's horizon (their own time is
   old enough, see :mod:`sinks.dedupe`), and every row of an insert that failed after it may
   have landed, are looked up in ClickHouse first, once per batch.
+- Rows held when their partitions go while ClickHouse is unavailable are forgotten with their
+  offsets (:meth:`Sink.forget`): the partitions' next owner reads them again from the
+  committed offsets.
 """
 
 import logging
-import signal
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any, Protocol
 
 import msgspec
+from aiokafka.structs import TopicPartition
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as DriverError
 from clickhouse_driver.errors import (
@@ -41,9 +46,6 @@ from clickhouse_driver.errors import (
     UnexpectedPacketFromServerError,
     UnknownPacketFromServerError,
 )
-from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
-from kafka.errors import CommitFailedError, KafkaError
-from kafka.structs import OffsetAndMetadata
 
 from channelhub.errors import StorageError
 from channelhub.settings import Settings
@@ -119,7 +121,7 @@ _CONNECTION_ERRORS = (
 
 
 class Message(Protocol):
-    """What the sink reads of a Kafka record (kafka-python's ``ConsumerRecord``)."""
+    """What the sink reads of a Kafka record (aiokafka's ``ConsumerRecord``)."""
 
     @property
     def topic(self) -> str: ...
@@ -207,6 +209,9 @@ class TableBuffer:
 
 
 class Sink:
+    """The buffers of every routed table, what is read but not committed, and ClickHouse's
+    availability; used by one task at a time (the stage's lock sees to it)."""
+
     def __init__(self, settings: Settings, client: Client | None = None) -> None:
         self.settings = settings
         self.db = database_name(settings)
@@ -221,77 +226,14 @@ class Sink:
         self._order = [b for b in self.buffers.values() if b is not self.dlq] + [self.dlq]
         #: How old a row's own time must be (beyond the memory's horizon) to be looked up.
         self._late_window = settings.clock_skew_seconds + LATE_MARGIN_S
+        #: The offset after the last record read, per partition, until it is committed.
         self.pending: dict[TopicPartition, int] = {}
-        #: The first offset read since the last commit, per partition: where to read again
-        #: from when what was read is forgotten (kafka-python keeps the position of a
-        #: partition that stays assigned across a rebalance).
-        self._rewind: dict[TopicPartition, int] = {}
+        self._last_flush = time.monotonic()
         #: While ClickHouse is unavailable: the failures in a row, and when to try again.
         self._failures = 0
         self._retry_at: float | None = None
-        self._stopping = False
 
-    # -- consuming -------------------------------------------------------------------------
-
-    def run(self, *, until: Callable[[], bool] = lambda: False) -> None:
-        """Consume until SIGTERM/SIGINT (or ``until()``), then flush, commit and close."""
-        consumer = KafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
-            group_id=f"{self.settings.group_prefix}-sink",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            session_timeout_ms=self.settings.kafka_session_timeout_ms,
-            heartbeat_interval_ms=self.settings.kafka_session_timeout_ms // 6,
-            max_partition_fetch_bytes=8 * 1024 * 1024,
-            fetch_max_bytes=64 * 1024 * 1024,
-        )
-        consumer.subscribe(list(self.buffers), listener=_Rebalance(self, consumer))
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, self._stop)
-        log.info("writing %s to ClickHouse database %s", list(self.buffers), self.db)
-        last_flush = last_report = time.monotonic()
-        try:
-            while not (self._stopping or until()):
-                if self._retry_at is not None:
-                    consumer.pause(*consumer.assignment())
-                fetched = consumer.poll(timeout_ms=200, max_records=self.settings.sink_batch_size)
-                self.add(fetched)
-                now = time.monotonic()
-                if self._flush_due(now, last_flush):
-                    if self.flush(consumer):
-                        consumer.resume(*consumer.paused())
-                    last_flush = now
-                if now - last_report >= 30:
-                    log.info("progress: %s", self.progress())
-                    last_report = now
-            self._flush_before_stopping(consumer)
-        finally:
-            consumer.close(autocommit=False)
-            log.info("stopped: %s", self.progress())
-
-    def _stop(self, signum: int, _frame: object) -> None:
-        log.info("signal %s: flushing and stopping", signum)
-        self._stopping = True
-
-    def _flush_due(self, now: float, last_flush: float) -> bool:
-        if self._retry_at is not None:
-            return now >= self._retry_at
-        return self.buffered >= self.settings.sink_batch_size or bool(
-            (self.buffered or self.pending) and now - last_flush >= self.settings.sink_flush_seconds
-        )
-
-    def _flush_before_stopping(self, consumer: KafkaConsumer) -> None:
-        deadline = time.monotonic() + STOP_PATIENCE_S
-        while not self.flush(consumer):
-            now = time.monotonic()
-            if now >= deadline:
-                log.error(
-                    "stopping with %d rows unwritten and their offsets uncommitted: ClickHouse "
-                    "is unavailable; the next start reads them again",
-                    self.buffered,
-                )
-                return
-            time.sleep(max(0.0, min(self._retry_at or now, deadline) - now))
+    # -- reading ---------------------------------------------------------------------------
 
     def add(self, fetched: Mapping[TopicPartition, Sequence[Message]]) -> None:
         """Turn fetched records into buffered rows, or into dead letters; never raises."""
@@ -316,7 +258,6 @@ class Sink:
                     continue
                 buffer.add(event_id, row, r)
             if records:
-                self._rewind.setdefault(tp, records[0].offset)
                 self.pending[tp] = records[-1].offset + 1
 
     def _dead_letter(self, r: Message, code: ReasonCode, why: str, now: datetime) -> None:
@@ -369,50 +310,54 @@ class Sink:
             for b in self.buffers.values()
         }
 
-    # -- rebalancing -----------------------------------------------------------------------
+    # -- what the stage asks -------------------------------------------------------------
 
-    def assigned(self, consumer: KafkaConsumer) -> None:
+    @property
+    def unavailable(self) -> bool:
+        """Whether the last attempt found ClickHouse unavailable: reading stays paused."""
+        return self._retry_at is not None
+
+    def due(self, now: float) -> bool:
+        """Whether a flush is due: a full batch, or anything held past ``sink_flush_seconds``;
+        while ClickHouse is unavailable, only once the backoff is over."""
+        if self._retry_at is not None:
+            return now >= self._retry_at
+        return self.buffered >= self.settings.sink_batch_size or bool(
+            (self.buffered or self.pending)
+            and now - self._last_flush >= self.settings.sink_flush_seconds
+        )
+
+    def take_pending(self) -> dict[TopicPartition, int]:
+        """The offsets to commit now that every row read before them landed; the sink holds
+        none after this."""
+        pending, self.pending = self.pending, {}
+        return pending
+
+    def assigned(self, assignment: Iterable[TopicPartition]) -> None:
         """Partitions came: the memory of every table is loaded again, for the partitions now
         read, before its next insert (not here: ClickHouse may be unavailable right now)."""
-        assignment = consumer.assignment()
+        assignment = set(assignment)
         for topic, buffer in self.buffers.items():
             buffer.partitions = {tp.partition for tp in assignment if tp.topic == topic}
             buffer.loaded = None
-        if self._retry_at is not None:
-            consumer.pause(*assignment)
 
-    def revoked(self, consumer: KafkaConsumer) -> None:
-        """Partitions go (all of them: the rebalancing is eager): write and commit what was
-        read from them, or, while ClickHouse is unavailable, forget it uncommitted, for their
-        next owner to read again."""
-        if not (self.buffered or self.pending):
-            return
-        if self._retry_at is None and self.flush(consumer) and not self.pending:
-            return
-        # Offsets left uncommitted must not be committed later, when another member owns
-        # the partitions: forget them (what was written is dropped when read again).
-        self.forget(consumer)
-
-    def forget(self, consumer: KafkaConsumer) -> None:
-        """Drop every row held and every offset not committed (partitions lost or revoked
-        while the rows cannot be written), and read those partitions again from the first
-        record dropped, should they stay ours; rows that did land are dropped when read."""
+    def forget(self) -> None:
+        """Drop every row held and every offset not committed (partitions revoked while the
+        rows cannot be written): their next owner, this sink included, reads them again from
+        the committed offsets, and rows that did land are dropped then."""
         if self.buffered:
             log.warning("forgetting %d unwritten rows: they are read again", self.buffered)
         for buffer in self.buffers.values():
             buffer.clear()
-        assignment = consumer.assignment()
-        for tp, offset in self._rewind.items():
-            if tp in assignment:
-                consumer.seek(tp, offset)
-        self._rewind.clear()
         self.pending.clear()
 
     # -- writing ---------------------------------------------------------------------------
 
-    def flush(self, consumer: KafkaConsumer) -> bool:
-        """Write every buffer, then commit; False, with the rows kept and nothing committed,
-        while ClickHouse is unavailable."""
+    def flush(self) -> bool:
+        """Write every buffer: True when everything held landed (or was dead-lettered), and
+        :meth:`take_pending` may be committed; False, with the rows kept, while ClickHouse is
+        unavailable."""
+        self._last_flush = time.monotonic()
         try:
             if self._retry_at is not None and not self.buffered:
                 self._probe()  # nothing to write (forgotten at a rebalance): is it back?
@@ -436,22 +381,23 @@ class Sink:
         if self._retry_at is not None:
             log.info("ClickHouse available again after %d failed attempts", self._failures)
         self._failures, self._retry_at = 0, None
-        self._commit(consumer)
         return True
 
-    def _commit(self, consumer: KafkaConsumer) -> None:
-        if not self.pending:
-            return
-        try:
-            consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in self.pending.items()})
-        except CommitFailedError as e:
-            # The group moved on; the rows are written, and dropped when read again.
-            log.warning("offsets not committed: %s", e)
-        except KafkaError as e:
-            log.warning("offsets not committed, tried again at the next flush: %s", e)
-            return
-        self.pending.clear()
-        self._rewind.clear()
+    def flush_before_stopping(self) -> bool:
+        """Flush, retrying for ``STOP_PATIENCE_S`` while ClickHouse is unavailable; False when
+        the rows are left unwritten, their offsets uncommitted, for the next start."""
+        deadline = time.monotonic() + STOP_PATIENCE_S
+        while not self.flush():
+            now = time.monotonic()
+            if now >= deadline:
+                log.error(
+                    "stopping with %d rows unwritten and their offsets uncommitted: ClickHouse "
+                    "is unavailable; the next start reads them again",
+                    self.buffered,
+                )
+                return False
+            time.sleep(max(0.0, min(self._retry_at or now, deadline) - now))
+        return True
 
     def write(self, buffer: TableBuffer) -> None:
         """Insert what ``buffer`` holds and empty it: load the table's memory first when it
@@ -587,20 +533,3 @@ class Sink:
             buffer.unsure = True
             raise UnavailableError(f"cannot insert into {self.db}.{buffer.table.TABLE}: {e}") from e
         return None
-
-
-class _Rebalance(ConsumerRebalanceListener):
-    """Flush (or forget) before partitions go; reload the dedupe memory after they come."""
-
-    def __init__(self, sink: Sink, consumer: KafkaConsumer) -> None:
-        self.sink = sink
-        self.consumer = consumer
-
-    def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        self.sink.revoked(self.consumer)
-
-    def on_partitions_lost(self, lost: set[TopicPartition]) -> None:
-        self.sink.forget(self.consumer)
-
-    def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        self.sink.assigned(self.consumer)

@@ -1,10 +1,16 @@
 """The batched stage runtime: what every consume → fold → produce → commit stage shares.
 
+The stages on it: validation (:mod:`streams.validator`), nudges (:mod:`streams.nudges`),
+dispatch (:mod:`streams.dispatcher`), campaign fan-out (:mod:`streams.campaigns`) and the
+ClickHouse sink (:mod:`sinks.stage`).
+
 A stage supplies its topics and its *fold* (one fetched batch in, the acknowledgements to
 wait for and the offsets to commit out); :class:`BatchStage` owns everything around it:
 
-- the aiokafka clients (:mod:`streams.kafka`), started and stopped with the service;
-- the fetch loop, ``worker_batch_size`` records or ``worker_batch_seconds`` at a time;
+- the aiokafka clients (:mod:`streams.kafka`), started and stopped with the service (no
+  producer for a stage that produces nothing, such as the sink);
+- the fetch loop, ``worker_batch_size`` records (a stage's :meth:`BatchStage.batch_size`) or
+  ``worker_batch_seconds`` at a time;
 - batches in flight (:class:`streams.acks.InFlight`): the next batch is folded while the last
   one's records are acknowledged, and offsets are committed only after their acknowledgements,
   strictly in fetch order;
@@ -24,11 +30,12 @@ A send that fails (the broker gone for longer than the producer's own retries) r
 the fetch loop and stops the worker process, with nothing committed past the last
 acknowledged batch: ``channelhub up`` restarts it, and it resumes from its committed offsets.
 
-Where faust fits: each stage runs as a ``mode.Service`` inside a faust worker
+Where faust fits: each stream stage runs as a ``mode.Service`` inside a faust worker
 (:mod:`streams.__main__`), which gives it the event loop, logging, signal handling and the
-local web endpoint. faust's agents and tables are not used: its per-event scheduling costs
-about 130 µs, which caps an agent near 9k events/s, and the nudge stage keeps its own state
-in a changelog topic (:mod:`streams.state_store`).
+local web endpoint (the sink runs in a plain ``mode`` worker, :mod:`sinks.__main__`).
+faust's agents and tables are not used: its per-event scheduling costs about 130 µs, which
+caps an agent near 9k events/s, and the nudge stage keeps its own state in a changelog topic
+(:mod:`streams.state_store`).
 """
 
 import asyncio
@@ -36,7 +43,7 @@ import logging
 import time
 from abc import abstractmethod
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -61,6 +68,8 @@ class BatchStage(Service):
 
     #: The consumer group's suffix and the name in logs.
     stage: ClassVar[str]
+    #: Whether the stage sends records (False: no producer is started).
+    produces: ClassVar[bool] = True
 
     def __init__(self, settings: Settings, **kwargs: object) -> None:
         self.settings = settings
@@ -100,7 +109,7 @@ class BatchStage(Service):
         """The most records one fold gets."""
         return self.settings.worker_batch_size
 
-    def progress(self) -> dict[str, int]:
+    def progress(self) -> Mapping[str, object]:
         """What the progress log line and the stop line report."""
         return dict(self.counts)
 
@@ -117,9 +126,10 @@ class BatchStage(Service):
         return self._consumer
 
     async def on_start(self) -> None:
-        self._producer = kafka.producer(self.settings)
         self._consumer = kafka.consumer(self.settings, self.stage)
-        await self._producer.start()
+        if self.produces:
+            self._producer = kafka.producer(self.settings)
+            await self._producer.start()
         await self._consumer.start()
         self._consumer.subscribe(self.topics(), listener=_Rebalance(self))
         log.info("%s", self.started_message())

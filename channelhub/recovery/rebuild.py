@@ -5,8 +5,8 @@ whether the tables still match their topics) it can be made again from scratch:
 
 1. **Fresh database** ``<db>_rebuild_<stamp>``, with every migration applied.
 2. **Replay** every topic the sink routes, from its first record to the end it has *now*
-   (exact end offsets, :mod:`channelhub.recovery.topics`), with the sink's own code
-   (:class:`sinks.writer.Sink`, a group of its own) into the fresh database. Records past that
+   (exact end offsets, :mod:`channelhub.recovery.topics`), with the sink's own stage
+   (:class:`sinks.stage.SinkStage`, a group of its own) into the fresh database. Records past that
    end are left to the running sink.
 3. **Settle**: wait until the running sink's group has committed those ends too, so it will
    never write a record the replay wrote (its memory of written ids would not know them).
@@ -30,9 +30,9 @@ whether the tables still match their topics) it can be made again from scratch:
 The old tables stay in ``<db>_before_rebuild_<stamp>`` for the operator to check and drop.
 """
 
+import asyncio
 import logging
 import re
-import signal
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -51,6 +51,7 @@ from channelhub.settings import Settings
 from sinks import migrations
 from sinks.client import connect, database_name, storage_errors
 from sinks.routes import routes
+from sinks.stage import SinkStage
 from sinks.tables import events
 from sinks.writer import Message, Sink
 
@@ -183,13 +184,10 @@ def _replay(
             last = time.monotonic()
         return sink.caught_up()
 
-    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        sink.run(until=done)
+        asyncio.run(SinkStage(fresh, sink=sink).run_until(done))
     finally:
         sink.client.disconnect()
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
     if not sink.caught_up():
         raise RebuildError("the replay was interrupted before it reached the end")
     if sink.buffered:

@@ -29,7 +29,7 @@ def test_webhook_gateway_sends_the_token_as_bearer() -> None:
         "https://sms.example/send",
         {"Authorization": "Bearer s3cret"},
     )
-    assert gateway.timeout.total == 3
+    assert (gateway.timeout.connect, gateway.timeout.read) == (3, 3)
 
 
 def test_smpp_gateway_binds_with_the_settings() -> None:

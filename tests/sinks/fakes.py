@@ -1,4 +1,5 @@
-"""A ClickHouse that lives in a dict, for the sink's unit tests, and the records it reads.
+"""A ClickHouse that lives in a dict, for the sink's unit tests, the records it reads, and
+the few calls its stage makes on a consumer.
 
 :class:`FakeClickHouse` answers the sink's statements the way the server does: an insert is
 serialized column by column with clickhouse-driver's own column writers (so a value the real
@@ -140,7 +141,7 @@ class FakeClickHouse:
 
 @dataclass(frozen=True)
 class Record:
-    """The fields of kafka-python's ``ConsumerRecord`` the sink reads."""
+    """The fields of aiokafka's ``ConsumerRecord`` the sink reads."""
 
     topic: str
     partition: int
@@ -151,25 +152,21 @@ class Record:
 
 @dataclass
 class FakeConsumer:
-    """What the sink asks of its consumer outside ``poll``: commits, pauses, seeks, the
-    assignment."""
+    """What the sink's stage asks of its consumer outside the fetch loop: commits, pauses,
+    the assignment."""
 
     assigned: set[Any] = field(default_factory=set)
     paused_partitions: set[Any] = field(default_factory=set)
-    commits: list[dict[Any, Any]] = field(default_factory=list)
-    seeks: dict[Any, int] = field(default_factory=dict)
+    commits: list[dict[Any, int]] = field(default_factory=list)
 
-    def seek(self, partition: Any, offset: int) -> None:
-        assert partition in self.assigned
-        self.seeks[partition] = offset
-
-    def commit(self, offsets: dict[Any, Any]) -> None:
-        self.commits.append({tp: meta.offset for tp, meta in offsets.items()})
+    async def commit(self, offsets: dict[Any, int]) -> None:
+        self.commits.append(dict(offsets))
 
     def assignment(self) -> set[Any]:
         return set(self.assigned)
 
     def pause(self, *partitions: Any) -> None:
+        assert set(partitions) <= self.assigned
         self.paused_partitions.update(partitions)
 
     def resume(self, *partitions: Any) -> None:

@@ -1,6 +1,8 @@
 """The sink against the real broker and ClickHouse: migrations, exact counts, crash replay."""
 
+import asyncio
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import msgspec
@@ -12,6 +14,7 @@ from channelhub.settings import Settings
 from dashboards.alerts import changes
 from sinks import migrations
 from sinks.client import connect
+from sinks.stage import SinkStage
 from sinks.writer import Sink
 from streams.routing import RawMessage, route
 from tests.factories import encode, mixed_events
@@ -53,9 +56,11 @@ def _counts(client: Client) -> tuple[int, int, int, int]:
     return rows, ids, per_minute, letters
 
 
-def _run_until(sink: Sink, client: Client, expected_rows: int, timeout: float = 60) -> None:
+def _run(settings: Settings, sink: Sink, done: Callable[[], bool], timeout: float = 60) -> None:
+    """Run ``sink`` as its stage until ``done()``, or for ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
-    sink.run(until=lambda: time.monotonic() > deadline or _counts(client)[0] >= expected_rows)
+    stage = SinkStage(settings, sink=sink)
+    asyncio.run(stage.run_until(lambda: time.monotonic() > deadline or done()))
 
 
 def test_sink_writes_each_event_once_even_when_the_topic_repeats_it(
@@ -68,11 +73,7 @@ def test_sink_writes_each_event_once_even_when_the_topic_repeats_it(
     _produce_canonical(settings, events + bad, times=2)
     client = connect(settings)
     sink = Sink(settings)
-    deadline = time.monotonic() + 60
-    sink.run(
-        until=lambda: time.monotonic() > deadline
-        or sink.progress()["events"]["duplicates_dropped"] >= 500
-    )
+    _run(settings, sink, lambda: sink.progress()["events"]["duplicates_dropped"] >= 500)
     assert _counts(client) == (500, 500, 500, 2)
 
 
@@ -83,24 +84,23 @@ def test_a_batch_written_but_not_committed_is_not_written_again(
     _produce_canonical(settings, [encode(e) for e in mixed_events(300)])
     client = connect(settings)
 
+    class CrashedError(Exception):
+        pass
+
     class CrashBeforeCommit(Sink):
-        def flush(self, consumer: object) -> None:  # type: ignore[override]
+        def flush(self) -> bool:
             for buffer in self.buffers.values():
                 if buffer.rows:
                     self.write(buffer)
-            raise KeyboardInterrupt  # dies between the insert and the offset commit
+            raise CrashedError  # dies between the insert and the offset commit
 
-    with pytest.raises(KeyboardInterrupt):
-        _run_until(CrashBeforeCommit(settings), client, 300)
+    with pytest.raises(CrashedError):
+        _run(settings, CrashBeforeCommit(settings), lambda: _counts(client)[0] >= 300)
     assert _counts(client)[0] > 0
 
     restarted = Sink(settings)
-    deadline = time.monotonic() + 60
     seen = restarted.buffers[settings.topic_events]
-    restarted.run(
-        until=lambda: time.monotonic() > deadline
-        or seen.duplicates + seen.written + len(seen.rows) >= 300
-    )
+    _run(settings, restarted, lambda: seen.duplicates + seen.written + len(seen.rows) >= 300)
     assert seen.duplicates > 0
     rows, ids, per_minute, _ = _counts(client)
     assert (rows, ids, per_minute) == (300, 300, 300)
@@ -127,11 +127,10 @@ def test_a_record_that_makes_no_row_becomes_a_dead_letter_and_the_rest_still_lan
     producer.close()
 
     client = connect(settings)
-    sink = Sink(settings)
-    deadline = time.monotonic() + 60
-    sink.run(
-        until=lambda: time.monotonic() > deadline
-        or client.execute("SELECT count() FROM alert_rule_changes") == [(1,)]
+    _run(
+        settings,
+        Sink(settings),
+        lambda: client.execute("SELECT count() FROM alert_rule_changes") == [(1,)],
     )
     assert client.execute("SELECT change_id FROM alert_rule_changes") == [(good.change_id,)]
     letters = client.execute(

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from aiokafka import TopicPartition
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kafka import TopicPartition
 
 from sinks.routes import routes
 from sinks.tables import dead_letters

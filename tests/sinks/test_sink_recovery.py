@@ -3,6 +3,7 @@ refuses, ClickHouse gone mid-run while partitions move, and a duplicate after th
 horizon. Each ends in exact counts: rows, distinct ids, rows under ``FINAL`` and the sum of
 ``events_per_minute`` all agree."""
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -11,12 +12,14 @@ from typing import Any
 
 import orjson
 import pytest
+from aiokafka import TopicPartition
 from clickhouse_driver import Client
 from kafka import KafkaConsumer, KafkaProducer
 
 from channelhub.settings import Settings
 from sinks import migrations, writer
 from sinks.client import connect
+from sinks.stage import SinkStage
 from sinks.writer import Sink
 from streams.routing import RawMessage, route
 from tests.factories import encode, make_event, mixed_events
@@ -49,10 +52,17 @@ def counts(client: Client) -> tuple[int, int, int, int]:
     return rows, ids, final, per_minute
 
 
-def run(sink: Sink, done: Callable[[], bool], timeout: float = 90) -> None:
+def run(stage: SinkStage, done: Callable[[], bool], timeout: float = 90) -> None:
+    """Run ``stage`` until ``done()``; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
-    sink.run(until=lambda: time.monotonic() > deadline or done())
-    assert done(), f"gave up after {timeout:.0f} s: {sink.progress()}"
+    asyncio.run(stage.run_until(lambda: time.monotonic() > deadline or done()))
+    assert done(), f"gave up after {timeout:.0f} s: {stage.progress()}"
+
+
+def started(settings: Settings) -> tuple[SinkStage, Sink]:
+    """A sink's stage, and the sink it writes with."""
+    stage = SinkStage(settings)
+    return stage, stage.sink
 
 
 def letters(client: Client) -> list[tuple[Any, ...]]:
@@ -78,8 +88,8 @@ def test_a_row_the_server_refuses_is_dead_lettered_and_the_rest_land(
     values[77] = orjson.dumps(poison)
     produce(settings, values, partition=2)
 
-    sink = Sink(settings)
-    run(sink, lambda: sink.progress()["events"]["unwritable"] == 1 and sink.buffered == 0)
+    stage, sink = started(settings)
+    run(stage, lambda: sink.progress()["events"]["unwritable"] == 1 and sink.buffered == 0)
     assert counts(client) == (199, 199, 199, 199)
     assert client.execute("SELECT count() FROM events WHERE session_id = 'poison'") == [(0,)]
     ((code, topic, partition, offset, message, payload),) = letters(client)
@@ -99,26 +109,26 @@ def test_values_past_a_narrowed_column_are_dead_lettered_and_the_rest_land(
     client.execute("ALTER TABLE events MODIFY COLUMN kafka_offset UInt8")
     produce(settings, [canonical(e) for e in mixed_events(257)], partition=1)
 
-    sink = Sink(settings)
-    run(sink, lambda: sink.progress()["events"]["unwritable"] == 1 and sink.buffered == 0)
+    stage, sink = started(settings)
+    run(stage, lambda: sink.progress()["events"]["unwritable"] == 1 and sink.buffered == 0)
     assert counts(client) == (256, 256, 256, 256)
     ((code, _, partition, offset, message, _),) = letters(client)
     assert (code, partition, offset) == ("unwritable_row", 1, 256)
     assert "ubyte format requires 0 <= number <= 255" in message
 
 
-class Watched(Sink):
-    """A sink that notes the assignments it gets while its proxy is cut."""
+class Watched(SinkStage):
+    """A sink's stage that notes the assignments it gets while its proxy is cut."""
 
     def __init__(self, settings: Settings, proxy: TcpProxy) -> None:
         super().__init__(settings)
         self.proxy = proxy
         self.assigned_while_cut = 0
 
-    def assigned(self, consumer: KafkaConsumer) -> None:
+    async def on_assigned(self, assigned: set[TopicPartition]) -> None:
         if self.proxy.is_cut:
             self.assigned_while_cut += 1
-        super().assigned(consumer)
+        await super().on_assigned(assigned)
 
 
 def test_clickhouse_gone_mid_run_with_partitions_reassigned_meanwhile_recovers_by_itself(
@@ -133,7 +143,8 @@ def test_clickhouse_gone_mid_run_with_partitions_reassigned_meanwhile_recovers_b
     finished = threading.Event()
 
     with TcpProxy(settings.clickhouse_host, settings.clickhouse_port) as proxy:
-        sink = Watched(settings.model_copy(update={"clickhouse_port": proxy.port}), proxy)
+        stage = Watched(settings.model_copy(update={"clickhouse_port": proxy.port}), proxy)
+        sink = stage.sink
 
         def outage() -> None:
             try:
@@ -153,7 +164,7 @@ def test_clickhouse_gone_mid_run_with_partitions_reassigned_meanwhile_recovers_b
                 wait_for(lambda: other.poll(timeout_ms=200) is not None and other.assignment(),
                          "the other member's assignment", timeout=60)  # fmt: skip
                 other.close(autocommit=False)
-                wait_for(lambda: sink.assigned_while_cut >= 2, "the sink's reassignment")
+                wait_for(lambda: stage.assigned_while_cut >= 2, "the sink's reassignment")
                 proxy.restore()
             finally:
                 proxy.restore()
@@ -162,13 +173,13 @@ def test_clickhouse_gone_mid_run_with_partitions_reassigned_meanwhile_recovers_b
         thread = threading.Thread(target=outage, daemon=True)
         thread.start()
         run(
-            sink,
+            stage,
             lambda: finished.is_set() and counts(client)[0] >= 800 and not sink.pending,
             timeout=180,
         )
         thread.join(timeout=5)
 
-    assert sink.assigned_while_cut >= 2
+    assert stage.assigned_while_cut >= 2
     assert counts(client) == (800, 800, 800, 800)
     assert letters(client) == []
 
@@ -186,18 +197,18 @@ def test_a_duplicate_after_the_memory_horizon_changes_no_table_and_no_aggregate(
         "web.login", occurred_at=(datetime.now(UTC) - timedelta(hours=20)).isoformat()
     )
     produce(settings, [canonical(late)])
-    sink = Sink(settings)
-    run(sink, lambda: counts(client)[0] == 1 and not sink.pending)
+    stage, sink = started(settings)
+    run(stage, lambda: counts(client)[0] == 1 and not sink.pending)
     time.sleep(2.5)  # the next rows are ingested more than the horizon after it
     produce(settings, [canonical(e) for e in mixed_events(20)])
-    sink = Sink(settings)
-    run(sink, lambda: counts(client)[0] == 21 and not sink.pending)
+    stage, sink = started(settings)
+    run(stage, lambda: counts(client)[0] == 21 and not sink.pending)
     before = counts(client)
 
     produce(settings, [canonical(late)])
-    restarted = Sink(settings)
+    stage, restarted = started(settings)
     seen = restarted.buffers[settings.topic_events]
-    run(restarted, lambda: seen.duplicates == 1 and not restarted.pending)
+    run(stage, lambda: seen.duplicates == 1 and not restarted.pending)
     assert late["event_id"] not in seen.recent  # not dropped from memory: looked up
     assert counts(client) == before == (21, 21, 21, 21)
     per_minute = client.execute(

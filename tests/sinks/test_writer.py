@@ -6,15 +6,15 @@ from typing import Any
 
 import orjson
 import pytest
+from aiokafka import TopicPartition
 from clickhouse_driver.errors import NetworkError, ServerException, TypeMismatchError
-from kafka import TopicPartition
 
 from sinks import writer
 from sinks.tables import events
 from sinks.writer import Sink, rows_at_fault
 from streams.routing import RawMessage, route
 from tests.factories import encode, make_event
-from tests.sinks.fakes import FakeClickHouse, FakeConsumer, Record, stamp, unit_settings
+from tests.sinks.fakes import FakeClickHouse, Record, stamp, unit_settings
 
 SETTINGS = unit_settings()
 TOPIC = SETTINGS.topic_events
@@ -35,12 +35,11 @@ def records(values: list[bytes], *, first_offset: int = 0) -> dict[TopicPartitio
     return {TP: [Record(TOPIC, 0, first_offset + i, now, v) for i, v in enumerate(values)]}
 
 
-def started(client: FakeClickHouse, **settings: Any) -> tuple[Sink, FakeConsumer]:
+def started(client: FakeClickHouse, **settings: Any) -> Sink:
     """A sink with partition 0 of every topic assigned, as after its first rebalance."""
     sink = Sink(SETTINGS.model_copy(update=settings), client=client)
-    consumer = FakeConsumer({TopicPartition(t, 0) for t in sink.buffers})
-    sink.assigned(consumer)
-    return sink, consumer
+    sink.assigned({TopicPartition(t, 0) for t in sink.buffers})
+    return sink
 
 
 def ids(client: FakeClickHouse, table: str = "events") -> list[str]:
@@ -85,9 +84,9 @@ def test_a_row_clickhouse_refuses_is_bisected_out_and_dead_lettered() -> None:
     client = FakeClickHouse(
         SETTINGS, refuse=lambda table, row: table == "events" and "poison" in row["attributes"]
     )
-    sink, consumer = started(client)
+    sink = started(client)
     sink.add(records(values))
-    assert sink.flush(consumer)
+    assert sink.flush()
     assert sorted(ids(client)) == sorted(
         orjson.loads(v)["event_id"] for v in values[:23] + values[24:]
     )
@@ -102,7 +101,7 @@ def test_a_row_clickhouse_refuses_is_bisected_out_and_dead_lettered() -> None:
     assert "Stack trace" not in letter["message"]
     assert "poison" in letter["payload"]
     assert "13812345678" not in letter["payload"]
-    assert consumer.commits == [{TP: 37}]
+    assert sink.take_pending() == {TP: 37}
     assert sink.progress()["events"] == {"written": 36, "duplicates_dropped": 0, "unwritable": 1}
 
 
@@ -111,9 +110,9 @@ def test_values_the_client_refuses_for_a_narrower_column_are_dead_lettered() -> 
     client, one dead letter each, and the rest land."""
     client = FakeClickHouse(SETTINGS)
     client.types["events"]["kafka_offset"] = "UInt8"
-    sink, consumer = started(client)
+    sink = started(client)
     sink.add(records(fresh_events(10), first_offset=250))
-    assert sink.flush(consumer)
+    assert sink.flush()
     assert sorted(r["kafka_offset"] for r in client.tables["events"]) == list(range(250, 256))
     letters = client.tables["dead_letters"]
     assert sorted(r["source_offset"] for r in letters) == list(range(256, 260))
@@ -122,17 +121,18 @@ def test_values_the_client_refuses_for_a_narrower_column_are_dead_lettered() -> 
 
 def test_an_outage_keeps_the_rows_commits_nothing_and_ends_in_exact_counts() -> None:
     client = FakeClickHouse(SETTINGS)
-    sink, consumer = started(client)
+    sink = started(client)
     client.down = True
     sink.add(records(fresh_events(5)))
-    assert not sink.flush(consumer)
-    assert not sink.flush(consumer)
-    assert consumer.commits == []
-    assert sink.buffered == 5
+    assert not sink.flush()
+    assert not sink.flush()
+    assert (sink.unavailable, sink.buffered, sink.pending) == (True, 5, {TP: 5})
     client.down = False
-    assert sink.flush(consumer)
+    assert sink.flush()
     assert len(ids(client)) == 5
-    assert consumer.commits == [{TP: 5}]
+    assert not sink.unavailable
+    assert sink.take_pending() == {TP: 5}
+    assert sink.pending == {}
 
 
 class LandsThenFails(FakeClickHouse):
@@ -156,11 +156,11 @@ class LandsThenFails(FakeClickHouse):
 
 def test_an_insert_that_landed_before_its_answer_was_lost_is_not_written_twice() -> None:
     client = LandsThenFails(SETTINGS)
-    sink, consumer = started(client)
+    sink = started(client)
     sink.add(records(fresh_events(8)))
-    assert not sink.flush(consumer)
+    assert not sink.flush()
     assert len(ids(client)) == 8
-    assert sink.flush(consumer)
+    assert sink.flush()
     assert len(ids(client)) == 8
     assert sink.progress()["events"]["duplicates_dropped"] == 8
 
@@ -168,72 +168,61 @@ def test_an_insert_that_landed_before_its_answer_was_lost_is_not_written_twice()
 def test_partitions_assigned_during_an_outage_are_remembered_before_the_first_insert() -> None:
     client = FakeClickHouse(SETTINGS)
     values = fresh_events(6)
-    predecessor, consumer = started(client)
+    predecessor = started(client)
     predecessor.add(records(values[:4]))
-    assert predecessor.flush(consumer)
+    assert predecessor.flush()
 
-    sink, consumer = started(client)
+    sink = started(client)
     client.down = True
-    sink.assigned(consumer)  # no exception: loading waits
+    sink.assigned({TopicPartition(t, 0) for t in sink.buffers})  # no exception: loading waits
     sink.add(records(values))  # the predecessor's tail again, and two new
-    assert not sink.flush(consumer)
+    assert not sink.flush()
     client.down = False
     client.statements.clear()
-    assert sink.flush(consumer)
+    assert sink.flush()
     assert sorted(ids(client)) == sorted(orjson.loads(v)["event_id"] for v in values)
     first_insert = next(i for i, s in enumerate(client.statements) if s.startswith("INSERT"))
     assert any("max(ingested_at)" in s for s in client.statements[:first_insert])
 
 
-def test_an_assignment_while_clickhouse_is_known_down_pauses_the_partitions() -> None:
+def test_forgotten_rows_and_offsets_are_gone_and_the_next_flush_asks_clickhouse_first() -> None:
     client = FakeClickHouse(SETTINGS)
-    sink, consumer = started(client)
-    client.down = True
-    sink.add(records(fresh_events(1)))
-    assert not sink.flush(consumer)
-    sink.assigned(consumer)
-    assert consumer.paused() == consumer.assignment()
-
-
-def test_partitions_revoked_during_an_outage_are_forgotten_uncommitted_and_read_again() -> None:
-    """kafka-python keeps the position of a partition that stays assigned across the
-    rebalance, so the sink moves it back to the first record it forgot."""
-    client = FakeClickHouse(SETTINGS)
-    sink, consumer = started(client)
+    sink = started(client)
     sink.add(records(fresh_events(2)))
-    assert sink.flush(consumer)
+    assert sink.flush()
+    assert sink.take_pending() == {TP: 2}
     client.down = True
     sink.add(records(fresh_events(3), first_offset=2))
-    sink.add(records(fresh_events(3), first_offset=5))
-    assert not sink.flush(consumer)
-    sink.revoked(consumer)
-    assert (sink.buffered, sink.pending, consumer.commits) == (0, {}, [{TP: 2}])
-    assert consumer.seeks == {TP: 2}
+    assert not sink.flush()
+    sink.forget()
+    assert (sink.buffered, sink.pending) == (0, {})
     # Nothing left to write: the next attempt asks ClickHouse itself before reading resumes.
-    assert not sink.flush(consumer)
+    client.statements.clear()
+    assert not sink.flush()
     client.down = False
-    assert sink.flush(consumer)
+    assert sink.flush()
+    assert client.statements == ["SELECT 1"]
 
 
 def test_a_late_duplicate_is_looked_up_and_dropped_and_live_traffic_is_never_looked_up() -> None:
     client = FakeClickHouse(SETTINGS)
     old = fresh_events(3, occurred=datetime.now(UTC) - timedelta(days=1))
-    first, consumer = started(client, sink_dedupe_window=2)
+    first = started(client, sink_dedupe_window=2)
     first.add(records(old))
-    assert first.flush(consumer)
+    assert first.flush()
     # Ingested two hours ago, as far as the table's memory can tell.
     for row in client.tables["events"]:
         row["ingested_at"] -= timedelta(hours=2)
 
     live = fresh_events(50)
-    restarted, consumer = started(client, sink_dedupe_window=2)
+    restarted = started(client, sink_dedupe_window=2)
     restarted.add(records(live))
     client.statements.clear()
-    assert restarted.flush(consumer)
+    assert restarted.flush()
     assert not any("IN ids" in s for s in client.statements)
 
     restarted.add(records(old, first_offset=50))  # a day late, another ingest time
-    assert restarted.flush(consumer)
+    assert restarted.flush()
     assert any("IN ids" in s for s in client.statements)
     assert len(ids(client)) == len(set(ids(client))) == 53
     assert restarted.progress()["events"]["duplicates_dropped"] == 3
@@ -241,26 +230,26 @@ def test_a_late_duplicate_is_looked_up_and_dropped_and_live_traffic_is_never_loo
 
 def test_an_evicted_id_moves_the_horizon_so_its_duplicate_is_looked_up() -> None:
     client = FakeClickHouse(SETTINGS)
-    sink, consumer = started(client, sink_dedupe_window=5, clock_skew_seconds=0)
+    sink = started(client, sink_dedupe_window=5, clock_skew_seconds=0)
     recent = fresh_events(1, occurred=datetime.now(UTC) - timedelta(seconds=200))
     sink.add(records(recent))
-    assert sink.flush(consumer)
+    assert sink.flush()
     sink.add(records(fresh_events(10), first_offset=1))  # pushes it out of the memory
-    assert sink.flush(consumer)
+    assert sink.flush()
     assert orjson.loads(recent[0])["event_id"] not in sink.buffers[TOPIC].recent
     sink.add(records(recent, first_offset=11))
-    assert sink.flush(consumer)
+    assert sink.flush()
     assert len(ids(client)) == len(set(ids(client))) == 11
 
 
 def test_a_stopping_sink_gives_up_after_its_patience(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(writer, "STOP_PATIENCE_S", 0.3)
     client = FakeClickHouse(SETTINGS)
-    sink, consumer = started(client)
+    sink = started(client)
     client.down = True
     sink.add(records(fresh_events(2)))
-    sink._flush_before_stopping(consumer)
-    assert (sink.buffered, consumer.commits) == (2, [])
+    assert not sink.flush_before_stopping()
+    assert (sink.buffered, sink.pending) == (2, {TP: 2})
 
 
 def test_the_event_time_column_is_the_partition_key_of_every_table() -> None:
