@@ -1,25 +1,25 @@
 """What the channel deep-dive pages share: the time-range controls, the step from controls to a
-checked range, and the pieces every page lays out the same way (KPI cards, tables, messages).
+checked range, the refresh that turns them into the page (:func:`register_refresh`, on the
+one refresh path of :mod:`dashboards.refresh`), and the pieces every page lays out the same
+way (KPI cards, tables, messages).
 
 The range goes through :func:`dashboards.filters.from_controls`, the same whitelist as the
 volume page, so a bad or out-of-range date becomes a message and no query runs. Component ids
 are ``<prefix>-...`` with the page's prefix, as on the volume page.
 """
 
-import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from clickhouse_driver import Client
 from dash import Input, Output, State, dcc, html
 
-from channelhub.errors import StorageError
-from dashboards import db
+from dashboards import refresh as page_refresh
 from dashboards.filters import (
     DEFAULT_PRESET,
     SHANGHAI,
-    FilterError,
     VolumeFilter,
     from_controls,
     preset_range,
@@ -27,7 +27,6 @@ from dashboards.filters import (
 from dashboards.queries.cross_channel import last_seen
 from dashboards.roles import Role, callback
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 NOTHING = "—"
@@ -168,10 +167,6 @@ def checked_range(
     )
 
 
-def storage_message(e: StorageError) -> str:
-    return f"{e}. Is ClickHouse running (`channelhub up`)?"
-
-
 class Nothing(NamedTuple):
     """What a page found none of in the range (``what``), and on which channels to look for
     the newest event instead, so the message can say whether the range is just too early."""
@@ -180,36 +175,91 @@ class Nothing(NamedTuple):
     channels: tuple[str, ...]
 
 
-def refresh(
-    page: str,
-    controls: Mapping[str, Any],
+def blank(
+    kpis: Iterable[str], message: str, now: datetime, status_class: str, cleared: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Every number cleared and ``message`` shown: stale numbers must not pass for current.
+    ``cleared`` holds the page's own components, empty."""
+    keys = tuple(kpis)
+    return {
+        "totals": dict.fromkeys(keys, NOTHING),
+        "details": dict.fromkeys(keys, ""),
+        **cleared,
+        "status": message,
+        "status_class": status_class,
+        "range_label": "",
+        "updated": updated(now),
+    }
+
+
+@dataclass(frozen=True)
+class Found(Generic[T]):
+    """What a deep dive read: its data, what it found none of, and the newest such event."""
+
+    data: T
+    empty: Nothing | None
+    last_seen: datetime | None
+
+
+def outputs(prefix: str, kpis: Iterable[str], **components: Output) -> dict[str, Any]:
+    """A range page's refresh outputs: the KPI cards of :func:`kpi`, the page's own
+    ``components`` by key, the status line, the range label and the update time."""
+    return {
+        "totals": {k: Output(f"{prefix}-total-{k}", "children") for k in kpis},
+        "details": {k: Output(f"{prefix}-detail-{k}", "children") for k in kpis},
+        **components,
+        "status": Output(f"{prefix}-status", "children"),
+        "status_class": Output(f"{prefix}-status", "className"),
+        "range_label": Output(f"{prefix}-range-label", "children"),
+        "updated": Output(f"{prefix}-updated", "children"),
+    }
+
+
+def register_refresh(
+    prefix: str,
+    roles: tuple[Role, ...],
+    kpis: Sequence[str],
+    components: Mapping[str, Output],
     fetch: Callable[[Client, VolumeFilter, datetime], T],
     nothing: Callable[[T], Nothing | None],
     view: Callable[[VolumeFilter, T, datetime], dict[str, Any]],
-    blank: Callable[[str, datetime, str], dict[str, Any]],
-) -> dict[str, Any]:
-    """One deep-dive refresh: controls → checked range → ``fetch`` → ``view``.
+    cleared: Callable[[], dict[str, Any]],
+) -> Callable[..., dict[str, Any]]:
+    """Wire a deep-dive page for the users with ``roles``: its custom range, and its refresh
+    on every control change and tick into :func:`outputs`. Returns the refresh, which tests
+    call with the controls.
 
-    A bad range, an unreachable ClickHouse and an empty range each become ``blank`` with a
-    message (never a traceback, never stale numbers); every page behaves the same way because
-    this is the one place that decides it.
+    The refresh is :func:`dashboards.refresh.refresh` over the checked range: ``fetch``, then
+    ``view`` fills the KPI cards, the page's ``components`` and the range label. A range that
+    ``nothing`` finds empty is :func:`blank` like a problem, saying whether the range is just
+    too early; ``cleared`` gives the page's components, empty.
     """
-    now = datetime.now(UTC)
-    try:
-        f = checked_range(**controls, now=now)
-    except FilterError as e:
-        return blank(f"Check the filters: {e}", now, "status error")
-    try:
-        with db.client(db.request_settings()) as client:
-            data = fetch(client, f, now)
-            empty = nothing(data)
-            last = last_seen(client, *empty.channels) if empty else None
-    except StorageError as e:
-        log.warning("%s page: %s", page, e)
-        return blank(storage_message(e), now, "status error")
-    if empty:
-        return blank(why_empty(empty.what, f, last), now, "status empty")
-    return view(f, data, now)
+    register_custom_range(prefix, roles)
+
+    def read(client: Client, f: VolumeFilter, now: datetime) -> Found[T]:
+        data = fetch(client, f, now)
+        empty = nothing(data)
+        return Found(data, empty, last_seen(client, *empty.channels) if empty else None)
+
+    def problem(message: str, now: datetime, status_class: str) -> dict[str, Any]:
+        return blank(kpis, message, now, status_class, cleared())
+
+    def shown(f: VolumeFilter, found: Found[T], now: datetime) -> dict[str, Any]:
+        if found.empty:
+            return problem(why_empty(found.empty.what, f, found.last_seen), now, "status empty")
+        return {**view(f, found.data, now), "status": "", "status_class": "status",
+                "updated": updated(now)}  # fmt: skip
+
+    def refresh(_tick: int | None, **controls: Any) -> dict[str, Any]:
+        def check(now: datetime) -> VolumeFilter:
+            return checked_range(**controls, now=now)
+
+        return page_refresh.refresh(prefix, check, read, shown, problem)
+
+    callback(output=outputs(prefix, kpis, **components), inputs=range_inputs(prefix), roles=roles)(
+        refresh
+    )
+    return refresh
 
 
 def kpi(prefix: str, key: str, label: str, color: str = "#1f2933") -> html.Div:

@@ -15,11 +15,11 @@ from clickhouse_driver import Client
 from dash import Output, dcc, html
 
 from dashboards import charts, deep_dive
-from dashboards.deep_dive import NOTHING, share
+from dashboards.deep_dive import share
 from dashboards.filters import SHANGHAI, VolumeFilter
 from dashboards.labels import CHANNEL_COLORS, CHANNEL_LABELS
 from dashboards.queries import cross_channel
-from dashboards.roles import Role, callback
+from dashboards.roles import Role
 from schemas.envelope import CHANNELS
 
 ALLOWED: tuple[Role, ...] = ("analyst",)
@@ -90,30 +90,6 @@ def layout(**_query: str) -> html.Div:
     )
 
 
-deep_dive.register_custom_range(PREFIX, ALLOWED)
-
-
-@callback(
-    output={
-        "totals": {k: Output(f"cross-total-{k}", "children") for k in KPIS},
-        "details": {k: Output(f"cross-detail-{k}", "children") for k in KPIS},
-        "mix": Output("cross-chart-mix", "figure"),
-        "deflection": Output("cross-chart-deflection", "figure"),
-        "recontacts": Output("cross-recontacts", "children"),
-        "status": Output("cross-status", "children"),
-        "status_class": Output("cross-status", "className"),
-        "range_label": Output("cross-range-label", "children"),
-        "updated": Output("cross-updated", "children"),
-    },
-    inputs=deep_dive.range_inputs(PREFIX),
-    roles=ALLOWED,
-)
-def refresh(_tick: int | None, **controls: Any) -> dict[str, Any]:
-    """Controls → range → three queries → components (see :func:`deep_dive.refresh`)."""
-    return deep_dive.refresh("cross-channel", controls, _fetch, _nothing,
-                             lambda f, d, now: _view(f, *d, now), _blank)  # fmt: skip
-
-
 def _fetch(client: Client, f: VolumeFilter, _now: datetime) -> tuple[Any, Any, Any]:
     return (
         cross_channel.mix(client, f),
@@ -132,7 +108,7 @@ def _view(
     mix: cross_channel.Mix,
     done: dict[str, dict[str, int]],
     again: dict[str, cross_channel.Recontacts],
-    now: datetime,
+    _now: datetime,
 ) -> dict[str, Any]:
     contacts = sum(r.contacts for r in again.values())
     recontacted = sum(r.recontacted for r in again.values())
@@ -152,29 +128,20 @@ def _view(
         "mix": _mix_chart(mix),
         "deflection": _deflection_chart(done),
         "recontacts": _recontacts_table(again),
-        "status": "",
-        "status_class": "status",
         "range_label": deep_dive.range_label(
             f,
             f"chart points per {charts.bucket_name(mix.bucket_seconds)}; re-contacts "
             "are looked for up to 24 h after the range",
         ),
-        "updated": deep_dive.updated(now),
     }
 
 
-def _blank(message: str, now: datetime, status_class: str = "status error") -> dict[str, Any]:
-    """Every number cleared and ``message`` shown: stale numbers must not pass for current."""
+def _cleared() -> dict[str, Any]:
+    """The page's own components with nothing in them (see :func:`deep_dive.blank`)."""
     return {
-        "totals": dict.fromkeys(KPIS, NOTHING),
-        "details": dict.fromkeys(KPIS, ""),
         "mix": charts.empty("", height=MIX_HEIGHT),
         "deflection": charts.empty("", height=DEFLECTION_HEIGHT),
         "recontacts": "",
-        "status": message,
-        "status_class": status_class,
-        "range_label": "",
-        "updated": deep_dive.updated(now),
     }
 
 
@@ -243,3 +210,20 @@ def _recontacts_table(again: dict[str, cross_channel.Recontacts]) -> Any:
         ],
         empty="No contacts in this range.",
     )  # fmt: skip
+
+
+#: The page's refresh, on every control change and every ``deep_dive.REFRESH_MS``.
+refresh = deep_dive.register_refresh(
+    PREFIX,
+    ALLOWED,
+    KPIS,
+    {
+        "mix": Output("cross-chart-mix", "figure"),
+        "deflection": Output("cross-chart-deflection", "figure"),
+        "recontacts": Output("cross-recontacts", "children"),
+    },
+    _fetch,
+    _nothing,
+    lambda f, d, now: _view(f, *d, now),
+    _cleared,
+)

@@ -13,6 +13,7 @@ from dash import Input, Output, dcc, html
 
 from dashboards import db
 from dashboards import health as data_health
+from dashboards.refresh import ERROR, storage_message
 from dashboards.roles import Role, callback
 
 ALLOWED: tuple[Role, ...] = ("ops", "analyst")
@@ -70,9 +71,7 @@ def layout(**_query: str) -> html.Div:
 def refresh(_tick: int | None) -> tuple[Any, ...]:
     report = data_health.read(db.request_settings(), datetime.now(UTC))
     status, status_class = (
-        (f"{report.storage_error}. Is ClickHouse running?", "status error")
-        if report.storage_error
-        else ("", "status")
+        (storage_message(report.storage_error), ERROR) if report.storage_error else ("", "status")
     )
     updated = f"Updated {data_health.local_minute(report.now)} Asia/Shanghai"
     return _summary(report), _lag(report), _dead(report), status, status_class, updated

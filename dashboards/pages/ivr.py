@@ -13,11 +13,11 @@ from clickhouse_driver import Client
 from dash import Output, dcc, html
 
 from dashboards import charts, deep_dive
-from dashboards.deep_dive import NOTHING, share
+from dashboards.deep_dive import share
 from dashboards.filters import VolumeFilter
 from dashboards.labels import BRAND_LABELS, CHANNEL_COLORS, PREFECTURE_LABELS
 from dashboards.queries import ivr
-from dashboards.roles import Role, callback
+from dashboards.roles import Role
 from schemas.envelope import BRANDS, PREFECTURES
 
 ALLOWED: tuple[Role, ...] = ("analyst",)
@@ -90,30 +90,6 @@ def layout(**_query: str) -> html.Div:
     )
 
 
-deep_dive.register_custom_range(PREFIX, ALLOWED)
-
-
-@callback(
-    output={
-        "totals": {k: Output(f"ivr-total-{k}", "children") for k in KPIS},
-        "details": {k: Output(f"ivr-detail-{k}", "children") for k in KPIS},
-        "stops": Output("ivr-chart-stops", "figure"),
-        "lead_in": Output("ivr-chart-lead-in", "figure"),
-        "funnel": Output("ivr-funnel", "children"),
-        "status": Output("ivr-status", "children"),
-        "status_class": Output("ivr-status", "className"),
-        "range_label": Output("ivr-range-label", "children"),
-        "updated": Output("ivr-updated", "children"),
-    },
-    inputs=deep_dive.range_inputs(PREFIX),
-    roles=ALLOWED,
-)
-def refresh(_tick: int | None, **controls: Any) -> dict[str, Any]:
-    """Controls → range → three queries → components (see :func:`deep_dive.refresh`)."""
-    return deep_dive.refresh("ivr", controls, _fetch, _nothing,
-                             lambda f, d, now: _view(f, *d, now), _blank)  # fmt: skip
-
-
 def _fetch(
     client: Client, f: VolumeFilter, now: datetime
 ) -> tuple[list[ivr.Step], list[ivr.LeadIn], ivr.Containment]:
@@ -133,7 +109,7 @@ def _view(
     steps: list[ivr.Step],
     variants: list[ivr.LeadIn],
     contained: ivr.Containment,
-    now: datetime,
+    _now: datetime,
 ) -> dict[str, Any]:
     calls = contained.calls
     zero = sum(v.pressed_zero for v in variants)
@@ -156,27 +132,18 @@ def _view(
         "stops": _stops_chart(steps),
         "lead_in": _lead_in_chart(variants),
         "funnel": _funnel_table(steps),
-        "status": "",
-        "status_class": "status",
         "range_label": deep_dive.range_label(
             f, f"calls that started in the range, followed for up to {_hours(ivr.FOLLOW)} h"
         ),
-        "updated": deep_dive.updated(now),
     }
 
 
-def _blank(message: str, now: datetime, status_class: str = "status error") -> dict[str, Any]:
-    """Every number cleared and ``message`` shown: stale numbers must not pass for current."""
+def _cleared() -> dict[str, Any]:
+    """The page's own components with nothing in them (see :func:`deep_dive.blank`)."""
     return {
-        "totals": dict.fromkeys(KPIS, NOTHING),
-        "details": dict.fromkeys(KPIS, ""),
         "stops": charts.empty("", height=STOPS_HEIGHT),
         "lead_in": charts.empty("", height=LEAD_IN_HEIGHT),
         "funnel": "",
-        "status": message,
-        "status_class": status_class,
-        "range_label": "",
-        "updated": deep_dive.updated(now),
     }
 
 
@@ -266,3 +233,20 @@ def _funnel_table(steps: list[ivr.Step]) -> Any:
 
 def _hours(span: timedelta) -> int:
     return int(span.total_seconds() // 3600)
+
+
+#: The page's refresh, on every control change and every ``deep_dive.REFRESH_MS``.
+refresh = deep_dive.register_refresh(
+    PREFIX,
+    ALLOWED,
+    KPIS,
+    {
+        "stops": Output("ivr-chart-stops", "figure"),
+        "lead_in": Output("ivr-chart-lead-in", "figure"),
+        "funnel": Output("ivr-funnel", "children"),
+    },
+    _fetch,
+    _nothing,
+    lambda f, d, now: _view(f, *d, now),
+    _cleared,
+)

@@ -17,7 +17,7 @@ from dashboards.deep_dive import NOTHING
 from dashboards.filters import VolumeFilter
 from dashboards.labels import CHANNEL_COLORS, PREFECTURE_LABELS
 from dashboards.queries import kiosks
-from dashboards.roles import Role, callback
+from dashboards.roles import Role
 
 ALLOWED: tuple[Role, ...] = ("analyst",)
 
@@ -73,37 +73,7 @@ def layout(**_query: str) -> html.Div:
     )
 
 
-deep_dive.register_custom_range(PREFIX, ALLOWED)
-
-
-@callback(
-    output={
-        "totals": {k: Output(f"kiosk-total-{k}", "children") for k in KPIS},
-        "details": {k: Output(f"kiosk-detail-{k}", "children") for k in KPIS},
-        "chart": Output("kiosk-chart-prefecture", "figure"),
-        "prefectures": Output("kiosk-prefectures", "children"),
-        "attention": Output("kiosk-attention", "children"),
-        "status": Output("kiosk-status", "children"),
-        "status_class": Output("kiosk-status", "className"),
-        "range_label": Output("kiosk-range-label", "children"),
-        "updated": Output("kiosk-updated", "children"),
-    },
-    inputs=deep_dive.range_inputs(PREFIX),
-    roles=ALLOWED,
-)
-def refresh(_tick: int | None, **controls: Any) -> dict[str, Any]:
-    """Controls → range → one query → components (see :func:`deep_dive.refresh`)."""
-    return deep_dive.refresh(
-        "kiosks",
-        controls,
-        lambda client, f, _now: kiosks.terminals(client, f.start, f.end),
-        lambda found: None if found else deep_dive.Nothing("kiosk events", ("kiosk",)),
-        _view,
-        _blank,
-    )
-
-
-def _view(f: VolumeFilter, terminals: list[kiosks.Terminal], now: datetime) -> dict[str, Any]:
+def _view(f: VolumeFilter, terminals: list[kiosks.Terminal], _now: datetime) -> dict[str, Any]:
     sessions = sum(t.sessions for t in terminals)
     payments = sum(t.payments for t in terminals)
     paid_fen = sum(t.paid_fen for t in terminals)
@@ -128,25 +98,16 @@ def _view(f: VolumeFilter, terminals: list[kiosks.Terminal], now: datetime) -> d
         "chart": _prefecture_chart(terminals),
         "prefectures": _prefecture_table(terminals),
         "attention": _attention_table(attention),
-        "status": "",
-        "status_class": "status",
         "range_label": deep_dive.range_label(f, "payments in CNY (yuan)"),
-        "updated": deep_dive.updated(now),
     }
 
 
-def _blank(message: str, now: datetime, status_class: str = "status error") -> dict[str, Any]:
-    """Every number cleared and ``message`` shown: stale numbers must not pass for current."""
+def _cleared() -> dict[str, Any]:
+    """The page's own components with nothing in them (see :func:`deep_dive.blank`)."""
     return {
-        "totals": dict.fromkeys(KPIS, NOTHING),
-        "details": dict.fromkeys(KPIS, ""),
         "chart": charts.empty("", height=CHART_HEIGHT),
         "prefectures": "",
         "attention": "",
-        "status": message,
-        "status_class": status_class,
-        "range_label": "",
-        "updated": deep_dive.updated(now),
     }
 
 
@@ -196,3 +157,20 @@ def _attention_table(attention: list[kiosks.Terminal]) -> Any:
         ],
         empty="Every terminal had sessions and reported no fault in this range.",
     )  # fmt: skip
+
+
+#: The page's refresh, on every control change and every ``deep_dive.REFRESH_MS``.
+refresh = deep_dive.register_refresh(
+    PREFIX,
+    ALLOWED,
+    KPIS,
+    {
+        "chart": Output("kiosk-chart-prefecture", "figure"),
+        "prefectures": Output("kiosk-prefectures", "children"),
+        "attention": Output("kiosk-attention", "children"),
+    },
+    lambda client, f, _now: kiosks.terminals(client, f.start, f.end),
+    lambda found: None if found else deep_dive.Nothing("kiosk events", ("kiosk",)),
+    _view,
+    _cleared,
+)

@@ -7,17 +7,17 @@ the campaign list. Creating and triggering a campaign is marketing's alone and o
 prefixed ``marketing-``; tests read ``marketing-funnel-<stage>``.
 """
 
-import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
 import dash
 import plotly.graph_objects as go
+from clickhouse_driver import Client
 from dash import Input, Output, State, dcc, html
 
-from channelhub.errors import ChannelhubError, StorageError
 from dashboards import auth, charts, db, deep_dive
+from dashboards import refresh as page_refresh
 from dashboards.queries import marketing as queries
 from dashboards.roles import Role, callback
 from orchestration.campaigns import store
@@ -33,7 +33,6 @@ dash.register_page(
     roles=ALLOWED,
 )
 
-log = logging.getLogger(__name__)
 
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 STAGES = ("requested", "approved", "holdout", "sent", "delivered", "converted")
@@ -131,17 +130,29 @@ def refresh_sources(
     current = chosen
     linked = parse_qs((search or "").lstrip("?")).get("source", [])
     chosen = chosen or (linked[0] if linked else None)
-    settings = db.request_settings()
-    try:
-        with db.client(settings) as client:
-            found = queries.sources(client)
-            campaigns = store.list_campaigns(client, settings.clickhouse_database)
-    except (StorageError, ChannelhubError) as e:
-        log.warning("campaigns page: %s", e)
-        return [], chosen, html.P(f"{e}. Is ClickHouse running (`channelhub up`)?")
-    value = chosen if chosen in found else (found[0] if found else None)
-    options = dash.no_update if found == shown else found
-    return options, dash.no_update if value == current else value, _campaign_table(campaigns)
+
+    def view(
+        _: None, found: tuple[list[str], list[store.CampaignSummary]], _now: datetime
+    ) -> tuple[Any, ...]:
+        sources, campaigns = found
+        value = chosen if chosen in sources else (sources[0] if sources else None)
+        options = dash.no_update if sources == shown else sources
+        return options, dash.no_update if value == current else value, _campaign_table(campaigns)
+
+    return page_refresh.refresh(
+        "campaigns",
+        lambda _now: None,
+        _sources,
+        view,
+        lambda why, _now, _class: ([], chosen, html.P(why)),
+    )
+
+
+def _sources(
+    client: Client, _: None, _now: datetime
+) -> tuple[list[str], list[store.CampaignSummary]]:
+    database = db.request_settings().clickhouse_database
+    return queries.sources(client), store.list_campaigns(client, database)
 
 
 def _campaign_table(campaigns: list[store.CampaignSummary]) -> Any:
@@ -185,27 +196,37 @@ def _campaign_table(campaigns: list[store.CampaignSummary]) -> Any:
 )
 def refresh_funnel(source: str | None, span: str, _tick: int | None) -> dict[str, Any]:
     """One rule's (or campaign's) funnel and uplift; a message instead when there is none."""
-    blank = {s: "—" for s in STAGES}
     if not source:
-        return _funnel_blank(blank, "No rule or campaign has asked for a nudge yet.")
+        return _funnel_blank("No rule or campaign has asked for a nudge yet.")
     if span not in RANGES:
-        return _funnel_blank(blank, "Choose one of the offered ranges.")
-    end = datetime.now(UTC)
-    settings = db.request_settings()
-    try:
-        with db.client(settings) as client:
-            f = queries.funnel(client, source, end - RANGES[span], end)
-            measured = {u.rule_id: u for u in uplift(client, settings.clickhouse_database)}
-    except StorageError as e:
-        log.warning("campaigns page: %s", e)
-        return _funnel_blank(blank, f"{e}. Is ClickHouse running (`channelhub up`)?")
+        return _funnel_blank("Choose one of the offered ranges.")
+    return page_refresh.refresh(
+        "campaigns",
+        lambda now: (now - RANGES[span], now),
+        lambda client, window, _now: _funnel(client, source, *window),
+        lambda _window, found, _now: _funnel_view(source, span, *found),
+        lambda why, _now, _class: _funnel_blank(why),
+    )
+
+
+def _funnel(
+    client: Client, source: str, start: datetime, end: datetime
+) -> tuple[queries.Funnel, Uplift | None]:
+    """``source``'s funnel from ``start`` to ``end``, and its uplift over all time."""
+    database = db.request_settings().clickhouse_database
+    measured = {u.rule_id: u for u in uplift(client, database)}
+    return queries.funnel(client, source, start, end), measured.get(source)
+
+
+def _funnel_view(
+    source: str, span: str, f: queries.Funnel, measured: Uplift | None
+) -> dict[str, Any]:
     if not f.requested:
-        return _funnel_blank(blank, f"{source} asked for no nudge in the last {span}.")
-    converted = f.converted_sent
+        return _funnel_blank(f"{source} asked for no nudge in the last {span}.")
     values = dict(
         zip(
             STAGES,
-            (f.requested, f.approved, f.holdout, f.sent, f.delivered, converted),
+            (f.requested, f.approved, f.holdout, f.sent, f.delivered, f.converted_sent),
             strict=True,
         )
     )
@@ -213,14 +234,14 @@ def refresh_funnel(source: str | None, span: str, _tick: int | None) -> dict[str
         "stages": {s: f"{n:,}" for s, n in values.items()},
         "chart": _funnel_chart(values, source),
         "suppressed": _suppressed(f.suppressed, f.held),
-        "uplift": _uplift_text(measured.get(source)),
+        "uplift": _uplift_text(measured),
         "status": "",
     }
 
 
-def _funnel_blank(blank: dict[str, str], why: str) -> dict[str, Any]:
+def _funnel_blank(why: str) -> dict[str, Any]:
     return {
-        "stages": blank,
+        "stages": dict.fromkeys(STAGES, "—"),
         "chart": charts.empty(why, height=300),
         "suppressed": "",
         "uplift": "",

@@ -14,11 +14,11 @@ from clickhouse_driver import Client
 from dash import Output, dcc, html
 
 from dashboards import charts, deep_dive
-from dashboards.deep_dive import NOTHING, share
+from dashboards.deep_dive import share
 from dashboards.filters import VolumeFilter
 from dashboards.labels import CHANNEL_COLORS, CHANNEL_LABELS
 from dashboards.queries import online
-from dashboards.roles import Role, callback
+from dashboards.roles import Role
 
 ALLOWED: tuple[Role, ...] = ("analyst",)
 
@@ -70,29 +70,6 @@ def layout(**_query: str) -> html.Div:
     )
 
 
-deep_dive.register_custom_range(PREFIX, ALLOWED)
-
-
-@callback(
-    output={
-        "totals": {k: Output(f"online-total-{k}", "children") for k in KPIS},
-        "details": {k: Output(f"online-detail-{k}", "children") for k in KPIS},
-        "chart": Output("online-chart-functions", "figure"),
-        "functions": Output("online-functions", "children"),
-        "status": Output("online-status", "children"),
-        "status_class": Output("online-status", "className"),
-        "range_label": Output("online-range-label", "children"),
-        "updated": Output("online-updated", "children"),
-    },
-    inputs=deep_dive.range_inputs(PREFIX),
-    roles=ALLOWED,
-)
-def refresh(_tick: int | None, **controls: Any) -> dict[str, Any]:
-    """Controls → range → two queries → components (see :func:`deep_dive.refresh`)."""
-    return deep_dive.refresh("online", controls, _fetch, _nothing,
-                             lambda f, d, now: _view(f, *d, now), _blank)  # fmt: skip
-
-
 def _fetch(client: Client, f: VolumeFilter, now: datetime) -> tuple[Any, online.Reservations]:
     return online.functions(client, f.start, f.end), online.reservations(client, f.start, f.end,
                                                                          now)  # fmt: skip
@@ -106,7 +83,7 @@ def _nothing(found: tuple[Any, online.Reservations]) -> deep_dive.Nothing | None
 
 
 def _view(
-    f: VolumeFilter, used: list[online.Function], numbers: online.Reservations, now: datetime
+    f: VolumeFilter, used: list[online.Function], numbers: online.Reservations, _now: datetime
 ) -> dict[str, Any]:
     uses = {hall: sum(u.uses for u in used if u.hall == hall) for hall in online.HALLS}
     functions = {hall: sum(u.hall == hall for u in used) for hall in online.HALLS}
@@ -132,26 +109,17 @@ def _view(
             [[CHANNEL_LABELS[u.hall], u.function, u.uses, u.users] for u in used],
             empty="No function was used in either hall in this range.",
         ),
-        "status": "",
-        "status_class": "status",
         "range_label": deep_dive.range_label(
             f, f"reservations made in the range, followed for {WINDOW_H} h"
         ),
-        "updated": deep_dive.updated(now),
     }
 
 
-def _blank(message: str, now: datetime, status_class: str = "status error") -> dict[str, Any]:
-    """Every number cleared and ``message`` shown: stale numbers must not pass for current."""
+def _cleared() -> dict[str, Any]:
+    """The page's own components with nothing in them (see :func:`deep_dive.blank`)."""
     return {
-        "totals": dict.fromkeys(KPIS, NOTHING),
-        "details": dict.fromkeys(KPIS, ""),
         "chart": charts.empty("", height=CHART_HEIGHT),
         "functions": "",
-        "status": message,
-        "status_class": status_class,
-        "range_label": "",
-        "updated": deep_dive.updated(now),
     }
 
 
@@ -178,3 +146,19 @@ def _functions_chart(used: list[online.Function]) -> go.Figure:
     figure.update_layout(barmode="group", bargap=0.2)
     figure.update_xaxes(title_text="uses", tickformat=",d")
     return figure
+
+
+#: The page's refresh, on every control change and every ``deep_dive.REFRESH_MS``.
+refresh = deep_dive.register_refresh(
+    PREFIX,
+    ALLOWED,
+    KPIS,
+    {
+        "chart": Output("online-chart-functions", "figure"),
+        "functions": Output("online-functions", "children"),
+    },
+    _fetch,
+    _nothing,
+    lambda f, d, now: _view(f, *d, now),
+    _cleared,
+)

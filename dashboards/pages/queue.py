@@ -14,20 +14,21 @@ read ``queue-kpi-<name>``, ``queue-alerts``, ``queue-row-<prefecture>`` and
 ``queue-rule-<rule>``.
 """
 
-import logging
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 import dash
 import plotly.graph_objects as go
+from clickhouse_driver import Client
 from dash import Input, Output, dcc, html
 
-from channelhub.errors import StorageError
 from dashboards import charts, db, deep_dive
+from dashboards import refresh as page_refresh
 from dashboards.alerts import changes, measure
 from dashboards.alerts.evaluate import OpenAlert
 from dashboards.alerts.rules import (
     ANSWER_WITHIN,
+    AlertConfig,
     AlertConfigError,
     Rule,
     load,
@@ -48,7 +49,6 @@ dash.register_page(
     __name__, path="/queue", name="Queue", title="Queue monitor · channelhub", roles=ALLOWED
 )
 
-log = logging.getLogger(__name__)
 
 #: Where ops change the rules (:mod:`dashboards.pages.queue_alert_rules`).
 EDITOR = "/queue/alert-rules"
@@ -207,38 +207,59 @@ def _rules_card() -> html.Section:
     roles=ALLOWED,
 )
 def refresh(window: Any, history: Any, _tick: int | None) -> dict[str, Any]:
-    """Controls → queries → components; bad input and a missing server become a message."""
-    now = datetime.now(UTC).replace(microsecond=0)
-    settings = db.request_settings()
-    try:
-        minutes, hours = queries.spans(window, history)
-        file = load(rules_file(settings))
-    except (ValueError, AlertConfigError) as e:
-        return _blank(f"Check the controls: {e}", now)
-    try:
-        with db.client(settings) as client:
-            in_force = changes.in_force(client, settings.clickhouse_database, file)
-            judged = in_force.config.service_level.rules
-            snapshot = queries.snapshot(client, now, timedelta(minutes=minutes), judged)
-            series = queries.series(client, now, hours, judged)
-            readings = measure.readings(client, in_force.config.rules, now, judged)
-            newest = queries.newest_call(client, now)
-            recorded = recorded_open(client, settings.clickhouse_database)
-    except StorageError as e:
-        log.warning("queue page: %s", e)
-        return _blank(f"{e}. Is ClickHouse running (`channelhub up`)?", now)
-    return _view(in_force, snapshot, series, readings, recorded, newest, now)
+    """Controls and rules → queries → components (see :func:`dashboards.refresh.refresh`)."""
+    return page_refresh.refresh(
+        "queue",
+        lambda _now: _checked(window, history),
+        _fetch,
+        _view,
+        _blank,
+        invalid=(ValueError, AlertConfigError),
+        controls="controls",
+    )
 
 
-def _view(
-    in_force: changes.Effective,
-    snap: Snapshot,
-    series: Series,
-    readings: dict[str, float | None],
-    recorded: dict[str, OpenAlert],
-    newest: datetime | None,
-    now: datetime,
-) -> dict[str, Any]:
+class Checked(NamedTuple):
+    """The controls' spans, and the rules file as it reads now."""
+
+    minutes: int
+    hours: int
+    file: AlertConfig
+
+
+class Reading(NamedTuple):
+    """What one refresh read: the rules in force and the queue measured by them."""
+
+    in_force: changes.Effective
+    snapshot: Snapshot
+    series: Series
+    readings: dict[str, float | None]
+    recorded: dict[str, OpenAlert]
+    newest: datetime | None
+
+
+def _checked(window: Any, history: Any) -> Checked:
+    minutes, hours = queries.spans(window, history)
+    return Checked(minutes, hours, load(rules_file(db.request_settings())))
+
+
+def _fetch(client: Client, checked: Checked, now: datetime) -> Reading:
+    now = now.replace(microsecond=0)
+    database = db.request_settings().clickhouse_database
+    in_force = changes.in_force(client, database, checked.file)
+    judged = in_force.config.service_level.rules
+    return Reading(
+        in_force=in_force,
+        snapshot=queries.snapshot(client, now, timedelta(minutes=checked.minutes), judged),
+        series=queries.series(client, now, checked.hours, judged),
+        readings=measure.readings(client, in_force.config.rules, now, judged),
+        recorded=recorded_open(client, database),
+        newest=queries.newest_call(client, now),
+    )
+
+
+def _view(_checked: Checked, reading: Reading, now: datetime) -> dict[str, Any]:
+    in_force, snap, series, readings, recorded, newest = reading
     config = in_force.config
     overall = snap.overall
     p50, p90, p99 = overall.wait_percentiles or (None, None, None)
@@ -434,7 +455,7 @@ def _calls_chart(series: Series) -> go.Figure:
     return figure
 
 
-def _blank(message: str, now: datetime) -> dict[str, Any]:
+def _blank(message: str, now: datetime, status_class: str) -> dict[str, Any]:
     """Every number cleared and ``message`` shown: stale numbers must not pass for current."""
     nothing = charts.empty("", height=CHART_HEIGHT)
     return {
@@ -444,7 +465,7 @@ def _blank(message: str, now: datetime) -> dict[str, Any]:
         "rates": nothing,
         "calls": nothing,
         "status": message,
-        "status_class": "status error",
+        "status_class": status_class,
         "alerts": None,
         "rules": None,
         "updated": _updated(now),

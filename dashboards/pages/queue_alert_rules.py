@@ -27,7 +27,7 @@ from dashboards.alerts.rules import (
     load,
     rules_file,
 )
-from dashboards.deep_dive import storage_message
+from dashboards.refresh import ERROR, storage_message
 from dashboards.roles import Role, callback
 
 ALLOWED: tuple[Role, ...] = ("ops",)
@@ -123,10 +123,10 @@ def rule_inputs(recorded: dict[str, Any] | None) -> tuple[Any, ...]:
         else:
             config = file.overridden(recorded)
     except AlertConfigError as e:
-        return [], None, None, f"Cannot show the rules: {e}", "status error"
+        return [], None, None, f"Cannot show the rules: {e}", ERROR
     except StorageError as e:
         log.warning("alert rules page: %s", e)
-        return [], None, None, storage_message(e), "status error"
+        return [], None, None, storage_message(e), ERROR
     inputs = [_rule_input(rule) for rule in config.rules]
     return inputs, config.service_level.answer_within_s, changes.values(config), "", "status"
 

@@ -13,11 +13,11 @@ from clickhouse_driver import Client
 from dash import Output, dcc, html
 
 from dashboards import charts, deep_dive
-from dashboards.deep_dive import NOTHING, share
+from dashboards.deep_dive import share
 from dashboards.filters import VolumeFilter
 from dashboards.labels import CHANNEL_COLORS
 from dashboards.queries import sms_hall
-from dashboards.roles import Role, callback
+from dashboards.roles import Role
 from orchestration.rules.guidance import WAYS
 
 ALLOWED: tuple[Role, ...] = ("analyst",)
@@ -102,32 +102,6 @@ def layout(**_query: str) -> html.Div:
     )
 
 
-deep_dive.register_custom_range(PREFIX, ALLOWED)
-
-
-@callback(
-    output={
-        "totals": {k: Output(f"sms-total-{k}", "children") for k in KPIS},
-        "details": {k: Output(f"sms-detail-{k}", "children") for k in KPIS},
-        "commands": Output("sms-chart-commands", "figure"),
-        "kinds": Output("sms-chart-kinds", "figure"),
-        "funnel": Output("sms-chart-funnel", "figure"),
-        "confirmations": Output("sms-confirmations", "children"),
-        "unknown": Output("sms-unknown", "children"),
-        "status": Output("sms-status", "children"),
-        "status_class": Output("sms-status", "className"),
-        "range_label": Output("sms-range-label", "children"),
-        "updated": Output("sms-updated", "children"),
-    },
-    inputs=deep_dive.range_inputs(PREFIX),
-    roles=ALLOWED,
-)
-def refresh(_tick: int | None, **controls: Any) -> dict[str, Any]:
-    """Controls → range → three queries → components (see :func:`deep_dive.refresh`)."""
-    return deep_dive.refresh("sms hall", controls, _fetch, _nothing,
-                             lambda f, d, now: _view(f, *d, now), _blank)  # fmt: skip
-
-
 def _fetch(client: Client, f: VolumeFilter, _now: datetime) -> tuple[Any, Any, Any]:
     return (
         sms_hall.messages(client, f.start, f.end),
@@ -174,31 +148,22 @@ def _view(
             [[_cut(u.text), u.messages, u.senders] for u in unknown],
             empty="Every text in this range matched a command, a menu step or a keyword.",
         ),
-        "status": "",
-        "status_class": "status",
         "range_label": deep_dive.range_label(
             f,
             f"texts received in the range; confirmations prompted in it, followed for "
             f"{int(sms_hall.FOLLOW.total_seconds() // 60)} min",
         ),
-        "updated": deep_dive.updated(now),
     }
 
 
-def _blank(message: str, now: datetime, status_class: str = "status error") -> dict[str, Any]:
-    """Every number cleared and ``message`` shown: stale numbers must not pass for current."""
+def _cleared() -> dict[str, Any]:
+    """The page's own components with nothing in them (see :func:`deep_dive.blank`)."""
     return {
-        "totals": dict.fromkeys(KPIS, NOTHING),
-        "details": dict.fromkeys(KPIS, ""),
         "commands": charts.empty("", height=CHART_HEIGHT),
         "kinds": charts.empty("", height=CHART_HEIGHT),
         "funnel": charts.empty("", height=CHART_HEIGHT),
         "confirmations": "",
         "unknown": "",
-        "status": message,
-        "status_class": status_class,
-        "range_label": "",
-        "updated": deep_dive.updated(now),
     }
 
 
@@ -272,3 +237,22 @@ def _confirmations_table(confirmations: list[sms_hall.Confirmation]) -> Any:
 
 def _cut(text: str) -> str:
     return text if len(text) <= SHOWN_CHARS else f"{text[: SHOWN_CHARS - 1]}…"
+
+
+#: The page's refresh, on every control change and every ``deep_dive.REFRESH_MS``.
+refresh = deep_dive.register_refresh(
+    PREFIX,
+    ALLOWED,
+    KPIS,
+    {
+        "commands": Output("sms-chart-commands", "figure"),
+        "kinds": Output("sms-chart-kinds", "figure"),
+        "funnel": Output("sms-chart-funnel", "figure"),
+        "confirmations": Output("sms-confirmations", "children"),
+        "unknown": Output("sms-unknown", "children"),
+    },
+    _fetch,
+    _nothing,
+    lambda f, d, now: _view(f, *d, now),
+    _cleared,
+)

@@ -7,18 +7,17 @@ by prefecture and by brand, and a pipeline health line. Every number comes from
 ``volume-``; tests read ``volume-total-<channel>`` and ``volume-total-all``.
 """
 
-import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import dash
+from clickhouse_driver import Client
 from dash import Input, Output, dcc, html
 
-from channelhub.errors import StorageError
 from dashboards import charts, db, deep_dive
+from dashboards import refresh as page_refresh
 from dashboards.deep_dive import NOTHING, local, updated
 from dashboards.filters import (
-    FilterError,
     VolumeFilter,
     from_controls,
 )
@@ -44,7 +43,6 @@ dash.register_page(
     roles=ALLOWED,
 )
 
-log = logging.getLogger(__name__)
 
 LINE_HEIGHT = 360
 PREFECTURE_HEIGHT = 440
@@ -138,20 +136,9 @@ def _filter_bar() -> html.Div:
 
 
 def _kpi_cards() -> list[html.Div]:
-    def card(key: str, label: str, color: str) -> html.Div:
-        return html.Div(
-            className="kpi",
-            style={"borderTopColor": color},
-            children=[
-                html.Div(label, className="kpi-label"),
-                html.Div(NOTHING, id=f"volume-total-{key}", className="kpi-value"),
-                html.Div(id=f"volume-detail-{key}", className="kpi-detail"),
-            ],
-        )
-
     return [
-        card("all", "All channels", "#1f2933"),
-        *(card(c, CHANNEL_LABELS[c], CHANNEL_COLORS[c]) for c in CHANNELS),
+        deep_dive.kpi("volume", "all", "All channels"),
+        *(deep_dive.kpi("volume", c, CHANNEL_LABELS[c], CHANNEL_COLORS[c]) for c in CHANNELS),
     ]
 
 
@@ -175,51 +162,35 @@ _KPI_KEYS = ("all", *CHANNELS)
 
 
 @callback(
-    output={
-        "totals": {key: Output(f"volume-total-{key}", "children") for key in _KPI_KEYS},
-        "details": {key: Output(f"volume-detail-{key}", "children") for key in _KPI_KEYS},
-        "rate": Output("volume-chart-rate", "figure"),
-        "prefecture": Output("volume-chart-prefecture", "figure"),
-        "brand": Output("volume-chart-brand", "figure"),
-        "status": Output("volume-status", "children"),
-        "status_class": Output("volume-status", "className"),
-        "range_label": Output("volume-range-label", "children"),
-        "health": Output("volume-health", "children"),
-        "updated": Output("volume-updated", "children"),
-    },
+    output=deep_dive.outputs(
+        "volume",
+        _KPI_KEYS,
+        rate=Output("volume-chart-rate", "figure"),
+        prefecture=Output("volume-chart-prefecture", "figure"),
+        brand=Output("volume-chart-brand", "figure"),
+        health=Output("volume-health", "children"),
+    ),
     inputs={
         "channels": Input("volume-filter-channel", "value"),
         "prefectures": Input("volume-filter-prefecture", "value"),
         "brands": Input("volume-filter-brand", "value"),
-        "preset": Input("volume-range", "value"),
-        "start_text": Input("volume-start", "value"),
-        "end_text": Input("volume-end", "value"),
-        "_tick": Input("volume-interval", "n_intervals"),
+        **deep_dive.range_inputs("volume"),
     },
     roles=ALLOWED,
 )
 def refresh(_tick: int | None, **controls: Any) -> dict[str, Any]:
-    """Controls → filter → three queries → components; errors become a message, not a trace."""
-    now = datetime.now(UTC)
-    try:
-        f = from_controls(**controls, now=now)
-    except FilterError as e:
-        return _blank(f"Check the filters: {e}", now)
-    settings = db.request_settings()
-    try:
-        with db.client(settings) as client:
-            breakdown = queries.breakdown(client, f)
-            series = queries.series(client, f)
-            health = queries.health(client, now)
-    except StorageError as e:
-        log.warning("volume page: %s", e)
-        return _blank(f"{e}. Is ClickHouse running (`channelhub up`)?", now)
-    return _view(f, breakdown, series, health, now)
+    """Controls → filter → three queries → components (see :func:`dashboards.refresh.refresh`)."""
+    return page_refresh.refresh(
+        "volume", lambda now: from_controls(**controls, now=now), _fetch, _view, _blank
+    )
 
 
-def _view(
-    f: VolumeFilter, breakdown: Breakdown, series: Series, health: Health, now: datetime
-) -> dict[str, Any]:
+def _fetch(client: Client, f: VolumeFilter, now: datetime) -> tuple[Breakdown, Series, Health]:
+    return queries.breakdown(client, f), queries.series(client, f), queries.health(client, now)
+
+
+def _view(f: VolumeFilter, data: tuple[Breakdown, Series, Health], now: datetime) -> dict[str, Any]:
+    breakdown, series, health = data
     totals = breakdown.by_channel()
     grand = breakdown.total
     minutes = (f.end - f.start).total_seconds() / 60
@@ -271,21 +242,15 @@ def _view(
     }
 
 
-def _blank(message: str, now: datetime) -> dict[str, Any]:
-    """Every number cleared and ``message`` shown: stale numbers must not pass for current."""
-    nothing = charts.empty("", height=LINE_HEIGHT)
-    return {
-        "totals": dict.fromkeys(_KPI_KEYS, NOTHING),
-        "details": dict.fromkeys(_KPI_KEYS, ""),
-        "rate": nothing,
+def _blank(message: str, now: datetime, status_class: str) -> dict[str, Any]:
+    """Every number cleared and ``message`` shown (see :func:`deep_dive.blank`)."""
+    cleared = {
+        "rate": charts.empty("", height=LINE_HEIGHT),
         "prefecture": charts.empty("", height=PREFECTURE_HEIGHT),
         "brand": charts.empty("", height=BRAND_HEIGHT),
-        "status": message,
-        "status_class": "status error",
-        "range_label": "",
         "health": "",
-        "updated": updated(now),
     }
+    return deep_dive.blank(_KPI_KEYS, message, now, status_class, cleared)
 
 
 def _why_empty(health: Health) -> str:
