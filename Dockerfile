@@ -10,10 +10,11 @@ RUN useradd --create-home --uid 10001 channelhub
 WORKDIR /app
 
 # Dependencies first, so code changes do not reinstall them.
-COPY pyproject.toml README.md* ./
+COPY pyproject.toml constraints.txt README.md* ./
 RUN mkdir channelhub && touch channelhub/__init__.py \
-    && pip install . && pip uninstall -y channelhub && rm -rf channelhub build *.egg-info
+    && pip install -c constraints.txt . && pip uninstall -y channelhub && rm -rf channelhub build *.egg-info
 
+COPY kernel ./kernel
 COPY channelhub ./channelhub
 COPY schemas ./schemas
 COPY streams ./streams

@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # fonts-wqy-microhei: Chinese glyphs for the headless browser (SMS texts in screenshots).
 DEB_PACKAGES := clickhouse-server chromium chromium-driver fonts-wqy-microhei
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-PACKAGES := $(wildcard channelhub schemas streams sinks dashboards orchestration)
+PACKAGES := $(wildcard kernel channelhub schemas streams sinks dashboards orchestration)
 
 SMSC := tests/orchestration/smsc
 SMSC_STAMP := $(SMSC)/node_modules/.installed

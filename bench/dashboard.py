@@ -36,7 +36,6 @@ from channelhub.platform.health import http_ok
 from channelhub.platform.isolated import isolated_settings, start_in_order
 from channelhub.platform.process import stop_all
 from channelhub.platform.stack import python_service
-from channelhub.settings import Settings
 from channelhub.simulator.engine import Engine, Scenario
 from dashboards.filters import VolumeFilter
 from dashboards.queries import (
@@ -51,9 +50,10 @@ from dashboards.queries import (
     volume,
 )
 from dashboards.screenshot import chromium, sign_in, wait_rendered
+from kernel.pseudonym import Pseudonymizer
+from kernel.settings import Settings
 from sinks import migrations
 from sinks.client import connect
-from sinks.pseudonym import Pseudonymizer
 from sinks.tables import events
 
 TARGET_QUERY_P95_MS, TARGET_PAGE_S = 100.0, 1.0

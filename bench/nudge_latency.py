@@ -41,16 +41,16 @@ import msgspec
 import typer
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from channelhub.errors import ChannelhubError
 from channelhub.ingest.producer import Producer
 from channelhub.platform import broker
 from channelhub.platform.health import tcp_open
 from channelhub.platform.isolated import isolated_settings, start_in_order
 from channelhub.platform.process import ManagedProcess, stop_all
 from channelhub.platform.stack import python_service
-from channelhub.settings import Settings
 from channelhub.simulator.engine import Engine, Scenario
 from channelhub.simulator.ids import iso, to_ms
+from kernel.errors import ChannelhubError
+from kernel.settings import Settings
 from orchestration.guardrails.clock import LOCAL_TZ
 from orchestration.guardrails.holdout import in_holdout
 from orchestration.guardrails.quiet_hours import quiet_until

@@ -31,8 +31,8 @@ from channelhub.platform.health import tcp_open
 from channelhub.platform.isolated import isolated_settings, start_in_order
 from channelhub.platform.process import stop_all
 from channelhub.platform.stack import python_service
-from channelhub.settings import Settings
 from channelhub.simulator.engine import Engine, Scenario
+from kernel.settings import Settings
 from sinks import migrations
 from sinks.client import connect
 

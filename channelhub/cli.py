@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 import typer
 from pydantic import ValidationError
 
-from channelhub import logs
-from channelhub.errors import ChannelhubError
-from channelhub.settings import Settings
+from kernel import logs
+from kernel.errors import ChannelhubError
+from kernel.settings import Settings
 
 if TYPE_CHECKING:
     from clickhouse_driver import Client

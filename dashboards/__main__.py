@@ -8,9 +8,9 @@ pages; a WSGI server can serve ``create_app(settings).server`` unchanged if that
 
 import logging
 
-from channelhub import logs
-from channelhub.settings import Settings
 from dashboards.app import create_app
+from kernel import logs
+from kernel.settings import Settings
 
 
 def main() -> None:

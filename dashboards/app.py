@@ -14,10 +14,10 @@ from pathlib import Path
 import dash
 from dash import html
 
-from channelhub.settings import Settings
 from dashboards import auth
 from dashboards import health as data_health
 from dashboards.db import SETTINGS_KEY
+from kernel.settings import Settings
 
 PRODUCT = "channelhub"
 TAGLINE = "Self-service channels · Hunan"

@@ -42,9 +42,9 @@ from dash import html
 from flask.typing import ResponseReturnValue
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from channelhub.errors import ConfigError
-from channelhub.settings import Settings
 from dashboards.roles import ROLES, declared
+from kernel.errors import ConfigError
+from kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import flask
 from clickhouse_driver import Client
 
 from channelhub.platform.clickhouse import DASHBOARD_QUERY_SECONDS
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from sinks.client import database_name, storage_errors
 
 #: Where :func:`dashboards.app.create_app` keeps the settings in the Flask config.
@@ -31,7 +31,7 @@ def request_settings() -> Settings:
 def client(settings: Settings) -> Iterator[Client]:
     """A connected-on-demand client on ``settings``' database, disconnected afterwards.
 
-    Driver and socket errors inside the block become :class:`~channelhub.errors.StorageError`
+    Driver and socket errors inside the block become :class:`~kernel.errors.StorageError`
     naming the server, so the page can say what is unreachable instead of showing a traceback.
     """
     where = (

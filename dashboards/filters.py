@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
-from channelhub.errors import ChannelhubError
+from kernel.errors import ChannelhubError
 from schemas.envelope import Brand, Channel, Prefecture
 
 #: The province's clock; ClickHouse stores UTC and the page shows this.

@@ -15,12 +15,12 @@ from typing import Any
 import dash
 from dash import Input, Output, dcc, html
 
-from channelhub.errors import StorageError
-from channelhub.settings import Settings
 from dashboards import auth, db
 from dashboards.filters import SHANGHAI
 from dashboards.queries import health as queries
 from dashboards.roles import ROLES, callback
+from kernel.errors import StorageError
+from kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from typing import TypeVar
 
 from clickhouse_driver import Client
 
-from channelhub.errors import StorageError
 from dashboards import db
 from dashboards.filters import FilterError
+from kernel.errors import StorageError
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import msgspec
 
-from channelhub.errors import ConfigError
+from kernel.errors import ConfigError
 
 T = TypeVar("T")
 #: Builds the caller's error from (file, item id, field, problem).

@@ -14,7 +14,7 @@ import math
 from collections.abc import Collection, Mapping
 from string import Formatter
 
-from channelhub.errors import ConfigError
+from kernel.errors import ConfigError
 
 #: The prefectures as customers read them.
 PREFECTURE_NAMES: dict[str, str] = {

@@ -8,8 +8,8 @@ process itself, and several sinks of one group may run side by side.
 
 from mode import Worker
 
-from channelhub import logs
-from channelhub.settings import Settings
+from kernel import logs
+from kernel.settings import Settings
 from sinks.stage import SinkStage
 
 

@@ -7,8 +7,8 @@ from contextlib import contextmanager
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as DriverError
 
-from channelhub.errors import ConfigError, StorageError
-from channelhub.settings import Settings
+from kernel.errors import ConfigError, StorageError
+from kernel.settings import Settings
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 

@@ -2,7 +2,7 @@
 
 from types import ModuleType
 
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from sinks.tables import (
     alert_events,
     alert_rule_changes,

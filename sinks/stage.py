@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 
 from aiokafka import TopicPartition
 
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from sinks.writer import Sink
 from streams.acks import Offsets
 from streams.runtime import Acks, BatchStage, Fetched

@@ -47,14 +47,14 @@ from clickhouse_driver.errors import (
     UnknownPacketFromServerError,
 )
 
-from channelhub.errors import StorageError
-from channelhub.settings import Settings
+from kernel.errors import StorageError
+from kernel.pseudonym import Pseudonymizer
+from kernel.settings import Settings
 from schemas import Rejection
 from schemas.dead_letter import dead_letter
 from schemas.validation import ReasonCode
 from sinks.client import connect, database_name
 from sinks.dedupe import RecentIds
-from sinks.pseudonym import Pseudonymizer
 from sinks.routes import routes
 from sinks.tables import newest_ingest_query
 

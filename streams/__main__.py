@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from mode import Service
 
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from streams.app import StageWorker, create_app
 from streams.campaigns import CampaignFanOut
 from streams.dispatcher import DispatchStage, add_callback_page

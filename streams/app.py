@@ -11,7 +11,7 @@ import logging
 
 import faust
 
-from channelhub.settings import Settings
+from kernel.settings import Settings
 
 
 def create_app(

@@ -31,8 +31,8 @@ import msgspec
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
-from channelhub.errors import ConfigError, StorageError
-from channelhub.settings import Settings
+from kernel.errors import ConfigError, StorageError
+from kernel.settings import Settings
 from orchestration.campaigns import audience, events
 from orchestration.campaigns.events import CampaignCreated, CampaignTriggered
 from orchestration.campaigns.fanout import plan

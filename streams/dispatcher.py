@@ -41,7 +41,7 @@ from aiokafka import ConsumerRecord, TopicPartition
 from faust.web import Request, Response, View
 from mode import Service
 
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from orchestration.dispatch import (
     DeliveryReceipt,
     GatewayReport,

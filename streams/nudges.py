@@ -31,15 +31,15 @@ import time
 import msgspec
 from aiokafka import ConsumerRecord, TopicPartition
 
-from channelhub.errors import ChannelhubError
-from channelhub.settings import Settings
+from kernel.errors import ChannelhubError
+from kernel.pseudonym import Pseudonymizer
+from kernel.settings import Settings
 from orchestration.campaigns.records import CampaignRequest
 from orchestration.guardrails import GuardrailPolicy, RateLimit
 from orchestration.rules import SHIPPED_RULES_DIR
 from orchestration.rules.reload import RuleDirectory
 from schemas import Rejection, validate
 from schemas.events import Event
-from sinks.pseudonym import Pseudonymizer
 from streams.acks import Offsets
 from streams.nudge_core import NudgeCore, Outputs, PartitionNudges
 from streams.runtime import Acks, BatchStage, Fetched

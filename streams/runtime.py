@@ -7,7 +7,7 @@ ClickHouse sink (:mod:`sinks.stage`).
 A stage supplies its topics and its *fold* (one fetched batch in, the acknowledgements to
 wait for and the offsets to commit out); :class:`BatchStage` owns everything around it:
 
-- the aiokafka clients (:mod:`streams.kafka`), started and stopped with the service (no
+- the aiokafka clients (:mod:`kernel.kafka`), started and stopped with the service (no
   producer for a stage that produces nothing, such as the sink);
 - the fetch loop, ``worker_batch_size`` records (a stage's :meth:`BatchStage.batch_size`) or
   ``worker_batch_seconds`` at a time;
@@ -51,8 +51,8 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from mode import Service
 
-from channelhub.settings import Settings
-from streams import kafka
+from kernel import kafka
+from kernel.settings import Settings
 from streams.acks import InFlight, Offsets
 
 log = logging.getLogger(__name__)

@@ -22,11 +22,11 @@ import msgspec
 from aiohttp import web
 from pydantic import SecretStr
 
-from channelhub.errors import ConfigError
 from channelhub.ingest.http_batch import RequestRefusedError, judge, split_items
 from channelhub.ingest.http_broker import BrokerUnavailableError, BrokerWriter
-from channelhub.logs import configure
-from channelhub.settings import Settings
+from kernel.errors import ConfigError
+from kernel.logs import configure
+from kernel.settings import Settings
 
 log = logging.getLogger("channelhub.ingest.collector")  # not "__main__" under -m
 

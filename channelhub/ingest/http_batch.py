@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from channelhub.errors import ChannelhubError
+from kernel.errors import ChannelhubError
 from schemas import Rejection, routing_key, validate
 from schemas.dead_letter import dead_letter
 from schemas.validation import CLOCK_SKEW

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from channelhub.errors import ServiceError
 from channelhub.ingest.http_batch import Record
+from kernel.errors import ServiceError
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from kafka.producer.future import FutureRecordMetadata
 
-from channelhub.errors import ChannelhubError, ServiceError
+from kernel.errors import ChannelhubError, ServiceError
 
 #: Throughput settings. Measured on the local Tansu broker with 320-byte events: ~30-35k
 #: events/s through this wrapper, ~36k/s for bare kafka-python, whatever the batch size from

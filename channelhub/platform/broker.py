@@ -11,11 +11,11 @@ import logging
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from channelhub.errors import ServiceError
 from channelhub.platform import prereqs
 from channelhub.platform.health import split_host_port, tcp_open
 from channelhub.platform.process import ServiceSpec
-from channelhub.settings import Settings
+from kernel.errors import ServiceError
+from kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 _ALREADY_EXISTS = TopicAlreadyExistsError.errno
@@ -129,7 +129,7 @@ def topic_names(settings: Settings) -> list[str]:
 
 def main() -> None:
     """Create the topics of the settings in the environment (used by the compose init job)."""
-    from channelhub import logs
+    from kernel import logs
 
     settings = Settings()
     logs.configure(settings.log_level, service="topics")

@@ -21,7 +21,7 @@ from clickhouse_driver import Client
 from channelhub.platform import prereqs
 from channelhub.platform.health import tcp_open
 from channelhub.platform.process import ServiceSpec
-from channelhub.settings import Settings
+from kernel.settings import Settings
 
 #: Server-side time limit of every dashboard query (its profile's ``max_execution_time``).
 DASHBOARD_QUERY_SECONDS = 10

@@ -20,13 +20,13 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from channelhub.errors import ServiceError
 from channelhub.platform import pids, prereqs
 from channelhub.platform.env import settings_env
 from channelhub.platform.process import Echo, ManagedProcess, ServiceSpec, interrupt
 from channelhub.platform.restarts import RECORD_SUFFIX, read_record
 from channelhub.platform.stack import Stack, Step, endpoints, plan
-from channelhub.settings import Settings
+from kernel.errors import ServiceError
+from kernel.settings import Settings
 
 DETACHED_START_TIMEOUT = 600.0
 OWNER_STOP_TIMEOUT = 15.0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from channelhub.settings import Settings
+from kernel.settings import Settings
 
 ENV_PREFIX = "CHANNELHUB_"
 #: How an unset optional field travels (the settings read it back as None).

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from channelhub.platform.process import ManagedProcess, ServiceSpec
-from channelhub.settings import Settings
+from kernel.settings import Settings
 
 #: Ports of other systems, not of a service we start: left as configured.
 _NOT_OURS = frozenset({"sms_smpp_port"})

@@ -9,7 +9,7 @@ import os
 import shutil
 from pathlib import Path
 
-from channelhub.errors import PrerequisiteError
+from kernel.errors import PrerequisiteError
 
 _SETUP = "run 'make setup'"
 

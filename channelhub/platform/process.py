@@ -35,9 +35,9 @@ from tenacity import (
     wait_exponential,
 )
 
-from channelhub.errors import ServiceError
 from channelhub.platform import pids
 from channelhub.platform.health import Probe
+from kernel.errors import ServiceError
 
 Echo = Callable[[str], None]
 TAIL_LINES = 20

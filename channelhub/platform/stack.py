@@ -34,7 +34,7 @@ from channelhub.platform.restarts import (
     utc_stamp,
     write_record,
 )
-from channelhub.settings import Settings
+from kernel.settings import Settings
 
 APP_STOP_GRACE = 5.0
 INFRA_STOP_GRACE = 4.0  # with APP_STOP_GRACE: everything is gone within 10 s of Ctrl-C

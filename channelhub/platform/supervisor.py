@@ -11,10 +11,10 @@ from typing import Annotated
 
 import typer
 
-from channelhub import logs
-from channelhub.errors import ChannelhubError
 from channelhub.platform import commands
-from channelhub.settings import Settings
+from kernel import logs
+from kernel.errors import ChannelhubError
+from kernel.settings import Settings
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 

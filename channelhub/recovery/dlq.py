@@ -31,10 +31,10 @@ import msgspec
 from clickhouse_driver import Client
 from kafka.errors import KafkaError
 
-from channelhub.errors import ServiceError
 from channelhub.ingest.producer import Producer
 from channelhub.recovery import topics
-from channelhub.settings import Settings
+from kernel.errors import ServiceError
+from kernel.settings import Settings
 from schemas import Rejection, routing_key, validate
 from schemas.dead_letter import DeadLetter
 from sinks.client import connect, database_name, storage_errors

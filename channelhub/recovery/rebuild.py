@@ -45,9 +45,9 @@ from clickhouse_driver import Client
 from kafka import KafkaAdminClient, TopicPartition
 from kafka.errors import KafkaError
 
-from channelhub.errors import ChannelhubError, ServiceError, StorageError
 from channelhub.recovery import topics
-from channelhub.settings import Settings
+from kernel.errors import ChannelhubError, ServiceError, StorageError
+from kernel.settings import Settings
 from sinks import migrations
 from sinks.client import connect, database_name, storage_errors
 from sinks.routes import routes

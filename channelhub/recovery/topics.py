@@ -13,7 +13,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 
-from channelhub.errors import ServiceError
+from kernel.errors import ServiceError
 
 #: How long one partition may go without a record before the broker is taken for gone.
 STALL_SECONDS = 30.0

@@ -26,12 +26,12 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.structs import OffsetAndMetadata
 
-from channelhub import logs
 from channelhub.ingest.producer import Producer
-from channelhub.settings import Settings
 from channelhub.simulator.engine import Engine, Scenario
 from channelhub.simulator.handsets import occurred_ms, responses
 from channelhub.simulator.population import Population
+from kernel import logs
+from kernel.settings import Settings
 from schemas.nudges import Dispatch
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from channelhub.ingest.producer import DeliveryError, Producer
-from channelhub.settings import Settings
 from channelhub.simulator.engine import Emitted
+from kernel.settings import Settings
 
 
 class Output(Protocol):

@@ -30,13 +30,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from channelhub.errors import ConfigError
-from channelhub.settings import Settings
 from channelhub.simulator.engine import Engine, Scenario
 from channelhub.simulator.ids import iso, to_ms
 from channelhub.simulator.load import HOUR_MS, LoadModel
 from channelhub.simulator.output import KafkaOutput, NdjsonOutput, Output
 from channelhub.simulator.summary import Tally
+from kernel.errors import ConfigError
+from kernel.settings import Settings
 
 OUTPUTS = ("kafka", "ndjson")
 _MAX_SLEEP_S = 0.25  # sleep in slices so a signal is noticed quickly

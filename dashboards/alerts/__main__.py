@@ -4,9 +4,9 @@ import logging
 import signal
 import threading
 
-from channelhub import logs
-from channelhub.settings import Settings
 from dashboards.alerts.service import run
+from kernel import logs
+from kernel.settings import Settings
 
 
 def main() -> None:

@@ -23,8 +23,8 @@ import msgspec
 from clickhouse_driver import Client
 
 from channelhub.ingest.producer import Producer
-from channelhub.settings import Settings
 from dashboards.alerts.rules import ANSWER_WITHIN, AlertConfig, AlertConfigError
+from kernel.settings import Settings
 from sinks.tables import alert_rule_changes
 
 

@@ -21,9 +21,9 @@ from pydantic import (
     model_validator,
 )
 
-from channelhub.errors import ChannelhubError
-from channelhub.settings import Settings
 from dashboards.queries.queue import Rules
+from kernel.errors import ChannelhubError
+from kernel.settings import Settings
 
 DEFAULT_FILE = Path(__file__).parent / "config" / "queue.toml"
 

@@ -20,14 +20,14 @@ from pathlib import Path
 
 from clickhouse_driver import Client
 
-from channelhub.errors import StorageError
 from channelhub.ingest.producer import DeliveryError, Producer
-from channelhub.settings import Settings
 from dashboards import db
 from dashboards.alerts import changes, measure
 from dashboards.alerts.evaluate import OpenAlert, evaluate
 from dashboards.alerts.record import Recorder
 from dashboards.alerts.rules import AlertConfig, AlertConfigError, load, rules_file
+from kernel.errors import StorageError
+from kernel.settings import Settings
 from sinks.tables import alert_events
 
 log = logging.getLogger(__name__)

@@ -16,10 +16,10 @@ import dash
 import msgspec
 from dash import Input, Output, State, dcc, html
 
-from channelhub.errors import ChannelhubError, StorageError
 from dashboards import auth, db
 from dashboards.labels import BRAND_LABELS, CHANNEL_LABELS, PREFECTURE_LABELS
 from dashboards.roles import Role, callback
+from kernel.errors import ChannelhubError, StorageError
 from orchestration.campaigns import audience, store
 from orchestration.campaigns.loader import check_spec
 from orchestration.campaigns.model import CampaignSpec

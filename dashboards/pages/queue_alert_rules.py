@@ -16,7 +16,6 @@ from typing import Any, get_args
 import dash
 from dash import ALL, Input, Output, State, dcc, html
 
-from channelhub.errors import ChannelhubError, StorageError
 from dashboards import auth, db
 from dashboards.alerts import changes
 from dashboards.alerts.rules import (
@@ -29,6 +28,7 @@ from dashboards.alerts.rules import (
 )
 from dashboards.refresh import ERROR, storage_message
 from dashboards.roles import Role, callback
+from kernel.errors import ChannelhubError, StorageError
 
 ALLOWED: tuple[Role, ...] = ("ops",)
 

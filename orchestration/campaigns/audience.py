@@ -23,7 +23,7 @@ from typing import Any
 
 from clickhouse_driver import Client
 
-from channelhub.errors import ConfigError
+from kernel.errors import ConfigError
 from orchestration.campaigns.errors import AudienceError
 from orchestration.campaigns.model import Audience, ChannelUse
 from orchestration.guardrails.state import ALL

@@ -1,12 +1,12 @@
 """The errors of campaigns: a bad campaign file or spec, an audience filter, an unknown id.
 
-ConfigError (channelhub.errors)
+ConfigError (kernel.errors)
 ├── CampaignConfigError     a campaign's file or spec: names the file, campaign and field
 ├── AudienceError           an audience filter value outside its vocabulary
 └── UnknownCampaignError    an id no campaign was created with
 """
 
-from channelhub.errors import ConfigError
+from kernel.errors import ConfigError
 
 #: Stands for the campaign id when a file is too broken to say which campaign it holds.
 UNKNOWN_CAMPAIGN = "<no id>"

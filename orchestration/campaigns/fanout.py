@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 import msgspec
 
-from channelhub.errors import ConfigError
+from kernel.errors import ConfigError
 from orchestration.campaigns.events import CampaignTriggered
 from orchestration.campaigns.model import CampaignSpec
 from orchestration.campaigns.records import CampaignRequest

@@ -19,9 +19,9 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 from clickhouse_driver import Client
 
-from channelhub.errors import ConfigError
 from channelhub.ingest.producer import Producer
-from channelhub.settings import Settings
+from kernel.errors import ConfigError
+from kernel.settings import Settings
 from orchestration.campaigns import events
 from orchestration.campaigns.errors import UnknownCampaignError
 from orchestration.campaigns.events import CampaignCreated, CampaignEvent, CampaignTriggered

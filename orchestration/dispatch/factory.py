@@ -3,13 +3,13 @@
 ``sms_gateway`` picks the adapter: ``file`` (the local platform has no SMSC, so SMS become
 lines of ``<state_dir>/sms/outbox.jsonl``), ``webhook`` (an HTTP aggregator) or ``smpp`` (the
 operator's SMSC). A setting the chosen adapter cannot work without is a
-:class:`~channelhub.errors.ConfigError` at start, not a refusal on the first nudge.
+:class:`~kernel.errors.ConfigError` at start, not a refusal on the first nudge.
 """
 
 from pathlib import Path
 
-from channelhub.errors import ConfigError
-from channelhub.settings import Settings
+from kernel.errors import ConfigError
+from kernel.settings import Settings
 from orchestration.dispatch.file_gateway import FileGateway
 from orchestration.dispatch.gateway import Gateway, ReportCallback
 from orchestration.dispatch.smpp import SmppGateway

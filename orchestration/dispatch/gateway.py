@@ -30,7 +30,7 @@ from typing import Final, Literal, Protocol
 
 import msgspec
 
-from channelhub.errors import ChannelhubError
+from kernel.errors import ChannelhubError
 
 DeliveryStatus = Literal["delivered", "failed", "expired"]
 

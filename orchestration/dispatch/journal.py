@@ -59,7 +59,7 @@ from typing import Final, Literal
 
 import msgspec
 
-from channelhub.errors import ChannelhubError
+from kernel.errors import ChannelhubError
 from orchestration.dispatch.gateway import (
     UNKNOWN_AFTER_CRASH,
     UNKNOWN_AFTER_LOST_ANSWER,

@@ -1,6 +1,6 @@
 """The one error a rule file can cause, naming the file, the rule and the field."""
 
-from channelhub.errors import ConfigError
+from kernel.errors import ConfigError
 
 #: Stands for the rule id when a file is too broken to say which rule it holds.
 UNKNOWN_RULE = "<no id>"

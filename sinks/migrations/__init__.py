@@ -11,7 +11,7 @@ import logging
 import re
 from pathlib import Path
 
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from sinks.client import connect, database_name, storage_errors
 
 log = logging.getLogger(__name__)

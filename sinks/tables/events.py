@@ -11,9 +11,9 @@ from typing import Any
 
 import orjson
 
+from kernel.pseudonym import Pseudonymizer
 from schemas.events import PERSONAL_ATTRIBUTES
 from sinks.engines import replacing_merge_tree, summing_merge_tree
-from sinks.pseudonym import Pseudonymizer
 from sinks.tables import (
     insert_statement,
     moment,

@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 
+from kernel.pseudonym import Pseudonymizer
 from sinks.engines import replacing_merge_tree
-from sinks.pseudonym import Pseudonymizer
 from sinks.tables import (
     insert_statement,
     moment,

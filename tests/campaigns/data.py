@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from orchestration.campaigns import Audience
 from orchestration.campaigns.audience import AGENT_CONTACT
 from schemas.envelope import BRANDS, CHANNELS, PREFECTURES

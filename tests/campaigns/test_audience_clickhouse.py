@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from orchestration.campaigns import AgentContacts, Audience, ChannelUse, UnknownCampaignError
 from orchestration.campaigns.audience import members, preview
 from orchestration.campaigns.store import find_spec, list_campaigns

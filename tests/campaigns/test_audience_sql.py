@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from channelhub.errors import ConfigError
+from kernel.errors import ConfigError
 from orchestration.campaigns import AgentContacts, Audience, AudienceError, ChannelUse
 from orchestration.campaigns.audience import members_query
 

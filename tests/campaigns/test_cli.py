@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from channelhub.platform.env import settings_env
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from orchestration.campaigns import load_campaign_file
 from sinks import migrations
 from sinks.client import connect

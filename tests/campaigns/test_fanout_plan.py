@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
-from channelhub.errors import ConfigError
+from kernel.errors import ConfigError
 from orchestration.campaigns import Audience, CampaignSpec
 from orchestration.campaigns.events import triggered
 from orchestration.campaigns.fanout import partition_budgets, plan, shares

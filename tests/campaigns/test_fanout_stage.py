@@ -12,7 +12,7 @@ from kafka import KafkaConsumer
 
 from channelhub.platform.health import tcp_open
 from channelhub.platform.process import ManagedProcess
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from orchestration.campaigns import Audience, CampaignSpec, ChannelUse, store
 from orchestration.campaigns.fanout import CHUNK_SIZE
 from orchestration.campaigns.records import CampaignRequest

@@ -2,7 +2,7 @@
 
 import pytest
 
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from sinks import migrations
 from tests.dashboards.browser import browser
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from schemas.envelope import BRANDS, CHANNELS, PREFECTURES
 from sinks.client import connect
 from sinks.tables import dead_letters, events

@@ -15,11 +15,11 @@ from typing import Any
 import msgspec
 import orjson
 
-from channelhub.settings import Settings
 from channelhub.simulator.engine import Engine, Scenario
+from kernel.pseudonym import Pseudonymizer
+from kernel.settings import Settings
 from schemas import Rejection, validate
 from sinks.client import connect
-from sinks.pseudonym import Pseudonymizer
 from sinks.tables import events
 
 Event = dict[str, Any]

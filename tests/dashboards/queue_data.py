@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import orjson
 
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from schemas.envelope import PREFECTURES
 from sinks.client import connect
 from sinks.tables import events

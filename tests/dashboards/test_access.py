@@ -22,11 +22,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from werkzeug.test import TestResponse
 
-from channelhub.errors import ConfigError
 from channelhub.platform.health import http_ok
-from channelhub.settings import Settings
 from dashboards import auth, db, roles
 from dashboards.app import create_app
+from kernel.errors import ConfigError
+from kernel.settings import Settings
 from tests.dashboards.browser import sign_in_as, text_of, wait_for_text
 from tests.dashboards.data import Known, insert_events
 from tests.fixtures.services import StartService, free_port, local_settings

@@ -12,12 +12,12 @@ import msgspec
 import pytest
 from kafka import KafkaConsumer
 
-from channelhub.settings import Settings
 from dashboards import db
 from dashboards.alerts import changes
 from dashboards.alerts.changes import RuleChange
 from dashboards.alerts.evaluate import AlertEvent
 from dashboards.alerts.rules import ANSWER_WITHIN, DEFAULT_FILE, AlertConfigError, load
+from kernel.settings import Settings
 from sinks import migrations
 from sinks.routes import routes
 from sinks.tables import alert_rule_changes

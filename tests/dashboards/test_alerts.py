@@ -14,7 +14,6 @@ import pytest
 from kafka import KafkaConsumer
 
 from channelhub.ingest.producer import Producer
-from channelhub.settings import Settings
 from dashboards import db
 from dashboards.alerts import measure
 from dashboards.alerts.evaluate import AlertEvent, OpenAlert, evaluate
@@ -26,9 +25,10 @@ from dashboards.alerts.rules import (
     load,
 )
 from dashboards.alerts.service import reload, restore
+from kernel.pseudonym import Pseudonymizer
+from kernel.settings import Settings
 from sinks import migrations
 from sinks.client import connect
-from sinks.pseudonym import Pseudonymizer
 from sinks.routes import routes
 from sinks.tables import alert_events
 from tests.dashboards.queue_data import Call, insert_calls

@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from channelhub.settings import Settings
 from dashboards import db
 from dashboards.filters import VolumeFilter
 from dashboards.queries import cross_channel
+from kernel.settings import Settings
 from orchestration.rules.guidance import WAYS
 from schemas.envelope import CHANNELS
 from tests.dashboards.deep_dive_data import (

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from channelhub.settings import Settings
 from dashboards import db
 from dashboards.queries import ivr
+from kernel.settings import Settings
 from tests.dashboards.deep_dive_data import (
     Event,
     event,

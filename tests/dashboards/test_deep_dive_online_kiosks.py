@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from channelhub.settings import Settings
 from dashboards import db
 from dashboards.queries import kiosks, online
+from kernel.settings import Settings
 from schemas.envelope import PREFECTURES
 from tests.dashboards.deep_dive_data import Event, event, insert, occurred, simulated
 from tests.dashboards.test_deep_dive_ivr import ms

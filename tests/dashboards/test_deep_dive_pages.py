@@ -7,8 +7,8 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from channelhub.settings import Settings
 from dashboards.filters import preset_range
+from kernel.settings import Settings
 from tests.dashboards.browser import sign_in_as, table_rows, text_of, wait_for_text
 from tests.dashboards.deep_dive_data import Event, event, insert, occurred, simulated
 from tests.dashboards.test_deep_dive_ivr import calls, contained

@@ -8,8 +8,8 @@ from types import ModuleType
 import dash
 import pytest
 
-from channelhub.settings import Settings
 from dashboards.app import create_app
+from kernel.settings import Settings
 from tests.fixtures.services import free_port, local_settings
 
 PAGES = ("ivr", "sms_hall", "cross_channel", "online", "kiosks")

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from channelhub.settings import Settings
 from dashboards import db
 from dashboards.queries import sms_hall
+from kernel.settings import Settings
 from tests.dashboards.deep_dive_data import Event, event, insert, occurred, simulated
 
 pytestmark = pytest.mark.integration

@@ -14,9 +14,9 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.structs import OffsetAndMetadata
 
-from channelhub.settings import Settings
 from dashboards import db
 from dashboards.queries import health as queries
+from kernel.settings import Settings
 from sinks.client import connect
 from sinks.tables import dead_letters, events
 from tests.fixtures.services import Broker, free_port

@@ -23,7 +23,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from channelhub.platform.env import settings_env
 from channelhub.platform.health import http_ok, tcp_open
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from sinks.client import connect
 from tests.dashboards.browser import WAIT_S, sign_in_as, wait_for_text
 from tests.dashboards.test_volume_page import choose

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from channelhub.settings import Settings
 from dashboards.queries.marketing import funnel, sources
+from kernel.pseudonym import Pseudonymizer
+from kernel.settings import Settings
 from orchestration.dispatch.gateway import DeliveryReceipt, DeliveryStatus
 from schemas.nudges import Conversion, Decision, Dispatch, DispatchStatus, Group, NudgeRequest
 from sinks import migrations
 from sinks.client import connect
-from sinks.pseudonym import Pseudonymizer
 from sinks.tables import (
     nudge_conversions,
     nudge_decisions,

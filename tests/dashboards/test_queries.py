@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from clickhouse_driver import Client
 
-from channelhub.settings import Settings
 from dashboards import db
 from dashboards.filters import SHANGHAI, FilterError, VolumeFilter, from_controls
 from dashboards.queries import volume as queries
+from kernel.settings import Settings
 from schemas.envelope import CHANNELS, PREFECTURES
 from tests.dashboards.data import (
     Known,

@@ -16,8 +16,8 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from channelhub.platform.health import http_ok
-from channelhub.settings import Settings
 from dashboards.queries.queue import spans
+from kernel.settings import Settings
 from tests.dashboards.browser import WAIT_S, sign_in_as, text_of, wait_for_text
 from tests.dashboards.queue_data import Call, insert_calls
 from tests.dashboards.test_filters import HOSTILE

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from channelhub.settings import Settings
 from dashboards import db
 from dashboards.queries import queue
 from dashboards.queries.queue import QueueStats, Rules
+from kernel.settings import Settings
 from schemas.envelope import PREFECTURES
 from tests.dashboards.queue_data import Call, RawEvent, insert_calls, random_calls
 

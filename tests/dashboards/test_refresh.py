@@ -11,10 +11,10 @@ import flask
 import pytest
 from clickhouse_driver import Client
 
-from channelhub.settings import Settings
 from dashboards import refresh
 from dashboards.db import SETTINGS_KEY
 from dashboards.filters import FilterError
+from kernel.settings import Settings
 from tests.fixtures.services import free_port, local_settings
 
 

@@ -15,7 +15,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from channelhub.platform.health import http_ok
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from schemas.envelope import CHANNELS
 from tests.dashboards.browser import WAIT_S, sign_in_as, text_of, type_text, wait_for_text
 from tests.dashboards.data import Known, insert_events, scatter, tables

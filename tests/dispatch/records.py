@@ -6,7 +6,7 @@ from typing import Any
 import msgspec
 from kafka import KafkaConsumer
 
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from schemas.nudges import Dispatch
 from tests.fixtures.waiting import end_offsets, wait_for
 

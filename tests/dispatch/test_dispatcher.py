@@ -26,12 +26,12 @@ from kafka import KafkaProducer
 
 from channelhub.platform.health import tcp_open
 from channelhub.platform.process import ManagedProcess
-from channelhub.settings import Settings
+from kernel.pseudonym import Pseudonymizer
+from kernel.settings import Settings
 from orchestration.dispatch.factory import outbox_path
 from orchestration.dispatch.file_gateway import OutboxLine
 from sinks import migrations
 from sinks.client import connect
-from sinks.pseudonym import Pseudonymizer
 from streams.dispatcher import CALLBACK_PATH
 from streams.nudge_core import DecidedNudge
 from tests.dispatch.nudges import approved, msisdn

@@ -18,7 +18,7 @@ import pytest
 from kafka import KafkaProducer
 
 from channelhub.platform.health import tcp_open
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from orchestration.dispatch.gateway import UNKNOWN_AFTER_CRASH, UNKNOWN_AFTER_LOST_ANSWER
 from schemas.nudges import Dispatch
 from streams.nudge_core import DecidedNudge

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from channelhub.errors import ConfigError
+from kernel.errors import ConfigError
 from orchestration.dispatch import FileGateway, SmppGateway, WebhookGateway, build_gateway
 from tests.fixtures.services import local_settings
 

@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 
 import msgspec
 
+from kernel.pseudonym import Pseudonymizer
 from orchestration.dispatch import DeliveryReceipt
 from schemas.nudges import Dispatch
-from sinks.pseudonym import Pseudonymizer
 from sinks.tables import nudge_dispatches, nudge_receipts
 from tests.dispatch.nudges import APPROVED_AT, msisdn
 

@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 from clickhouse_driver import Client
 
-from channelhub.settings import Settings
 from channelhub.simulator.engine import Emitted
+from kernel.pseudonym import Pseudonymizer
+from kernel.settings import Settings
 from orchestration.campaigns import Audience, CampaignSpec, ChannelUse, store
 from orchestration.campaigns.records import campaign_rule_id
 from orchestration.guardrails import parse_opt_out
@@ -21,7 +22,6 @@ from orchestration.guardrails.settings import Budget, QuietHours
 from orchestration.rules.model import UsesSelfService
 from schemas import Rejection, validate
 from schemas.events import SmsMessageReceived, event_type_of
-from sinks.pseudonym import Pseudonymizer
 from tests.campaigns.data import Known, Row, expected
 from tests.fixtures.waiting import wait_for
 

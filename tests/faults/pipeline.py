@@ -21,8 +21,8 @@ from kafka import KafkaProducer
 
 from channelhub.platform.health import tcp_open
 from channelhub.platform.process import ManagedProcess
-from channelhub.settings import Settings
 from channelhub.simulator.engine import Emitted, Engine, Scenario
+from kernel.settings import Settings
 from schemas import Event, Rejection, validate
 from schemas.validation import MAX_EVENT_BYTES
 from sinks import migrations

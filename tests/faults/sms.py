@@ -9,7 +9,7 @@ any part the SMSC took that no sent nudge claims belongs to a nudge left in doub
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from orchestration.dispatch.gateway import UNKNOWN_AFTER_CRASH, UNKNOWN_AFTER_LOST_ANSWER
 from schemas.nudges import Dispatch
 from tests.dispatch.records import dispatches, part

@@ -17,7 +17,7 @@ import pytest
 from channelhub.platform import broker as tansu
 from channelhub.platform.broker import topic_names
 from channelhub.platform.health import http_ok
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from tests.factories import make_event
 from tests.faults.pipeline import Pipeline, produce
 from tests.fixtures.services import StartService, free_port, start_process

@@ -18,10 +18,10 @@ import httpx
 import pytest
 
 from channelhub.platform.health import http_ok
-from channelhub.settings import Settings
 from channelhub.simulator.engine import Emitted
+from kernel import kafka
+from kernel.settings import Settings
 from orchestration.campaigns import store
-from streams import kafka
 from tests.faults import campaign
 from tests.faults.pipeline import (
     EVERY_STAGE,

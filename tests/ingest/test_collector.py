@@ -26,7 +26,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from channelhub.ingest.collector import create_app
 from channelhub.platform import broker as tansu
 from channelhub.platform.health import http_ok
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from schemas.dead_letter import DeadLetter
 from tests.factories import make_event
 from tests.fixtures.services import Topics, free_port, start_process

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from channelhub.errors import ConfigError
+from kernel.errors import ConfigError
 from orchestration.guardrails.settings import GuardrailSettings
 from orchestration.rules import SHIPPED_RULES_DIR, RuleConfigError, load_rule_file, load_rules
 

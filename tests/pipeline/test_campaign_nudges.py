@@ -17,7 +17,7 @@ import pytest
 
 from channelhub.platform.env import settings_env
 from channelhub.platform.health import tcp_open
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from orchestration.guardrails.clock import LOCAL_TZ
 from sinks import migrations
 from sinks.client import connect

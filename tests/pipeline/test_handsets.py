@@ -14,11 +14,11 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from channelhub.ingest.producer import Producer
-from channelhub.settings import Settings
 from channelhub.simulator.engine import Engine, Scenario
 from channelhub.simulator.handsets import occurred_ms, responses, would_respond
 from channelhub.simulator.ids import to_ms
 from channelhub.simulator.population import Population
+from kernel.settings import Settings
 from schemas import Rejection, validate
 from schemas.nudges import Dispatch
 from tests.fixtures.services import StartService, Topics

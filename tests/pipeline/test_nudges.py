@@ -20,7 +20,7 @@ from kafka import KafkaAdminClient
 from channelhub.platform.env import settings_env
 from channelhub.platform.health import tcp_open
 from channelhub.platform.process import ManagedProcess
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from orchestration.journey import to_ms
 from schemas import Event, Rejection, validate
 from sinks import migrations

@@ -17,7 +17,7 @@ from clickhouse_driver import Client
 from channelhub.platform.env import settings_env
 from channelhub.platform.health import tcp_open
 from channelhub.platform.process import ManagedProcess
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from sinks import migrations
 from sinks.client import connect
 from tests.fixtures.services import StartService, Topics, sigkill_and_restart

@@ -19,7 +19,8 @@ from kafka import KafkaProducer
 from kafka.partitioner.default import murmur2
 
 from channelhub.platform.health import tcp_open
-from channelhub.settings import Settings
+from kernel.pseudonym import Pseudonymizer
+from kernel.settings import Settings
 from orchestration.campaigns.records import CampaignRequest
 from orchestration.guardrails.reasons import Reason
 from orchestration.guardrails.settings import GuardrailSettings
@@ -27,7 +28,6 @@ from orchestration.rules.model import UsesSelfService
 from schemas import Event
 from sinks import migrations
 from sinks.client import connect
-from sinks.pseudonym import Pseudonymizer
 from tests.fixtures.services import StartService, Topics
 from tests.fixtures.waiting import wait_for
 from tests.orchestration.events import make

@@ -23,16 +23,16 @@ import pytest
 
 from channelhub.platform.env import settings_env
 from channelhub.platform.health import tcp_open
-from channelhub.settings import Settings
 from channelhub.simulator.engine import Engine, Scenario
 from channelhub.simulator.handsets import responses
+from kernel.pseudonym import Pseudonymizer
+from kernel.settings import Settings
 from orchestration.rules import SHIPPED_RULES_DIR
 from orchestration.rules.guidance import way_for
 from schemas import Event, Rejection, validate
 from schemas.nudges import Dispatch
 from sinks import migrations
 from sinks.client import connect
-from sinks.pseudonym import Pseudonymizer
 from tests.fixtures.services import StartService, Topics
 from tests.fixtures.waiting import wait_for
 

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from channelhub.platform import clickhouse, pids
 from channelhub.platform.process import ManagedProcess
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from tests.fixtures.services import ClickHouseServer, free_port, local_settings
 
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from channelhub.platform.stack import simulator_history
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from sinks import migrations
 from sinks.client import connect
 

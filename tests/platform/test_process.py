@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from channelhub.errors import ServiceError
 from channelhub.platform import commands, pids, settings_env
 from channelhub.platform.health import http_ok
 from channelhub.platform.process import ManagedProcess, ServiceSpec
+from kernel.errors import ServiceError
 from tests.fixtures.services import free_port, local_settings
 
 SLEEPER = "import time; print('dummy up', flush=True); time.sleep(120)"
@@ -148,7 +148,7 @@ OWNER = textwrap.dedent(
     import sys
     from channelhub.platform import commands
     from channelhub.platform.process import ServiceSpec
-    from channelhub.settings import Settings
+    from kernel.settings import Settings
 
     settings = Settings(_env_file=None, state_dir=sys.argv[1])
     dummy = ServiceSpec(

@@ -14,7 +14,7 @@ import pytest
 from channelhub.platform import broker, pids
 from channelhub.platform.restarts import Backoff
 from channelhub.platform.stack import Hook, Stack, plan
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from tests.fixtures.services import StartService, free_port, local_settings
 
 pytestmark = pytest.mark.integration
@@ -26,7 +26,7 @@ OWNER = textwrap.dedent(
     from channelhub.platform.process import ServiceSpec
     from channelhub.platform.broker import topic_names
     from channelhub.platform.stack import Hook
-    from channelhub.settings import Settings
+    from kernel.settings import Settings
 
     settings = Settings(_env_file=None)
     steps = [

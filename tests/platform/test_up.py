@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from channelhub.platform.env import settings_env
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from sinks.client import connect
 from tests.fixtures.services import free_port, local_settings
 

@@ -15,7 +15,7 @@ from clickhouse_driver import Client
 from channelhub.platform.env import settings_env
 from channelhub.platform.health import tcp_open
 from channelhub.recovery.rebuild import PER_MINUTE, _id_column
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from sinks import migrations
 from sinks.client import connect
 from sinks.routes import routes

@@ -19,7 +19,7 @@ from clickhouse_driver import Client
 from channelhub.ingest.producer import Producer
 from channelhub.platform.env import settings_env
 from channelhub.platform.health import tcp_open
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from schemas import Rejection
 from schemas.dead_letter import dead_letter
 from sinks import migrations

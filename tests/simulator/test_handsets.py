@@ -10,7 +10,6 @@ import msgspec
 import pytest
 from kafka import TopicPartition
 
-from channelhub.settings import Settings
 from channelhub.simulator.engine import Engine, Scenario
 from channelhub.simulator.handsets import (
     FIRST_ANSWER_MS,
@@ -23,6 +22,7 @@ from channelhub.simulator.handsets import (
 from channelhub.simulator.handsets_service import Handsets
 from channelhub.simulator.ids import to_ms
 from channelhub.simulator.population import Population
+from kernel.settings import Settings
 from orchestration.journey import function_used
 from orchestration.rules.guidance import WAYS, way_for
 from schemas import Event, Rejection, validate

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 import schemas
-from channelhub.errors import ConfigError
 from channelhub.ingest.producer import DeliveryError
-from channelhub.settings import Settings
 from channelhub.simulator.engine import Emitted
 from channelhub.simulator.ids import iso, to_ms
 from channelhub.simulator.load import HOUR_MS
 from channelhub.simulator.run import RunOptions, plan, run
+from kernel.errors import ConfigError
+from kernel.settings import Settings
 
 NOW_MS = to_ms(datetime(2024, 6, 10, 12, tzinfo=UTC))
 START = datetime(2024, 5, 30, 6, tzinfo=UTC)

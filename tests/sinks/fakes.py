@@ -21,7 +21,7 @@ from clickhouse_driver.columns.service import write_column
 from clickhouse_driver.context import Context
 from clickhouse_driver.errors import ServerException
 
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from sinks.routes import routes
 from tests.fixtures.services import local_settings
 

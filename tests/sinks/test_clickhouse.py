@@ -10,8 +10,8 @@ import pytest
 from clickhouse_driver import Client
 from kafka import KafkaProducer
 
-from channelhub.settings import Settings
 from dashboards.alerts import changes
+from kernel.settings import Settings
 from sinks import migrations
 from sinks.client import connect
 from sinks.stage import SinkStage

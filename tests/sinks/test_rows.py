@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime
 
+from kernel.pseudonym import Pseudonymizer
 from sinks.dedupe import RecentIds
-from sinks.pseudonym import Pseudonymizer
 from sinks.tables import dead_letters, events
 from streams.routing import RawMessage, route
 from tests.factories import encode, make_event

@@ -16,7 +16,7 @@ from aiokafka import TopicPartition
 from clickhouse_driver import Client
 from kafka import KafkaConsumer, KafkaProducer
 
-from channelhub.settings import Settings
+from kernel.settings import Settings
 from sinks import migrations, writer
 from sinks.client import connect
 from sinks.stage import SinkStage

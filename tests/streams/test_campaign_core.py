@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
+from kernel.pseudonym import Pseudonymizer
 from orchestration.campaigns.records import CampaignRequest
 from orchestration.guardrails.settings import Budget, GuardrailSettings
 from orchestration.rules.model import UsesSelfService
 from schemas import Event
-from sinks.pseudonym import Pseudonymizer
 from streams.nudge_core import NudgeCore, PartitionNudges
 from tests.streams.nudge_fold import batches, by_partition, core, simulated
 

@@ -3,7 +3,7 @@
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
-from channelhub.settings import Settings
+from kernel.settings import Settings
 
 
 def producer(settings: Settings) -> AIOKafkaProducer:

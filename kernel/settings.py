@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from channelhub.errors import ConfigError
+from kernel.errors import ConfigError
 
 DEV_PSEUDONYM_KEY = "local-development-pseudonym-key"
 DEV_COLLECTOR_TOKEN = "local-development-token"
