@@ -13,7 +13,6 @@ from contextlib import contextmanager
 import flask
 from clickhouse_driver import Client
 
-from channelhub.platform.clickhouse import DASHBOARD_QUERY_SECONDS
 from kernel.settings import Settings
 from sinks.client import database_name, storage_errors
 
@@ -47,7 +46,7 @@ def client(settings: Settings) -> Iterator[Client]:
             password=settings.dashboard_clickhouse_password.get_secret_value(),
             database=database_name(settings),
             connect_timeout=3,
-            send_receive_timeout=DASHBOARD_QUERY_SECONDS + 5,
+            send_receive_timeout=settings.dashboard_query_seconds + 5,
         )
         try:
             yield connection

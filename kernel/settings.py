@@ -167,6 +167,8 @@ class Settings(BaseSettings):
     #: forged request in the web process can never change data.
     dashboard_clickhouse_user: str = "dashboard"
     dashboard_clickhouse_password: SecretStr = SecretStr(DEV_DASHBOARD_CLICKHOUSE_PASSWORD)
+    #: Server-side time limit of every dashboard query (the read-only user's profile).
+    dashboard_query_seconds: int = Field(10, ge=1)
 
     # Simulated handsets (``python -m channelhub.simulator.handsets``)
     #: Share of sent nudges the simulated subscribers act on: the conversion rate that

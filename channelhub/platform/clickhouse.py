@@ -23,9 +23,6 @@ from channelhub.platform.health import tcp_open
 from channelhub.platform.process import ServiceSpec
 from kernel.settings import Settings
 
-#: Server-side time limit of every dashboard query (its profile's ``max_execution_time``).
-DASHBOARD_QUERY_SECONDS = 10
-
 
 def home(settings: Settings) -> Path:
     """``<state_dir>/clickhouse``: config files and the data directory."""
@@ -146,7 +143,7 @@ def users_config(settings: Settings) -> ET.Element:
                 "dashboard": {
                     **default_profile,
                     "readonly": 1,
-                    "max_execution_time": DASHBOARD_QUERY_SECONDS,
+                    "max_execution_time": settings.dashboard_query_seconds,
                 },
             },
             "users": users,

@@ -218,11 +218,3 @@ _when = msgspec.json.Decoder(_When)
 def occurred_ms(payload: bytes) -> int:
     """When an event of :func:`responses` happens (epoch ms): when a handset lets it go."""
     return to_ms(_when.decode(payload).occurred_at)
-
-
-if __name__ == "__main__":  # the process: consume dispatches, produce the answers
-    import typer
-
-    from channelhub.simulator.handsets_service import main
-
-    typer.run(main)

@@ -1,7 +1,7 @@
-"""``python -m channelhub.simulator.handsets``: the simulated handsets as a process.
+"""The simulated handsets as a process (``python -m channelhub.simulator.handsets``).
 
 Reads the dispatcher's records (group ``<group_prefix>-handsets``), turns each into the
-events of the subscriber's answer (:func:`channelhub.simulator.handsets.responses`) and
+events of the subscriber's answer (:func:`channelhub.simulator.handsets.answers.responses`) and
 produces them to the raw topic, keyed by MSISDN, when their time comes: an answer in the past
 (a backfill) goes at once, an answer in the future (live traffic) waits in memory until the
 wall clock reaches its ``occurred_at``, so the pipeline sees it arrive in real time.
@@ -28,7 +28,7 @@ from kafka.structs import OffsetAndMetadata
 
 from channelhub.ingest.producer import Producer
 from channelhub.simulator.engine import Engine, Scenario
-from channelhub.simulator.handsets import occurred_ms, responses
+from channelhub.simulator.handsets.answers import occurred_ms, responses
 from channelhub.simulator.population import Population
 from kernel import logs
 from kernel.settings import Settings
