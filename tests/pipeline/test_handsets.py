@@ -15,7 +15,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from channelhub.ingest.producer import Producer
 from channelhub.simulator.engine import Engine, Scenario
-from channelhub.simulator.handsets import occurred_ms, responses, would_respond
+from channelhub.simulator.handsets.answers import occurred_ms, responses, would_respond
 from channelhub.simulator.ids import to_ms
 from channelhub.simulator.population import Population
 from kernel.settings import Settings

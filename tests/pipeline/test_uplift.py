@@ -24,7 +24,7 @@ import pytest
 from channelhub.platform.env import settings_env
 from channelhub.platform.health import tcp_open
 from channelhub.simulator.engine import Engine, Scenario
-from channelhub.simulator.handsets import responses
+from channelhub.simulator.handsets.answers import responses
 from kernel.pseudonym import Pseudonymizer
 from kernel.settings import Settings
 from orchestration.rules import SHIPPED_RULES_DIR

@@ -11,7 +11,7 @@ import pytest
 from kafka import TopicPartition
 
 from channelhub.simulator.engine import Engine, Scenario
-from channelhub.simulator.handsets import (
+from channelhub.simulator.handsets.answers import (
     FIRST_ANSWER_MS,
     LATEST_ANSWER_MS,
     occurred_ms,
@@ -19,7 +19,7 @@ from channelhub.simulator.handsets import (
     self_service_channels,
     would_respond,
 )
-from channelhub.simulator.handsets_service import Handsets
+from channelhub.simulator.handsets.service import Handsets
 from channelhub.simulator.ids import to_ms
 from channelhub.simulator.population import Population
 from kernel.settings import Settings
