@@ -39,7 +39,7 @@ from typing import Annotated, NamedTuple
 
 import msgspec
 import typer
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
 from channelhub.ingest.producer import Producer
 from channelhub.platform import broker
@@ -49,6 +49,7 @@ from channelhub.platform.process import ManagedProcess, stop_all
 from channelhub.platform.stack import python_service
 from channelhub.simulator.engine import Engine, Scenario
 from channelhub.simulator.ids import iso, to_ms
+from kernel import kafka
 from kernel.errors import ChannelhubError
 from kernel.settings import Settings
 from orchestration.guardrails.clock import LOCAL_TZ
@@ -188,8 +189,8 @@ class Outbound(threading.Thread):
     def __init__(self, settings: Settings) -> None:
         super().__init__(daemon=True)
         # Tansu does not answer a waiting fetch as soon as data arrives: keep the wait short.
-        self.consumer = KafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap, fetch_max_wait_ms=10
+        self.consumer = kafka.reader(
+            settings.kafka_bootstrap, "channelhub-bench", fetch_max_wait_ms=10
         )
         partitions = [
             TopicPartition(settings.topic_nudges_outbound, p)
@@ -226,8 +227,8 @@ class Monitor(threading.Thread):
     def __init__(self, settings: Settings) -> None:
         super().__init__(daemon=True)
         self.settings = settings
-        self.consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
-        self.admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        self.consumer = kafka.reader(settings.kafka_bootstrap, "channelhub-bench")
+        self.admin = kafka.admin(settings.kafka_bootstrap, "channelhub-bench")
         #: (perf_counter, events on the raw topic, backlog of validation, of the nudge stage)
         self.samples: list[tuple[float, int, int, int]] = []
         self.stop = threading.Event()

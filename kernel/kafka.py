@@ -1,9 +1,26 @@
-"""The aiokafka clients every batched stage uses, configured in one place."""
+"""Every Kafka client channelhub opens, configured in one place.
+
+Two libraries, each where it fits: aiokafka for the stages on the batched runtime (one event
+loop, batches in flight), kafka-python for the blocking code (the producer and the collector
+behind it, topic administration, readers that walk a topic to its end, the simulated
+handsets). What one kind of client needs is set here once; a caller adds only what is its own
+(a client id, its timeouts, its batching).
+"""
+
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 from kernel.settings import Settings
+
+#: Per partition and fetch: room for the largest record a client may write (the raw topic
+#: takes up to a few MiB), so no reader stalls on one.
+MAX_PARTITION_FETCH_BYTES = 8 * 1024 * 1024
+
+
+# -- aiokafka: the stages ---------------------------------------------------------------------
 
 
 def producer(settings: Settings) -> AIOKafkaProducer:
@@ -35,4 +52,63 @@ def consumer(settings: Settings, stage: str, *topics: str) -> AIOKafkaConsumer:
         max_partition_fetch_bytes=4 * 1024 * 1024,
         partition_assignment_strategy=(RangePartitionAssignor,),
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+    )
+
+
+def async_reader(bootstrap: str) -> AIOKafkaConsumer:
+    """Outside any group: it assigns partitions itself and commits nothing (a restore)."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=MAX_PARTITION_FETCH_BYTES,
+    )
+
+
+# -- kafka-python: the blocking code ----------------------------------------------------------
+
+
+def idempotent_producer(bootstrap: str, client_id: str, **tuning: Any) -> KafkaProducer:
+    """acks=all with idempotence: a retried batch is written once. ``tuning`` is the caller's
+    own batching and timeouts (kafka-python's producer options)."""
+    return KafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        **tuning,
+    )
+
+
+def group_consumer(settings: Settings, member_of: str) -> KafkaConsumer:
+    """Group ``<group_prefix>-<member_of>``, manual commits, the stages' session timeout."""
+    return KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=f"{settings.group_prefix}-{member_of}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka_session_timeout_ms // 6,
+    )
+
+
+def reader(bootstrap: str, client_id: str, **tuning: Any) -> KafkaConsumer:
+    """Outside any group: it assigns partitions itself and commits nothing."""
+    return KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=MAX_PARTITION_FETCH_BYTES,
+        **tuning,
+    )
+
+
+def admin(bootstrap: str, client_id: str, timeout_ms: int = 5000) -> KafkaAdminClient:
+    """Topic and group administration, giving up on an absent broker after ``timeout_ms``."""
+    return KafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        request_timeout_ms=timeout_ms,
+        bootstrap_timeout_ms=timeout_ms,
     )

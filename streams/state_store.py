@@ -23,8 +23,9 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import msgspec
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 
+from kernel import kafka
 from orchestration.guardrails import TokenBucket
 from orchestration.guardrails.budget import BudgetState
 from streams.nudge_core import PartitionNudges, SubscriberNudges
@@ -113,9 +114,7 @@ async def restore(
     sent = [await producer.send(topic, probe, PROBE_KEY, partition=p) for p in partitions]
     ends = {p: (await s).offset for p, s in zip(partitions, sent, strict=True)}
     replays = {p: Replay() for p in partitions}
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=8 << 20
-    )
+    consumer = kafka.async_reader(bootstrap)
     await consumer.start()
     try:
         consumer.assign([TopicPartition(topic, p) for p in partitions])

@@ -20,6 +20,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from channelhub.ingest.http_batch import Record
+from kernel import kafka
 from kernel.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -75,11 +76,9 @@ class BrokerWriter:
 
     def _open(self) -> KafkaProducer:
         delivery_ms = int(self._delivery_timeout_s * 1000)
-        producer = KafkaProducer(
-            bootstrap_servers=self._bootstrap,
-            client_id="channelhub-collector",
-            acks="all",
-            enable_idempotence=True,
+        producer = kafka.idempotent_producer(
+            self._bootstrap,
+            "channelhub-collector",
             linger_ms=5,
             max_block_ms=_BLOCK_MS,
             # kafka-python insists on delivery > linger + request timeout

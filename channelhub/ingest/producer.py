@@ -21,10 +21,10 @@ from collections.abc import Hashable
 from types import TracebackType
 from typing import Self
 
-from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from kafka.producer.future import FutureRecordMetadata
 
+from kernel import kafka
 from kernel.errors import ChannelhubError, ServiceError
 
 #: Throughput settings. Measured on the local Tansu broker with 320-byte events: ~30-35k
@@ -71,11 +71,9 @@ class Producer:
         self._first_error: BaseException | None = None
         self._marks: deque[FutureRecordMetadata] = deque()
         try:
-            self._producer = KafkaProducer(
-                bootstrap_servers=bootstrap,
-                client_id=client_id,
-                acks="all",
-                enable_idempotence=True,
+            self._producer = kafka.idempotent_producer(
+                bootstrap,
+                client_id,
                 linger_ms=linger_ms,
                 batch_size=batch_size,
                 max_request_size=MAX_REQUEST_SIZE,

@@ -14,6 +14,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from channelhub.platform import prereqs
 from channelhub.platform.health import split_host_port, tcp_open
 from channelhub.platform.process import ServiceSpec
+from kernel import kafka
 from kernel.errors import ServiceError
 from kernel.settings import Settings
 
@@ -22,12 +23,7 @@ _ALREADY_EXISTS = TopicAlreadyExistsError.errno
 
 
 def _admin(bootstrap: str, timeout_ms: int = 5000) -> KafkaAdminClient:
-    return KafkaAdminClient(
-        bootstrap_servers=bootstrap,
-        client_id="channelhub-platform",
-        request_timeout_ms=timeout_ms,
-        bootstrap_timeout_ms=timeout_ms,
-    )
+    return kafka.admin(bootstrap, "channelhub-platform", timeout_ms)
 
 
 def probe(bootstrap: str) -> None:

@@ -42,10 +42,11 @@ from types import ModuleType
 from typing import Any
 
 from clickhouse_driver import Client
-from kafka import KafkaAdminClient, TopicPartition
+from kafka import TopicPartition
 from kafka.errors import KafkaError
 
 from channelhub.recovery import topics
+from kernel import kafka
 from kernel.errors import ChannelhubError, ServiceError, StorageError
 from kernel.settings import Settings
 from sinks import migrations
@@ -208,7 +209,7 @@ def _settle(
     deadline = time.monotonic() + timeout
     behind: dict[TopicPartition, int] = {}
     try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        admin = kafka.admin(settings.kafka_bootstrap, "channelhub-rebuild")
     except KafkaError as e:
         raise ServiceError(f"cannot reach the broker at {settings.kafka_bootstrap}: {e}") from e
     try:

@@ -13,6 +13,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 
+from kernel import kafka
 from kernel.errors import ServiceError
 
 #: How long one partition may go without a record before the broker is taken for gone.
@@ -23,14 +24,7 @@ LIST_ATTEMPTS = 5
 def consumer(bootstrap: str, client_id: str) -> KafkaConsumer:
     """A consumer outside any group: it assigns partitions itself and commits nothing."""
     try:
-        return KafkaConsumer(
-            bootstrap_servers=bootstrap,
-            client_id=client_id,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_partition_fetch_bytes=8 * 1024 * 1024,
-        )
+        return kafka.reader(bootstrap, client_id)
     except KafkaError as e:
         raise ServiceError(f"cannot reach the broker at {bootstrap}: {e}") from e
 

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from clickhouse_driver import Client
-from kafka import KafkaAdminClient
 from kafka.admin import OffsetSpec
 from kafka.errors import KafkaError
+
+from kernel import kafka
 
 log = logging.getLogger(__name__)
 
@@ -128,12 +129,7 @@ def consumer_lag(
     """
     unknown: dict[str, int | None] = dict.fromkeys(groups)
     try:
-        admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap,
-            client_id="channelhub-dashboard",
-            request_timeout_ms=timeout_ms,
-            bootstrap_timeout_ms=timeout_ms,
-        )
+        admin = kafka.admin(bootstrap, "channelhub-dashboard", timeout_ms)
     except (KafkaError, OSError) as e:
         log.warning("consumer lag unknown: %s", e)
         return unknown

@@ -30,7 +30,7 @@ from channelhub.ingest.producer import Producer
 from channelhub.simulator.engine import Engine, Scenario
 from channelhub.simulator.handsets.answers import occurred_ms, responses
 from channelhub.simulator.population import Population
-from kernel import logs
+from kernel import kafka, logs
 from kernel.settings import Settings
 from schemas.nudges import Dispatch
 
@@ -76,14 +76,7 @@ class Handsets:
 
     def run(self) -> None:
         settings = self.settings
-        consumer = KafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
-            group_id=f"{settings.group_prefix}-handsets",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            session_timeout_ms=settings.kafka_session_timeout_ms,
-            heartbeat_interval_ms=settings.kafka_session_timeout_ms // 6,
-        )
+        consumer = kafka.group_consumer(settings, "handsets")
         producer = Producer(
             settings.kafka_bootstrap, settings.topic_raw, client_id="channelhub-handsets"
         )
