@@ -10,13 +10,13 @@ The README's picture comes from here, and :func:`chromium` and :func:`sign_in` a
 browser tests use.
 """
 
-import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlencode, urlsplit
 
+import typer
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
@@ -98,41 +98,39 @@ def capture(
             driver.quit()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dashboards.screenshot", description=__doc__)
-    parser.add_argument("url", help="page to capture, e.g. http://127.0.0.1:18050/")
-    parser.add_argument("out", type=Path, help="PNG file to write")
-    parser.add_argument("--user", default="analyst", help="dashboard user to sign in as")
-    parser.add_argument(
-        "--password",
-        default=os.environ.get("CHANNELHUB_DASHBOARD_PASSWORD", "dev-analyst"),
-        help="its password (default: $CHANNELHUB_DASHBOARD_PASSWORD, else the dev analyst's)",
-    )
-    parser.add_argument("--width", type=int, default=1440, help="viewport width in pixels")
-    parser.add_argument("--ready", default=READY, help="CSS selector that has text once loaded")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for data")
-    args = parser.parse_args(argv)
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+@app.command(
+    help="A full-page PNG of a rendered dashboard page, after signing in, once its data is drawn."
+)
+def main(
+    url: Annotated[str, typer.Argument(help="Page to capture, e.g. http://127.0.0.1:18050/.")],
+    out: Annotated[Path, typer.Argument(help="PNG file to write.")],
+    user: Annotated[str, typer.Option(help="Dashboard user to sign in as.")] = "analyst",
+    password: Annotated[
+        str,
+        typer.Option(
+            envvar="CHANNELHUB_DASHBOARD_PASSWORD",
+            help="Its password (default: the development analyst's).",
+        ),
+    ] = "dev-analyst",
+    width: Annotated[int, typer.Option(help="Viewport width in pixels.")] = 1440,
+    ready: Annotated[str, typer.Option(help="CSS selector that has text once loaded.")] = READY,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for data.")] = 60.0,
+) -> None:
     try:
-        capture(
-            args.url,
-            args.out,
-            user=args.user,
-            password=args.password,
-            width=args.width,
-            ready=args.ready,
-            timeout=args.timeout,
-        )
-    except TimeoutException:
+        capture(url, out, user=user, password=password, width=width, ready=ready, timeout=timeout)
+    except TimeoutException as e:
         print(
-            f"screenshot: {args.url} showed no data within {args.timeout:.0f} s "
-            f"(waited for the sign-in as {args.user!r}, then for text in {args.ready!r}); "
+            f"screenshot: {url} showed no data within {timeout:.0f} s "
+            f"(waited for the sign-in as {user!r}, then for text in {ready!r}); "
             "is the dashboard running, and is the password right?",
             file=sys.stderr,
         )
-        return 1
-    print(f"screenshot: wrote {args.out}")
-    return 0
+        raise typer.Exit(1) from e
+    print(f"screenshot: wrote {out}")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    app(prog_name="python -m dashboards.screenshot")

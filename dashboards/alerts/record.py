@@ -7,9 +7,9 @@ must not stop alerts from being recorded.
 """
 
 import logging
-import urllib.request
 from collections.abc import Callable, Sequence
 
+import httpx
 import msgspec
 
 from channelhub.ingest.producer import Producer
@@ -21,12 +21,11 @@ PostJson = Callable[[str, bytes, float], None]
 
 
 def post_json(url: str, body: bytes, timeout: float) -> None:
-    """POST ``body`` as JSON; any non-2xx answer raises (urllib does that)."""
-    request = urllib.request.Request(
-        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    """POST ``body`` as JSON; any non-2xx answer raises."""
+    response = httpx.post(
+        url, content=body, headers={"Content-Type": "application/json"}, timeout=timeout
     )
-    with urllib.request.urlopen(request, timeout=timeout):
-        pass
+    response.raise_for_status()
 
 
 class Recorder:
