@@ -48,8 +48,9 @@ from channelhub.platform.isolated import isolated_settings, start_in_order
 from channelhub.platform.process import ManagedProcess, stop_all
 from channelhub.platform.stack import python_service
 from channelhub.simulator.engine import Engine, Scenario
-from channelhub.simulator.ids import iso, to_ms
+from channelhub.simulator.ids import iso
 from kernel import kafka
+from kernel.clock import to_ms
 from kernel.errors import ChannelhubError
 from kernel.settings import Settings
 from orchestration.guardrails.clock import LOCAL_TZ

@@ -11,10 +11,9 @@ evaluation can look at the state *before* an event while the worker stores the s
 Opt-outs are not here: the guardrails own them.
 """
 
-from datetime import UTC, datetime, timedelta
-
 import msgspec
 
+from kernel.clock import to_ms
 from schemas.envelope import Envelope
 from schemas.events import (
     AgentRequestHandled,
@@ -79,15 +78,6 @@ class Journey(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     agent_contacts_ms: tuple[int, ...] = ()
     call: Call | None = None
     sms: SmsDialogue | None = None
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
-
-
-def to_ms(moment: datetime) -> int:
-    """An aware datetime as integer milliseconds since the epoch (exact: no float rounding)."""
-    return (moment - _EPOCH) // _MS
 
 
 def live_call(journey: Journey, now_ms: int) -> Call | None:

@@ -33,11 +33,12 @@ knows and decided under the campaign's guardrails and this partition's share of 
 import heapq
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 import msgspec
 
+from kernel.clock import EPOCH, from_ms, to_ms
 from orchestration.campaigns.records import CampaignRequest, campaign_rule_id
 from orchestration.conversions import OpenGoal, closes_on_deadline, opened, reached
 from orchestration.guardrails import (
@@ -50,7 +51,7 @@ from orchestration.guardrails import (
     record_opt_out,
 )
 from orchestration.guardrails.budget import BudgetState
-from orchestration.journey import Journey, apply, function_used, in_live_call, to_ms
+from orchestration.journey import Journey, apply, function_used, in_live_call
 from orchestration.rules import Rule, evaluate
 from orchestration.templates import BRAND_NAMES, PREFECTURE_NAMES, Template, compile_template
 from schemas import Event
@@ -67,18 +68,11 @@ RECENT_EVENTS = 32
 #: neither evaluated nor applied (a replayed day must not re-trigger rules on a newer journey).
 LATE_MS = 15 * 60_000
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def from_ms(ms: int) -> datetime:
-    """Epoch milliseconds as an aware UTC datetime (exact)."""
-    return _EPOCH + timedelta(milliseconds=ms)
-
 
 def due_ms(until: datetime) -> int:
     """The first whole millisecond at or after ``until``: a request re-decided at the
     watermark must never be asked before its time (it would be held again, for ever)."""
-    return -((_EPOCH - until) // timedelta(milliseconds=1))
+    return -((EPOCH - until) // timedelta(milliseconds=1))
 
 
 class Held(msgspec.Struct, frozen=True, kw_only=True):
@@ -124,7 +118,7 @@ class PartitionNudges:
     watermark_ms: int = 0
     gateway: TokenBucket = field(default_factory=TokenBucket)
     #: The last send slot handed to a rate-limited request (see :meth:`NudgeCore._queue`).
-    rate_queue: datetime = _EPOCH
+    rate_queue: datetime = EPOCH
     next_offset: int = 0
     #: (until ms, msisdn, nudge id) of every held request, earliest first.
     due: list[tuple[int, str, str]] = field(default_factory=list)

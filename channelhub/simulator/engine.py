@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import msgspec
 
-from channelhub.simulator.ids import EventIds, to_datetime
+from channelhub.simulator.ids import EventIds
 from channelhub.simulator.ivr import IvrHall
 from channelhub.simulator.kiosk import KioskFaults, KioskHall, Terminals
 from channelhub.simulator.load import LoadModel
@@ -28,6 +28,7 @@ from channelhub.simulator.population import Population
 from channelhub.simulator.session import Session, Source
 from channelhub.simulator.sms import SmsHall
 from channelhub.simulator.web import OnlineHall
+from kernel.clock import from_ms
 from schemas.envelope import Attributes, Envelope
 from schemas.events import EVENT_CLASSES, routing_key
 
@@ -120,7 +121,7 @@ class Engine:
                     event_id=new_id(t_ms),
                     schema_version=1,
                     channel=_CHANNEL_OF[cls],
-                    occurred_at=to_datetime(t_ms),
+                    occurred_at=from_ms(t_ms),
                     msisdn=session.msisdn,
                     session_id=session.session_id,
                     prefecture=session.prefecture,

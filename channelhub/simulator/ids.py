@@ -6,9 +6,9 @@ the UUIDv7 layout (time-ordered, version 7, RFC 4122 variant) and makes ids repr
 """
 
 import random
-from datetime import UTC, datetime, timedelta
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+from kernel.clock import from_ms
+
 _RAND_B = (1 << 62) - 1
 
 
@@ -25,18 +25,6 @@ class EventIds:
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def to_datetime(t_ms: int) -> datetime:
-    """Simulated milliseconds since the epoch as an aware UTC datetime (exact, no float)."""
-    return _EPOCH + timedelta(milliseconds=t_ms)
-
-
-def to_ms(moment: datetime) -> int:
-    """An aware datetime as milliseconds since the epoch (naive means UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (moment - _EPOCH) // timedelta(milliseconds=1)
-
-
 def iso(t_ms: int) -> str:
     """RFC 3339 with milliseconds and ``Z``: how the summary and progress lines show times."""
-    return to_datetime(t_ms).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return from_ms(t_ms).isoformat(timespec="milliseconds").replace("+00:00", "Z")

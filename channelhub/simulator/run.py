@@ -31,10 +31,11 @@ from types import FrameType
 from typing import Any, TextIO
 
 from channelhub.simulator.engine import Engine, Scenario
-from channelhub.simulator.ids import iso, to_ms
+from channelhub.simulator.ids import iso
 from channelhub.simulator.load import HOUR_MS, LoadModel
 from channelhub.simulator.output import KafkaOutput, NdjsonOutput, Output
 from channelhub.simulator.summary import Tally
+from kernel.clock import to_ms
 from kernel.errors import ConfigError
 from kernel.settings import Settings
 

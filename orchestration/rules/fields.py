@@ -22,6 +22,7 @@ from typing import Literal, NamedTuple
 
 import msgspec
 
+from kernel.clock import to_ms
 from orchestration.journey import (
     DAY_MS,
     UNKNOWN_ITEM,
@@ -30,7 +31,6 @@ from orchestration.journey import (
     in_agent_queue,
     in_live_call,
     live_call,
-    to_ms,
 )
 from orchestration.rules.guidance import SelfServiceWay, way_for
 from orchestration.templates import BRAND_NAMES, PREFECTURE_NAMES

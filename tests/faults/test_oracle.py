@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from channelhub.simulator.engine import Emitted, Engine, Scenario
-from orchestration.journey import to_ms
+from kernel.clock import to_ms
 from schemas import Event, Rejection, validate
 from schemas.nudges import nudge_id
 from tests.faults import oracle

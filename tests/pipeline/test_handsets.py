@@ -16,8 +16,8 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from channelhub.ingest.producer import Producer
 from channelhub.simulator.engine import Engine, Scenario
 from channelhub.simulator.handsets.answers import occurred_ms, responses, would_respond
-from channelhub.simulator.ids import to_ms
 from channelhub.simulator.population import Population
+from kernel.clock import to_ms
 from kernel.settings import Settings
 from schemas import Rejection, validate
 from schemas.nudges import Dispatch

@@ -20,8 +20,8 @@ from kafka import KafkaAdminClient
 from channelhub.platform.env import settings_env
 from channelhub.platform.health import tcp_open
 from channelhub.platform.process import ManagedProcess
+from kernel.clock import to_ms
 from kernel.settings import Settings
-from orchestration.journey import to_ms
 from schemas import Event, Rejection, validate
 from sinks import migrations
 from sinks.client import connect

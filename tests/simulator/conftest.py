@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from channelhub.simulator.engine import Emitted, Engine, Scenario
-from channelhub.simulator.ids import to_ms
+from kernel.clock import to_ms
 
 #: Ten days from 25 May 2024: ordinary days, the month-end and month-start busy periods.
 SAMPLE_START_MS = to_ms(datetime(2024, 5, 25, tzinfo=UTC))

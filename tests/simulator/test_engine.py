@@ -10,7 +10,7 @@ import pytest
 
 import schemas
 from channelhub.simulator.engine import Emitted, Engine, Scenario
-from channelhub.simulator.ids import to_ms
+from kernel.clock import to_ms
 from tests.simulator.conftest import SAMPLE_START_MS
 
 UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")

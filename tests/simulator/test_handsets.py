@@ -20,8 +20,8 @@ from channelhub.simulator.handsets.answers import (
     would_respond,
 )
 from channelhub.simulator.handsets.service import Handsets
-from channelhub.simulator.ids import to_ms
 from channelhub.simulator.population import Population
+from kernel.clock import to_ms
 from kernel.settings import Settings
 from orchestration.journey import function_used
 from orchestration.rules.guidance import WAYS, way_for

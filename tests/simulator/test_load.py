@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from channelhub.simulator.ids import to_ms
 from channelhub.simulator.load import (
     CHANNELS,
     EVENTS_PER_SESSION,
@@ -19,6 +18,7 @@ from channelhub.simulator.load import (
     LoadModel,
     is_busy_day,
 )
+from kernel.clock import to_ms
 
 ORDINARY_TUESDAY = to_ms(datetime(2024, 5, 14, tzinfo=UTC)) - LOCAL_OFFSET_MS  # local midnight
 

@@ -16,9 +16,10 @@ import pytest
 import schemas
 from channelhub.ingest.producer import DeliveryError
 from channelhub.simulator.engine import Emitted
-from channelhub.simulator.ids import iso, to_ms
+from channelhub.simulator.ids import iso
 from channelhub.simulator.load import HOUR_MS
 from channelhub.simulator.run import RunOptions, plan, run
+from kernel.clock import to_ms
 from kernel.errors import ConfigError
 from kernel.settings import Settings
 

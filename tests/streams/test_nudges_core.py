@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from kernel.clock import from_ms
 from schemas import Event
-from streams.nudge_core import DecidedNudge, PartitionNudges, from_ms
+from streams.nudge_core import DecidedNudge, PartitionNudges
 from streams.state_store import Replay, changelog
 from tests.orchestration.events import make
 from tests.orchestration.test_rules_evaluate import handled

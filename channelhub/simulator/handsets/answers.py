@@ -34,10 +34,10 @@ from datetime import datetime
 import msgspec
 
 from channelhub.simulator.catalog import SMS_SERVICES
-from channelhub.simulator.ids import to_datetime, to_ms
 from channelhub.simulator.population import PROPENSITY, Population, Subscriber
 from channelhub.simulator.session import seconds
 from channelhub.simulator.sms import match, reply
+from kernel.clock import from_ms, to_ms
 from orchestration.rules.guidance import SelfServiceWay, way_for
 from schemas.envelope import Attributes, Envelope
 from schemas.events import (
@@ -198,7 +198,7 @@ class _Answer:
             event_id=str(uuid.uuid5(_IDS, f"{self.seed}\x1f{self.dispatch.nudge_id}\x1f{n}")),
             schema_version=1,
             channel=channel,
-            occurred_at=to_datetime(t_ms),
+            occurred_at=from_ms(t_ms),
             msisdn=self.who.msisdn,
             session_id=f"{channel}-handset-{self.dispatch.nudge_id[:16]}",
             prefecture=self.who.prefecture,
