@@ -180,7 +180,8 @@ def campaign_create(
     by: By = None,
 ) -> None:
     """Check a campaign file and create the campaign (an event; the id must be new)."""
-    from orchestration.campaigns import load_campaign_file, store
+    from channelhub.marketing import store
+    from orchestration.campaigns import load_campaign_file
 
     settings = _settings()
     try:
@@ -209,7 +210,8 @@ def campaign_preview(
     import json
     from datetime import UTC
 
-    from orchestration.campaigns import audience, load_campaign_file, store
+    from channelhub.marketing import audience, store
+    from orchestration.campaigns import load_campaign_file
 
     at = _time(as_of, "--as-of") or datetime.now(UTC)
     settings = _settings()
@@ -249,7 +251,7 @@ def campaign_trigger(
     by: By = None,
 ) -> None:
     """Trigger a campaign: the fan-out sends it at the scheduled time."""
-    from orchestration.campaigns import store
+    from channelhub.marketing import store
 
     when = _time(at, "--at")
     settings = _settings()
@@ -270,7 +272,7 @@ def campaign_list(
     """Every campaign with its schedule, triggers and guardrail decisions by outcome."""
     import msgspec
 
-    from orchestration.campaigns import store
+    from channelhub.marketing import store
 
     campaigns = _read_clickhouse(_settings(), store.list_campaigns)
     if as_json:
@@ -294,7 +296,7 @@ def uplift_report(
     """Conversion of sent versus holdout per rule and campaign, with the uplift's 95% interval."""
     import msgspec
 
-    from orchestration.uplift import uplift
+    from channelhub.marketing.uplift import uplift
 
     rows = _read_clickhouse(_settings(), uplift)
     if as_json:

@@ -31,9 +31,10 @@ import msgspec
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
+from channelhub.marketing import audience
 from kernel.errors import ConfigError, StorageError
 from kernel.settings import Settings
-from orchestration.campaigns import audience, events
+from orchestration.campaigns import events
 from orchestration.campaigns.events import CampaignCreated, CampaignTriggered
 from orchestration.campaigns.fanout import plan
 from orchestration.campaigns.model import CampaignSpec

@@ -1,7 +1,7 @@
 """Campaigns and nudges: the funnel of every rule and campaign, its uplift, and the campaigns.
 
 Everyone with the page (analysts, ops, marketing) reads the funnel
-(:mod:`dashboards.queries.marketing`), the measured uplift (:mod:`orchestration.uplift`) and
+(:mod:`dashboards.queries.marketing`), the measured uplift (:mod:`channelhub.marketing.uplift`) and
 the campaign list. Creating and triggering a campaign is marketing's alone and on its own page
 (:mod:`dashboards.pages.marketing_new_campaign`), linked from here for marketing. Ids are
 prefixed ``marketing-``; tests read ``marketing-funnel-<stage>``.
@@ -16,12 +16,12 @@ import plotly.graph_objects as go
 from clickhouse_driver import Client
 from dash import Input, Output, State, dcc, html
 
+from channelhub.marketing import store
+from channelhub.marketing.uplift import Uplift, uplift
 from dashboards import auth, charts, db, deep_dive
 from dashboards import refresh as page_refresh
 from dashboards.queries import marketing as queries
 from dashboards.roles import Role, callback
-from orchestration.campaigns import store
-from orchestration.uplift import Uplift, uplift
 
 ALLOWED: tuple[Role, ...] = ("analyst", "ops", "marketing")
 

@@ -1,7 +1,7 @@
 """New campaign (marketing): create a campaign with its audience counted live, and trigger one.
 
 Creating and triggering go through the same functions as ``channelhub campaign``
-(:mod:`orchestration.campaigns.store`): a campaign file's checks, events on
+(:mod:`channelhub.marketing.store`): a campaign file's checks, events on
 ``campaigns.events``, nothing written to ClickHouse from here. The page and every callback on
 it are for marketing alone, so the server refuses a replayed request from another role before
 it runs. What campaigns do once sent is on the campaigns page (:mod:`dashboards.pages.marketing`).
@@ -16,11 +16,11 @@ import dash
 import msgspec
 from dash import Input, Output, State, dcc, html
 
+from channelhub.marketing import audience, store
 from dashboards import auth, db
 from dashboards.labels import BRAND_LABELS, CHANNEL_LABELS, PREFECTURE_LABELS
 from dashboards.roles import Role, callback
 from kernel.errors import ChannelhubError, StorageError
-from orchestration.campaigns import audience, store
 from orchestration.campaigns.loader import check_spec
 from orchestration.campaigns.model import CampaignSpec
 from orchestration.config_files import explain

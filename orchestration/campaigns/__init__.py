@@ -1,12 +1,11 @@
 """Marketing campaigns: an audience over ClickHouse, a template, a schedule and guardrails.
 
     load_campaign_file(path) -> CampaignSpec           checked TOML file (CampaignConfigError)
-    audience.preview(client, db, audience, as_of)      size, by prefecture and brand
-    audience.members(client, db, audience, as_of)      (pseudonym, partition) of each member
-    store.create(settings, spec, by=...)               CampaignCreated on campaigns.events
-    store.trigger(settings, campaign_id, at, by=...)   CampaignTriggered on campaigns.events
-    store.list_campaigns(client, db)                   campaigns, triggers, decisions by outcome
+    audience.members_query(db, audience, as_of)        the audience's SQL and parameters
     fanout.plan(spec, trigger, members, partitions)    the CampaignRequest chunks per partition
+
+Their I/O is :mod:`channelhub.marketing`: the audience's preview and members read from
+ClickHouse, campaigns created and triggered as events on ``campaigns.events``, the uplift.
 
 The fan-out stage (:mod:`streams.campaigns`) runs triggers; the nudge stage decides each
 request under the campaign's guardrails, as ``rule_id`` ``campaign:<id>``.

@@ -16,19 +16,15 @@ out of everything (``opt_outs`` with scope ``*``, at any time) are never selecte
 """
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-
-from clickhouse_driver import Client
 
 from kernel.errors import ConfigError
 from orchestration.campaigns.errors import AudienceError
 from orchestration.campaigns.model import Audience, ChannelUse
 from orchestration.guardrails.state import ALL
 from schemas.envelope import BRANDS, CHANNELS, PREFECTURES
-from sinks.client import storage_errors
 
 #: The event an agent contact is.
 AGENT_CONTACT = "agent.request_handled"
@@ -164,11 +160,23 @@ def _seconds(at: datetime) -> int:
     return int(at.timestamp())
 
 
-def preview(client: Client, db: str, audience: Audience, as_of: datetime) -> AudiencePreview:
-    """The audience's size at ``as_of``, by prefecture and by brand."""
+def preview_query(db: str, audience: Audience, as_of: datetime) -> tuple[str, dict[str, Any]]:
+    """The SQL and parameters of the audience's size at ``as_of`` by prefecture and brand:
+    rows of (prefecture, brand, members)."""
     members, params = members_query(db, audience, as_of)
-    with storage_errors("cannot preview the audience"):
-        rows = client.execute(_PREVIEW.format(members=members), params)
+    return _PREVIEW.format(members=members), params
+
+
+def members_in_order(db: str, audience: Audience, as_of: datetime) -> tuple[str, dict[str, Any]]:
+    """:func:`members_query` in partition then pseudonym order, so a redone fan-out cuts the
+    same chunks."""
+    sql, params = members_query(db, audience, as_of)
+    return f"{sql}ORDER BY last_partition, subscriber", params
+
+
+def summarize(as_of: datetime, rows: list[tuple[str, str, int]]) -> AudiencePreview:
+    """The preview of the rows of :func:`preview_query`: every prefecture and brand, zeros
+    included."""
     by_prefecture = dict.fromkeys(PREFECTURES, 0)
     by_brand = dict.fromkeys(BRANDS, 0)
     for prefecture, brand, n in rows:
@@ -178,17 +186,3 @@ def preview(client: Client, db: str, audience: Audience, as_of: datetime) -> Aud
         as_of=as_of, size=sum(n for _, _, n in rows), by_prefecture=by_prefecture,
         by_brand=by_brand,
     )  # fmt: skip
-
-
-def members(
-    client: Client, db: str, audience: Audience, as_of: datetime
-) -> Iterator[tuple[str, int]]:
-    """(pseudonym, ``channel.events`` partition) of every member at ``as_of``, streamed in
-    partition then pseudonym order, so a redone fan-out cuts the same chunks."""
-    sql, params = members_query(db, audience, as_of)
-    with storage_errors("cannot select the audience"):
-        rows = client.execute_iter(
-            f"{sql}ORDER BY last_partition, subscriber", params, settings={"max_block_size": 10_000}
-        )
-        for subscriber, partition, _, _ in rows:
-            yield subscriber, partition

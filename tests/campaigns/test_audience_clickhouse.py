@@ -4,10 +4,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from channelhub.marketing.audience import members, preview
+from channelhub.marketing.store import find_spec, list_campaigns
 from kernel.settings import Settings
 from orchestration.campaigns import AgentContacts, Audience, ChannelUse, UnknownCampaignError
-from orchestration.campaigns.audience import members, preview
-from orchestration.campaigns.store import find_spec, list_campaigns
 from schemas.envelope import BRANDS, PREFECTURES
 from sinks import migrations
 from sinks.client import connect

@@ -10,10 +10,11 @@ import msgspec
 import pytest
 from kafka import KafkaConsumer
 
+from channelhub.marketing import store
 from channelhub.platform.health import tcp_open
 from channelhub.platform.process import ManagedProcess
 from kernel.settings import Settings
-from orchestration.campaigns import Audience, CampaignSpec, ChannelUse, store
+from orchestration.campaigns import Audience, CampaignSpec, ChannelUse
 from orchestration.campaigns.fanout import CHUNK_SIZE
 from orchestration.campaigns.records import CampaignRequest
 from orchestration.guardrails.settings import Budget

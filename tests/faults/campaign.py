@@ -11,10 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 from clickhouse_driver import Client
 
+from channelhub.marketing import store
 from channelhub.simulator.engine import Emitted
 from kernel.pseudonym import Pseudonymizer
 from kernel.settings import Settings
-from orchestration.campaigns import Audience, CampaignSpec, ChannelUse, store
+from orchestration.campaigns import Audience, CampaignSpec, ChannelUse
 from orchestration.campaigns.records import campaign_rule_id
 from orchestration.guardrails import parse_opt_out
 from orchestration.guardrails.clock import LOCAL_TZ

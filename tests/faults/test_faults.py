@@ -17,11 +17,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from channelhub.marketing import store
 from channelhub.platform.health import http_ok
 from channelhub.simulator.engine import Emitted
 from kernel import kafka
 from kernel.settings import Settings
-from orchestration.campaigns import store
 from tests.faults import campaign
 from tests.faults.pipeline import (
     EVERY_STAGE,

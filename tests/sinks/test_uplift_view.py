@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from channelhub.marketing.uplift import uplift
 from channelhub.platform.env import settings_env
 from kernel.pseudonym import Pseudonymizer
 from kernel.settings import Settings
-from orchestration.uplift import uplift
 from schemas.nudges import Conversion, Decision, NudgeRequest
 from sinks import migrations
 from sinks.client import connect
