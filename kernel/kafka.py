@@ -20,6 +20,20 @@ from kernel.settings import Settings
 MAX_PARTITION_FETCH_BYTES = 8 * 1024 * 1024
 
 
+def _member_of(settings: Settings, group: str) -> dict[str, Any]:
+    """What every member of one of our groups has, in either library: group
+    ``<group_prefix>-<group>``, manual commits, the earliest offset for a new group, and a
+    short session (fast joins on Tansu)."""
+    return {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "group_id": f"{settings.group_prefix}-{group}",
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "session_timeout_ms": settings.kafka_session_timeout_ms,
+        "heartbeat_interval_ms": settings.kafka_session_timeout_ms // 6,
+    }
+
+
 # -- aiokafka: the stages ---------------------------------------------------------------------
 
 
@@ -43,12 +57,7 @@ def consumer(settings: Settings, stage: str, *topics: str) -> AIOKafkaConsumer:
     """
     return AIOKafkaConsumer(
         *topics,
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=f"{settings.group_prefix}-{stage}",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        session_timeout_ms=settings.kafka_session_timeout_ms,
-        heartbeat_interval_ms=settings.kafka_session_timeout_ms // 6,
+        **_member_of(settings, stage),
         max_partition_fetch_bytes=4 * 1024 * 1024,
         partition_assignment_strategy=(RangePartitionAssignor,),
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
@@ -81,14 +90,7 @@ def idempotent_producer(bootstrap: str, client_id: str, **tuning: Any) -> KafkaP
 
 def group_consumer(settings: Settings, member_of: str) -> KafkaConsumer:
     """Group ``<group_prefix>-<member_of>``, manual commits, the stages' session timeout."""
-    return KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=f"{settings.group_prefix}-{member_of}",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        session_timeout_ms=settings.kafka_session_timeout_ms,
-        heartbeat_interval_ms=settings.kafka_session_timeout_ms // 6,
-    )
+    return KafkaConsumer(**_member_of(settings, member_of))
 
 
 def reader(bootstrap: str, client_id: str, **tuning: Any) -> KafkaConsumer:
