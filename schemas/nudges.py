@@ -115,3 +115,11 @@ class OptOutRecorded(msgspec.Struct, frozen=True, kw_only=True):
     scope: str
     event_id: str
     at: UtcTime
+
+
+class DecidedNudge(msgspec.Struct, frozen=True, kw_only=True):
+    """A decision with its request: the record of ``nudges.decisions`` and ``nudges.outbound``
+    (the sink needs the request's subscriber, rule and time beside the outcome)."""
+
+    request: NudgeRequest
+    decision: Decision

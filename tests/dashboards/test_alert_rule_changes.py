@@ -15,9 +15,8 @@ from kafka import KafkaConsumer
 from channelhub.settings import Settings
 from dashboards import db
 from dashboards.alerts import changes
-from dashboards.alerts.changes import RuleChange
-from dashboards.alerts.evaluate import AlertEvent
 from dashboards.alerts.rules import ANSWER_WITHIN, DEFAULT_FILE, AlertConfigError, load
+from schemas.alerts import AlertEvent, RuleChange
 from sinks import migrations
 from sinks.routes import routes
 from sinks.tables import alert_rule_changes

@@ -17,7 +17,7 @@ from channelhub.ingest.producer import Producer
 from channelhub.settings import Settings
 from dashboards import db
 from dashboards.alerts import measure
-from dashboards.alerts.evaluate import AlertEvent, OpenAlert, evaluate
+from dashboards.alerts.evaluate import OpenAlert, evaluate
 from dashboards.alerts.record import Recorder
 from dashboards.alerts.rules import (
     DEFAULT_FILE,
@@ -26,6 +26,7 @@ from dashboards.alerts.rules import (
     load,
 )
 from dashboards.alerts.service import reload, restore
+from schemas.alerts import AlertEvent
 from sinks import migrations
 from sinks.client import connect
 from sinks.pseudonym import Pseudonymizer

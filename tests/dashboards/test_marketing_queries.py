@@ -11,7 +11,15 @@ import pytest
 from channelhub.settings import Settings
 from dashboards.queries.marketing import funnel, sources
 from orchestration.dispatch.gateway import DeliveryReceipt, DeliveryStatus
-from schemas.nudges import Conversion, Decision, Dispatch, DispatchStatus, Group, NudgeRequest
+from schemas.nudges import (
+    Conversion,
+    DecidedNudge,
+    Decision,
+    Dispatch,
+    DispatchStatus,
+    Group,
+    NudgeRequest,
+)
 from sinks import migrations
 from sinks.client import connect
 from sinks.pseudonym import Pseudonymizer
@@ -22,7 +30,6 @@ from sinks.tables import (
     nudge_receipts,
     nudge_requests,
 )
-from streams.nudge_core import DecidedNudge
 from streams.state_store import encode
 
 pytestmark = pytest.mark.integration

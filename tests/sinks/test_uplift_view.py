@@ -12,12 +12,11 @@ import pytest
 from channelhub.platform.env import settings_env
 from channelhub.settings import Settings
 from orchestration.uplift import uplift
-from schemas.nudges import Conversion, Decision, NudgeRequest
+from schemas.nudges import Conversion, DecidedNudge, Decision, NudgeRequest
 from sinks import migrations
 from sinks.client import connect
 from sinks.pseudonym import Pseudonymizer
 from sinks.tables import nudge_conversions, nudge_decisions
-from streams.nudge_core import DecidedNudge
 from streams.state_store import encode
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from schemas import Event
-from streams.nudge_core import DecidedNudge, PartitionNudges, from_ms
+from schemas.nudges import DecidedNudge
+from streams.nudge_core import PartitionNudges, from_ms
 from streams.state_store import Replay, changelog
 from tests.orchestration.events import make
 from tests.orchestration.test_rules_evaluate import handled
