@@ -16,8 +16,12 @@ NOW = datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
 
 
 def _row(value: bytes) -> dict[str, object]:
-    key, row = campaign_events.row(
-        value, partition=2, offset=7, ingested_at=NOW, pseudonymize=Pseudonymizer(b"k")
+    key, row = campaign_events.TABLE.row(
+        events.decode(value),
+        partition=2,
+        offset=7,
+        ingested_at=NOW,
+        pseudonymize=Pseudonymizer(b"k"),
     )
     record = dict(zip(campaign_events.COLUMNS, row, strict=True))
     assert key == record["event_id"]

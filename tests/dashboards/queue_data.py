@@ -97,7 +97,7 @@ def insert_calls(settings: Settings, calls: Iterable[Call]) -> list[RawEvent]:
     client = connect(settings)
     try:
         client.execute(
-            events.INSERT.format(db=settings.clickhouse_database), [_row(e) for e in raw]
+            events.TABLE.insert.format(db=settings.clickhouse_database), [_row(e) for e in raw]
         )
     finally:
         client.disconnect()

@@ -30,7 +30,6 @@ from sinks.tables import (
     nudge_receipts,
     nudge_requests,
 )
-from streams.state_store import encode
 
 pytestmark = pytest.mark.integration
 
@@ -115,9 +114,9 @@ def test_every_stage_of_the_funnel_matches_a_count_of_the_records(
     tables = {"req": nudge_requests, "dec": nudge_decisions, "dis": nudge_dispatches,
               "rec": nudge_receipts, "conv": nudge_conversions}  # fmt: skip
     for key, table in tables.items():
-        rows = [table.row(encode(r), partition=0, offset=o, ingested_at=now, pseudonymize=pz)[1]
+        rows = [table.TABLE.row(r, partition=0, offset=o, ingested_at=now, pseudonymize=pz)[1]
                 for o, r in enumerate(records[key])]  # fmt: skip
-        client.execute(table.INSERT.format(db=clickhouse_db), rows)
+        client.execute(table.TABLE.insert.format(db=clickhouse_db), rows)
 
     got = funnel(client, RULE, T0, T0 + timedelta(days=1))
     assert got.requested == want["requested"] > 50
