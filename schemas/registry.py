@@ -29,13 +29,13 @@ import msgspec
 
 from orchestration.campaigns.events import CampaignEvent
 from orchestration.campaigns.records import CampaignRequest
-from orchestration.dispatch.gateway import DeliveryReceipt
 from schemas.alerts import AlertEvent, RuleChange
 from schemas.dead_letter import DeadLetter
 from schemas.events import Event
 from schemas.nudges import (
     Conversion,
     DecidedNudge,
+    DeliveryReceipt,
     Dispatch,
     NudgeRequest,
     OptOutRecorded,

@@ -11,7 +11,7 @@ time, so only a receipt reported again across a month boundary could survive twi
 
 from typing import Any
 
-from orchestration.dispatch.gateway import DeliveryReceipt
+from schemas.nudges import DeliveryReceipt
 from sinks.engines import replacing_merge_tree
 from sinks.pseudonym import Pseudonymizer
 from sinks.tables import Table, millis, moment

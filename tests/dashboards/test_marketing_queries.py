@@ -10,11 +10,12 @@ import pytest
 
 from channelhub.settings import Settings
 from dashboards.queries.marketing import funnel, sources
-from orchestration.dispatch.gateway import DeliveryReceipt, DeliveryStatus
 from schemas.nudges import (
     Conversion,
     DecidedNudge,
     Decision,
+    DeliveryReceipt,
+    DeliveryStatus,
     Dispatch,
     DispatchStatus,
     Group,

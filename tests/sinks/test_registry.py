@@ -17,13 +17,13 @@ from channelhub.platform.broker import topic_names
 from channelhub.settings import Settings
 from orchestration.campaigns import events as campaign_events
 from orchestration.campaigns import load_campaign_file
-from orchestration.dispatch.gateway import DeliveryReceipt
 from schemas.alerts import AlertEvent, RuleChange
 from schemas.dead_letter import dead_letter
 from schemas.nudges import (
     Conversion,
     DecidedNudge,
     Decision,
+    DeliveryReceipt,
     Dispatch,
     NudgeRequest,
     OptOutRecorded,
