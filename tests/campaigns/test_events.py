@@ -4,7 +4,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
-import orjson
 
 from orchestration.campaigns import Schedule, events, load_campaign_file
 from orchestration.campaigns.events import CampaignCreated, CampaignTriggered
@@ -38,7 +37,7 @@ def test_created_keeps_the_whole_spec() -> None:
     assert record["event_type"] == "campaign.created"
     assert record["campaign_id"] == "sms-hall-winback"
     assert record["scheduled_at"] == spec.schedule.at
-    assert orjson.loads(str(record["spec"]))["id"] == "sms-hall-winback"
+    assert msgspec.json.decode(str(record["spec"]))["id"] == "sms-hall-winback"
     assert (record["at"], record["actor"]) == (NOW, "marketing")
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-import orjson
+import msgspec
 
 from channelhub.settings import Settings
 from schemas.envelope import PREFECTURES
@@ -109,5 +109,6 @@ def _row(e: RawEvent) -> tuple[object, ...]:
     return (
         str(uuid.uuid4()), e.event_type, "ivr", occurred.replace(microsecond=0),
         occurred.microsecond // 1000, uuid.uuid4().hex, e.session_id, e.prefecture, "gotone",
-        orjson.dumps(e.attributes).decode(), 1, 0, 0, datetime.now(UTC).replace(microsecond=0),
+        msgspec.json.encode(e.attributes).decode(), 1, 0, 0,
+        datetime.now(UTC).replace(microsecond=0),
     )  # fmt: skip

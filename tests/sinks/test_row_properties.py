@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-import orjson
 from aiokafka import TopicPartition
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -36,7 +35,9 @@ MSISDN = "13912345678"
 
 
 def _canonical(raw: bytes) -> dict[str, Any]:
-    value: dict[str, Any] = orjson.loads(route(RawMessage(raw, None, "raw", 1, 7, 0.0)).value)
+    value: dict[str, Any] = msgspec.json.decode(
+        route(RawMessage(raw, None, "raw", 1, 7, 0.0)).value
+    )
     return value
 
 
@@ -239,7 +240,9 @@ def test_every_template_makes_a_row() -> None:
     for topic, templates in TEMPLATES.items():
         for template in templates:
             sink = Sink(SETTINGS, client=FakeClickHouse(SETTINGS))
-            sink.add({TopicPartition(topic, 0): [Record(topic, 0, 5, 0, orjson.dumps(template))]})
+            sink.add(
+                {TopicPartition(topic, 0): [Record(topic, 0, 5, 0, msgspec.json.encode(template))]}
+            )
             buffer = sink.buffers[topic]
             assert len(buffer.rows) == 1, topic
             assert buffer.sources[0] is not None, topic
@@ -271,7 +274,7 @@ def test_a_partition_or_offset_past_its_column_does_not_stop_the_sink() -> None:
     """Kafka's positions are wider than the columns (UInt16 partition, UInt64 offset): such a
     record cannot even be dead-lettered, but it is only logged, never raised."""
     topic = SETTINGS.topic_events
-    value = orjson.dumps(TEMPLATES[topic][0])
+    value = msgspec.json.encode(TEMPLATES[topic][0])
     sink = Sink(SETTINGS, client=FakeClickHouse(SETTINGS))
     sink.add({TopicPartition(topic, 70_000): [Record(topic, 70_000, 1, 0, value)]})
     sink.add({TopicPartition(topic, 1): [Record(topic, 1, -1, 0, value)]})
