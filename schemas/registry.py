@@ -16,10 +16,11 @@ record into its row.
 Cleanup policies are what each topic should have on a real Kafka: ``compact`` for the nudge
 changelog, whose newest record per key is the state, ``delete`` (the broker's retention) for
 every other topic, whose records are events. :func:`channelhub.platform.broker.ensure_topics`
-creates every topic with the broker's default today (the local broker keeps topics in memory
-and loses them at a restart, so no topic there outlives a stack); a real cluster's changelog
-must be created compacted by its operators, with ``min.compaction.lag.ms`` above a batch's
-duration (see :mod:`streams.state_store`).
+creates every topic with the broker's default today: the local broker (Tansu 0.6.0, memory
+storage) accepts topic configs at creation but does not keep them (DescribeConfigs returns none)
+and loses every topic at a restart anyway. A real cluster's changelog must be created compacted
+by its operators, with ``min.compaction.lag.ms`` above a batch's duration (see
+:mod:`streams.state_store`).
 """
 
 from dataclasses import dataclass
