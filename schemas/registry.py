@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from channelhub.settings import Settings
 from orchestration.campaigns.events import CampaignEvent
 from orchestration.campaigns.records import CampaignRequest
 from schemas.alerts import AlertEvent, RuleChange
@@ -59,7 +60,7 @@ class Contract:
     #: The sink table made of the topic, by name (:mod:`sinks.routes` has the objects).
     table: str | None
 
-    def topic(self, settings: object) -> str:
+    def topic(self, settings: Settings) -> str:
         """The topic's name in ``settings``."""
         name: str = getattr(settings, self.setting)
         return name
