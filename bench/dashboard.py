@@ -27,6 +27,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Annotated, Any
 
+import msgspec
 import typer
 from clickhouse_driver import Client
 from kafka.partitioner.default import murmur2
@@ -52,6 +53,7 @@ from dashboards.queries import (
 from dashboards.screenshot import chromium, sign_in, wait_rendered
 from kernel.pseudonym import Pseudonymizer
 from kernel.settings import Settings
+from schemas import Event
 from sinks import migrations
 from sinks.client import connect
 from sinks.tables import events
@@ -87,7 +89,8 @@ def _fill(settings: Settings, client: Client, n: int, seed: int) -> tuple[dateti
     pseudonymize = Pseudonymizer(settings.pseudonym_key.get_secret_value().encode())
     db = settings.clickhouse_database
     client.execute(f"CREATE TABLE IF NOT EXISTS {db}.generated AS {db}.events")
-    insert = events.INSERT.format(db=db).replace(f"{db}.events", f"{db}.generated")
+    insert = events.TABLE.insert.format(db=db).replace(f"{db}.events", f"{db}.generated")
+    decode = msgspec.json.Decoder(Event).decode
     now = datetime.now(UTC).replace(microsecond=0)
     first = last = None
     written = 0
@@ -95,8 +98,9 @@ def _fill(settings: Settings, client: Client, n: int, seed: int) -> tuple[dateti
         rows = []
         for offset, emitted in enumerate(islice(engine, min(CHUNK, n - written)), written):
             partition = (murmur2(emitted.key) & 0x7FFFFFFF) % settings.topic_partitions
-            _, row = events.row(emitted.payload, partition=partition, offset=offset,
-                                ingested_at=now, pseudonymize=pseudonymize)  # fmt: skip
+            _, row = events.TABLE.row(decode(emitted.payload), partition=partition,
+                                      offset=offset, ingested_at=now,
+                                      pseudonymize=pseudonymize)  # fmt: skip
             rows.append(row)
         client.execute(insert, rows)
         first = first or rows[0][3]

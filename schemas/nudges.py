@@ -115,3 +115,30 @@ class OptOutRecorded(msgspec.Struct, frozen=True, kw_only=True):
     scope: str
     event_id: str
     at: UtcTime
+
+
+class DecidedNudge(msgspec.Struct, frozen=True, kw_only=True):
+    """A decision with its request: the record of ``nudges.decisions`` and ``nudges.outbound``
+    (the sink needs the request's subscriber, rule and time beside the outcome)."""
+
+    request: NudgeRequest
+    decision: Decision
+
+
+DeliveryStatus = Literal["delivered", "failed", "expired"]
+
+
+class DeliveryReceipt(msgspec.Struct, frozen=True, kw_only=True):
+    """The network's final word on one accepted message (one part of a long SMS): the record
+    of ``nudges.receipts``, as a gateway reports it.
+
+    ``nudge_id`` is None when the adapter no longer knows which nudge the ``message_id``
+    belonged to (e.g. a receipt arriving after a restart); join on ``message_id`` then.
+    """
+
+    gateway: str
+    message_id: str
+    nudge_id: str | None
+    status: DeliveryStatus
+    at: datetime
+    error_code: str | None = None

@@ -1,9 +1,20 @@
-"""Which topic the sink writes to which table: the one list to extend for a new record."""
+"""Which topic the sink writes to which table, as the contract registry says.
 
-from types import ModuleType
+:data:`TABLES` holds every table the sink writes and :data:`VIEWS` the views over several of
+them; :func:`routes` pairs each table with the topic whose contract
+(:data:`schemas.registry.CONTRACTS`) names it. A new topic is a contract plus its table here.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
 
 from kernel.settings import Settings
+from schemas.registry import CONTRACTS, Contract
 from sinks.tables import (
+    Table,
+    View,
     alert_events,
     alert_rule_changes,
     campaign_events,
@@ -14,22 +25,44 @@ from sinks.tables import (
     nudge_dispatches,
     nudge_receipts,
     nudge_requests,
+    nudge_uplift,
     opt_outs,
 )
 
+#: Every table the sink writes, by name.
+TABLES: dict[str, Table[Any]] = {
+    t.name: t
+    for t in (
+        events.TABLE,
+        dead_letters.TABLE,
+        nudge_requests.TABLE,
+        nudge_decisions.TABLE,
+        nudge_dispatches.TABLE,
+        nudge_receipts.TABLE,
+        nudge_conversions.TABLE,
+        opt_outs.TABLE,
+        campaign_events.TABLE,
+        alert_events.TABLE,
+        alert_rule_changes.TABLE,
+    )
+}
 
-def routes(settings: Settings) -> dict[str, ModuleType]:
-    """Topic → table module (its ``TABLE``, ``INSERT``, ``RECENT_IDS`` and ``row``)."""
-    return {
-        settings.topic_events: events,
-        settings.topic_dlq: dead_letters,
-        settings.topic_nudges_requested: nudge_requests,
-        settings.topic_nudges_decisions: nudge_decisions,
-        settings.topic_nudges_dispatches: nudge_dispatches,
-        settings.topic_nudges_receipts: nudge_receipts,
-        settings.topic_nudges_conversions: nudge_conversions,
-        settings.topic_nudges_optouts: opt_outs,
-        settings.topic_campaigns: campaign_events,
-        settings.topic_alerts: alert_events,
-        settings.topic_alert_rules: alert_rule_changes,
-    }
+#: Views over several tables, which no topic feeds on its own.
+VIEWS: dict[str, View] = {v.name: v for v in (nudge_uplift.VIEW,)}
+
+
+def fed() -> list[Contract]:
+    """The contracts of the topics the sink projects into a table."""
+    return [c for c in CONTRACTS if c.table is not None]
+
+
+def routes(settings: Settings) -> dict[str, Table[Any]]:
+    """Topic → the table its records become rows of."""
+    return {c.topic(settings): TABLES[c.table] for c in fed() if c.table is not None}
+
+
+def decoders(settings: Settings) -> dict[str, Callable[[bytes], Any]]:
+    """Topic → the decoding of its records into its contract's type: the one decode step
+    of the sink, which raises ``msgspec.DecodeError`` (not JSON) or ``ValidationError`` (not
+    the record) for bytes that are not a record of the topic."""
+    return {c.topic(settings): msgspec.json.Decoder(c.record).decode for c in fed()}

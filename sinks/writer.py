@@ -27,13 +27,11 @@ It never stops and never doubles:
 
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import ModuleType
 from typing import Any, Protocol
 
-import msgspec
 from aiokafka.structs import TopicPartition
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as DriverError
@@ -55,8 +53,8 @@ from schemas.dead_letter import dead_letter
 from schemas.validation import ReasonCode
 from sinks.client import connect, database_name
 from sinks.dedupe import RecentIds
-from sinks.routes import routes
-from sinks.tables import newest_ingest_query
+from sinks.routes import decoders, routes
+from sinks.tables import Table
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +160,9 @@ def reason(e: Exception) -> str:
 class TableBuffer:
     """Rows waiting for one table, the record each came from, and what the table holds."""
 
-    table: ModuleType
+    table: Table[Any]
+    #: Bytes of the topic to its contract's record type; raises for anything else.
+    decode: Callable[[bytes], Any]
     recent: RecentIds
     ids: list[str] = field(default_factory=list)
     rows: list[tuple[Any, ...]] = field(default_factory=list)
@@ -217,8 +217,9 @@ class Sink:
         self.db = database_name(settings)
         self.client = client or connect(settings)
         self.pseudonymize = Pseudonymizer(settings.pseudonym_key.get_secret_value().encode())
+        decode = decoders(settings)
         self.buffers = {
-            topic: TableBuffer(table, RecentIds(settings.sink_dedupe_window))
+            topic: TableBuffer(table, decode[topic], RecentIds(settings.sink_dedupe_window))
             for topic, table in routes(settings).items()
         }
         self.dlq = self.buffers[settings.topic_dlq]
@@ -241,18 +242,18 @@ class Sink:
         for tp, records in fetched.items():
             buffer = self.buffers[tp.topic]
             buffer.partitions.add(tp.partition)
-            build = buffer.table.row
+            build, decode = buffer.table.row, buffer.decode
             for r in records:
                 try:
                     event_id, row = build(
-                        r.value,
+                        decode(r.value),  # type: ignore[arg-type]  # None is refused here
                         partition=r.partition,
                         offset=r.offset,
                         ingested_at=ingested_at,
                         pseudonymize=self.pseudonymize,
                     )
                 except Exception as e:  # any defect of one record costs a dead letter only
-                    table = buffer.table.TABLE
+                    table = buffer.table.name
                     why = f"the sink cannot turn this {r.topic} record into a {table} row: {e!r}"
                     self._dead_letter(r, "unreadable_record", why, ingested_at)
                     continue
@@ -283,7 +284,7 @@ class Sink:
         )
         try:
             event_id, row = self.dlq.table.row(
-                msgspec.json.encode(letter),
+                letter,
                 partition=r.partition,
                 offset=r.offset,
                 ingested_at=now,
@@ -302,7 +303,7 @@ class Sink:
 
     def progress(self) -> dict[str, dict[str, int]]:
         return {
-            b.table.TABLE: {
+            b.table.name: {
                 "written": b.written,
                 "duplicates_dropped": b.duplicates,
                 "unwritable": b.unwritable,
@@ -416,19 +417,19 @@ class Sink:
         horizon before its newest row, at most ``sink_dedupe_window`` of them."""
         table, partitions = buffer.table, frozenset(buffer.partitions)
         capacity = self.settings.sink_dedupe_window
-        ((newest,),) = self._select(table, newest_ingest_query(table.TABLE), None)
+        ((newest,),) = self._select(table, table.newest_ingest, None)
         since = max(0.0, newest - self.settings.sink_dedupe_horizon_seconds) if newest else 0.0
         ids = []
         if not partitions:
             since = newest  # nothing loaded, so nothing known before now
         elif newest:
             read = {"partitions": tuple(sorted(partitions)), "since": int(since)}
-            ids = self._select(table, table.RECENT_IDS, {**read, "limit": capacity + 1})
+            ids = self._select(table, table.recent_ids, {**read, "limit": capacity + 1})
         buffer.recent = RecentIds.loaded(capacity, ids, since)
         buffer.loaded = partitions
         log.info(
             "%s: remembered %d ids of partitions %s, complete since %s",
-            table.TABLE,
+            table.name,
             len(buffer.recent),
             sorted(partitions),
             datetime.fromtimestamp(buffer.recent.complete_since, UTC).isoformat(),
@@ -438,7 +439,7 @@ class Sink:
         """Drop the rows ClickHouse already holds although the memory does not know them:
         looked up are the rows old enough to repeat one written before the memory's horizon
         (none on live traffic), or all of them after an insert that may have landed."""
-        t = buffer.table.EVENT_TIME
+        t = buffer.table.event_time
         rows = buffer.rows
         if buffer.unsure:
             suspects: Sequence[int] = range(len(rows))
@@ -450,7 +451,7 @@ class Sink:
         times = [rows[i][t] for i in suspects]
         found = self._select(
             buffer.table,
-            buffer.table.PRESENT_IDS,
+            buffer.table.present_ids,
             {"low": int(min(times).timestamp()), "high": int(max(times).timestamp())},
             external_tables=[
                 {
@@ -462,7 +463,7 @@ class Sink:
         )
         buffer.unsure = False
         if found:
-            log.info("%s: %d rows are written already, dropped", buffer.table.TABLE, len(found))
+            log.info("%s: %d rows are written already, dropped", buffer.table.name, len(found))
             buffer.drop({event_id for (event_id,) in found})
 
     def _probe(self) -> None:
@@ -474,12 +475,12 @@ class Sink:
             raise UnavailableError(f"ClickHouse does not answer: {e}") from e
 
     def _select(
-        self, table: ModuleType, query: str, params: dict[str, Any] | None, **kwargs: Any
+        self, table: Table[Any], query: str, params: dict[str, Any] | None, **kwargs: Any
     ) -> list[Any]:
         try:
             rows: list[Any] = self.client.execute(query.format(db=self.db), params, **kwargs)
         except (DriverError, OSError, EOFError) as e:
-            raise UnavailableError(f"cannot read {self.db}.{table.TABLE}: {e}") from e
+            raise UnavailableError(f"cannot read {self.db}.{table.name}: {e}") from e
         return rows
 
     def _insert(self, buffer: TableBuffer) -> None:
@@ -514,7 +515,7 @@ class Sink:
             if source is None:
                 log.error("ClickHouse refuses the sink's own dead letter %s: %s", event_id, why)
                 continue
-            table = buffer.table.TABLE
+            table = buffer.table.name
             self._dead_letter(
                 source,
                 "unwritable_row",
@@ -526,10 +527,10 @@ class Sink:
         """Insert rows ``lo:hi``: None when they landed, or why ClickHouse refused them."""
         rows = buffer.rows if hi - lo == len(buffer.rows) else buffer.rows[lo:hi]
         try:
-            self.client.execute(buffer.table.INSERT.format(db=self.db), rows)
+            self.client.execute(buffer.table.insert.format(db=self.db), rows)
         except Exception as e:
             if rows_at_fault(e):
                 return reason(e)
             buffer.unsure = True
-            raise UnavailableError(f"cannot insert into {self.db}.{buffer.table.TABLE}: {e}") from e
+            raise UnavailableError(f"cannot insert into {self.db}.{buffer.table.name}: {e}") from e
         return None

@@ -49,8 +49,7 @@ from orchestration.dispatch import (
 from orchestration.dispatch.gateway import utc_now
 from schemas.envelope import Brand, Prefecture
 from schemas.events import MessageReceived, SmsMessageReceived
-from schemas.nudges import Dispatch, DispatchStatus, NudgeRequest
-from streams.nudge_core import DecidedNudge
+from schemas.nudges import DecidedNudge, Dispatch, DispatchStatus, NudgeRequest
 
 log = logging.getLogger(__name__)
 

@@ -51,6 +51,7 @@ from orchestration.dispatch import (
     build_gateway,
 )
 from orchestration.dispatch.factory import journal_dir
+from schemas.nudges import DecidedNudge
 from streams.acks import Offsets
 from streams.dispatch_core import (
     OUTBOUND,
@@ -60,7 +61,6 @@ from streams.dispatch_core import (
     national_number,
     reply_event,
 )
-from streams.nudge_core import DecidedNudge
 from streams.runtime import Acks, BatchStage, Fetched
 
 log = logging.getLogger(__name__)

@@ -57,7 +57,14 @@ from orchestration.templates import BRAND_NAMES, PREFECTURE_NAMES, Template, com
 from schemas import Event
 from schemas.envelope import Brand, Prefecture
 from schemas.events import SmsMessageReceived
-from schemas.nudges import Conversion, Decision, NudgeRequest, OptOutRecorded, nudge_id
+from schemas.nudges import (
+    Conversion,
+    DecidedNudge,
+    Decision,
+    NudgeRequest,
+    OptOutRecorded,
+    nudge_id,
+)
 
 #: The fields a campaign template may use: a campaign has no triggering event to draw on.
 CAMPAIGN_FIELDS = ("brand_name", "prefecture_name")
@@ -100,14 +107,6 @@ class SubscriberNudges(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=
     #: Where the subscriber's latest event came from: what a campaign SMS is addressed with.
     prefecture: Prefecture | None = None
     brand: Brand | None = None
-
-
-class DecidedNudge(msgspec.Struct, frozen=True, kw_only=True):
-    """A decision with its request: the record of ``nudges.decisions`` and ``nudges.outbound``
-    (the sink needs the request's subscriber, rule and time beside the outcome)."""
-
-    request: NudgeRequest
-    decision: Decision
 
 
 @dataclass

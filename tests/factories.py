@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
+import msgspec
 
 _ATTRIBUTES: dict[str, dict[str, Any]] = {
     "ivr.call_started": {"lead_in_variant": "changsha.gotone.idle", "busy_period": False},
@@ -47,7 +47,7 @@ def make_event(event_type: str = "ivr.abandoned", /, **overrides: Any) -> dict[s
 
 
 def encode(event: dict[str, Any]) -> bytes:
-    return orjson.dumps(event)
+    return msgspec.json.encode(event)
 
 
 def mixed_events(n: int) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from channelhub.platform.process import ServiceSpec
 from kernel import kafka
 from kernel.errors import ServiceError
 from kernel.settings import Settings
+from schemas.registry import CONTRACTS
 
 log = logging.getLogger(__name__)
 _ALREADY_EXISTS = TopicAlreadyExistsError.errno
@@ -102,25 +103,11 @@ def _warn_on_partition_mismatch(admin: KafkaAdminClient, names: list[str], wante
 
 
 def topic_names(settings: Settings) -> list[str]:
-    """Every topic the platform uses, all with ``settings.topic_partitions`` partitions: the
-    nudge changelog must match ``topic_events`` partition for partition."""
-    return [
-        settings.topic_raw,
-        settings.topic_events,
-        settings.topic_dlq,
-        settings.topic_nudges_requested,
-        settings.topic_nudges_decisions,
-        settings.topic_nudges_outbound,
-        settings.topic_nudges_state,
-        settings.topic_nudges_dispatches,
-        settings.topic_nudges_receipts,
-        settings.topic_nudges_conversions,
-        settings.topic_nudges_optouts,
-        settings.topic_campaign_requests,
-        settings.topic_campaigns,
-        settings.topic_alerts,
-        settings.topic_alert_rules,
-    ]
+    """Every topic the platform uses, as the contract registry lists them, all with
+    ``settings.topic_partitions`` partitions: the nudge changelog must match ``topic_events``
+    partition for partition. Each is created with the broker's default cleanup policy; the
+    policy a topic should have is in its contract (:mod:`schemas.registry`)."""
+    return [c.topic(settings) for c in CONTRACTS]
 
 
 def main() -> None:

@@ -32,13 +32,11 @@ The old tables stay in ``<db>_before_rebuild_<stamp>`` for the operator to check
 
 import asyncio
 import logging
-import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import ModuleType
 from typing import Any
 
 from clickhouse_driver import Client
@@ -53,14 +51,13 @@ from sinks import migrations
 from sinks.client import connect, database_name, storage_errors
 from sinks.routes import routes
 from sinks.stage import SinkStage
-from sinks.tables import events
+from sinks.tables import Table, events
 from sinks.writer import Message, Sink
 
 log = logging.getLogger(__name__)
 
 PER_MINUTE = "events_per_minute"
 PROGRESS_SECONDS = 5.0
-_ID_COLUMN = re.compile(r"SELECT\s+(\w+)")
 
 
 class RebuildError(ChannelhubError):
@@ -236,14 +233,6 @@ def _settle(
     )
 
 
-def _id_column(table: ModuleType) -> str:
-    """The id a table's sink deduplicates on: the first column its recent-ids query reads."""
-    found = _ID_COLUMN.search(table.RECENT_IDS)
-    if found is None:
-        raise RuntimeError(f"cannot find the id column of {table.TABLE}")
-    return found.group(1)
-
-
 def _scalar(client: Client, query: str, params: dict[str, Any] | None = None) -> int:
     with storage_errors("cannot count rows for the rebuild"):
         ((value,),) = client.execute(query, params or {})
@@ -251,12 +240,12 @@ def _scalar(client: Client, query: str, params: dict[str, Any] | None = None) ->
 
 
 def _compare(
-    client: Client, summary: Summary, tables: list[ModuleType], started: datetime, *, force: bool
+    client: Client, summary: Summary, tables: list[Table[Any]], started: datetime, *, force: bool
 ) -> None:
     """Count each table old and rebuilt; refuse when the rebuilt one would lose rows."""
     db, fresh = summary.database, summary.rebuilt_from
     for table in tables:
-        name, key = table.TABLE, _id_column(table)
+        name, key = table.name, table.id_column
         summary.tables[name] = TableCounts(
             before=_scalar(client, f"SELECT uniqExact({key}) FROM {db}.{name}"),
             rebuilt=_scalar(client, f"SELECT uniqExact({key}) FROM {fresh}.{name}"),
@@ -280,10 +269,10 @@ def _compare(
         )
 
 
-def _swap(client: Client, summary: Summary, tables: list[ModuleType]) -> None:
+def _swap(client: Client, summary: Summary, tables: list[Table[Any]]) -> None:
     """Move the live tables out and the rebuilt ones in, in one statement."""
     db, fresh, kept = summary.database, summary.rebuilt_from, summary.kept_in
-    names = [events.TABLE, PER_MINUTE] + [t.TABLE for t in tables if t is not events]
+    names = [events.NAME, PER_MINUTE] + [t.name for t in tables if t is not events.TABLE]
     pairs = ", ".join(f"{db}.{n} TO {kept}.{n}, {fresh}.{n} TO {db}.{n}" for n in names)
     with storage_errors(f"cannot swap the rebuilt tables into {db}"):
         client.execute(f"CREATE DATABASE {kept}")
@@ -293,13 +282,13 @@ def _swap(client: Client, summary: Summary, tables: list[ModuleType]) -> None:
 
 
 def _catch_up(
-    client: Client, summary: Summary, tables: list[ModuleType], started: datetime
+    client: Client, summary: Summary, tables: list[Table[Any]], started: datetime
 ) -> None:
     """Copy the rows the running sink wrote into the old tables during the rebuild and the
     new ones lack: records past the replayed ends, written before the swap."""
     db, kept = summary.database, summary.kept_in
     for table in tables:
-        name, key, columns = table.TABLE, _id_column(table), ", ".join(table.COLUMNS)
+        name, key, columns = table.name, table.id_column, ", ".join(table.columns)
         missing = (
             f"FROM {kept}.{name} WHERE ingested_at >= toDateTime(%(started)s) "
             f"AND {key} NOT IN (SELECT {key} FROM {db}.{name})"
@@ -316,12 +305,12 @@ def _catch_up(
         summary.tables[name].caught_up = count
 
 
-def _count_after(client: Client, summary: Summary, tables: list[ModuleType]) -> None:
+def _count_after(client: Client, summary: Summary, tables: list[Table[Any]]) -> None:
     db = summary.database
     for table in tables:
-        key = _id_column(table)
-        summary.tables[table.TABLE].after = _scalar(
-            client, f"SELECT uniqExact({key}) FROM {db}.{table.TABLE}"
+        key = table.id_column
+        summary.tables[table.name].after = _scalar(
+            client, f"SELECT uniqExact({key}) FROM {db}.{table.name}"
         )
     summary.tables[PER_MINUTE].after = _scalar(client, f"SELECT sum(events) FROM {db}.{PER_MINUTE}")
 

@@ -25,31 +25,19 @@ from clickhouse_driver import Client
 from channelhub.ingest.producer import Producer
 from dashboards.alerts.rules import ANSWER_WITHIN, AlertConfig, AlertConfigError
 from kernel.settings import Settings
+from schemas.alerts import RuleChange
 from sinks.tables import alert_rule_changes
 
 
-class RuleChange(msgspec.Struct, frozen=True, kw_only=True):
-    """One rule's values as set on the page (all of them, not a difference), or its reset."""
-
-    change_id: str
-    rule_id: str
-    at: datetime
-    changed_by: str
-    reset: bool = False
-    threshold: float | None = None
-    window_minutes: int | None = None
-    severity: str | None = None
-
-    @property
-    def fields(self) -> dict[str, object]:
-        """What the change sets, as :meth:`AlertConfig.overridden` takes it for its rule."""
-        if self.rule_id == ANSWER_WITHIN:
-            return {"threshold": self.threshold}
-        return {
-            "threshold": self.threshold,
-            "window_minutes": self.window_minutes,
-            "severity": self.severity,
-        }
+def change_fields(change: RuleChange) -> dict[str, object]:
+    """What ``change`` sets, as :meth:`AlertConfig.overridden` takes it for its rule."""
+    if change.rule_id == ANSWER_WITHIN:
+        return {"threshold": change.threshold}
+    return {
+        "threshold": change.threshold,
+        "window_minutes": change.window_minutes,
+        "severity": change.severity,
+    }
 
 
 @dataclass(frozen=True)
@@ -69,7 +57,7 @@ def effective(config: AlertConfig, latest: Mapping[str, RuleChange]) -> Effectiv
         if change.reset:
             continue
         try:
-            config = config.overridden({rule_id: change.fields})
+            config = config.overridden({rule_id: change_fields(change)})
         except AlertConfigError as e:
             set_aside[rule_id] = str(e)
             continue

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-import msgspec
-
 from dashboards.alerts.rules import Rule, shown
+from schemas.alerts import AlertEvent
 
 #: Event ids are uuid5 of the alert and the transition: the same transition, the same id.
 _NAMESPACE = uuid.UUID("5b0f4c1e-8f2a-4f5e-9a57-2d4c7e0b9a11")
@@ -26,23 +25,6 @@ class OpenAlert:
     alert_id: str
     rule_id: str
     opened_at: datetime
-
-
-class AlertEvent(msgspec.Struct, frozen=True, kw_only=True):
-    """One record on the alerts topic (and one row of ``alert_events``)."""
-
-    event_id: str
-    event_type: Literal["alert.opened", "alert.cleared"]
-    alert_id: str
-    rule_id: str
-    kind: str
-    severity: str
-    threshold: float
-    window_minutes: int | None
-    value: float | None
-    """The reading that opened or cleared it; ``None`` when there was none (no calls)."""
-    at: datetime
-    message: str
 
 
 @dataclass(frozen=True)

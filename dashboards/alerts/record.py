@@ -13,7 +13,7 @@ import httpx
 import msgspec
 
 from channelhub.ingest.producer import Producer
-from dashboards.alerts.evaluate import AlertEvent
+from schemas.alerts import AlertEvent
 
 log = logging.getLogger(__name__)
 

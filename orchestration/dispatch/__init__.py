@@ -13,7 +13,6 @@ from orchestration.dispatch.encoding import Encoded, SmsTooLongError, encode_sms
 from orchestration.dispatch.factory import build_gateway
 from orchestration.dispatch.file_gateway import FileGateway
 from orchestration.dispatch.gateway import (
-    DeliveryReceipt,
     Gateway,
     GatewayError,
     GatewayReport,
@@ -31,6 +30,7 @@ from orchestration.dispatch.journal import Journals, Outcome, SendJournal, SendL
 from orchestration.dispatch.retry import ReliableSender
 from orchestration.dispatch.smpp import SmppGateway
 from orchestration.dispatch.webhook import WebhookGateway
+from schemas.nudges import DeliveryReceipt
 
 __all__ = [
     "DeliveryReceipt",

@@ -21,7 +21,6 @@ import msgspec
 
 from orchestration.dispatch.encoding import encode_sms
 from orchestration.dispatch.gateway import (
-    DeliveryReceipt,
     OutboundSms,
     PartAccepted,
     ReportCallback,
@@ -30,6 +29,7 @@ from orchestration.dispatch.gateway import (
     utc_now,
 )
 from orchestration.dispatch.journal import SendLedger
+from schemas.nudges import DeliveryReceipt
 
 
 class OutboxLine(msgspec.Struct, frozen=True, kw_only=True):

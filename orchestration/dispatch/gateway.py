@@ -26,13 +26,12 @@ them into ``nudges.receipts`` events without knowing which gateway they came fro
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Final, Literal, Protocol
+from typing import Final, Protocol
 
 import msgspec
 
 from kernel.errors import ChannelhubError
-
-DeliveryStatus = Literal["delivered", "failed", "expired"]
+from schemas.nudges import DeliveryReceipt
 
 
 class GatewayError(ChannelhubError):
@@ -88,21 +87,6 @@ class SendResult(msgspec.Struct, frozen=True, kw_only=True):
     gateway: str
     message_ids: tuple[str, ...]
     segments: int
-
-
-class DeliveryReceipt(msgspec.Struct, frozen=True, kw_only=True):
-    """The network's final word on one accepted message (one part of a long SMS).
-
-    ``nudge_id`` is None when the adapter no longer knows which nudge the ``message_id``
-    belonged to (e.g. a receipt arriving after a restart); join on ``message_id`` then.
-    """
-
-    gateway: str
-    message_id: str
-    nudge_id: str | None
-    status: DeliveryStatus
-    at: datetime
-    error_code: str | None = None
 
 
 class InboundReply(msgspec.Struct, frozen=True, kw_only=True):

@@ -37,7 +37,6 @@ from orchestration.dispatch import smpp_pdu as pdu
 from orchestration.dispatch.encoding import Encoded, encode_sms
 from orchestration.dispatch.gateway import (
     UNKNOWN_AFTER_LOST_ANSWER,
-    DeliveryReceipt,
     GatewayError,
     InboundReply,
     InDoubtError,
@@ -53,6 +52,7 @@ from orchestration.dispatch.gateway import (
     utc_now,
 )
 from orchestration.dispatch.journal import SendLedger
+from schemas.nudges import DeliveryReceipt
 
 log = logging.getLogger(__name__)
 

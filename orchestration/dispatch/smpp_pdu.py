@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from orchestration.dispatch.encoding import DATA_CODING_GSM7, DATA_CODING_UCS2, decode_gsm7
-from orchestration.dispatch.gateway import DeliveryStatus
+from schemas.nudges import DeliveryStatus
 
 RESPONSE: Final = 0x80000000
 GENERIC_NACK: Final = 0x80000000

@@ -30,8 +30,6 @@ import msgspec
 from orchestration.dispatch.encoding import encode_sms
 from orchestration.dispatch.gateway import (
     UNKNOWN_AFTER_LOST_ANSWER,
-    DeliveryReceipt,
-    DeliveryStatus,
     GatewayReport,
     InboundReply,
     InDoubtError,
@@ -47,6 +45,7 @@ from orchestration.dispatch.gateway import (
     utc_now,
 )
 from orchestration.dispatch.journal import SendLedger
+from schemas.nudges import DeliveryReceipt, DeliveryStatus
 
 
 class _Accepted(msgspec.Struct):

@@ -1,10 +1,5 @@
 """Canonical events, the per-minute volume view, and dead letters."""
 
-from sinks.tables import dead_letters, events
+from sinks.migrations.statements import creates
 
-OPERATIONS: tuple[str, ...] = (
-    events.CREATE_EVENTS,
-    events.CREATE_EVENTS_PER_MINUTE,
-    events.CREATE_EVENTS_PER_MINUTE_MV,
-    dead_letters.CREATE_DEAD_LETTERS,
-)
+OPERATIONS: tuple[str, ...] = creates("events", "dead_letters")

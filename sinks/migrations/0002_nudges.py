@@ -1,8 +1,5 @@
 """Nudge requests and guardrail decisions."""
 
-from sinks.tables import nudge_decisions, nudge_requests
+from sinks.migrations.statements import creates
 
-OPERATIONS: tuple[str, ...] = (
-    nudge_requests.CREATE_NUDGE_REQUESTS,
-    nudge_decisions.CREATE_NUDGE_DECISIONS,
-)
+OPERATIONS: tuple[str, ...] = creates("nudge_requests", "nudge_decisions")

@@ -1,8 +1,5 @@
 """What the dispatcher sent (or could not), and the gateway's delivery receipts."""
 
-from sinks.tables import nudge_dispatches, nudge_receipts
+from sinks.migrations.statements import creates
 
-OPERATIONS: tuple[str, ...] = (
-    nudge_dispatches.CREATE_NUDGE_DISPATCHES,
-    nudge_receipts.CREATE_NUDGE_RECEIPTS,
-)
+OPERATIONS: tuple[str, ...] = creates("nudge_dispatches", "nudge_receipts")

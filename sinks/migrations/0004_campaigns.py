@@ -1,9 +1,5 @@
 """Campaign lifecycle events, and the ``campaigns`` and ``campaign_triggers`` views of them."""
 
-from sinks.tables import campaign_events
+from sinks.migrations.statements import creates
 
-OPERATIONS: tuple[str, ...] = (
-    campaign_events.CREATE_CAMPAIGN_EVENTS,
-    campaign_events.CREATE_CAMPAIGNS,
-    campaign_events.CREATE_CAMPAIGN_TRIGGERS,
-)
+OPERATIONS: tuple[str, ...] = creates("campaign_events")

@@ -1,9 +1,5 @@
 """Conversions, opt-outs and the uplift view."""
 
-from sinks.tables import nudge_conversions, nudge_uplift, opt_outs
+from sinks.migrations.statements import creates
 
-OPERATIONS: tuple[str, ...] = (
-    nudge_conversions.CREATE_NUDGE_CONVERSIONS,
-    opt_outs.CREATE_OPT_OUTS,
-    nudge_uplift.CREATE_NUDGE_UPLIFT,
-)
+OPERATIONS: tuple[str, ...] = creates("nudge_conversions", "opt_outs", "nudge_uplift")

@@ -1,5 +1,5 @@
 """Queue alerts opened and cleared."""
 
-from sinks.tables import alert_events
+from sinks.migrations.statements import creates
 
-OPERATIONS: tuple[str, ...] = (alert_events.CREATE_ALERT_EVENTS,)
+OPERATIONS: tuple[str, ...] = creates("alert_events")

@@ -1,5 +1,5 @@
 """Alert rules changed on the queue page."""
 
-from sinks.tables import alert_rule_changes
+from sinks.migrations.statements import creates
 
-OPERATIONS: tuple[str, ...] = (alert_rule_changes.CREATE_ALERT_RULE_CHANGES,)
+OPERATIONS: tuple[str, ...] = creates("alert_rule_changes")

@@ -1,98 +1,141 @@
-"""One module per entity: its DDL, its insert statement and how a topic message becomes a row.
+"""The tables the sink writes: one :class:`Table` per topic-fed entity, with its DDL, its insert
+and how a decoded record becomes a row.
 
-Every table module has ``TABLE``, ``COLUMNS``, ``INSERT``, ``EVENT_TIME`` (the index in the row
-of the record's own time, the column the table is partitioned by), ``RECENT_IDS`` and
-``PRESENT_IDS`` (how :mod:`sinks.writer` learns which ids the table already holds), and
-``row()``.
+Each table lives in its own module (``sinks/tables/<name>.py``) as ``TABLE``, beside the
+queries that read it; :mod:`sinks.routes` lists them all and pairs each with the topic the
+contract registry (:mod:`schemas.registry`) says feeds it. A table's module gives the columns
+and a function from one record (already decoded into its topic's struct, so every field has
+its declared type) to the row's id and values; :class:`Table` adds what every table shares:
+the Kafka position and ingest time columns, the insert, and the id lookups of
+:mod:`sinks.writer`.
 
-``row()`` is total over bytes: it returns a row the ClickHouse client can write, or raises (any
-exception; the sink turns the record into a dead letter). The helpers below check each value
-against its column's type as it is read, for the price of a type test, so a value ClickHouse
-would refuse (a number in a String, an offset past UInt64, a date past 2106) fails on its own
-record here instead of in the insert of a whole batch.
+``row()`` raises (any exception; the sink turns the record into a dead letter) for a value
+the struct's type lets through but the column cannot hold: an offset past UInt64, a time
+before 1970 or past 2106. It checks each such value as it is read, for the price of a
+comparison, so the record fails on its own here instead of in the insert of a whole batch.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from kernel.pseudonym import Pseudonymizer
 
 #: What a ``DateTime`` column holds: seconds since the epoch in a UInt32.
 DATETIME_MIN = datetime(1970, 1, 1, tzinfo=UTC)
 DATETIME_MAX = datetime(2106, 2, 7, 6, 28, 15, tzinfo=UTC)
 
+#: The columns every table ends with: where its record sat in Kafka, and when it was read.
+POSITION_COLUMNS = ("kafka_partition", "kafka_offset", "ingested_at")
 
-def insert_statement(table: str, columns: tuple[str, ...]) -> str:
-    """``INSERT INTO {db}.<table> (<columns>) VALUES`` for clickhouse-driver's row inserts."""
-    return f"INSERT INTO {{db}}.{table} ({', '.join(columns)}) VALUES"
+R = TypeVar("R")
+
+#: One record's id and its row without :data:`POSITION_COLUMNS`.
+Values = Callable[[R, Pseudonymizer], tuple[str, tuple[Any, ...]]]
 
 
-def recent_ids_query(table: str, id_column: str) -> str:
-    """The ids of partitions ``%(partitions)s`` ingested since ``%(since)s`` (Unix seconds),
-    newest first, at most ``%(limit)s``, with their ingest time: what a sink must remember so
-    it never inserts them again, bounded in entries and in time."""
-    return f"""
-SELECT {id_column}, toUInt32(ingested_at) AS at FROM {{db}}.{table}
+@dataclass(frozen=True)
+class Table(Generic[R]):
+    """A table fed by one topic whose records are ``R``: what the sink, the migrations and the
+    rebuild need to know of it.
+
+    ``create_statements`` come in creation order, the table first (views and materialized
+    views on it follow). ``id_column`` is what the sink deduplicates on; ``time_column`` is the
+    record's own time, the column the table is partitioned by.
+    """
+
+    name: str
+    create_statements: tuple[str, ...]
+    columns: tuple[str, ...]
+    id_column: str
+    time_column: str
+    values: Values[R]
+
+    def __post_init__(self) -> None:
+        if self.columns[-3:] != POSITION_COLUMNS:
+            raise ValueError(f"{self.name}: columns must end with {POSITION_COLUMNS}")
+        if {self.id_column, self.time_column} - set(self.columns):
+            raise ValueError(f"{self.name}: id and time columns must be columns")
+
+    @property
+    def insert(self) -> str:
+        """``INSERT INTO {db}.<table> (<columns>) VALUES`` for clickhouse-driver's row inserts."""
+        return f"INSERT INTO {{db}}.{self.name} ({', '.join(self.columns)}) VALUES"
+
+    @property
+    def event_time(self) -> int:
+        """The index in the row of the record's own time, around which its id is looked up."""
+        return self.columns.index(self.time_column)
+
+    @property
+    def recent_ids(self) -> str:
+        """The ids of partitions ``%(partitions)s`` ingested since ``%(since)s`` (Unix
+        seconds), newest first, at most ``%(limit)s``, with their ingest time: what a sink must
+        remember so it never inserts them again, bounded in entries and in time."""
+        return f"""
+SELECT {self.id_column}, toUInt32(ingested_at) AS at FROM {{db}}.{self.name}
 WHERE kafka_partition IN %(partitions)s AND ingested_at >= toDateTime(%(since)s)
 ORDER BY at DESC
 LIMIT %(limit)s
 """
 
-
-def newest_ingest_query(table: str) -> str:
-    """When the table's newest row was ingested (Unix seconds; 0 when it is empty)."""
-    return f"SELECT toUInt32(max(ingested_at)) FROM {{db}}.{table}"
-
-
-def present_ids_query(table: str, id_column: str, time_column: str) -> str:
-    """Which of the ids in the external table ``ids`` the table holds, among rows whose own
-    time lies in ``[%(low)s, %(high)s]`` (Unix seconds): the time bounds the parts read (the
-    table is partitioned by it, and it precedes the id in every sort key that has both)."""
-    return f"""
-SELECT {id_column} FROM {{db}}.{table}
-WHERE {time_column} BETWEEN toDateTime(%(low)s) AND toDateTime(%(high)s)
-  AND {id_column} IN ids
+    @property
+    def present_ids(self) -> str:
+        """Which of the ids in the external table ``ids`` the table holds, among rows whose own
+        time lies in ``[%(low)s, %(high)s]`` (Unix seconds): the time bounds the parts read
+        (the table is partitioned by it, and it precedes the id in every sort key that has
+        both)."""
+        return f"""
+SELECT {self.id_column} FROM {{db}}.{self.name}
+WHERE {self.time_column} BETWEEN toDateTime(%(low)s) AND toDateTime(%(high)s)
+  AND {self.id_column} IN ids
 """
 
+    @property
+    def newest_ingest(self) -> str:
+        """When the table's newest row was ingested (Unix seconds; 0 when it is empty)."""
+        return f"SELECT toUInt32(max(ingested_at)) FROM {{db}}.{self.name}"
 
-def text(value: object) -> str:
-    """A String column's value: only a str (the client would fail on anything else)."""
-    if type(value) is str:
-        return value
-    raise TypeError(f"expected a string, found {type(value).__name__}")
-
-
-def texts(value: object) -> list[str]:
-    """An Array(String) column's value: a list of str."""
-    if type(value) is list and all(type(v) is str for v in value):
-        return value
-    raise TypeError(f"expected a list of strings, found {value!r:.100}")
-
-
-def flag(value: object) -> int:
-    """A UInt8 column's 0 or 1 from a JSON bool."""
-    if type(value) is bool:
-        return int(value)
-    raise TypeError(f"expected true or false, found {value!r:.100}")
+    def row(
+        self,
+        record: R,
+        *,
+        partition: int,
+        offset: int,
+        ingested_at: datetime,
+        pseudonymize: Pseudonymizer,
+    ) -> tuple[str, tuple[Any, ...]]:
+        """The id and the row of one record read at ``partition`` and ``offset``."""
+        key, values = self.values(record, pseudonymize)
+        return key, (*values, uint(partition, 16), uint(offset, 64), ingested_at)
 
 
-def uint(value: object, bits: int) -> int:
-    """A UInt<bits> column's value: an int in range (a JSON bool is not a number)."""
-    if type(value) is int and 0 <= value < 1 << bits:
+@dataclass(frozen=True)
+class View:
+    """A view over tables that no topic feeds directly (``nudge_uplift``)."""
+
+    name: str
+    create_statements: tuple[str, ...]
+
+
+def uint(value: int, bits: int) -> int:
+    """A UInt<bits> column's value: an int in range."""
+    if 0 <= value < 1 << bits:
         return value
     raise ValueError(f"expected an integer from 0 to {(1 << bits) - 1}, found {value!r:.100}")
 
 
-def number(value: object) -> float:
-    """A Float64 column's value from a JSON number (not a bool, not a numeric string)."""
-    if type(value) is float or type(value) is int:
-        return float(value)  # OverflowError past 1e308, which the sink dead-letters
-    raise TypeError(f"expected a number, found {value!r:.100}")
+def moment(value: datetime) -> datetime:
+    """A DateTime('UTC') column's value; a time without an offset is UTC (as the client would
+    read it), and it must lie within DateTime's range."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    if DATETIME_MIN <= value <= DATETIME_MAX:
+        return value
+    raise ValueError(f"{value.isoformat()} is outside what a DateTime holds (1970 to 2106)")
 
 
-def moment(value: object) -> datetime:
-    """A DateTime('UTC') column's value from an ISO 8601 string; a time without an offset
-    is UTC (as the client would read it), and it must lie within DateTime's range."""
-    parsed = datetime.fromisoformat(text(value))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    if DATETIME_MIN <= parsed <= DATETIME_MAX:
-        return parsed
-    raise ValueError(f"{value} is outside what a DateTime holds (1970 to 2106)")
+def millis(value: datetime) -> int:
+    """The milliseconds of a time, for the ``*_ms`` column beside its whole-second column."""
+    return value.microsecond // 1000

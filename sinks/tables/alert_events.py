@@ -5,27 +5,21 @@ the newest row of its rule (``alert.opened`` without a later ``alert.cleared``),
 how a restarted evaluator learns what it had open (:mod:`dashboards.alerts.service`).
 """
 
-from datetime import datetime
 from typing import Any
 
-import orjson
-
 from kernel.pseudonym import Pseudonymizer
+from schemas.alerts import AlertEvent
 from sinks.engines import replacing_merge_tree
 from sinks.tables import (
-    insert_statement,
+    Table,
     moment,
-    number,
-    present_ids_query,
-    recent_ids_query,
-    text,
     uint,
 )
 
-TABLE = "alert_events"
+NAME = "alert_events"
 
 CREATE_ALERT_EVENTS = f"""
-CREATE TABLE IF NOT EXISTS {{db}}.{TABLE} (
+CREATE TABLE IF NOT EXISTS {{db}}.{NAME} (
     event_id String,
     event_type String,
     alert_id String,
@@ -48,50 +42,39 @@ COLUMNS = (
     "window_minutes", "value", "at", "message", "kafka_partition", "kafka_offset", "ingested_at",
 )  # fmt: skip
 
-INSERT = insert_statement(TABLE, COLUMNS)
-
-#: The row's own time (the partition key), around which its id is looked up.
-EVENT_TIME = COLUMNS.index("at")
-
-RECENT_IDS = recent_ids_query(TABLE, "event_id")
-
-PRESENT_IDS = present_ids_query(TABLE, "event_id", "at")
 
 #: The newest transition of every rule: the alerts open now are those whose newest is opened.
 #: Within one second the offset orders them (a rule's records share a partition: its key).
 LATEST = f"""
 SELECT rule_id, argMax(event_type, (at, kafka_offset)), argMax(alert_id, (at, kafka_offset)),
        max(at)
-FROM {{db}}.{TABLE} FINAL
+FROM {{db}}.{NAME} FINAL
 GROUP BY rule_id
 """
 
 
-def row(
-    value: bytes,
-    *,
-    partition: int,
-    offset: int,
-    ingested_at: datetime,
-    pseudonymize: Pseudonymizer,
-) -> tuple[str, tuple[Any, ...]]:
-    """The event id and the row for one message of ``alerts.events`` (no personal data)."""
-    e = orjson.loads(value)
-    event_id = text(e["event_id"])
-    reading = e["value"]
-    return event_id, (
-        event_id,
-        text(e["event_type"]),
-        text(e["alert_id"]),
-        text(e["rule_id"]),
-        text(e["kind"]),
-        text(e["severity"]),
-        number(e["threshold"]),
-        uint(e["window_minutes"] or 0, 16),
-        None if reading is None else number(reading),
-        moment(e["at"]),
-        text(e["message"]),
-        uint(partition, 16),
-        uint(offset, 64),
-        ingested_at,
+def _values(e: AlertEvent, _pseudonymize: Pseudonymizer) -> tuple[str, tuple[Any, ...]]:
+    """The event id and the row of one ``alerts.events`` record (no personal data)."""
+    return e.event_id, (
+        e.event_id,
+        e.event_type,
+        e.alert_id,
+        e.rule_id,
+        e.kind,
+        e.severity,
+        e.threshold,
+        uint(e.window_minutes or 0, 16),
+        e.value,
+        moment(e.at),
+        e.message,
     )
+
+
+TABLE = Table[AlertEvent](
+    name=NAME,
+    create_statements=(CREATE_ALERT_EVENTS,),
+    columns=COLUMNS,
+    id_column="event_id",
+    time_column="at",
+    values=_values,
+)

@@ -4,28 +4,21 @@ One row per change. The effective rules are the rules file with each rule's newe
 over it (:mod:`dashboards.alerts.changes`); :data:`LATEST` is that newest change per rule.
 """
 
-from datetime import datetime
 from typing import Any
 
-import orjson
-
 from kernel.pseudonym import Pseudonymizer
+from schemas.alerts import RuleChange
 from sinks.engines import replacing_merge_tree
 from sinks.tables import (
-    flag,
-    insert_statement,
+    Table,
     moment,
-    number,
-    present_ids_query,
-    recent_ids_query,
-    text,
     uint,
 )
 
-TABLE = "alert_rule_changes"
+NAME = "alert_rule_changes"
 
 CREATE_ALERT_RULE_CHANGES = f"""
-CREATE TABLE IF NOT EXISTS {{db}}.{TABLE} (
+CREATE TABLE IF NOT EXISTS {{db}}.{NAME} (
     change_id String,
     rule_id String,
     at DateTime('UTC'),
@@ -45,47 +38,37 @@ COLUMNS = (
     "severity", "kafka_partition", "kafka_offset", "ingested_at",
 )  # fmt: skip
 
-INSERT = insert_statement(TABLE, COLUMNS)
-
-#: The row's own time (the partition key), around which its id is looked up.
-EVENT_TIME = COLUMNS.index("at")
-
-RECENT_IDS = recent_ids_query(TABLE, "change_id")
-
-PRESENT_IDS = present_ids_query(TABLE, "change_id", "at")
 
 #: The newest change of every rule; one rule's changes share a partition (its key), so within
 #: one second the offset orders them.
 LATEST = f"""
 SELECT rule_id, change_id, at, changed_by, reset, threshold, window_minutes, severity
-FROM {{db}}.{TABLE} FINAL
+FROM {{db}}.{NAME} FINAL
 ORDER BY rule_id, at DESC, kafka_offset DESC
 LIMIT 1 BY rule_id
 """
 
 
-def row(
-    value: bytes,
-    *,
-    partition: int,
-    offset: int,
-    ingested_at: datetime,
-    pseudonymize: Pseudonymizer,
-) -> tuple[str, tuple[Any, ...]]:
-    """The change id and the row for one message of ``alerts.rules`` (no personal data)."""
-    e = orjson.loads(value)
-    change_id = text(e["change_id"])
-    threshold, window, severity = e["threshold"], e["window_minutes"], e["severity"]
-    return change_id, (
-        change_id,
-        text(e["rule_id"]),
-        moment(e["at"]),
-        text(e["changed_by"]),
-        flag(e["reset"]),
-        None if threshold is None else number(threshold),
+def _values(c: RuleChange, _pseudonymize: Pseudonymizer) -> tuple[str, tuple[Any, ...]]:
+    """The change id and the row of one ``alerts.rules`` record (no personal data)."""
+    window = c.window_minutes
+    return c.change_id, (
+        c.change_id,
+        c.rule_id,
+        moment(c.at),
+        c.changed_by,
+        int(c.reset),
+        c.threshold,
         None if window is None else uint(window, 16),
-        None if severity is None else text(severity),
-        uint(partition, 16),
-        uint(offset, 64),
-        ingested_at,
+        c.severity,
     )
+
+
+TABLE = Table[RuleChange](
+    name=NAME,
+    create_statements=(CREATE_ALERT_RULE_CHANGES,),
+    columns=COLUMNS,
+    id_column="change_id",
+    time_column="at",
+    values=_values,
+)

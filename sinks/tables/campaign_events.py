@@ -9,23 +9,20 @@ so the views read with ``FINAL`` and never show a duplicate that has not been me
 from datetime import datetime
 from typing import Any
 
-import orjson
+import msgspec
 
 from kernel.pseudonym import Pseudonymizer
+from orchestration.campaigns.events import CampaignCreated, CampaignEvent
 from sinks.engines import replacing_merge_tree
 from sinks.tables import (
-    insert_statement,
+    Table,
     moment,
-    present_ids_query,
-    recent_ids_query,
-    text,
-    uint,
 )
 
-TABLE = "campaign_events"
+NAME = "campaign_events"
 
 CREATE_CAMPAIGN_EVENTS = f"""
-CREATE TABLE IF NOT EXISTS {{db}}.{TABLE} (
+CREATE TABLE IF NOT EXISTS {{db}}.{NAME} (
     event_id String,
     event_type String,
     campaign_id String,
@@ -49,7 +46,7 @@ CREATE_CAMPAIGNS = f"""
 CREATE VIEW IF NOT EXISTS {{db}}.campaigns AS
 SELECT campaign_id, event_id, at AS created_at, actor AS created_by, description, spec,
        scheduled_at AS schedule_at
-FROM {{db}}.{TABLE} FINAL
+FROM {{db}}.{NAME} FINAL
 WHERE event_type = 'campaign.created'
 """
 
@@ -57,7 +54,7 @@ CREATE_CAMPAIGN_TRIGGERS = f"""
 CREATE VIEW IF NOT EXISTS {{db}}.campaign_triggers AS
 SELECT event_id AS trigger_id, campaign_id, scheduled_at, at AS triggered_at,
        actor AS triggered_by
-FROM {{db}}.{TABLE} FINAL
+FROM {{db}}.{NAME} FINAL
 WHERE event_type = 'campaign.triggered'
 """
 
@@ -66,48 +63,39 @@ COLUMNS = (
     "scheduled_at", "kafka_partition", "kafka_offset", "ingested_at",
 )  # fmt: skip
 
-INSERT = insert_statement(TABLE, COLUMNS)
-
-#: The row's own time (the partition key), around which its id is looked up.
-EVENT_TIME = COLUMNS.index("at")
-
-RECENT_IDS = recent_ids_query(TABLE, "event_id")
-
-PRESENT_IDS = present_ids_query(TABLE, "event_id", "at")
 
 #: ``scheduled_at`` of a campaign whose file gives no time: it runs when triggered.
 UNSCHEDULED = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 
 
-def row(
-    value: bytes,
-    *,
-    partition: int,
-    offset: int,
-    ingested_at: datetime,
-    pseudonymize: Pseudonymizer,
-) -> tuple[str, tuple[Any, ...]]:
-    """The event id and the row for one message of ``campaigns.events`` (no personal data)."""
-    e = orjson.loads(value)
-    event_id, event_type = text(e["event_id"]), text(e["event_type"])
-    if event_type == "campaign.created":
-        spec = e["spec"]
-        at, actor = e["created_at"], e["created_by"]
-        description, spec_json = spec["description"], orjson.dumps(spec).decode()
-        scheduled = spec["schedule"]["at"]
+def _values(e: CampaignEvent, _pseudonymize: Pseudonymizer) -> tuple[str, tuple[Any, ...]]:
+    """The event id and the row of one ``campaigns.events`` record (no personal data)."""
+    if isinstance(e, CampaignCreated):
+        at, actor, description = e.created_at, e.created_by, e.spec.description
+        spec_json = msgspec.json.encode(e.spec).decode()
+        scheduled = e.spec.schedule.at
+        event_type = "campaign.created"
     else:
-        at, actor, description, spec_json = e["triggered_at"], e["triggered_by"], "", ""
-        scheduled = e["scheduled_at"]
-    return event_id, (
-        event_id,
+        at, actor, description, spec_json = e.triggered_at, e.triggered_by, "", ""
+        scheduled = e.scheduled_at
+        event_type = "campaign.triggered"
+    return e.event_id, (
+        e.event_id,
         event_type,
-        text(e["campaign_id"]),
+        e.campaign_id,
         moment(at),
-        text(actor),
-        text(description),
+        actor,
+        description,
         spec_json,
         moment(scheduled) if scheduled else UNSCHEDULED,
-        uint(partition, 16),
-        uint(offset, 64),
-        ingested_at,
     )
+
+
+TABLE = Table[CampaignEvent](
+    name=NAME,
+    create_statements=(CREATE_CAMPAIGN_EVENTS, CREATE_CAMPAIGNS, CREATE_CAMPAIGN_TRIGGERS),
+    columns=COLUMNS,
+    id_column="event_id",
+    time_column="at",
+    values=_values,
+)

@@ -5,26 +5,21 @@ message collapses onto its first dead letter. Payloads are kept for repair and r
 MSISDN-looking number replaced by its pseudonym.
 """
 
-from datetime import datetime
 from typing import Any
 
-import orjson
-
 from kernel.pseudonym import Pseudonymizer
+from schemas.dead_letter import DeadLetter
 from sinks.engines import replacing_merge_tree
 from sinks.tables import (
-    insert_statement,
+    Table,
     moment,
-    present_ids_query,
-    recent_ids_query,
-    text,
     uint,
 )
 
-TABLE = "dead_letters"
+NAME = "dead_letters"
 
 CREATE_DEAD_LETTERS = f"""
-CREATE TABLE IF NOT EXISTS {{db}}.{TABLE} (
+CREATE TABLE IF NOT EXISTS {{db}}.{NAME} (
     dead_letter_id String,
     reason_code String,
     field String,
@@ -47,40 +42,28 @@ COLUMNS = (
     "kafka_offset", "ingested_at",
 )  # fmt: skip
 
-INSERT = insert_statement(TABLE, COLUMNS)
 
-#: The row's own time (the partition key), around which its id is looked up.
-EVENT_TIME = COLUMNS.index("received_at")
-
-RECENT_IDS = recent_ids_query(TABLE, "dead_letter_id")
-
-PRESENT_IDS = present_ids_query(TABLE, "dead_letter_id", "received_at")
-
-
-def row(
-    value: bytes,
-    *,
-    partition: int,
-    offset: int,
-    ingested_at: datetime,
-    pseudonymize: Pseudonymizer,
-) -> tuple[str, tuple[Any, ...]]:
-    """The dead-letter id and the row for one message of the dead-letter topic."""
-    d = orjson.loads(value)
-    dead_letter_id = text(d["dead_letter_id"])
-    payload = pseudonymize.mask_text(text(d["payload"]).encode()).decode()
-    return dead_letter_id, (
-        dead_letter_id,
-        text(d["reason_code"]),
-        text(d["field"]),
-        text(d["message"]),
-        text(d["source_topic"]),
-        uint(d["source_partition"], 16),
-        uint(d["source_offset"], 64),
-        moment(d["received_at"]),
-        payload,
-        uint(d["payload_bytes"], 32),
-        uint(partition, 16),
-        uint(offset, 64),
-        ingested_at,
+def _values(d: DeadLetter, pseudonymize: Pseudonymizer) -> tuple[str, tuple[Any, ...]]:
+    """The dead-letter id and the row of one dead letter, numbers in its payload masked."""
+    return d.dead_letter_id, (
+        d.dead_letter_id,
+        d.reason_code,
+        d.field,
+        d.message,
+        d.source_topic,
+        uint(d.source_partition, 16),
+        uint(d.source_offset, 64),
+        moment(d.received_at),
+        pseudonymize.mask_text(d.payload.encode()).decode(),
+        uint(d.payload_bytes, 32),
     )
+
+
+TABLE = Table[DeadLetter](
+    name=NAME,
+    create_statements=(CREATE_DEAD_LETTERS,),
+    columns=COLUMNS,
+    id_column="dead_letter_id",
+    time_column="received_at",
+    values=_values,
+)

@@ -6,27 +6,24 @@ One row per event. ``ReplacingMergeTree`` keyed on the event's own fields (endin
 is inserted, which is why the sink removes duplicates before inserting.
 """
 
-from datetime import datetime
 from typing import Any
 
-import orjson
+import msgspec
 
 from kernel.pseudonym import Pseudonymizer
-from schemas.events import PERSONAL_ATTRIBUTES
+from schemas.events import PERSONAL_ATTRIBUTES, Event
 from sinks.engines import replacing_merge_tree, summing_merge_tree
 from sinks.tables import (
-    insert_statement,
+    Table,
+    millis,
     moment,
-    present_ids_query,
-    recent_ids_query,
-    text,
     uint,
 )
 
-TABLE = "events"
+NAME = "events"
 
 CREATE_EVENTS = f"""
-CREATE TABLE IF NOT EXISTS {{db}}.{TABLE} (
+CREATE TABLE IF NOT EXISTS {{db}}.{NAME} (
     event_id String,
     event_type String,
     channel String,
@@ -70,7 +67,7 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.events_per_minute_mv
 TO {{db}}.events_per_minute AS
 SELECT toStartOfMinute(occurred_at) AS minute, channel, event_type, prefecture, brand,
        count() AS events
-FROM {{db}}.{TABLE}
+FROM {{db}}.{NAME}
 GROUP BY minute, channel, event_type, prefecture, brand
 """
 
@@ -80,49 +77,36 @@ COLUMNS = (
     "kafka_partition", "kafka_offset", "ingested_at",
 )  # fmt: skip
 
-NEWEST = f"SELECT max(occurred_at), count() FROM {{db}}.{TABLE}"
-
-INSERT = insert_statement(TABLE, COLUMNS)
-
-#: The row's own time (the partition key), around which its id is looked up.
-EVENT_TIME = COLUMNS.index("occurred_at")
-
-RECENT_IDS = recent_ids_query(TABLE, "event_id")
-
-PRESENT_IDS = present_ids_query(TABLE, "event_id", "occurred_at")
+NEWEST = f"SELECT max(occurred_at), count() FROM {{db}}.{NAME}"
 
 
-def row(
-    value: bytes,
-    *,
-    partition: int,
-    offset: int,
-    ingested_at: datetime,
-    pseudonymize: Pseudonymizer,
-) -> tuple[str, tuple[Any, ...]]:
-    """The event id and the row for one canonical message (already validated upstream)."""
-    e = orjson.loads(value)
-    event_id = text(e["event_id"])
-    occurred = moment(e["occurred_at"])
-    attributes = e["attributes"]
-    if type(attributes) is not dict:
-        raise TypeError(f"attributes must be an object, found {attributes!r:.100}")
+def _values(e: Event, pseudonymize: Pseudonymizer) -> tuple[str, tuple[Any, ...]]:
+    """The event id and the row of one canonical event, its MSISDN and the personal
+    attributes pseudonymised."""
+    occurred = moment(e.occurred_at)
+    attributes = msgspec.structs.asdict(e.attributes)
     for name in PERSONAL_ATTRIBUTES.intersection(attributes):
-        attributes[name] = pseudonymize(text(attributes[name]))
-    msisdn = e.get("msisdn")
-    return event_id, (
-        event_id,
-        text(e["event_type"]),
-        text(e["channel"]),
+        attributes[name] = pseudonymize(attributes[name])
+    return e.event_id, (
+        e.event_id,
+        e.event_type,
+        e.channel,
         occurred,
-        occurred.microsecond // 1000,
-        pseudonymize(text(msisdn)) if msisdn else "",
-        text(e["session_id"]),
-        text(e["prefecture"]),
-        text(e.get("brand") or ""),
-        orjson.dumps(attributes).decode(),
-        uint(e["schema_version"], 8),
-        uint(partition, 16),
-        uint(offset, 64),
-        ingested_at,
+        millis(occurred),
+        pseudonymize(e.msisdn) if e.msisdn else "",
+        e.session_id,
+        e.prefecture,
+        e.brand or "",
+        msgspec.json.encode(attributes).decode(),
+        uint(e.schema_version, 8),
     )
+
+
+TABLE = Table[Event](
+    name=NAME,
+    create_statements=(CREATE_EVENTS, CREATE_EVENTS_PER_MINUTE, CREATE_EVENTS_PER_MINUTE_MV),
+    columns=COLUMNS,
+    id_column="event_id",
+    time_column="occurred_at",
+    values=_values,
+)

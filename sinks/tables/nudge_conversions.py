@@ -6,26 +6,21 @@ same partition as the original. Exposures without a conversion are the ``approve
 ``holdout`` rows of ``nudge_decisions``; :mod:`sinks.tables.nudge_uplift` joins the two.
 """
 
-from datetime import datetime
 from typing import Any
 
-import orjson
-
 from kernel.pseudonym import Pseudonymizer
+from schemas.nudges import Conversion
 from sinks.engines import replacing_merge_tree
 from sinks.tables import (
-    insert_statement,
+    Table,
     moment,
-    present_ids_query,
-    recent_ids_query,
-    text,
     uint,
 )
 
-TABLE = "nudge_conversions"
+NAME = "nudge_conversions"
 
 CREATE_NUDGE_CONVERSIONS = f"""
-CREATE TABLE IF NOT EXISTS {{db}}.{TABLE} (
+CREATE TABLE IF NOT EXISTS {{db}}.{NAME} (
     nudge_id String,
     rule_id String,
     campaign_id String,
@@ -53,42 +48,30 @@ COLUMNS = (
     "ingested_at",
 )  # fmt: skip
 
-INSERT = insert_statement(TABLE, COLUMNS)
 
-#: The row's own time (the partition key), around which its id is looked up.
-EVENT_TIME = COLUMNS.index("exposed_at")
-
-RECENT_IDS = recent_ids_query(TABLE, "nudge_id")
-
-PRESENT_IDS = present_ids_query(TABLE, "nudge_id", "exposed_at")
-
-
-def row(
-    value: bytes,
-    *,
-    partition: int,
-    offset: int,
-    ingested_at: datetime,
-    pseudonymize: Pseudonymizer,
-) -> tuple[str, tuple[Any, ...]]:
-    """The nudge id and the row for one message of ``nudges.conversions``; a survey reply's
-    text is stored with any phone number in it pseudonymised, its score 0 when it has none."""
-    c = orjson.loads(value)
-    nudge_id = text(c["nudge_id"])
-    reply = text(c.get("reply") or "")
-    return nudge_id, (
-        nudge_id,
-        text(c["rule_id"]),
-        text(c.get("campaign_id") or ""),
-        pseudonymize(text(c["msisdn"])),
-        text(c["group"]),
-        text(c["goal"]),
-        moment(c["exposed_at"]),
-        moment(c["converted_at"]),
-        text(c.get("event_id") or ""),
-        pseudonymize.mask_text(reply.encode()).decode(),
-        uint(c.get("score") or 0, 8),
-        uint(partition, 16),
-        uint(offset, 64),
-        ingested_at,
+def _values(c: Conversion, pseudonymize: Pseudonymizer) -> tuple[str, tuple[Any, ...]]:
+    """The nudge id and the row of one ``nudges.conversions`` record; a survey reply's text is
+    stored with any phone number in it pseudonymised, its score 0 when it has none."""
+    return c.nudge_id, (
+        c.nudge_id,
+        c.rule_id,
+        c.campaign_id or "",
+        pseudonymize(c.msisdn),
+        c.group,
+        c.goal,
+        moment(c.exposed_at),
+        moment(c.converted_at),
+        c.event_id or "",
+        pseudonymize.mask_text((c.reply or "").encode()).decode(),
+        uint(c.score or 0, 8),
     )
+
+
+TABLE = Table[Conversion](
+    name=NAME,
+    create_statements=(CREATE_NUDGE_CONVERSIONS,),
+    columns=COLUMNS,
+    id_column="nudge_id",
+    time_column="exposed_at",
+    values=_values,
+)

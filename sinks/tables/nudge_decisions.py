@@ -9,23 +9,21 @@ decision of one nudge sits in one partition. The MSISDN is stored as its pseudon
 from datetime import datetime
 from typing import Any
 
-import orjson
+import msgspec
 
 from kernel.pseudonym import Pseudonymizer
+from schemas.nudges import DecidedNudge
 from sinks.engines import replacing_merge_tree
 from sinks.tables import (
-    insert_statement,
+    Table,
+    millis,
     moment,
-    present_ids_query,
-    recent_ids_query,
-    text,
-    uint,
 )
 
-TABLE = "nudge_decisions"
+NAME = "nudge_decisions"
 
 CREATE_NUDGE_DECISIONS = f"""
-CREATE TABLE IF NOT EXISTS {{db}}.{TABLE} (
+CREATE TABLE IF NOT EXISTS {{db}}.{NAME} (
     decision_id String,
     nudge_id String,
     rule_id String,
@@ -53,14 +51,6 @@ COLUMNS = (
     "ingested_at",
 )  # fmt: skip
 
-INSERT = insert_statement(TABLE, COLUMNS)
-
-#: The row's own time (the partition key), around which its id is looked up.
-EVENT_TIME = COLUMNS.index("requested_at")
-
-RECENT_IDS = recent_ids_query(TABLE, "decision_id")
-
-PRESENT_IDS = present_ids_query(TABLE, "decision_id", "requested_at")
 
 #: ``held_until`` of a decision that holds nothing (a Nullable column could not be ordered on
 #: and costs a null map on 18.16).
@@ -74,33 +64,34 @@ def decision_id(nudge_id: str, outcome: str, reason: str, decided_at: str) -> st
     return f"{nudge_id}:{outcome}:{reason}:{decided_at}"
 
 
-def row(
-    value: bytes,
-    *,
-    partition: int,
-    offset: int,
-    ingested_at: datetime,
-    pseudonymize: Pseudonymizer,
-) -> tuple[str, tuple[Any, ...]]:
-    """The decision id and the row for one message of ``nudges.decisions``."""
-    record = orjson.loads(value)
-    r, d = record["request"], record["decision"]
-    decided = moment(d["decided_at"])
-    held = d.get("send_at")
-    nudge_id, outcome, reason = text(d["nudge_id"]), text(d["outcome"]), text(d.get("reason") or "")
-    key = decision_id(nudge_id, outcome, reason, d["decided_at"])
+def _values(record: DecidedNudge, pseudonymize: Pseudonymizer) -> tuple[str, tuple[Any, ...]]:
+    """The decision id and the row of one ``nudges.decisions`` record. The id holds the
+    decision time as its producer wrote it (msgspec's RFC 3339, which decoding and encoding
+    again gives back)."""
+    r, d = record.request, record.decision
+    decided = moment(d.decided_at)
+    reason = d.reason or ""
+    written_at = msgspec.json.encode(d.decided_at).decode().strip('"')
+    key = decision_id(d.nudge_id, d.outcome, reason, written_at)
     return key, (
         key,
-        nudge_id,
-        text(r["rule_id"]),
-        pseudonymize(text(r["msisdn"])),
-        outcome,
+        d.nudge_id,
+        r.rule_id,
+        pseudonymize(r.msisdn),
+        d.outcome,
         reason,
         decided,
-        decided.microsecond // 1000,
-        moment(held) if held else NOT_HELD,
-        moment(r["requested_at"]),
-        uint(partition, 16),
-        uint(offset, 64),
-        ingested_at,
+        millis(decided),
+        moment(d.send_at) if d.send_at else NOT_HELD,
+        moment(r.requested_at),
     )
+
+
+TABLE = Table[DecidedNudge](
+    name=NAME,
+    create_statements=(CREATE_NUDGE_DECISIONS,),
+    columns=COLUMNS,
+    id_column="decision_id",
+    time_column="requested_at",
+    values=_values,
+)

@@ -8,27 +8,22 @@ event time), never by the wall-clock ``dispatched_at``. The MSISDN is stored as 
 pseudonym and numbers in the text are masked, as in ``nudge_requests``.
 """
 
-from datetime import datetime
 from typing import Any
 
-import orjson
-
 from kernel.pseudonym import Pseudonymizer
+from schemas.nudges import Dispatch
 from sinks.engines import replacing_merge_tree
 from sinks.tables import (
-    insert_statement,
+    Table,
+    millis,
     moment,
-    present_ids_query,
-    recent_ids_query,
-    text,
-    texts,
     uint,
 )
 
-TABLE = "nudge_dispatches"
+NAME = "nudge_dispatches"
 
 CREATE_NUDGE_DISPATCHES = f"""
-CREATE TABLE IF NOT EXISTS {{db}}.{TABLE} (
+CREATE TABLE IF NOT EXISTS {{db}}.{NAME} (
     nudge_id String,
     rule_id String,
     campaign_id String,
@@ -60,46 +55,35 @@ COLUMNS = (
     "dispatched_ms", "kafka_partition", "kafka_offset", "ingested_at",
 )  # fmt: skip
 
-INSERT = insert_statement(TABLE, COLUMNS)
 
-#: The row's own time (the partition key), around which its id is looked up.
-EVENT_TIME = COLUMNS.index("approved_at")
-
-RECENT_IDS = recent_ids_query(TABLE, "nudge_id")
-
-PRESENT_IDS = present_ids_query(TABLE, "nudge_id", "approved_at")
-
-
-def row(
-    value: bytes,
-    *,
-    partition: int,
-    offset: int,
-    ingested_at: datetime,
-    pseudonymize: Pseudonymizer,
-) -> tuple[str, tuple[Any, ...]]:
-    """The nudge id and the row for one message of ``nudges.dispatches``."""
-    d = orjson.loads(value)
-    nudge_id = text(d["nudge_id"])
-    approved = moment(d["approved_at"])
-    dispatched = moment(d["dispatched_at"])
-    return nudge_id, (
-        nudge_id,
-        text(d["rule_id"]),
-        text(d.get("campaign_id") or ""),
-        pseudonymize(text(d["msisdn"])),
-        pseudonymize.mask_text(text(d["text"]).encode()).decode(),
-        text(d["goal"]),
-        text(d["status"]),
-        text(d["gateway"]),
-        texts(d.get("message_ids", [])),
-        uint(d.get("segments", 0), 16),
-        text(d.get("error") or ""),
+def _values(d: Dispatch, pseudonymize: Pseudonymizer) -> tuple[str, tuple[Any, ...]]:
+    """The nudge id and the row of one ``nudges.dispatches`` record."""
+    approved = moment(d.approved_at)
+    dispatched = moment(d.dispatched_at)
+    return d.nudge_id, (
+        d.nudge_id,
+        d.rule_id,
+        d.campaign_id or "",
+        pseudonymize(d.msisdn),
+        pseudonymize.mask_text(d.text.encode()).decode(),
+        d.goal,
+        d.status,
+        d.gateway,
+        list(d.message_ids),
+        uint(d.segments, 16),
+        d.error or "",
         approved,
-        approved.microsecond // 1000,
+        millis(approved),
         dispatched,
-        dispatched.microsecond // 1000,
-        uint(partition, 16),
-        uint(offset, 64),
-        ingested_at,
+        millis(dispatched),
     )
+
+
+TABLE = Table[Dispatch](
+    name=NAME,
+    create_statements=(CREATE_NUDGE_DISPATCHES,),
+    columns=COLUMNS,
+    id_column="nudge_id",
+    time_column="approved_at",
+    values=_values,
+)

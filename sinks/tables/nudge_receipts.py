@@ -9,26 +9,21 @@ time, so only a receipt reported again across a month boundary could survive twi
 ``FINAL``, and the sink's id memory drops that one too. No personal data: no MSISDN.
 """
 
-from datetime import datetime
 from typing import Any
 
-import orjson
-
 from kernel.pseudonym import Pseudonymizer
+from schemas.nudges import DeliveryReceipt
 from sinks.engines import replacing_merge_tree
 from sinks.tables import (
-    insert_statement,
+    Table,
+    millis,
     moment,
-    present_ids_query,
-    recent_ids_query,
-    text,
-    uint,
 )
 
-TABLE = "nudge_receipts"
+NAME = "nudge_receipts"
 
 CREATE_NUDGE_RECEIPTS = f"""
-CREATE TABLE IF NOT EXISTS {{db}}.{TABLE} (
+CREATE TABLE IF NOT EXISTS {{db}}.{NAME} (
     receipt_id String,
     message_id String,
     status String,
@@ -48,44 +43,33 @@ COLUMNS = (
     "received_ms", "kafka_partition", "kafka_offset", "ingested_at",
 )  # fmt: skip
 
-INSERT = insert_statement(TABLE, COLUMNS)
-
-#: The row's own time (the partition key), around which its id is looked up.
-EVENT_TIME = COLUMNS.index("received_at")
-
-RECENT_IDS = recent_ids_query(TABLE, "receipt_id")
-
-PRESENT_IDS = present_ids_query(TABLE, "receipt_id", "received_at")
-
 
 def receipt_id(message_id: str, status: str) -> str:
     """What makes one receipt row: the message and the outcome reported for it."""
     return f"{message_id}:{status}"
 
 
-def row(
-    value: bytes,
-    *,
-    partition: int,
-    offset: int,
-    ingested_at: datetime,
-    pseudonymize: Pseudonymizer,
-) -> tuple[str, tuple[Any, ...]]:
-    """The receipt id and the row for one message of ``nudges.receipts``."""
-    r = orjson.loads(value)
-    received = moment(r["at"])
-    message_id, status = text(r["message_id"]), text(r["status"])
-    key = receipt_id(message_id, status)
+def _values(r: DeliveryReceipt, _pseudonymize: Pseudonymizer) -> tuple[str, tuple[Any, ...]]:
+    """The receipt id and the row of one ``nudges.receipts`` record."""
+    received = moment(r.at)
+    key = receipt_id(r.message_id, r.status)
     return key, (
         key,
-        message_id,
-        status,
-        text(r.get("nudge_id") or ""),
-        text(r["gateway"]),
-        text(r.get("error_code") or ""),
+        r.message_id,
+        r.status,
+        r.nudge_id or "",
+        r.gateway,
+        r.error_code or "",
         received,
-        received.microsecond // 1000,
-        uint(partition, 16),
-        uint(offset, 64),
-        ingested_at,
+        millis(received),
     )
+
+
+TABLE = Table[DeliveryReceipt](
+    name=NAME,
+    create_statements=(CREATE_NUDGE_RECEIPTS,),
+    columns=COLUMNS,
+    id_column="receipt_id",
+    time_column="received_at",
+    values=_values,
+)

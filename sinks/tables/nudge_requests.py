@@ -6,26 +6,21 @@ MSISDN is stored as its pseudonym, as in ``events``; the SMS text is masked the 
 case a template personalises it with a number.
 """
 
-from datetime import datetime
 from typing import Any
 
-import orjson
-
 from kernel.pseudonym import Pseudonymizer
+from schemas.nudges import NudgeRequest
 from sinks.engines import replacing_merge_tree
 from sinks.tables import (
-    insert_statement,
+    Table,
+    millis,
     moment,
-    present_ids_query,
-    recent_ids_query,
-    text,
-    uint,
 )
 
-TABLE = "nudge_requests"
+NAME = "nudge_requests"
 
 CREATE_NUDGE_REQUESTS = f"""
-CREATE TABLE IF NOT EXISTS {{db}}.{TABLE} (
+CREATE TABLE IF NOT EXISTS {{db}}.{NAME} (
     nudge_id String,
     rule_id String,
     campaign_id String,
@@ -54,42 +49,31 @@ COLUMNS = (
     "kafka_offset", "ingested_at",
 )  # fmt: skip
 
-INSERT = insert_statement(TABLE, COLUMNS)
 
-#: The row's own time (the partition key), around which its id is looked up.
-EVENT_TIME = COLUMNS.index("requested_at")
-
-RECENT_IDS = recent_ids_query(TABLE, "nudge_id")
-
-PRESENT_IDS = present_ids_query(TABLE, "nudge_id", "requested_at")
-
-
-def row(
-    value: bytes,
-    *,
-    partition: int,
-    offset: int,
-    ingested_at: datetime,
-    pseudonymize: Pseudonymizer,
-) -> tuple[str, tuple[Any, ...]]:
-    """The nudge id and the row for one message of ``nudges.requested``."""
-    r = orjson.loads(value)
-    nudge_id = text(r["nudge_id"])
-    requested = moment(r["requested_at"])
-    return nudge_id, (
-        nudge_id,
-        text(r["rule_id"]),
-        text(r.get("campaign_id") or ""),
-        text(r["trigger_event_id"]),
-        pseudonymize(text(r["msisdn"])),
-        text(r["prefecture"]),
-        text(r.get("brand") or ""),
-        pseudonymize.mask_text(text(r["text"]).encode()).decode(),
-        text(r["goal"]),
+def _values(r: NudgeRequest, pseudonymize: Pseudonymizer) -> tuple[str, tuple[Any, ...]]:
+    """The nudge id and the row of one ``nudges.requested`` record."""
+    requested = moment(r.requested_at)
+    return r.nudge_id, (
+        r.nudge_id,
+        r.rule_id,
+        r.campaign_id or "",
+        r.trigger_event_id,
+        pseudonymize(r.msisdn),
+        r.prefecture,
+        r.brand or "",
+        pseudonymize.mask_text(r.text.encode()).decode(),
+        r.goal,
         requested,
-        requested.microsecond // 1000,
-        moment(r["send_at"]),
-        uint(partition, 16),
-        uint(offset, 64),
-        ingested_at,
+        millis(requested),
+        moment(r.send_at),
     )
+
+
+TABLE = Table[NudgeRequest](
+    name=NAME,
+    create_statements=(CREATE_NUDGE_REQUESTS,),
+    columns=COLUMNS,
+    id_column="nudge_id",
+    time_column="requested_at",
+    values=_values,
+)

@@ -9,14 +9,16 @@ and zero conversions a young campaign has, where the textbook Wald interval coll
 point. Rows with an empty group have NaN bounds: no comparison is possible yet.
 """
 
-VIEW = "nudge_uplift"
+from sinks.tables import View
+
+NAME = "nudge_uplift"
 
 #: z for a two-sided 95% interval, and its square (18.16 has no ``^`` operator).
 Z = 1.959963984540054
 Z2 = Z * Z
 
 CREATE_NUDGE_UPLIFT = f"""
-CREATE VIEW IF NOT EXISTS {{db}}.{VIEW} AS
+CREATE VIEW IF NOT EXISTS {{db}}.{NAME} AS
 SELECT
     rule_id, n_sent, conv_sent, n_holdout, conv_holdout, rate_sent, rate_holdout,
     rate_sent - rate_holdout AS uplift,
@@ -63,3 +65,6 @@ FROM (
     )
 )
 """
+
+
+VIEW = View(name=NAME, create_statements=(CREATE_NUDGE_UPLIFT,))

@@ -5,26 +5,20 @@ everything, or a rule's opt-out code); campaign audiences leave these subscriber
 the guardrails would refuse them anyway, so an audience preview counts only reachable people.
 """
 
-from datetime import datetime
 from typing import Any
 
-import orjson
-
 from kernel.pseudonym import Pseudonymizer
+from schemas.nudges import OptOutRecorded
 from sinks.engines import replacing_merge_tree
 from sinks.tables import (
-    insert_statement,
+    Table,
     moment,
-    present_ids_query,
-    recent_ids_query,
-    text,
-    uint,
 )
 
-TABLE = "opt_outs"
+NAME = "opt_outs"
 
 CREATE_OPT_OUTS = f"""
-CREATE TABLE IF NOT EXISTS {{db}}.{TABLE} (
+CREATE TABLE IF NOT EXISTS {{db}}.{NAME} (
     opt_out_id String,
     subscriber String,
     scope String,
@@ -41,36 +35,19 @@ COLUMNS = (
     "ingested_at",
 )  # fmt: skip
 
-INSERT = insert_statement(TABLE, COLUMNS)
 
-#: The row's own time (the partition key), around which its id is looked up.
-EVENT_TIME = COLUMNS.index("at")
-
-RECENT_IDS = recent_ids_query(TABLE, "opt_out_id")
-
-PRESENT_IDS = present_ids_query(TABLE, "opt_out_id", "at")
-
-
-def row(
-    value: bytes,
-    *,
-    partition: int,
-    offset: int,
-    ingested_at: datetime,
-    pseudonymize: Pseudonymizer,
-) -> tuple[str, tuple[Any, ...]]:
+def _values(o: OptOutRecorded, pseudonymize: Pseudonymizer) -> tuple[str, tuple[Any, ...]]:
     """The opt-out's id (subscriber and scope) and its row, from ``nudges.optouts``."""
-    o = orjson.loads(value)
-    subscriber = pseudonymize(text(o["msisdn"]))
-    scope = text(o["scope"])
-    key = f"{subscriber}:{scope}"
-    return key, (
-        key,
-        subscriber,
-        scope,
-        text(o["event_id"]),
-        moment(o["at"]),
-        uint(partition, 16),
-        uint(offset, 64),
-        ingested_at,
-    )
+    subscriber = pseudonymize(o.msisdn)
+    key = f"{subscriber}:{o.scope}"
+    return key, (key, subscriber, o.scope, o.event_id, moment(o.at))
+
+
+TABLE = Table[OptOutRecorded](
+    name=NAME,
+    create_statements=(CREATE_OPT_OUTS,),
+    columns=COLUMNS,
+    id_column="opt_out_id",
+    time_column="at",
+    values=_values,
+)

@@ -129,9 +129,11 @@ def insert(settings: Settings, known: Known) -> None:
     client = connect(settings)
     try:
         db = settings.clickhouse_database
-        client.execute(events.INSERT.format(db=db), [_event_row(r, now) for r in known.rows])
+        client.execute(events.TABLE.insert.format(db=db), [_event_row(r, now) for r in known.rows])
         if known.opt_outs:
-            client.execute(opt_outs.INSERT.format(db=db), list(_opt_out_rows(known.opt_outs, now)))
+            client.execute(
+                opt_outs.TABLE.insert.format(db=db), list(_opt_out_rows(known.opt_outs, now))
+            )
     finally:
         client.disconnect()
 

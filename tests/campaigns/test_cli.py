@@ -110,7 +110,7 @@ def _decide(settings: Settings, rule_id: str, outcomes: list[str]) -> None:
         for i, o in enumerate(outcomes)
     ]
     client = connect(settings)
-    client.execute(nudge_decisions.INSERT.format(db=settings.clickhouse_database), rows)
+    client.execute(nudge_decisions.TABLE.insert.format(db=settings.clickhouse_database), rows)
     client.disconnect()
 
 

@@ -4,7 +4,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
-import orjson
 
 from kernel.pseudonym import Pseudonymizer
 from orchestration.campaigns import Schedule, events, load_campaign_file
@@ -16,8 +15,12 @@ NOW = datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
 
 
 def _row(value: bytes) -> dict[str, object]:
-    key, row = campaign_events.row(
-        value, partition=2, offset=7, ingested_at=NOW, pseudonymize=Pseudonymizer(b"k")
+    key, row = campaign_events.TABLE.row(
+        events.decode(value),
+        partition=2,
+        offset=7,
+        ingested_at=NOW,
+        pseudonymize=Pseudonymizer(b"k"),
     )
     record = dict(zip(campaign_events.COLUMNS, row, strict=True))
     assert key == record["event_id"]
@@ -34,7 +37,7 @@ def test_created_keeps_the_whole_spec() -> None:
     assert record["event_type"] == "campaign.created"
     assert record["campaign_id"] == "sms-hall-winback"
     assert record["scheduled_at"] == spec.schedule.at
-    assert orjson.loads(str(record["spec"]))["id"] == "sms-hall-winback"
+    assert msgspec.json.decode(str(record["spec"]))["id"] == "sms-hall-winback"
     assert (record["at"], record["actor"]) == (NOW, "marketing")
 
 

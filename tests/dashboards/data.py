@@ -48,7 +48,7 @@ def insert_events(settings: Settings, known: Iterable[Known]) -> None:
     rows = [_row(k) for k in known]
     client = connect(settings)
     try:
-        client.execute(events.INSERT.format(db=settings.clickhouse_database), rows)
+        client.execute(events.TABLE.insert.format(db=settings.clickhouse_database), rows)
     finally:
         client.disconnect()
 
@@ -62,7 +62,7 @@ def insert_dead_letters(settings: Settings, ids: Sequence[str], at: datetime) ->
     ]  # fmt: skip
     client = connect(settings)
     try:
-        client.execute(dead_letters.INSERT.format(db=settings.clickhouse_database), rows)
+        client.execute(dead_letters.TABLE.insert.format(db=settings.clickhouse_database), rows)
     finally:
         client.disconnect()
 

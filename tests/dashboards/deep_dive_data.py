@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-import orjson
 
 from channelhub.simulator.engine import Engine, Scenario
 from kernel.pseudonym import Pseudonymizer
 from kernel.settings import Settings
+from schemas import Event as Canonical
 from schemas import Rejection, validate
 from sinks.client import connect
 from sinks.tables import events
@@ -69,14 +69,18 @@ def insert(settings: Settings, produced: Iterable[Event]) -> None:
     pseudonymize = Pseudonymizer(settings.pseudonym_key.get_secret_value().encode())
     now = datetime.now(UTC).replace(microsecond=0)
     rows = [
-        events.row(
-            orjson.dumps(e), partition=0, offset=i, ingested_at=now, pseudonymize=pseudonymize
+        events.TABLE.row(
+            msgspec.json.decode(msgspec.json.encode(e), type=Canonical),
+            partition=0,
+            offset=i,
+            ingested_at=now,
+            pseudonymize=pseudonymize,
         )[1]
         for i, e in enumerate(produced)
     ]
     client = connect(settings)
     try:
-        client.execute(events.INSERT.format(db=settings.clickhouse_database), rows)
+        client.execute(events.TABLE.insert.format(db=settings.clickhouse_database), rows)
     finally:
         client.disconnect()
 

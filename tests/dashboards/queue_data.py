@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-import orjson
+import msgspec
 
 from kernel.settings import Settings
 from schemas.envelope import PREFECTURES
@@ -97,7 +97,7 @@ def insert_calls(settings: Settings, calls: Iterable[Call]) -> list[RawEvent]:
     client = connect(settings)
     try:
         client.execute(
-            events.INSERT.format(db=settings.clickhouse_database), [_row(e) for e in raw]
+            events.TABLE.insert.format(db=settings.clickhouse_database), [_row(e) for e in raw]
         )
     finally:
         client.disconnect()
@@ -109,5 +109,6 @@ def _row(e: RawEvent) -> tuple[object, ...]:
     return (
         str(uuid.uuid4()), e.event_type, "ivr", occurred.replace(microsecond=0),
         occurred.microsecond // 1000, uuid.uuid4().hex, e.session_id, e.prefecture, "gotone",
-        orjson.dumps(e.attributes).decode(), 1, 0, 0, datetime.now(UTC).replace(microsecond=0),
+        msgspec.json.encode(e.attributes).decode(), 1, 0, 0,
+        datetime.now(UTC).replace(microsecond=0),
     )  # fmt: skip

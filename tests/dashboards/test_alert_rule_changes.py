@@ -14,10 +14,9 @@ from kafka import KafkaConsumer
 
 from dashboards import db
 from dashboards.alerts import changes
-from dashboards.alerts.changes import RuleChange
-from dashboards.alerts.evaluate import AlertEvent
 from dashboards.alerts.rules import ANSWER_WITHIN, DEFAULT_FILE, AlertConfigError, load
 from kernel.settings import Settings
+from schemas.alerts import AlertEvent, RuleChange
 from sinks import migrations
 from sinks.routes import routes
 from sinks.tables import alert_rule_changes
@@ -170,7 +169,7 @@ def test_changes_reach_clickhouse_through_the_sink_and_the_newest_wins(
     migrated: Settings, topics: Topics, start_service: StartService
 ) -> None:
     assert "0007_alert_rule_changes" in migrations.available()
-    assert routes(migrated)[migrated.topic_alert_rules] is alert_rule_changes
+    assert routes(migrated)[migrated.topic_alert_rules] is alert_rule_changes.TABLE
     start_service("sink", "sinks", migrated)
     now = datetime.now(UTC).replace(microsecond=0)
 

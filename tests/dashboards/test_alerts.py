@@ -16,7 +16,7 @@ from kafka import KafkaConsumer
 from channelhub.ingest.producer import Producer
 from dashboards import db
 from dashboards.alerts import measure
-from dashboards.alerts.evaluate import AlertEvent, OpenAlert, evaluate
+from dashboards.alerts.evaluate import OpenAlert, evaluate
 from dashboards.alerts.record import Recorder
 from dashboards.alerts.rules import (
     DEFAULT_FILE,
@@ -27,6 +27,7 @@ from dashboards.alerts.rules import (
 from dashboards.alerts.service import reload, restore
 from kernel.pseudonym import Pseudonymizer
 from kernel.settings import Settings
+from schemas.alerts import AlertEvent
 from sinks import migrations
 from sinks.client import connect
 from sinks.routes import routes
@@ -223,7 +224,7 @@ def test_measured_readings_follow_the_queue(migrated: Settings) -> None:
 def test_transitions_go_to_the_topic_the_sink_table_and_the_webhook(
     migrated: Settings, topics: Topics, webhook: str
 ) -> None:
-    assert routes(migrated)[migrated.topic_alerts] is alert_events
+    assert routes(migrated)[migrated.topic_alerts] is alert_events.TABLE
     opened = evaluate((SL, WAITING), {"sl": 0.5, "wq": 80}, {}, T0)
     # Cleared within the same second: the restore must still see it as the newest.
     cleared = evaluate((SL, WAITING), {"sl": 0.9, "wq": 80}, opened.open, T0)
@@ -251,14 +252,14 @@ def test_transitions_go_to_the_topic_the_sink_table_and_the_webhook(
 
     # What the sink does with each message, then what a restarted evaluator reads back.
     rows = [
-        alert_events.row(m.value, partition=m.partition, offset=m.offset,
-                         ingested_at=T0, pseudonymize=Pseudonymizer(b"k"))[1]
-        for m in messages
+        alert_events.TABLE.row(e, partition=m.partition, offset=m.offset,
+                               ingested_at=T0, pseudonymize=Pseudonymizer(b"k"))[1]
+        for m, e in zip(messages, decoded, strict=True)
     ]  # fmt: skip
     with db.client(migrated) as client:
-        assert client.execute(f"SELECT count() FROM {alert_events.TABLE}") == [(0,)]
+        assert client.execute(f"SELECT count() FROM {alert_events.NAME}") == [(0,)]
     writer = connect(migrated)
-    writer.execute(alert_events.INSERT.format(db=migrated.clickhouse_database), rows)
+    writer.execute(alert_events.TABLE.insert.format(db=migrated.clickhouse_database), rows)
     writer.disconnect()
     still_open = restore(migrated)
     assert set(still_open) == {"wq"}

@@ -55,7 +55,7 @@ def test_events_per_second_counts_what_was_written_in_the_last_minute(
     ingested.append(NOW)  # the current second is not over: not counted
     insert(
         migrated,
-        events.INSERT,
+        events.TABLE.insert,
         [event_row(occurred=NOW - timedelta(days=3), ingested=at) for at in ingested],
     )
     inside = [at for at in ingested if NOW - timedelta(seconds=60) <= at < NOW]
@@ -76,7 +76,7 @@ def test_dead_letters_by_reason_with_the_newest_example_and_duplicates_collapsed
         dead_row("c", "json", NOW - timedelta(minutes=2), "not json " + "x" * 500),
         dead_row("d", "schema", NOW - timedelta(days=2), '{"too": "old"}'),
     ]
-    insert(migrated, dead_letters.INSERT, rows)
+    insert(migrated, dead_letters.TABLE.insert, rows)
     since = NOW - timedelta(days=1)
     unique = {r[0]: r for r in rows if r[7] >= since}  # type: ignore[operator]
     expected = Counter(str(r[1]) for r in unique.values())
@@ -105,7 +105,7 @@ def test_completeness_is_the_minute_before_the_slowest_partitions_newest(
         for p, at in newest.items()
         for back in (0, 3, 30)
     ]
-    insert(migrated, events.INSERT, rows)
+    insert(migrated, events.TABLE.insert, rows)
     slowest = min(newest.values())
     expected = slowest.replace(second=0) - timedelta(minutes=1)
 

@@ -11,8 +11,17 @@ import pytest
 from dashboards.queries.marketing import funnel, sources
 from kernel.pseudonym import Pseudonymizer
 from kernel.settings import Settings
-from orchestration.dispatch.gateway import DeliveryReceipt, DeliveryStatus
-from schemas.nudges import Conversion, Decision, Dispatch, DispatchStatus, Group, NudgeRequest
+from schemas.nudges import (
+    Conversion,
+    DecidedNudge,
+    Decision,
+    DeliveryReceipt,
+    DeliveryStatus,
+    Dispatch,
+    DispatchStatus,
+    Group,
+    NudgeRequest,
+)
 from sinks import migrations
 from sinks.client import connect
 from sinks.tables import (
@@ -22,8 +31,6 @@ from sinks.tables import (
     nudge_receipts,
     nudge_requests,
 )
-from streams.nudge_core import DecidedNudge
-from streams.state_store import encode
 
 pytestmark = pytest.mark.integration
 
@@ -108,9 +115,9 @@ def test_every_stage_of_the_funnel_matches_a_count_of_the_records(
     tables = {"req": nudge_requests, "dec": nudge_decisions, "dis": nudge_dispatches,
               "rec": nudge_receipts, "conv": nudge_conversions}  # fmt: skip
     for key, table in tables.items():
-        rows = [table.row(encode(r), partition=0, offset=o, ingested_at=now, pseudonymize=pz)[1]
+        rows = [table.TABLE.row(r, partition=0, offset=o, ingested_at=now, pseudonymize=pz)[1]
                 for o, r in enumerate(records[key])]  # fmt: skip
-        client.execute(table.INSERT.format(db=clickhouse_db), rows)
+        client.execute(table.TABLE.insert.format(db=clickhouse_db), rows)
 
     got = funnel(client, RULE, T0, T0 + timedelta(days=1))
     assert got.requested == want["requested"] > 50

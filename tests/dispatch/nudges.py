@@ -2,8 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from schemas.nudges import Decision, NudgeRequest
-from streams.nudge_core import DecidedNudge
+from schemas.nudges import DecidedNudge, Decision, NudgeRequest
 
 APPROVED_AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 PREFECTURES = ("changsha", "hengyang", "yueyang", "xiangxi")

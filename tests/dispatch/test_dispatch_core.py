@@ -10,7 +10,7 @@ import pytest
 
 from orchestration.dispatch import InboundReply, ReliableSender, SendLedger
 from schemas import Rejection, validate
-from schemas.nudges import Dispatch
+from schemas.nudges import DecidedNudge, Dispatch
 from streams.dispatch_core import (
     UNKNOWN_BRAND,
     UNKNOWN_PREFECTURE,
@@ -23,7 +23,6 @@ from streams.dispatch_core import (
     reply_event,
     settle,
 )
-from streams.nudge_core import DecidedNudge
 from tests.dispatch.gateways import FakeGateway
 from tests.dispatch.nudges import approved, msisdn
 

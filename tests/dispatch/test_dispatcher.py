@@ -30,10 +30,10 @@ from kernel.pseudonym import Pseudonymizer
 from kernel.settings import Settings
 from orchestration.dispatch.factory import outbox_path
 from orchestration.dispatch.file_gateway import OutboxLine
+from schemas.nudges import DecidedNudge
 from sinks import migrations
 from sinks.client import connect
 from streams.dispatcher import CALLBACK_PATH
-from streams.nudge_core import DecidedNudge
 from tests.dispatch.nudges import approved, msisdn
 from tests.fixtures.services import StartService, Topics, free_port, start_process
 from tests.fixtures.waiting import wait_for

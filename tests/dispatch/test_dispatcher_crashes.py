@@ -20,8 +20,7 @@ from kafka import KafkaProducer
 from channelhub.platform.health import tcp_open
 from kernel.settings import Settings
 from orchestration.dispatch.gateway import UNKNOWN_AFTER_CRASH, UNKNOWN_AFTER_LOST_ANSWER
-from schemas.nudges import Dispatch
-from streams.nudge_core import DecidedNudge
+from schemas.nudges import DecidedNudge, Dispatch
 from tests.dispatch.nudges import approved
 from tests.dispatch.records import dispatches, part
 from tests.fixtures.services import StartService, Topics, free_port, start_process

@@ -24,9 +24,8 @@ from orchestration.dispatch.gateway import (
     PartInDoubt,
 )
 from orchestration.dispatch.journal import JournalError
-from schemas.nudges import Dispatch
+from schemas.nudges import DecidedNudge, Dispatch
 from streams.dispatch_core import BatchSender, Recipients
-from streams.nudge_core import DecidedNudge
 from tests.dispatch.gateways import FakeGateway, taken
 from tests.dispatch.nudges import approved
 

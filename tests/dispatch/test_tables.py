@@ -2,8 +2,6 @@
 
 from datetime import UTC, datetime
 
-import msgspec
-
 from kernel.pseudonym import Pseudonymizer
 from orchestration.dispatch import DeliveryReceipt
 from schemas.nudges import Dispatch
@@ -21,8 +19,8 @@ def test_dispatch_row_is_keyed_by_nudge_and_never_holds_the_number() -> None:
         text=f"回复TD退订 {msisdn(7)}", goal="survey_reply", status="sent", gateway="file",
         message_ids=("n-1.1", "n-1.2"), segments=2, approved_at=APPROVED_AT, dispatched_at=AT,
     )  # fmt: skip
-    key, row = nudge_dispatches.row(
-        msgspec.json.encode(sent), partition=3, offset=9, ingested_at=INGESTED,
+    key, row = nudge_dispatches.TABLE.row(
+        sent, partition=3, offset=9, ingested_at=INGESTED,
         pseudonymize=PSEUDONYMIZE,
     )  # fmt: skip
     values = dict(zip(nudge_dispatches.COLUMNS, row, strict=True))
@@ -45,8 +43,8 @@ def test_receipt_row_is_keyed_by_message_and_status() -> None:
         gateway="smpp", message_id="4f2a", nudge_id=None, status="failed", at=AT,
         error_code="011",
     )  # fmt: skip
-    key, row = nudge_receipts.row(
-        msgspec.json.encode(receipt), partition=0, offset=1, ingested_at=INGESTED,
+    key, row = nudge_receipts.TABLE.row(
+        receipt, partition=0, offset=1, ingested_at=INGESTED,
         pseudonymize=PSEUDONYMIZE,
     )  # fmt: skip
     values = dict(zip(nudge_receipts.COLUMNS, row, strict=True))

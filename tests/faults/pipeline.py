@@ -15,9 +15,9 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-import orjson
 from clickhouse_driver import Client
 from kafka import KafkaProducer
+from msgspec import json
 
 from channelhub.platform.health import tcp_open
 from channelhub.platform.process import ManagedProcess
@@ -50,22 +50,22 @@ def poison(n: int) -> list[bytes]:
         return make_event("ivr.abandoned", **{"session_id": f"poison-{i}", **fields})
 
     kinds = [
-        lambda i: orjson.dumps(event(i, occurred_at="0001-01-01T00:00:00+14:00")),
-        lambda i: orjson.dumps(event(i, occurred_at="1969-12-31T23:59:59Z")),
-        lambda i: orjson.dumps(event(i, occurred_at="9999-12-31T23:59:59.999-12:00")),
-        lambda i: orjson.dumps(event(i, occurred_at="2107-01-01T00:00:00Z")),
-        lambda i: orjson.dumps(
+        lambda i: json.encode(event(i, occurred_at="0001-01-01T00:00:00+14:00")),
+        lambda i: json.encode(event(i, occurred_at="1969-12-31T23:59:59Z")),
+        lambda i: json.encode(event(i, occurred_at="9999-12-31T23:59:59.999-12:00")),
+        lambda i: json.encode(event(i, occurred_at="2107-01-01T00:00:00Z")),
+        lambda i: json.encode(
             event(i, occurred_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 7200)))
         ),
-        lambda i: orjson.dumps(event(i, attributes={"wait_s": 86_400.0001})),
-        lambda i: orjson.dumps(event(i, attributes={"wait_s": 1})).replace(b":1}", b":1e999}"),
-        lambda i: orjson.dumps(event(i, attributes={"wait_s": 1})).replace(b":1}", b":NaN}"),
-        lambda i: orjson.dumps(event(i, attributes={"wait_s": 1})).replace(b":1}", b":-Infinity}"),
-        lambda i: orjson.dumps(event(i, schema_version=2**63)),
-        lambda i: orjson.dumps(event(i, session_id="x" * 65)),
+        lambda i: json.encode(event(i, attributes={"wait_s": 86_400.0001})),
+        lambda i: json.encode(event(i, attributes={"wait_s": 1})).replace(b":1}", b":1e999}"),
+        lambda i: json.encode(event(i, attributes={"wait_s": 1})).replace(b":1}", b":NaN}"),
+        lambda i: json.encode(event(i, attributes={"wait_s": 1})).replace(b":1}", b":-Infinity}"),
+        lambda i: json.encode(event(i, schema_version=2**63)),
+        lambda i: json.encode(event(i, session_id="x" * 65)),
         lambda i: b'{"p":%d,"d":' % i + b"[" * 20_000 + b"]" * 20_000 + b"}",
-        lambda i: orjson.dumps({"pad": "y" * (MAX_EVENT_BYTES - 20), "i": i}),
-        lambda i: orjson.dumps({"pad": "z" * (900 * 1024), "i": i}),
+        lambda i: json.encode({"pad": "y" * (MAX_EVENT_BYTES - 20), "i": i}),
+        lambda i: json.encode({"pad": "z" * (900 * 1024), "i": i}),
         lambda i: b"\xff\xfe binary %d \x00" % i,
         lambda i: b'"just a string %d"' % i,
     ]

@@ -11,7 +11,7 @@ dead letter, not dropped as a duplicate of the first.
 from pathlib import Path
 
 import httpx
-import orjson
+import msgspec
 import pytest
 
 from channelhub.platform import broker as tansu
@@ -31,7 +31,7 @@ MALFORMED = b'{"event_type": "ivr.abandoned", "note": "sent by a client that is 
 def _post(settings: Settings, events: list[dict[str, object]]) -> httpx.Response:
     return httpx.post(
         f"{settings.collector_url}/v1/events",
-        content=orjson.dumps(events),
+        content=msgspec.json.encode(events),
         headers={
             "Authorization": f"Bearer {settings.collector_token.get_secret_value()}",
             "Content-Type": "application/json",

@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import msgspec
-import orjson
 import pytest
 from aiohttp import web
 from kafka import KafkaConsumer, TopicPartition
@@ -45,7 +44,7 @@ def event(**overrides: Any) -> dict[str, Any]:
 
 
 def json_batch(items: list[Any]) -> bytes:
-    return orjson.dumps(items)
+    return msgspec.json.encode(items)
 
 
 def read_topic(bootstrap: str, topic: str, at_least: int, timeout: float = 20.0) -> list[Any]:
@@ -78,7 +77,7 @@ def assert_only_sentinel(client: httpx.Client, settings: Settings) -> None:
     assert response.status_code == 207, response.text
     raw = read_topic(settings.kafka_bootstrap, settings.topic_raw, at_least=1)
     dlq = read_topic(settings.kafka_bootstrap, settings.topic_dlq, at_least=1)
-    assert [orjson.loads(r.value)["event_id"] for r in raw] == [sentinel["event_id"]]
+    assert [msgspec.json.decode(r.value)["event_id"] for r in raw] == [sentinel["event_id"]]
     assert [msgspec.json.decode(r.value, type=DeadLetter).payload for r in dlq] == [
         '{"sentinel":true}'
     ]
@@ -183,9 +182,9 @@ def test_json_array_lands_on_raw_keyed_by_subscriber(
     raw = read_topic(settings.kafka_bootstrap, settings.topic_raw, at_least=3)
     assert sorted((r.key, r.value) for r in raw) == sorted(
         [
-            (b"13812345678", orjson.dumps(events[0])),
-            (b"13987654321", orjson.dumps(events[1])),
-            (b"K0042", orjson.dumps(fault)),
+            (b"13812345678", msgspec.json.encode(events[0])),
+            (b"13987654321", msgspec.json.encode(events[1])),
+            (b"K0042", msgspec.json.encode(fault)),
         ]
     )
     assert read_topic(settings.kafka_bootstrap, settings.topic_dlq, at_least=0) == []
@@ -193,7 +192,7 @@ def test_json_array_lands_on_raw_keyed_by_subscriber(
 
 def test_ndjson_lines_land_on_raw_as_sent(run_collector: RunCollector, settings: Settings) -> None:
     client = run_collector()
-    lines = [orjson.dumps(event()) for _ in range(3)]
+    lines = [msgspec.json.encode(event()) for _ in range(3)]
     body = b"\n" + lines[0] + b"\r\n\n   \n" + lines[1] + b"\n" + lines[2]  # no final newline
 
     response = client.post(
@@ -233,7 +232,7 @@ def test_mixed_batch_splits_between_raw_and_dead_letters(
     assert all(r["message"] for r in results if r["status"] == "rejected")
 
     raw = read_topic(settings.kafka_bootstrap, settings.topic_raw, at_least=2)
-    assert sorted(orjson.loads(r.value)["event_id"] for r in raw) == sorted(
+    assert sorted(msgspec.json.decode(r.value)["event_id"] for r in raw) == sorted(
         e["event_id"] for e in good
     )
     dlq = read_topic(settings.kafka_bootstrap, settings.topic_dlq, at_least=3)
@@ -243,7 +242,7 @@ def test_mixed_batch_splits_between_raw_and_dead_letters(
     )
     assert [d.source_offset for d in letters] == [1, 2, 3]
     for letter, index in zip(letters, (1, 2, 3), strict=True):
-        item = orjson.dumps(items[index])
+        item = msgspec.json.encode(items[index])
         assert letter.source_topic == "collector"
         assert letter.source_partition == 0
         assert letter.dead_letter_id == f"collector:{hashlib.sha256(item).hexdigest()}"
@@ -278,9 +277,11 @@ def test_odd_text_survives_byte_for_byte(run_collector: RunCollector, settings: 
         b'"msisdn":"13812345678","session_id":"\\u0063\\u0031","prefecture" :\t"\\u0063hangsha",'
         b'"brand":"gotone","attributes":{"wait_s":61.5} }'
     )
-    not_utf8 = orjson.dumps(sms[0]).replace(texts[0].encode()[:2], b"\xff\xfe", 1)
-    too_large = orjson.dumps(event(session_id="x" * 70_000))
-    body = b"[" + b",".join([*map(orjson.dumps, sms), hand_written, not_utf8, too_large]) + b"]"
+    not_utf8 = msgspec.json.encode(sms[0]).replace(texts[0].encode()[:2], b"\xff\xfe", 1)
+    too_large = msgspec.json.encode(event(session_id="x" * 70_000))
+    body = (
+        b"[" + b",".join([*map(msgspec.json.encode, sms), hand_written, not_utf8, too_large]) + b"]"
+    )
 
     response = client.post("/v1/events", content=body)
 
@@ -290,8 +291,8 @@ def test_odd_text_survives_byte_for_byte(run_collector: RunCollector, settings: 
     assert results[4]["reason_code"] == "not_utf8"
     assert results[5]["reason_code"] == "too_large"
     raw = read_topic(settings.kafka_bootstrap, settings.topic_raw, at_least=4)
-    assert sorted(r.value for r in raw) == sorted([*map(orjson.dumps, sms), hand_written])
-    assert {orjson.loads(r.value)["attributes"].get("text") for r in raw} >= set(texts)
+    assert sorted(r.value for r in raw) == sorted([*map(msgspec.json.encode, sms), hand_written])
+    assert {msgspec.json.decode(r.value)["attributes"].get("text") for r in raw} >= set(texts)
     dlq = read_topic(settings.kafka_bootstrap, settings.topic_dlq, at_least=2)
     payload_bytes = sorted(msgspec.json.decode(r.value, type=DeadLetter).payload_bytes for r in dlq)
     assert payload_bytes == sorted([len(not_utf8), len(too_large)])
@@ -438,7 +439,7 @@ def test_python_dash_m_starts_the_collector(
     sent = event()
     response = httpx.post(
         f"{settings.collector_url}/v1/events",
-        content=orjson.dumps(sent) + b"\n",
+        content=msgspec.json.encode(sent) + b"\n",
         headers={
             "Authorization": f"Bearer {settings.collector_token.get_secret_value()}",
             "Content-Type": "application/x-ndjson",
@@ -446,4 +447,4 @@ def test_python_dash_m_starts_the_collector(
     )
     assert response.status_code == 200, response.text
     raw = read_topic(settings.kafka_bootstrap, topics.raw, at_least=1)
-    assert [r.value for r in raw] == [orjson.dumps(sent)]
+    assert [r.value for r in raw] == [msgspec.json.encode(sent)]

@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
+import msgspec
 
 from schemas import Event, Rejection, validate
 
@@ -28,6 +28,6 @@ def make(event_type: str, attributes: dict[str, Any], at_s: float = 0, **envelop
         "attributes": attributes,
     }
     raw.update(envelope)
-    event = validate(orjson.dumps(raw))
+    event = validate(msgspec.json.encode(raw))
     assert not isinstance(event, Rejection), event
     return event

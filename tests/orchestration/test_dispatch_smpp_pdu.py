@@ -6,7 +6,7 @@ import struct
 import pytest
 
 from orchestration.dispatch import smpp_pdu as pdu
-from orchestration.dispatch.gateway import DeliveryStatus
+from schemas.nudges import DeliveryStatus
 
 
 def deliver_sm(

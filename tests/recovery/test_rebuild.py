@@ -14,7 +14,7 @@ from clickhouse_driver import Client
 
 from channelhub.platform.env import settings_env
 from channelhub.platform.health import tcp_open
-from channelhub.recovery.rebuild import PER_MINUTE, _id_column
+from channelhub.recovery.rebuild import PER_MINUTE
 from kernel.settings import Settings
 from sinks import migrations
 from sinks.client import connect
@@ -49,8 +49,8 @@ def _simulate(settings: Settings, events_n: int, seed: int) -> int:
 def _counts(client: Client, settings: Settings, db: str) -> dict[str, int]:
     counts = {}
     for table in routes(settings).values():
-        ((n,),) = client.execute(f"SELECT uniqExact({_id_column(table)}) FROM {db}.{table.TABLE}")
-        counts[table.TABLE] = n
+        ((n,),) = client.execute(f"SELECT uniqExact({table.id_column}) FROM {db}.{table.name}")
+        counts[table.name] = n
     ((per_minute,),) = client.execute(f"SELECT sum(events) FROM {db}.{PER_MINUTE}")
     counts[PER_MINUTE] = per_minute or 0
     return counts
@@ -121,7 +121,7 @@ def test_rebuild_swaps_in_tables_with_the_same_counts_and_keeps_counting(
     # A row the topics never held (as after the local broker restarted): refused, unchanged.
     stale = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
     client.execute(
-        events.INSERT.format(db=db),
+        events.TABLE.insert.format(db=db),
         [("0190a0b4-3c1e-7000-8000-00000000beef", "ivr.abandoned", "ivr", stale, 0, "x", "s",
           "changsha", "gotone", '{"wait_s":1.0}', 1, 0, 0, stale)],
     )  # fmt: skip

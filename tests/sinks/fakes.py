@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import ModuleType
 from typing import Any
 
 from clickhouse_driver.bufferedwriter import BufferedSocketWriter
@@ -23,19 +22,16 @@ from clickhouse_driver.errors import ServerException
 
 from kernel.settings import Settings
 from sinks.routes import routes
+from sinks.tables import Table
 from tests.fixtures.services import local_settings
 
 _COLUMN = re.compile(r"^\s+(\w+) (.+?),?$")
 _INSERT = re.compile(r"INSERT INTO \w+\.(\w+) \(([^)]*)\) VALUES")
 
 
-def column_types(table: ModuleType) -> dict[str, str]:
+def column_types(table: Table[Any]) -> dict[str, str]:
     """Column → ClickHouse type, read from the table's CREATE TABLE statement."""
-    create = next(
-        value
-        for name, value in vars(table).items()
-        if name.startswith("CREATE_") and f"TABLE IF NOT EXISTS {{db}}.{table.TABLE} (" in value
-    )
+    create = table.create_statements[0]
     body = create.split("(", 1)[1].rsplit(")", 1)[0]
     return {m[1]: m[2] for line in body.splitlines() if (m := _COLUMN.match(line))}
 
@@ -80,7 +76,7 @@ class FakeClickHouse:
     statements: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.types = {t.TABLE: column_types(t) for t in routes(self.settings).values()}
+        self.types = {t.name: column_types(t) for t in routes(self.settings).values()}
         self.tables = {name: [] for name in self.types}
 
     def execute(

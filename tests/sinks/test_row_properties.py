@@ -11,13 +11,15 @@ builders let through.
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-import orjson
+import msgspec
 from aiokafka import TopicPartition
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from orchestration.campaigns import load_campaign_file
 from sinks.routes import routes
 from sinks.tables import dead_letters
 from sinks.writer import Sink
@@ -28,11 +30,14 @@ from tests.sinks.fakes import FakeClickHouse, Record, column_types, serialize, u
 SETTINGS = unit_settings()
 ROUTES = routes(SETTINGS)
 NOW = "2026-11-27T07:00:00.123Z"
+CAMPAIGN = Path(__file__).parents[2] / "orchestration/campaigns/examples/sms_hall_winback.toml"
 MSISDN = "13912345678"
 
 
 def _canonical(raw: bytes) -> dict[str, Any]:
-    value: dict[str, Any] = orjson.loads(route(RawMessage(raw, None, "raw", 1, 7, 0.0)).value)
+    value: dict[str, Any] = msgspec.json.decode(
+        route(RawMessage(raw, None, "raw", 1, 7, 0.0)).value
+    )
     return value
 
 
@@ -60,7 +65,12 @@ TEMPLATES: dict[str, list[dict[str, Any]]] = {
     ],
     SETTINGS.topic_nudges_decisions: [
         {
-            "request": {"rule_id": "r1", "msisdn": MSISDN, "requested_at": NOW},
+            "request": {
+                "nudge_id": "n1", "rule_id": "r1", "campaign_id": None,
+                "trigger_event_id": "e1", "msisdn": MSISDN, "prefecture": "changsha",
+                "brand": "gotone", "text": "hi", "goal": "self_service", "requested_at": NOW,
+                "send_at": NOW,
+            },
             "decision": {
                 "nudge_id": "n1", "outcome": "held", "reason": "quiet_hours",
                 "decided_at": NOW, "send_at": NOW,
@@ -93,13 +103,14 @@ TEMPLATES: dict[str, list[dict[str, Any]]] = {
     ],
     SETTINGS.topic_campaigns: [
         {
-            "event_id": "ce1", "event_type": "campaign.created", "campaign_id": "c1",
-            "created_at": NOW, "created_by": "marketing",
-            "spec": {"description": "winback", "schedule": {"at": NOW}},
+            "event_type": "campaign.created", "event_id": "0190a0b4-3c1e-7000-8000-0000000000c1",
+            "campaign_id": "sms-hall-winback", "created_at": NOW, "created_by": "marketing",
+            "spec": msgspec.to_builtins(load_campaign_file(CAMPAIGN)),
         },
         {
-            "event_id": "ce2", "event_type": "campaign.triggered", "campaign_id": "c1",
-            "triggered_at": NOW, "triggered_by": "marketing", "scheduled_at": None,
+            "event_type": "campaign.triggered",
+            "event_id": "0190a0b4-3c1e-7000-8000-0000000000c2", "campaign_id": "c1",
+            "triggered_at": NOW, "triggered_by": "marketing", "scheduled_at": NOW,
         },
     ],
     SETTINGS.topic_alerts: [
@@ -118,7 +129,7 @@ TEMPLATES: dict[str, list[dict[str, Any]]] = {
 }  # fmt: skip
 
 TYPES = {topic: column_types(table) for topic, table in ROUTES.items()}
-DLQ_TYPES = column_types(dead_letters)
+DLQ_TYPES = column_types(dead_letters.TABLE)
 
 #: Values at and past every limit a column has.
 EDGE_NUMBERS = [
@@ -207,7 +218,7 @@ def _add_one(topic: str, value: bytes | None, partition: int, offset: int, times
     (target, i) = made[0]
     is_letter = target.sources[i] is None
     types = DLQ_TYPES if is_letter else TYPES[topic]
-    columns = list(dead_letters.COLUMNS if is_letter else ROUTES[topic].COLUMNS)
+    columns = list(dead_letters.COLUMNS if is_letter else ROUTES[topic].columns)
     serialize(types, columns, [target.rows[i]])
     if is_letter:
         letter = dict(zip(columns, target.rows[i], strict=True))
@@ -229,11 +240,13 @@ def test_every_template_makes_a_row() -> None:
     for topic, templates in TEMPLATES.items():
         for template in templates:
             sink = Sink(SETTINGS, client=FakeClickHouse(SETTINGS))
-            sink.add({TopicPartition(topic, 0): [Record(topic, 0, 5, 0, orjson.dumps(template))]})
+            sink.add(
+                {TopicPartition(topic, 0): [Record(topic, 0, 5, 0, msgspec.json.encode(template))]}
+            )
             buffer = sink.buffers[topic]
             assert len(buffer.rows) == 1, topic
             assert buffer.sources[0] is not None, topic
-            serialize(TYPES[topic], list(ROUTES[topic].COLUMNS), buffer.rows)
+            serialize(TYPES[topic], list(ROUTES[topic].columns), buffer.rows)
     assert set(TEMPLATES) == set(ROUTES)
 
 
@@ -261,7 +274,7 @@ def test_a_partition_or_offset_past_its_column_does_not_stop_the_sink() -> None:
     """Kafka's positions are wider than the columns (UInt16 partition, UInt64 offset): such a
     record cannot even be dead-lettered, but it is only logged, never raised."""
     topic = SETTINGS.topic_events
-    value = orjson.dumps(TEMPLATES[topic][0])
+    value = msgspec.json.encode(TEMPLATES[topic][0])
     sink = Sink(SETTINGS, client=FakeClickHouse(SETTINGS))
     sink.add({TopicPartition(topic, 70_000): [Record(topic, 70_000, 1, 0, value)]})
     sink.add({TopicPartition(topic, 1): [Record(topic, 1, -1, 0, value)]})

@@ -2,7 +2,11 @@
 
 from datetime import UTC, datetime
 
+import msgspec
+
 from kernel.pseudonym import Pseudonymizer
+from schemas import Event
+from schemas.dead_letter import DeadLetter
 from sinks.dedupe import RecentIds
 from sinks.tables import dead_letters, events
 from streams.routing import RawMessage, route
@@ -32,8 +36,12 @@ def test_event_row_never_holds_the_msisdn() -> None:
         "ivr.abandoned", msisdn="13912345678", occurred_at="2026-11-27T07:00:00.123Z"
     )
     value = route(RawMessage(encode(event), None, "raw", 0, 0, 0.0)).value
-    event_id, row = events.row(
-        value, partition=3, offset=9, ingested_at=NOW, pseudonymize=Pseudonymizer(b"k")
+    event_id, row = events.TABLE.row(
+        msgspec.json.decode(value, type=Event),
+        partition=3,
+        offset=9,
+        ingested_at=NOW,
+        pseudonymize=Pseudonymizer(b"k"),
     )
     assert event_id == event["event_id"]
     record = dict(zip(events.COLUMNS, row, strict=True))
@@ -50,8 +58,12 @@ def test_reserved_number_is_pseudonymised_in_attributes() -> None:
         attributes={"number": "15800001111", "reservation_id": "r1"},
     )
     value = route(RawMessage(encode(event), None, "raw", 0, 0, 0.0)).value
-    _, row = events.row(
-        value, partition=0, offset=0, ingested_at=NOW, pseudonymize=Pseudonymizer(b"k")
+    _, row = events.TABLE.row(
+        msgspec.json.decode(value, type=Event),
+        partition=0,
+        offset=0,
+        ingested_at=NOW,
+        pseudonymize=Pseudonymizer(b"k"),
     )
     assert "15800001111" not in repr(row)
 
@@ -59,8 +71,12 @@ def test_reserved_number_is_pseudonymised_in_attributes() -> None:
 def test_dead_letter_row_masks_numbers_in_the_payload() -> None:
     bad = b'{"msisdn": "13912345678", "event_type": "nope"}'
     value = route(RawMessage(bad, None, "raw", 1, 5, 1_795_000_000.0)).value
-    dead_letter_id, row = dead_letters.row(
-        value, partition=0, offset=0, ingested_at=NOW, pseudonymize=Pseudonymizer(b"k")
+    dead_letter_id, row = dead_letters.TABLE.row(
+        msgspec.json.decode(value, type=DeadLetter),
+        partition=0,
+        offset=0,
+        ingested_at=NOW,
+        pseudonymize=Pseudonymizer(b"k"),
     )
     assert dead_letter_id.startswith("raw:1:5:")
     assert "13912345678" not in repr(row)

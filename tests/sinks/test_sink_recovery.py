@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
+import msgspec
 import pytest
 from aiokafka import TopicPartition
 from clickhouse_driver import Client
@@ -38,7 +38,7 @@ def canonical(event: dict[str, Any]) -> bytes:
 def produce(settings: Settings, values: list[bytes], *, partition: int | None = None) -> None:
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
     for value in values:
-        key = (orjson.loads(value).get("msisdn") or "").encode() or None
+        key = (msgspec.json.decode(value).get("msisdn") or "").encode() or None
         producer.send(settings.topic_events, value, key=key, partition=partition)
     producer.flush()
     producer.close()
@@ -83,9 +83,9 @@ def test_a_row_the_server_refuses_is_dead_lettered_and_the_rest_land(
         "ALTER TABLE events ADD COLUMN guard UInt8 DEFAULT throwIf(session_id = 'poison')"
     )
     values = [canonical(e) for e in mixed_events(200)]
-    poison = orjson.loads(values[77])
+    poison = msgspec.json.decode(values[77])
     poison["session_id"] = "poison"
-    values[77] = orjson.dumps(poison)
+    values[77] = msgspec.json.encode(poison)
     produce(settings, values, partition=2)
 
     stage, sink = started(settings)
@@ -96,7 +96,7 @@ def test_a_row_the_server_refuses_is_dead_lettered_and_the_rest_land(
     assert (code, topic, partition, offset) == ("unwritable_row", settings.topic_events, 2, 77)
     assert "Value passed to 'throwIf' function is non zero" in message
     assert "Stack trace" not in message
-    assert orjson.loads(payload)["event_id"] == poison["event_id"]
+    assert msgspec.json.decode(payload)["event_id"] == poison["event_id"]
     assert poison["msisdn"] not in payload
 
 

@@ -13,12 +13,10 @@ from channelhub.marketing.uplift import uplift
 from channelhub.platform.env import settings_env
 from kernel.pseudonym import Pseudonymizer
 from kernel.settings import Settings
-from schemas.nudges import Conversion, Decision, NudgeRequest
+from schemas.nudges import Conversion, DecidedNudge, Decision, NudgeRequest
 from sinks import migrations
 from sinks.client import connect
 from sinks.tables import nudge_conversions, nudge_decisions
-from streams.nudge_core import DecidedNudge
-from streams.state_store import encode
 
 pytestmark = pytest.mark.integration
 
@@ -79,10 +77,10 @@ def test_uplift_matches_an_independent_newcombe_interval(
     now = datetime.now(UTC).replace(microsecond=0)
     for table, records in ((nudge_decisions, decisions), (nudge_conversions, conversions)):
         rows = [
-            table.row(encode(r), partition=0, offset=o, ingested_at=now, pseudonymize=pz)[1]
+            table.TABLE.row(r, partition=0, offset=o, ingested_at=now, pseudonymize=pz)[1]
             for o, r in enumerate(records)
         ]
-        client.execute(table.INSERT.format(db=clickhouse_db), rows)
+        client.execute(table.TABLE.insert.format(db=clickhouse_db), rows)
 
     got = {
         r[0]: r[1:]

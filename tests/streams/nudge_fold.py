@@ -13,7 +13,8 @@ from kafka.partitioner.default import murmur2
 from channelhub.simulator.engine import Engine, Scenario
 from orchestration.rules import load_shipped_rules
 from schemas import Event, Rejection, routing_key, validate
-from streams.nudge_core import DecidedNudge, NudgeCore, Outputs, PartitionNudges
+from schemas.nudges import DecidedNudge
+from streams.nudge_core import NudgeCore, Outputs, PartitionNudges
 from streams.nudges import partition_policy
 from tests.fixtures.services import local_settings
 

@@ -13,8 +13,8 @@ import pytest
 
 from orchestration.rules.guidance import way_for
 from schemas import Event
-from schemas.nudges import Conversion
-from streams.nudge_core import DecidedNudge, NudgeCore, Outputs, PartitionNudges
+from schemas.nudges import Conversion, DecidedNudge
+from streams.nudge_core import NudgeCore, Outputs, PartitionNudges
 from tests.orchestration.events import make
 from tests.streams.nudge_fold import batches, by_partition, core, partition_of, simulated
 

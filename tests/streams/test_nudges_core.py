@@ -11,7 +11,8 @@ import pytest
 
 from kernel.clock import from_ms
 from schemas import Event
-from streams.nudge_core import DecidedNudge, PartitionNudges
+from schemas.nudges import DecidedNudge
+from streams.nudge_core import PartitionNudges
 from streams.state_store import Replay, changelog
 from tests.orchestration.events import make
 from tests.orchestration.test_rules_evaluate import handled

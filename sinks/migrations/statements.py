@@ -1,0 +1,9 @@
+"""The CREATE statements a migration applies, named by table: taken from the table objects, so
+a migration and the table it makes cannot disagree."""
+
+from sinks.routes import TABLES, VIEWS
+
+
+def creates(*names: str) -> tuple[str, ...]:
+    """Every CREATE statement of the tables and views ``names``, in that order."""
+    return tuple(s for name in names for s in (TABLES.get(name) or VIEWS[name]).create_statements)
