@@ -13,11 +13,13 @@ Where the simulated clock starts:
 - ``--start`` if given (then the stream is reproducible byte for byte with ``--seed``);
 - else ``now - backfill hours`` with ``--backfill-hours``;
 - else, for a live run, now;
-- else (``--events`` only) far enough back that the expected traffic for the requested
-  number of events ends about now.
+- else (``--events`` only) far enough back that the traffic of the requested number of events
+  ends just before now (the load model's rate, walked back from now, with a margin for
+  chance): an event stamped later than the validator's clock skew allows is refused.
 """
 
 import json
+import math
 import signal
 import sys
 import threading
@@ -108,12 +110,24 @@ def plan(options: RunOptions, now_ms: int) -> Plan:
     )
 
 
+#: Step of the walk back from now in :func:`_history_ms`.
+_STEP_MS = 60_000
+
+
 def _history_ms(options: RunOptions, now_ms: int) -> int:
-    """How long the expected traffic takes to produce ``options.events`` events."""
+    """How far back from now the traffic of ``options.events`` events must start to end
+    before now: the load model's own rate, minute by minute backwards from now, until it
+    expects the events plus three standard deviations of their count (a Poisson stream's),
+    so that chance almost never carries the last events past the clock, where the validator
+    refuses anything stamped further ahead than the allowed skew (``in_future``)."""
     load = LoadModel(options.subscribers)
-    per_second = sum(load.event_rate(now_ms - h * HOUR_MS) for h in range(24)) / 24
     valid = (options.events or 0) * (1 - options.bad_fraction)
-    return int(valid / per_second * 1000)
+    needed = valid + 3 * math.sqrt(valid)
+    expected, back = 0.0, 0
+    while expected < needed:
+        back += _STEP_MS
+        expected += load.event_rate(now_ms - back) * _STEP_MS / 1000
+    return back
 
 
 class _Stop:
