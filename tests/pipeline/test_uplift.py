@@ -34,7 +34,7 @@ from schemas.nudges import Dispatch
 from sinks import migrations
 from sinks.client import connect
 from tests.fixtures.services import StartService, Topics
-from tests.fixtures.waiting import wait_for
+from tests.fixtures.waiting import group_lag, stage_inputs, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -122,9 +122,19 @@ def test_the_measured_uplift_interval_contains_the_true_effect(
         )
         return [tuple(r) for r in rows]  # type: ignore[misc]
 
+    groups = [
+        (f"{settings.group_prefix}-{stage}", topics)
+        for stage, topics in stage_inputs(settings).items()
+        if stage != "campaigns"
+    ]
+    groups.append((f"{settings.group_prefix}-handsets", [settings.topic_nudges_dispatches]))
+
     def settled() -> bool:
-        """Every approval dispatched, every handset answer to them in ClickHouse, and no new
-        conversion for a few seconds."""
+        """Every stage and the handsets caught up, every approval dispatched, every handset
+        answer to them in ClickHouse, and no new conversion for a few seconds. (Answers go
+        back to the raw topic, so the stages form a loop: lag zero once is not enough.)"""
+        if any(group_lag(settings.kafka_bootstrap, g, topics) for g, topics in groups):
+            return False
         approved = scalar(
             "SELECT uniqExact(nudge_id) FROM nudge_decisions WHERE outcome = 'approved'"
         )
