@@ -15,6 +15,20 @@ from tests.factories import encode, make_event
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 
 
+def _events_row(
+    event: dict[str, object], *, partition: int = 0, offset: int = 0
+) -> tuple[str, tuple[object, ...]]:
+    """``event`` as the validator routes it and the sink turns it into an ``events`` row."""
+    value = route(RawMessage(encode(event), None, "raw", 0, 0, 0.0)).value
+    return events.TABLE.row(
+        msgspec.json.decode(value, type=Event),
+        partition=partition,
+        offset=offset,
+        ingested_at=NOW,
+        pseudonymize=Pseudonymizer(b"k"),
+    )
+
+
 def test_pseudonym_is_keyed_stable_and_not_the_number() -> None:
     a, b = Pseudonymizer(b"k1"), Pseudonymizer(b"k2")
     assert a("13812345678") == a("13812345678")
@@ -35,14 +49,7 @@ def test_event_row_never_holds_the_msisdn() -> None:
     event = make_event(
         "ivr.abandoned", msisdn="13912345678", occurred_at="2026-11-27T07:00:00.123Z"
     )
-    value = route(RawMessage(encode(event), None, "raw", 0, 0, 0.0)).value
-    event_id, row = events.TABLE.row(
-        msgspec.json.decode(value, type=Event),
-        partition=3,
-        offset=9,
-        ingested_at=NOW,
-        pseudonymize=Pseudonymizer(b"k"),
-    )
+    event_id, row = _events_row(event, partition=3, offset=9)
     assert event_id == event["event_id"]
     record = dict(zip(events.COLUMNS, row, strict=True))
     assert "13912345678" not in repr(row)
@@ -57,14 +64,7 @@ def test_reserved_number_is_pseudonymised_in_attributes() -> None:
         event_type="web.number_reserved",
         attributes={"number": "15800001111", "reservation_id": "r1"},
     )
-    value = route(RawMessage(encode(event), None, "raw", 0, 0, 0.0)).value
-    _, row = events.TABLE.row(
-        msgspec.json.decode(value, type=Event),
-        partition=0,
-        offset=0,
-        ingested_at=NOW,
-        pseudonymize=Pseudonymizer(b"k"),
-    )
+    _, row = _events_row(event)
     assert "15800001111" not in repr(row)
 
 
