@@ -117,10 +117,25 @@ def status(
 
 
 @app.command()
-def migrate() -> None:
+def migrate(
+    new: Annotated[
+        bool,
+        typer.Option(
+            "--new",
+            help="Write a migration module for each registered table no migration creates "
+            "yet (for developers adding a topic), then exit without touching ClickHouse.",
+        ),
+    ] = False,
+) -> None:
     """Create or upgrade the ClickHouse tables (idempotent)."""
     from sinks import migrations
 
+    if new:
+        written = migrations.write_missing()
+        typer.echo(
+            "\n".join(f"wrote {path}" for path in written) or "every table has its migration"
+        )
+        return
     try:
         applied = migrations.migrate(_settings())
     except ChannelhubError as e:

@@ -2,7 +2,7 @@
 
 Both groups are tracked the same way from the moment of the decision (``approved`` → ``sent``,
 ``holdout`` → ``holdout``), so the difference in their conversion rates is the nudge's
-uplift. The goal string a request carries (:meth:`orchestration.rules.model.UsesSelfService.
+uplift. The goal string a request carries (:meth:`schemas.goals.UsesSelfService.
 goal_id` and friends) says what counts:
 
 - ``uses_self_service:<item>:<h>h``: a successful self-service use of ``<item>`` on any channel

@@ -7,9 +7,12 @@ keyed by rule; the queue page (:mod:`dashboards.alerts.changes`) writes :class:`
 """
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
+
+#: An alert rule's window, as the rules allow it (``dashboards.alerts.rules``).
+WindowMinutes = Annotated[int, msgspec.Meta(ge=1, le=240)]
 
 
 class AlertEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -22,7 +25,7 @@ class AlertEvent(msgspec.Struct, frozen=True, kw_only=True):
     kind: str
     severity: str
     threshold: float
-    window_minutes: int | None
+    window_minutes: WindowMinutes | None
     value: float | None
     """The reading that opened or cleared it; ``None`` when there was none (no calls)."""
     at: datetime
@@ -38,5 +41,5 @@ class RuleChange(msgspec.Struct, frozen=True, kw_only=True):
     changed_by: str
     reset: bool = False
     threshold: float | None = None
-    window_minutes: int | None = None
+    window_minutes: WindowMinutes | None = None
     severity: str | None = None

@@ -13,6 +13,7 @@ rows) gets a different id, so it is never dropped as a duplicate of the first.
 
 import hashlib
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 
@@ -25,11 +26,11 @@ class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
     field: str
     message: str
     source_topic: str
-    source_partition: int
-    source_offset: int
+    source_partition: Annotated[int, msgspec.Meta(ge=0, le=65_535)]
+    source_offset: Annotated[int, msgspec.Meta(ge=0)]
     received_at: datetime
     payload: str
-    payload_bytes: int
+    payload_bytes: Annotated[int, msgspec.Meta(ge=0)]
 
 
 def letter_id(

@@ -8,7 +8,7 @@ asks for the same nudge again and every downstream step can recognise it.
 
 import hashlib
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -75,7 +75,7 @@ class Dispatch(msgspec.Struct, frozen=True, kw_only=True):
     status: DispatchStatus
     gateway: str
     message_ids: tuple[str, ...] = ()
-    segments: int = 0
+    segments: Annotated[int, msgspec.Meta(ge=0, le=255)] = 0
     error: str | None = None
     approved_at: UtcTime  # the decision's (event) time: when the SMS was cleared to go
     dispatched_at: UtcTime  # wall-clock time of the gateway's answer
@@ -104,7 +104,7 @@ class Conversion(msgspec.Struct, frozen=True, kw_only=True):
     converted_at: UtcTime
     event_id: str = ""
     reply: str | None = None
-    score: int | None = None
+    score: Annotated[int, msgspec.Meta(ge=1, le=5)] | None = None
 
 
 class OptOutRecorded(msgspec.Struct, frozen=True, kw_only=True):

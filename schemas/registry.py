@@ -29,9 +29,8 @@ from typing import Any, Literal
 import msgspec
 
 from kernel.settings import Settings
-from orchestration.campaigns.events import CampaignEvent
-from orchestration.campaigns.records import CampaignRequest
 from schemas.alerts import AlertEvent, RuleChange
+from schemas.campaigns import CampaignEvent, CampaignRequest
 from schemas.dead_letter import DeadLetter
 from schemas.events import Event
 from schemas.nudges import (

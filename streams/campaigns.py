@@ -34,10 +34,10 @@ from aiokafka.errors import KafkaError
 from channelhub.marketing import audience
 from kernel.errors import ConfigError, StorageError
 from kernel.settings import Settings
-from orchestration.campaigns import events
-from orchestration.campaigns.events import CampaignCreated, CampaignTriggered
 from orchestration.campaigns.fanout import plan
-from orchestration.campaigns.model import CampaignSpec
+from schemas import campaigns as campaign_events
+from schemas.campaign_spec import CampaignSpec
+from schemas.campaigns import CampaignCreated, CampaignTriggered
 from sinks.client import connect, database_name
 from streams.acks import Offsets
 from streams.runtime import Acks, BatchStage, Fetched
@@ -109,7 +109,7 @@ class CampaignFanOut(BatchStage):
 
     def _read(self, tp: TopicPartition, part: _Partition, record: ConsumerRecord) -> None:
         try:
-            event = events.decode(record.value or b"")
+            event = campaign_events.decode(record.value or b"")
         except msgspec.DecodeError as e:
             log.error("not a campaign event at %s:%d:%d: %s", tp.topic, tp.partition,
                       record.offset, e)  # fmt: skip

@@ -39,7 +39,6 @@ from functools import lru_cache
 import msgspec
 
 from kernel.clock import EPOCH, from_ms, to_ms
-from orchestration.campaigns.records import CampaignRequest, campaign_rule_id
 from orchestration.conversions import OpenGoal, closes_on_deadline, opened, reached
 from orchestration.guardrails import (
     GuardrailPolicy,
@@ -55,6 +54,7 @@ from orchestration.journey import Journey, apply, function_used, in_live_call
 from orchestration.rules import Rule, evaluate
 from orchestration.templates import BRAND_NAMES, PREFECTURE_NAMES, Template, compile_template
 from schemas import Event
+from schemas.campaigns import CampaignRequest, campaign_rule_id
 from schemas.envelope import Brand, Prefecture
 from schemas.events import SmsMessageReceived
 from schemas.nudges import (

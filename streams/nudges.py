@@ -34,11 +34,11 @@ from aiokafka import ConsumerRecord, TopicPartition
 from kernel.errors import ChannelhubError
 from kernel.pseudonym import Pseudonymizer
 from kernel.settings import Settings
-from orchestration.campaigns.records import CampaignRequest
 from orchestration.guardrails import GuardrailPolicy, RateLimit
 from orchestration.rules import SHIPPED_RULES_DIR
 from orchestration.rules.reload import RuleDirectory
 from schemas import Rejection, validate
+from schemas.campaigns import CampaignRequest
 from schemas.events import Event
 from streams.acks import Offsets
 from streams.nudge_core import NudgeCore, Outputs, PartitionNudges

@@ -38,20 +38,6 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 IO_CLIENTS = ("kafka", "aiokafka", "clickhouse_driver")
 
 
-#: Imports that still point the wrong way, each to go with the move that fixes it: the campaign
-#: records (``CampaignCreated``, ``CampaignTriggered``, ``CampaignRequest``) embed the campaign
-#: file's model and guardrail settings, which still live in the core, so the registry and the
-#: campaign table read them from there. The test fails when one of these is gone, so the list
-#: can only shrink.
-KNOWN_WRONG_WAY = frozenset(
-    {
-        ("schemas.registry", "orchestration.campaigns.events"),
-        ("schemas.registry", "orchestration.campaigns.records"),
-        ("sinks.tables.campaign_events", "orchestration.campaigns.events"),
-    }
-)
-
-
 def _modules() -> dict[str, Path]:
     found = {}
     for package in PACKAGES:
@@ -104,13 +90,10 @@ def _wrong_way() -> set[tuple[str, str]]:
 
 
 def test_every_import_points_down_to_its_own_layer_or_below() -> None:
-    wrong = _wrong_way()
-    new = sorted(wrong - KNOWN_WRONG_WAY)
-    assert not new, "imports that point up a layer (or a core that does I/O):\n" + "\n".join(
-        f"  {module} imports {target}" for module, target in new
+    wrong = sorted(_wrong_way())
+    assert not wrong, "imports that point up a layer (or a core that does I/O):\n" + "\n".join(
+        f"  {module} imports {target}" for module, target in wrong
     )
-    fixed = sorted(KNOWN_WRONG_WAY - wrong)
-    assert not fixed, f"fixed, so take them off KNOWN_WRONG_WAY: {fixed}"
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[str]:

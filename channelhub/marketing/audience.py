@@ -15,7 +15,7 @@ from orchestration.campaigns.audience import (
     preview_query,
     summarize,
 )
-from orchestration.campaigns.model import Audience
+from schemas.campaign_spec import Audience
 from sinks.client import storage_errors
 
 

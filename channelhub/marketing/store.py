@@ -22,12 +22,11 @@ from clickhouse_driver import Client
 from channelhub.ingest.producer import Producer
 from kernel.errors import ConfigError
 from kernel.settings import Settings
-from orchestration.campaigns import events
 from orchestration.campaigns.errors import UnknownCampaignError
-from orchestration.campaigns.events import CampaignCreated, CampaignEvent, CampaignTriggered
 from orchestration.campaigns.loader import check_spec
-from orchestration.campaigns.model import CampaignSpec
-from orchestration.campaigns.records import campaign_rule_id
+from schemas import campaigns as campaign_events
+from schemas.campaign_spec import CampaignSpec
+from schemas.campaigns import CampaignCreated, CampaignEvent, CampaignTriggered, campaign_rule_id
 from sinks.client import connect, database_name, storage_errors
 from sinks.tables.campaign_events import UNSCHEDULED
 
@@ -89,7 +88,7 @@ def create(settings: Settings, spec: CampaignSpec, *, by: str) -> CampaignCreate
                 f"campaign {spec.id!r} already exists and a campaign never changes; give the "
                 "new version a new id"
             )
-    event = events.created(spec, at=datetime.now(UTC), by=by)
+    event = campaign_events.created(spec, at=datetime.now(UTC), by=by)
     _produce(settings, event)
     return event
 
@@ -117,7 +116,7 @@ def trigger(
         raise ConfigError(
             f"{where} {scheduled.isoformat()} is in the past; give a later trigger time"
         )
-    event = events.triggered(campaign_id, scheduled_at=scheduled, at=now, by=by)
+    event = campaign_events.triggered(campaign_id, scheduled_at=scheduled, at=now, by=by)
     _produce(settings, event)
     return event
 
@@ -191,7 +190,7 @@ def _produce(settings: Settings, event: CampaignEvent) -> None:
     with Producer(
         settings.kafka_bootstrap, settings.topic_campaigns, client_id="channelhub-campaigns"
     ) as producer:
-        producer.send(event.campaign_id.encode(), events.encode(event))
+        producer.send(event.campaign_id.encode(), campaign_events.encode(event))
 
 
 def _utc(value: datetime) -> datetime:

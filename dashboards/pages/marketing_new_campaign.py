@@ -22,9 +22,9 @@ from dashboards.labels import BRAND_LABELS, CHANNEL_LABELS, PREFECTURE_LABELS
 from dashboards.roles import Role, callback
 from kernel.errors import ChannelhubError, StorageError
 from orchestration.campaigns.loader import check_spec
-from orchestration.campaigns.model import CampaignSpec
 from orchestration.config_files import explain
 from orchestration.rules.guidance import WAYS
+from schemas.campaign_spec import CampaignSpec
 from schemas.envelope import BRANDS, CHANNELS, PREFECTURES
 
 ALLOWED: tuple[Role, ...] = ("marketing",)

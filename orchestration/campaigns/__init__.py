@@ -17,7 +17,7 @@ from orchestration.campaigns.errors import (
     UnknownCampaignError,
 )
 from orchestration.campaigns.loader import check_spec, load_campaign_file
-from orchestration.campaigns.model import (
+from schemas.campaign_spec import (
     FORMAT_VERSION,
     AgentContacts,
     Audience,

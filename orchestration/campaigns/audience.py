@@ -22,8 +22,8 @@ from typing import Any
 
 from kernel.errors import ConfigError
 from orchestration.campaigns.errors import AudienceError
-from orchestration.campaigns.model import Audience, ChannelUse
 from orchestration.guardrails.state import ALL
+from schemas.campaign_spec import Audience, ChannelUse
 from schemas.envelope import BRANDS, CHANNELS, PREFECTURES
 
 #: The event an agent contact is.

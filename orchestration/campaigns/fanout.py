@@ -21,10 +21,9 @@ from collections.abc import Iterable
 import msgspec
 
 from kernel.errors import ConfigError
-from orchestration.campaigns.events import CampaignTriggered
-from orchestration.campaigns.model import CampaignSpec
-from orchestration.campaigns.records import CampaignRequest
-from orchestration.guardrails.settings import Budget
+from schemas.campaign_spec import CampaignSpec
+from schemas.campaigns import CampaignRequest, CampaignTriggered
+from schemas.guardrails import Budget
 
 #: Most pseudonyms in one request: ~180 kB of JSON, well inside a broker's message limit.
 CHUNK_SIZE = 5000

@@ -13,16 +13,16 @@ from orchestration.campaigns.errors import (
     AudienceError,
     CampaignConfigError,
 )
-from orchestration.campaigns.model import (
+from orchestration.config_files import load_versioned
+from orchestration.rules.guidance import WAYS
+from orchestration.templates import TemplateError, compile_template
+from schemas.campaign_spec import (
     FORMAT_VERSION,
     TEMPLATE_FIELDS,
     CampaignFile,
     CampaignSpec,
 )
-from orchestration.config_files import load_versioned
-from orchestration.rules.guidance import WAYS
-from orchestration.rules.model import UsesSelfService
-from orchestration.templates import TemplateError, compile_template
+from schemas.goals import UsesSelfService
 
 #: Marketing SMS must tell the customer how to stop them; the nudge stage understands TD.
 OPT_OUT_HINT = "退订"

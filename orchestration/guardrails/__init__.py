@@ -14,14 +14,14 @@ from orchestration.guardrails.optout import OptOut, is_opted_out, parse_opt_out,
 from orchestration.guardrails.policy import GuardrailPolicy, GuardrailState
 from orchestration.guardrails.ratelimit import TokenBucket
 from orchestration.guardrails.reasons import Reason
-from orchestration.guardrails.settings import (
+from orchestration.guardrails.state import ALL, SubscriberState
+from schemas.guardrails import (
     Budget,
     FrequencyCaps,
     GuardrailSettings,
     QuietHours,
     RateLimit,
 )
-from orchestration.guardrails.state import ALL, SubscriberState
 
 __all__ = [
     "ALL",

@@ -9,7 +9,7 @@ bill agree.
 import msgspec
 
 from orchestration.dispatch import encode_sms
-from orchestration.guardrails.settings import Budget
+from schemas.guardrails import Budget
 
 
 class BudgetState(msgspec.Struct, frozen=True, kw_only=True):

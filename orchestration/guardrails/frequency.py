@@ -11,8 +11,8 @@ from datetime import datetime
 
 from orchestration.guardrails.clock import day_start, epoch, week_start
 from orchestration.guardrails.reasons import Reason
-from orchestration.guardrails.settings import HORIZON, FrequencyCaps
 from orchestration.guardrails.state import SubscriberState
+from schemas.guardrails import HORIZON, FrequencyCaps
 
 
 def _count_since(times: Iterable[int], since: int) -> int:

@@ -25,8 +25,8 @@ from datetime import datetime
 import msgspec
 
 from orchestration.guardrails.clock import epoch
-from orchestration.guardrails.settings import GuardrailSettings
 from orchestration.guardrails.state import ALL, SubscriberState
+from schemas.guardrails import GuardrailSettings
 
 _COMMAND = re.compile(r"请?(?:TD退订|退订TD|TD|退订)([0-9]{1,8})?")
 #: Unicode categories removed before matching: separators, punctuation, symbols, controls.

@@ -48,8 +48,8 @@ from orchestration.guardrails.optout import is_opted_out
 from orchestration.guardrails.quiet_hours import quiet_until
 from orchestration.guardrails.ratelimit import TokenBucket, try_take
 from orchestration.guardrails.reasons import Reason
-from orchestration.guardrails.settings import GuardrailSettings, RateLimit
 from orchestration.guardrails.state import SubscriberState
+from schemas.guardrails import GuardrailSettings, RateLimit
 from schemas.nudges import Decision, NudgeRequest, Outcome
 
 

@@ -8,7 +8,7 @@ each wall-clock time exactly once and "the next ``end``" is unambiguous.
 from datetime import datetime, timedelta
 
 from orchestration.guardrails.clock import LOCAL_TZ, to_local
-from orchestration.guardrails.settings import QuietHours
+from schemas.guardrails import QuietHours
 
 
 def quiet_until(window: QuietHours, now: datetime) -> datetime | None:

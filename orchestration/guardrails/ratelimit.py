@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 
 from orchestration.guardrails.clock import to_local
-from orchestration.guardrails.settings import RateLimit
+from schemas.guardrails import RateLimit
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)

@@ -8,7 +8,7 @@ MessagePack); a typical row is a few hundred bytes:
 - ``opt_outs``: scope → epoch seconds of the opt-out; scope :data:`ALL` is the global opt-out,
   any other scope is an opt-out code a rule lists. Opt-outs never expire.
 - ``decided``: ``(nudge_id, epoch seconds)`` of the most recent final decisions, newest last,
-  bounded by count and by :data:`~orchestration.guardrails.settings.HORIZON`, so a replayed
+  bounded by count and by :data:`~schemas.guardrails.HORIZON`, so a replayed
   trigger is recognised without the row growing forever.
 """
 
@@ -17,7 +17,7 @@ from datetime import datetime
 import msgspec
 
 from orchestration.guardrails.clock import epoch
-from orchestration.guardrails.settings import HORIZON
+from schemas.guardrails import HORIZON
 
 #: The opt-out scope that stops every rule and campaign.
 ALL = "*"

@@ -5,11 +5,11 @@
 
 A rule names its trigger event types, conditions over the event and the subscriber's journey
 (:mod:`orchestration.rules.fields` lists every usable field), a delay, an SMS template, its
-:class:`GuardrailSettings` and its conversion goal. No Kafka or faust here: the stream worker
+:class:`schemas.guardrails.GuardrailSettings` and its conversion goal
+(:data:`schemas.goals.Goal`). No Kafka or faust here: the stream worker
 wires these functions to its topics and tables.
 """
 
-from orchestration.guardrails.settings import GuardrailSettings
 from orchestration.rules.compile import Rule, compile_rule
 from orchestration.rules.errors import RuleConfigError
 from orchestration.rules.evaluate import evaluate
@@ -19,28 +19,15 @@ from orchestration.rules.loader import (
     load_rules,
     load_shipped_rules,
 )
-from orchestration.rules.model import (
-    FORMAT_VERSION,
-    Condition,
-    Goal,
-    NoAgentCall,
-    RuleSpec,
-    SurveyReply,
-    UsesSelfService,
-)
+from orchestration.rules.model import FORMAT_VERSION, Condition, RuleSpec
 
 __all__ = [
     "FORMAT_VERSION",
     "SHIPPED_RULES_DIR",
     "Condition",
-    "Goal",
-    "GuardrailSettings",
-    "NoAgentCall",
     "Rule",
     "RuleConfigError",
     "RuleSpec",
-    "SurveyReply",
-    "UsesSelfService",
     "compile_rule",
     "evaluate",
     "load_rule_file",

@@ -13,15 +13,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import NamedTuple
 
-from orchestration.guardrails.settings import GuardrailSettings
 from orchestration.journey import Journey
 from orchestration.rules.errors import RuleConfigError
 from orchestration.rules.fields import Field, Getter, common_fields, fields_for
 from orchestration.rules.guidance import WAYS
-from orchestration.rules.model import Condition, Goal, RuleSpec, UsesSelfService
+from orchestration.rules.model import Condition, RuleSpec
 from orchestration.templates import Template, TemplateError, compile_template
 from schemas.envelope import Envelope
 from schemas.events import EVENT_TYPES
+from schemas.goals import Goal, UsesSelfService
+from schemas.guardrails import GuardrailSettings
 
 Test = Callable[[object], bool]
 #: Builds the error for a field (a path below the caller's) and a problem.

@@ -6,15 +6,17 @@ condition on a field the trigger does not carry, a template placeholder nobody c
 made when the rule is compiled (:mod:`orchestration.rules.compile`).
 
 The guardrail settings are the guardrails' own struct
-(:class:`orchestration.guardrails.settings.GuardrailSettings`), so a rule's ``[rule.guardrails]``
-table is exactly what the guardrails consume; the conversion goal is data for attribution.
+(:class:`schemas.guardrails.GuardrailSettings`), so a rule's ``[rule.guardrails]``
+table is exactly what the guardrails consume; the conversion goal (:data:`schemas.goals.Goal`)
+is data for attribution, and travels on the nudge and campaign topics.
 """
 
 from typing import Annotated, Literal
 
 import msgspec
 
-from orchestration.guardrails.settings import GuardrailSettings
+from schemas.goals import Goal
+from schemas.guardrails import GuardrailSettings
 
 #: The rule-file format this code reads. A file states it as ``version = 1``; a future format
 #: gets a new number so an old worker refuses it instead of misreading it.
@@ -38,51 +40,6 @@ class Condition(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
     #: bool, number or string matching the field's kind; a non-empty list for ``in``/``not_in``.
     value: object
     on: str | None = None
-
-
-class UsesSelfService(
-    msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="kind",
-    tag="uses_self_service",
-):  # fmt: skip
-    """Converted when the subscriber does ``function`` on any self-service channel in time.
-
-    ``function`` is an item of the guidance table, or ``suggested``: the item the nudge
-    pointed to.
-    """
-
-    function: str = "suggested"
-    within_hours: Annotated[int, msgspec.Meta(ge=1, le=2160)] = 72
-
-    def goal_id(self, item: str) -> str:
-        function = item if self.function == "suggested" else self.function
-        return f"uses_self_service:{function}:{self.within_hours}h"
-
-
-class NoAgentCall(
-    msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="kind",
-    tag="no_agent_call",
-):  # fmt: skip
-    """Converted when the subscriber makes no agent call within ``within_days``."""
-
-    within_days: Annotated[int, msgspec.Meta(ge=1, le=90)] = 7
-
-    def goal_id(self, item: str) -> str:
-        return f"no_agent_call:{self.within_days}d"
-
-
-class SurveyReply(
-    msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="kind",
-    tag="survey_reply",
-):  # fmt: skip
-    """Converted when the subscriber answers the survey within ``within_hours``."""
-
-    within_hours: Annotated[int, msgspec.Meta(ge=1, le=720)] = 24
-
-    def goal_id(self, item: str) -> str:
-        return f"survey_reply:{self.within_hours}h"
-
-
-Goal = UsesSelfService | NoAgentCall | SurveyReply
 
 
 class RuleSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -4,6 +4,11 @@ Each migration is a module ``NNNN_what.py`` in this package with an ``OPERATIONS
 statements (``{db}`` stands for the database). Applied migrations are recorded in
 ``schema_migrations``; every statement is also idempotent on its own (``IF NOT EXISTS``), so a
 migration interrupted half-way simply runs again.
+
+A table or view new to the registry gets its migration from :func:`write_missing`
+(``channelhub migrate --new``): one module per table that no migration creates yet, applying
+its CREATE statements as the table object renders them. A change to an existing table is an
+``ALTER`` written by hand in a new module.
 """
 
 import importlib
@@ -35,6 +40,31 @@ def available() -> list[str]:
 
 def operations(name: str) -> tuple[str, ...]:
     return importlib.import_module(f"{__name__}.{name}").OPERATIONS  # type: ignore[no-any-return]
+
+
+def uncreated() -> list[str]:
+    """The tables and views (registry order) whose CREATE statements no migration applies."""
+    from sinks.migrations.statements import creates, names
+
+    applied = {s for name in available() for s in operations(name)}
+    return [name for name in names() if not set(creates(name)) <= applied]
+
+
+def write_missing(directory: Path = Path(__file__).parent) -> list[Path]:
+    """Write ``NNNN_<table>.py`` for each table of :func:`uncreated`, numbered after the last
+    migration; return the files written."""
+    last = max((int(name[:4]) for name in available()), default=0)
+    written = []
+    for number, name in enumerate(uncreated(), start=last + 1):
+        path = directory / f"{number:04d}_{name}.py"
+        path.write_text(
+            f'"""Create ``{name}``, new in the contract registry."""\n\n'
+            "from sinks.migrations.statements import creates\n\n"
+            f'OPERATIONS: tuple[str, ...] = creates("{name}")\n',
+            encoding="utf-8",
+        )
+        written.append(path)
+    return written
 
 
 def migrate(settings: Settings) -> list[str]:

@@ -7,3 +7,8 @@ from sinks.routes import TABLES, VIEWS
 def creates(*names: str) -> tuple[str, ...]:
     """Every CREATE statement of the tables and views ``names``, in that order."""
     return tuple(s for name in names for s in (TABLES.get(name) or VIEWS[name]).create_statements)
+
+
+def names() -> list[str]:
+    """Every table, then every view, the registry's routes name."""
+    return [*TABLES, *VIEWS]

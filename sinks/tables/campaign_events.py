@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from kernel.pseudonym import Pseudonymizer
-from orchestration.campaigns.events import CampaignCreated, CampaignEvent
+from schemas.campaigns import CampaignCreated, CampaignEvent
 from sinks.engines import replacing_merge_tree
 from sinks.tables import (
     Table,

@@ -6,8 +6,9 @@ from pathlib import Path
 import msgspec
 
 from kernel.pseudonym import Pseudonymizer
-from orchestration.campaigns import Schedule, events, load_campaign_file
-from orchestration.campaigns.events import CampaignCreated, CampaignTriggered
+from orchestration.campaigns import Schedule, load_campaign_file
+from schemas import campaigns as events
+from schemas.campaigns import CampaignCreated, CampaignTriggered
 from sinks.tables import campaign_events
 
 EXAMPLE = Path(__file__).parents[2] / "orchestration/campaigns/examples/sms_hall_winback.toml"

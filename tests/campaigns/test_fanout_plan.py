@@ -8,11 +8,10 @@ import pytest
 
 from kernel.errors import ConfigError
 from orchestration.campaigns import Audience, CampaignSpec
-from orchestration.campaigns.events import triggered
 from orchestration.campaigns.fanout import partition_budgets, plan, shares
-from orchestration.campaigns.records import CampaignRequest
-from orchestration.guardrails.settings import Budget
-from orchestration.rules.model import NoAgentCall
+from schemas.campaigns import CampaignRequest, triggered
+from schemas.goals import NoAgentCall
+from schemas.guardrails import Budget
 
 AT = datetime(2026, 3, 3, 2, 0, tzinfo=UTC)
 SPEC = CampaignSpec(

@@ -16,9 +16,9 @@ from channelhub.platform.process import ManagedProcess
 from kernel.settings import Settings
 from orchestration.campaigns import Audience, CampaignSpec, ChannelUse
 from orchestration.campaigns.fanout import CHUNK_SIZE
-from orchestration.campaigns.records import CampaignRequest
-from orchestration.guardrails.settings import Budget
-from orchestration.rules.model import UsesSelfService
+from schemas.campaigns import CampaignRequest
+from schemas.goals import UsesSelfService
+from schemas.guardrails import Budget
 from sinks import migrations
 from sinks.client import connect
 from tests.campaigns.data import Known, Row, expected, insert

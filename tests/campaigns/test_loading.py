@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from orchestration.campaigns import CampaignConfigError, load_campaign_file
-from orchestration.campaigns.model import TEMPLATE_FIELDS
-from orchestration.rules.model import UsesSelfService
 from orchestration.templates import BRAND_NAMES, PREFECTURE_NAMES, compile_template
+from schemas.campaign_spec import TEMPLATE_FIELDS
+from schemas.goals import UsesSelfService
 
 EXAMPLE = Path(__file__).parents[2] / "orchestration/campaigns/examples/sms_hall_winback.toml"
 

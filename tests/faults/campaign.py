@@ -16,13 +16,13 @@ from channelhub.simulator.engine import Emitted
 from kernel.pseudonym import Pseudonymizer
 from kernel.settings import Settings
 from orchestration.campaigns import Audience, CampaignSpec, ChannelUse
-from orchestration.campaigns.records import campaign_rule_id
 from orchestration.guardrails import parse_opt_out
 from orchestration.guardrails.clock import LOCAL_TZ
-from orchestration.guardrails.settings import Budget, QuietHours
-from orchestration.rules.model import UsesSelfService
 from schemas import Rejection, validate
+from schemas.campaigns import campaign_rule_id
 from schemas.events import SmsMessageReceived, event_type_of
+from schemas.goals import UsesSelfService
+from schemas.guardrails import Budget, QuietHours
 from tests.campaigns.data import Known, Row, expected
 from tests.fixtures.waiting import wait_for
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from kernel.errors import ConfigError
-from orchestration.guardrails.settings import GuardrailSettings
 from orchestration.rules import SHIPPED_RULES_DIR, RuleConfigError, load_rule_file, load_rules
+from schemas.guardrails import GuardrailSettings
 
 GOOD = """\
 version = 1

@@ -21,11 +21,11 @@ from kafka.partitioner.default import murmur2
 from channelhub.platform.health import tcp_open
 from kernel.pseudonym import Pseudonymizer
 from kernel.settings import Settings
-from orchestration.campaigns.records import CampaignRequest
 from orchestration.guardrails.reasons import Reason
-from orchestration.guardrails.settings import GuardrailSettings
-from orchestration.rules.model import UsesSelfService
 from schemas import Event
+from schemas.campaigns import CampaignRequest
+from schemas.goals import UsesSelfService
+from schemas.guardrails import GuardrailSettings
 from sinks import migrations
 from sinks.client import connect
 from tests.fixtures.services import StartService, Topics

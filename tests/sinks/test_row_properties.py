@@ -11,7 +11,6 @@ builders let through.
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -19,114 +18,23 @@ from aiokafka import TopicPartition
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestration.campaigns import load_campaign_file
-from sinks.routes import routes
+from sinks.routes import fed, routes
 from sinks.tables import dead_letters
 from sinks.writer import Sink
-from streams.routing import RawMessage, route
 from tests.factories import encode, make_event
+from tests.records import records
 from tests.sinks.fakes import FakeClickHouse, Record, column_types, serialize, unit_settings
 
 SETTINGS = unit_settings()
 ROUTES = routes(SETTINGS)
-NOW = "2026-11-27T07:00:00.123Z"
-CAMPAIGN = Path(__file__).parents[2] / "orchestration/campaigns/examples/sms_hall_winback.toml"
 MSISDN = "13912345678"
 
 
-def _canonical(raw: bytes) -> dict[str, Any]:
-    value: dict[str, Any] = msgspec.json.decode(
-        route(RawMessage(raw, None, "raw", 1, 7, 0.0)).value
-    )
-    return value
-
-
-#: One well-formed record per topic, as our services write them.
-TEMPLATES: dict[str, list[dict[str, Any]]] = {
-    SETTINGS.topic_events: [
-        _canonical(encode(make_event("web.login", msisdn=MSISDN))),
-        _canonical(
-            encode(
-                make_event(
-                    "web.login",
-                    event_type="web.number_reserved",
-                    attributes={"number": "15800001111", "reservation_id": "r1"},
-                )
-            )
-        ),
-    ],
-    SETTINGS.topic_dlq: [_canonical(b'{"msisdn": "13912345678", "event_type": "nope"}')],
-    SETTINGS.topic_nudges_requested: [
-        {
-            "nudge_id": "n1", "rule_id": "r1", "campaign_id": None, "trigger_event_id": "e1",
-            "msisdn": MSISDN, "prefecture": "changsha", "brand": "gotone", "text": "hi",
-            "goal": "self_service", "requested_at": NOW, "send_at": NOW,
-        }
-    ],
-    SETTINGS.topic_nudges_decisions: [
-        {
-            "request": {
-                "nudge_id": "n1", "rule_id": "r1", "campaign_id": None,
-                "trigger_event_id": "e1", "msisdn": MSISDN, "prefecture": "changsha",
-                "brand": "gotone", "text": "hi", "goal": "self_service", "requested_at": NOW,
-                "send_at": NOW,
-            },
-            "decision": {
-                "nudge_id": "n1", "outcome": "held", "reason": "quiet_hours",
-                "decided_at": NOW, "send_at": NOW,
-            },
-        }
-    ],
-    SETTINGS.topic_nudges_dispatches: [
-        {
-            "nudge_id": "n1", "rule_id": "r1", "campaign_id": "c1", "msisdn": MSISDN,
-            "text": "hi 13912345678", "goal": "g", "status": "sent", "gateway": "file",
-            "message_ids": ["m1", "m2"], "segments": 2, "error": None,
-            "approved_at": NOW, "dispatched_at": NOW,
-        }
-    ],
-    SETTINGS.topic_nudges_receipts: [
-        {
-            "message_id": "m1", "status": "delivered", "nudge_id": "n1", "gateway": "file",
-            "error_code": None, "at": NOW,
-        }
-    ],
-    SETTINGS.topic_nudges_conversions: [
-        {
-            "nudge_id": "n1", "rule_id": "r1", "campaign_id": None, "msisdn": MSISDN,
-            "group": "sent", "goal": "survey", "exposed_at": NOW, "converted_at": NOW,
-            "event_id": "e2", "reply": "5", "score": 5,
-        }
-    ],
-    SETTINGS.topic_nudges_optouts: [
-        {"msisdn": MSISDN, "scope": "*", "event_id": "e3", "at": NOW}
-    ],
-    SETTINGS.topic_campaigns: [
-        {
-            "event_type": "campaign.created", "event_id": "0190a0b4-3c1e-7000-8000-0000000000c1",
-            "campaign_id": "sms-hall-winback", "created_at": NOW, "created_by": "marketing",
-            "spec": msgspec.to_builtins(load_campaign_file(CAMPAIGN)),
-        },
-        {
-            "event_type": "campaign.triggered",
-            "event_id": "0190a0b4-3c1e-7000-8000-0000000000c2", "campaign_id": "c1",
-            "triggered_at": NOW, "triggered_by": "marketing", "scheduled_at": NOW,
-        },
-    ],
-    SETTINGS.topic_alerts: [
-        {
-            "event_id": "a1", "event_type": "alert.opened", "alert_id": "al1",
-            "rule_id": "asa-slow", "kind": "asa", "severity": "warning", "threshold": 30.0,
-            "window_minutes": 15, "value": 42.5, "at": NOW, "message": "slow",
-        }
-    ],
-    SETTINGS.topic_alert_rules: [
-        {
-            "change_id": "ch1", "rule_id": "asa-slow", "at": NOW, "changed_by": "ops",
-            "reset": False, "threshold": 25.0, "window_minutes": 5, "severity": "critical",
-        }
-    ],
-}  # fmt: skip
+#: Well-formed records of each routed topic, drawn from its contract's type.
+TEMPLATES: dict[str, st.SearchStrategy[Any]] = {
+    contract.topic(SETTINGS): records(contract.record).map(msgspec.to_builtins)
+    for contract in fed()
+}
 
 TYPES = {topic: column_types(table) for topic, table in ROUTES.items()}
 DLQ_TYPES = column_types(dead_letters.TABLE)
@@ -188,7 +96,7 @@ def _set(record: Any, path: tuple[Any, ...], value: Any, delete: bool) -> None:
 @st.composite
 def broken_records(draw: st.DrawFn, topic: str) -> bytes:
     """A record of ``topic`` with some fields (nested ones too) replaced, or removed."""
-    record = json.loads(json.dumps(draw(st.sampled_from(TEMPLATES[topic]))))
+    record = draw(TEMPLATES[topic])
     raws: list[str] = []
     for path in draw(st.lists(st.sampled_from(_paths(record)), min_size=1, max_size=4)):
         try:
@@ -235,18 +143,20 @@ positions = {
 }
 
 
-def test_every_template_makes_a_row() -> None:
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), topic=st.sampled_from(sorted(ROUTES)))
+def test_every_well_formed_record_makes_its_table_s_row(data: st.DataObject, topic: str) -> None:
     """The templates are real records: each makes its table's row, not a dead letter."""
-    for topic, templates in TEMPLATES.items():
-        for template in templates:
-            sink = Sink(SETTINGS, client=FakeClickHouse(SETTINGS))
-            sink.add(
-                {TopicPartition(topic, 0): [Record(topic, 0, 5, 0, msgspec.json.encode(template))]}
-            )
-            buffer = sink.buffers[topic]
-            assert len(buffer.rows) == 1, topic
-            assert buffer.sources[0] is not None, topic
-            serialize(TYPES[topic], list(ROUTES[topic].columns), buffer.rows)
+    template = data.draw(TEMPLATES[topic])
+    sink = Sink(SETTINGS, client=FakeClickHouse(SETTINGS))
+    sink.add({TopicPartition(topic, 0): [Record(topic, 0, 5, 0, msgspec.json.encode(template))]})
+    buffer = sink.buffers[topic]
+    assert len(buffer.rows) == 1, topic
+    assert buffer.sources[0] is not None, topic
+    serialize(TYPES[topic], list(ROUTES[topic].columns), buffer.rows)
+
+
+def test_every_routed_topic_has_templates() -> None:
     assert set(TEMPLATES) == set(ROUTES)
 
 
@@ -274,7 +184,7 @@ def test_a_partition_or_offset_past_its_column_does_not_stop_the_sink() -> None:
     """Kafka's positions are wider than the columns (UInt16 partition, UInt64 offset): such a
     record cannot even be dead-lettered, but it is only logged, never raised."""
     topic = SETTINGS.topic_events
-    value = msgspec.json.encode(TEMPLATES[topic][0])
+    value = encode(make_event("web.login", msisdn=MSISDN))
     sink = Sink(SETTINGS, client=FakeClickHouse(SETTINGS))
     sink.add({TopicPartition(topic, 70_000): [Record(topic, 70_000, 1, 0, value)]})
     sink.add({TopicPartition(topic, 1): [Record(topic, 1, -1, 0, value)]})

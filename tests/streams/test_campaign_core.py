@@ -8,10 +8,10 @@ import msgspec
 import pytest
 
 from kernel.pseudonym import Pseudonymizer
-from orchestration.campaigns.records import CampaignRequest
-from orchestration.guardrails.settings import Budget, GuardrailSettings
-from orchestration.rules.model import UsesSelfService
 from schemas import Event
+from schemas.campaigns import CampaignRequest
+from schemas.goals import UsesSelfService
+from schemas.guardrails import Budget, GuardrailSettings
 from streams.nudge_core import NudgeCore, PartitionNudges
 from tests.streams.nudge_fold import batches, by_partition, core, simulated
 

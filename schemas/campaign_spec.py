@@ -18,15 +18,15 @@ from typing import Annotated
 
 import msgspec
 
-from orchestration.guardrails.settings import (
+from schemas.envelope import UtcTime
+from schemas.goals import Goal
+from schemas.guardrails import (
     Budget,
     FrequencyCaps,
     GuardrailSettings,
     QuietHours,
     Share,
 )
-from orchestration.rules.model import Goal
-from schemas.envelope import UtcTime
 
 #: The campaign-file format this code reads; a future format gets a new number.
 FORMAT_VERSION = 1
