@@ -4,7 +4,7 @@ layer or the ones below it, and no two modules import each other, however indire
 The layers, bottom up (a module belongs to the longest prefix that names it):
 
 1. kernel: settings, errors, logging, Kafka client settings, the pseudonymizer;
-2. contracts: ``schemas`` (events, nudges, dead letters, validation);
+2. contracts: ``schemas`` (every topic's records and what they embed, validation, the registry);
 3. storage: the ClickHouse client, tables, the topic → table routes and migrations
    (``sinks.client``, ``sinks.tables``, ``sinks.engines``, ``sinks.routes``, ``sinks.migrations``);
 4. cores: ``orchestration``, pure decisions that import no Kafka or ClickHouse client;
