@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
-from pydantic import ValidationError
 
-from kernel import logs
+from kernel import startup
 from kernel.errors import ChannelhubError
 from kernel.settings import Settings
 
@@ -46,18 +45,7 @@ app.add_typer(dlq_app, name="dlq")
 
 def _settings() -> Settings:
     """Read the settings once per command and set up logging; bad settings are one line."""
-    try:
-        settings = Settings()
-    except ValidationError as e:
-        problems = "; ".join(
-            (f"CHANNELHUB_{'_'.join(map(str, err['loc'])).upper()}: " if err["loc"] else "")
-            + err["msg"]
-            for err in e.errors()
-        )
-        typer.echo(f"channelhub: invalid settings: {problems}", err=True)
-        raise typer.Exit(2) from e
-    logs.configure(settings.log_level, service="channelhub")
-    return settings
+    return startup.start("channelhub")
 
 
 def _fail(error: ChannelhubError) -> NoReturn:

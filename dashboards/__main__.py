@@ -9,13 +9,11 @@ pages; a WSGI server can serve ``create_app(settings).server`` unchanged if that
 import logging
 
 from dashboards.app import create_app
-from kernel import logs
-from kernel.settings import Settings
+from kernel import startup
 
 
 def main() -> None:
-    settings = Settings()
-    logs.configure(settings.log_level, service="dashboard")
+    settings = startup.start("dashboard", "dashboard_secret_key")
     # The driver logs a full traceback for every refused connection; the page reports those.
     logging.getLogger("clickhouse_driver").setLevel(logging.CRITICAL)
     app = create_app(settings)

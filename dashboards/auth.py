@@ -49,6 +49,9 @@ from kernel.settings import Settings
 log = logging.getLogger(__name__)
 
 DEV_USERS_FILE = Path(__file__).parent / "users.toml"
+#: The development users' passwords, published in the README: no user may have one of them
+#: outside development, whatever file it comes from and however it was hashed.
+DEV_PASSWORDS = ("dev-analyst", "dev-ops", "dev-marketing")
 SESSION_HOURS = 12
 
 #: Served to anyone: the login form, static files, and Dash's own JavaScript (no data).
@@ -103,6 +106,17 @@ def _dummy_hash() -> str:
     return generate_password_hash(secrets.token_hex(16))
 
 
+def refuse_development_users(users: Mapping[str, User]) -> None:
+    """Raise ConfigError when any user signs in with a published development password."""
+    for user in users.values():
+        if any(check_password_hash(user.password_hash, known) for known in DEV_PASSWORDS):
+            raise ConfigError(
+                f"dashboard user {user.name!r} has a published development password; outside "
+                "development set CHANNELHUB_DASHBOARD_USERS_FILE to users of your own, hashed "
+                "with `python -m dashboards.auth`"
+            )
+
+
 def verify(users: Mapping[str, User], name: str, password: str) -> User | None:
     user = users.get(name)
     matches = check_password_hash(user.password_hash if user else _dummy_hash(), password)
@@ -151,6 +165,8 @@ def install(app: dash.Dash, settings: Settings) -> None:
     """Put sign-in, sign-out and the gate on ``app``; call after the pages are registered."""
     settings.check_dashboard_secrets()
     users = load_users(users_file(settings))
+    if settings.environment != "development":
+        refuse_development_users(users)
     server = app.server
     server.config.update(
         SECRET_KEY=settings.dashboard_secret_key.get_secret_value(),

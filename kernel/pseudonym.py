@@ -7,9 +7,8 @@ per-process cache keeps the cost negligible: the population repeats.
 
 import hashlib
 import hmac
-import re
 
-_MSISDN_IN_TEXT = re.compile(rb"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
+from kernel.scrub import scrub
 
 
 class Pseudonymizer:
@@ -30,8 +29,7 @@ class Pseudonymizer:
             self._cache[msisdn] = cached
         return cached
 
-    def mask_text(self, payload: bytes) -> bytes:
-        """Replace every MSISDN-looking number in free text (dead-letter payloads)."""
-        return _MSISDN_IN_TEXT.sub(
-            lambda m: b"msisdn:" + self(m.group().decode()).encode(), payload
-        )
+    def scrub(self, text: str) -> str:
+        """``text`` with every subscriber number, however written, replaced by
+        ``msisdn:<pseudonym>`` (:mod:`kernel.scrub`)."""
+        return scrub(text, self)

@@ -2,10 +2,16 @@
 
 Read from the environment (prefix ``CHANNELHUB_``, e.g. ``CHANNELHUB_KAFKA_BOOTSTRAP``) or a
 ``.env`` file, once, at the entry point, then passed down. Defaults are the local platform's, so
-``channelhub up`` needs no configuration; outside ``development`` the placeholder secrets are
-refused so a production deployment cannot run with them.
+``channelhub up`` needs no configuration.
+
+Secrets fail closed. ``development`` may use the shipped placeholders, but binds only loopback
+addresses, so a development stack is never reachable from another machine. Outside it
+(``test``, ``production``) every process refuses to start with an empty, placeholder or short
+secret among those it uses (:meth:`Settings.refuse_weak_secrets`, called at start-up by
+:mod:`kernel.startup`).
 """
 
+import ipaddress
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -19,6 +25,28 @@ DEV_PSEUDONYM_KEY = "local-development-pseudonym-key"
 DEV_COLLECTOR_TOKEN = "local-development-token"
 DEV_DASHBOARD_SECRET_KEY = "local-development-dashboard-secret"
 DEV_DASHBOARD_CLICKHOUSE_PASSWORD = "local-development-dashboard-password"
+DEV_CALLBACK_TOKEN = "local-development-callback-token"
+
+#: Every placeholder secret the code ships: none of them is accepted outside development.
+PLACEHOLDERS = frozenset(
+    {
+        DEV_PSEUDONYM_KEY,
+        DEV_COLLECTOR_TOKEN,
+        DEV_DASHBOARD_SECRET_KEY,
+        DEV_DASHBOARD_CLICKHOUSE_PASSWORD,
+        DEV_CALLBACK_TOKEN,
+    }
+)
+#: The shortest secret accepted outside development (256 bits when it is random).
+MIN_SECRET_BYTES = 32
+
+#: The secrets a process may need; the pseudonym key is checked for every process, since each
+#: one scrubs its logs with it.
+SecretName = Literal[
+    "pseudonym_key", "collector_token", "sms_callback_token", "dashboard_secret_key"
+]
+#: The settings that name an address a process listens on.
+BIND_HOSTS = ("collector_host", "dashboard_host", "dispatcher_web_host")
 
 
 class Settings(BaseSettings):
@@ -119,9 +147,9 @@ class Settings(BaseSettings):
     sms_webhook_url: str = Field("", description="the aggregator's POST endpoint")
     #: Sent as ``Authorization: Bearer`` to the aggregator when set.
     sms_webhook_token: SecretStr = SecretStr("")
-    #: Required as ``Authorization: Bearer`` on the aggregator's callbacks when set (and
-    #: always in production).
-    sms_callback_token: SecretStr = SecretStr("")
+    #: Required as ``Authorization: Bearer`` on the aggregator's callbacks; without one every
+    #: callback is refused.
+    sms_callback_token: SecretStr = SecretStr(DEV_CALLBACK_TOKEN)
     sms_smpp_host: str = "127.0.0.1"
     sms_smpp_port: int = 2775
     sms_smpp_system_id: str = "channelhub"
@@ -178,16 +206,15 @@ class Settings(BaseSettings):
     handset_seed: int = 0
 
     @model_validator(mode="after")
-    def _no_placeholder_secrets_outside_development(self) -> "Settings":
-        if self.environment == "production":
-            for name, placeholder in (
-                ("pseudonym_key", DEV_PSEUDONYM_KEY),
-                ("collector_token", DEV_COLLECTOR_TOKEN),
-            ):
-                if getattr(self, name).get_secret_value() == placeholder:
+    def _development_binds_only_loopback(self) -> "Settings":
+        if self.environment == "development":
+            for name in BIND_HOSTS:
+                host = getattr(self, name)
+                if not _is_loopback(host):
                     raise ValueError(
-                        f"{name} still has the development placeholder; set "
-                        f"CHANNELHUB_{name.upper()} to a secret of your own"
+                        f"{name} is {host!r}, but development listens on loopback addresses "
+                        f"only: set CHANNELHUB_{name.upper()}=127.0.0.1, or run as production "
+                        "with secrets of your own"
                     )
         if self.dashboard_clickhouse_user == self.clickhouse_user:
             raise ValueError(
@@ -197,27 +224,37 @@ class Settings(BaseSettings):
             )
         return self
 
-    def check_dashboard_secrets(self) -> None:
-        """Refuse the dashboard's development secrets and users in production.
-
-        Called by the dashboard only, not by the model validator: the other services never
-        use these, and a worker should not need the dashboard's session key to start.
-        """
-        if self.environment != "production":
+    def refuse_weak_secrets(self, *names: SecretName) -> None:
+        """Outside development, refuse the pseudonym key and each of ``names`` when empty, a
+        shipped placeholder, or shorter than :data:`MIN_SECRET_BYTES`."""
+        if self.environment == "development":
             return
-        for name, placeholder in (
-            ("dashboard_secret_key", DEV_DASHBOARD_SECRET_KEY),
-            ("dashboard_clickhouse_password", DEV_DASHBOARD_CLICKHOUSE_PASSWORD),
-        ):
-            if getattr(self, name).get_secret_value() == placeholder:
+        for name in dict.fromkeys(("pseudonym_key", *names)):
+            value = getattr(self, name).get_secret_value()
+            problem = _weakness(value)
+            if problem is not None:
                 raise ConfigError(
-                    f"{name} still has the development placeholder; set "
-                    f"CHANNELHUB_{name.upper()} to a secret of your own"
+                    f"{name} is {problem}; set CHANNELHUB_{name.upper()} to a random secret of "
+                    f"at least {MIN_SECRET_BYTES} bytes (python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(32))')"
                 )
-        if self.dashboard_users_file is None:
+
+    def check_dashboard_secrets(self) -> None:
+        """Outside development, refuse the dashboard's weak session secret and its read-only
+        ClickHouse user's placeholder password (the users are checked by
+        :func:`dashboards.auth.refuse_development_users`).
+
+        Called by the dashboard only: the other services never use these, and a worker should
+        not need the dashboard's session key to start.
+        """
+        if self.environment == "development":
+            return
+        self.refuse_weak_secrets("dashboard_secret_key")
+        password = self.dashboard_clickhouse_password.get_secret_value()
+        if not password or password in PLACEHOLDERS:
             raise ConfigError(
-                "dashboard_users_file is not set, so the development users (with their "
-                "published passwords) would sign in; set CHANNELHUB_DASHBOARD_USERS_FILE"
+                "dashboard_clickhouse_password is empty or the development placeholder; set "
+                "CHANNELHUB_DASHBOARD_CLICKHOUSE_PASSWORD to a secret of your own"
             )
 
     @cached_property
@@ -227,3 +264,23 @@ class Settings(BaseSettings):
     @cached_property
     def dashboard_url(self) -> str:
         return f"http://{self.dashboard_host}:{self.dashboard_port}/"
+
+
+def _weakness(secret: str) -> str | None:
+    """Why ``secret`` is too weak to run outside development, or None."""
+    if not secret:
+        return "empty"
+    if secret in PLACEHOLDERS:
+        return "the development placeholder"
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        return f"{len(secret.encode())} bytes long"
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -8,14 +8,12 @@ process itself, and several sinks of one group may run side by side.
 
 from mode import Worker
 
-from kernel import logs
-from kernel.settings import Settings
+from kernel import startup
 from sinks.stage import SinkStage
 
 
 def main() -> None:
-    settings = Settings()
-    logs.configure(settings.log_level, service="sink")
+    settings = startup.start("sink")
     worker = Worker(SinkStage(settings), override_logging=False, quiet=True)
     worker.execute_from_commandline()
 

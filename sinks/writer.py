@@ -275,7 +275,7 @@ class Sink:
         )
         letter = dead_letter(
             raw,
-            Rejection(code, "", self.pseudonymize.mask_text(why.encode()).decode()[:1000]),
+            Rejection(code, "", self.pseudonymize.scrub(why)[:1000]),
             source_topic=r.topic,
             source_partition=r.partition,
             source_offset=r.offset,

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from mode import Service
 
+from kernel import startup
 from kernel.settings import Settings
 from streams.app import StageWorker, create_app
 from streams.campaigns import CampaignFanOut
@@ -44,7 +45,13 @@ def main(
         Stage | None, typer.Option(help="Run only this stage (default: validate and nudges).")
     ] = None,
 ) -> None:
-    settings = Settings()
+    callbacks = stage == "dispatch" and Settings().sms_gateway == "webhook"
+    # faust installs its own log handlers; the records they get are scrubbed all the same.
+    settings = startup.start(
+        f"worker {stage or 'all'}",
+        *(("sms_callback_token",) if callbacks else ()),
+        configure_logs=False,
+    )
     (settings.state_dir / f"worker-{stage or 'all'}").mkdir(parents=True, exist_ok=True)
     if stage == "dispatch":
         dispatcher = DispatchStage(settings)

@@ -229,7 +229,8 @@ def add_callback_page(app: faust.App, stage: DispatchStage) -> None:
     """``POST /sms/callback``: the webhook gateway's receipts and replies, when it is the one.
 
     Answered 202 once the report's record is acknowledged by the broker, 400 for a body that
-    is neither, 401 without the callback token (when one is set), 503 if the broker is slow.
+    is neither, 401 without the callback token (and to everyone when no token is set: callbacks
+    fail closed), 503 if the broker is slow.
     """
     if not isinstance(stage.gateway, WebhookGateway):
         return
@@ -240,7 +241,9 @@ def add_callback_page(app: faust.App, stage: DispatchStage) -> None:
     class SmsCallback(View):
         async def post(self, request: Request) -> Response:
             given = request.headers.get("Authorization", "")
-            if token and not hmac.compare_digest(given, f"Bearer {token}"):
+            if not token:
+                return self.error(401, "callbacks are refused: no callback token is configured")
+            if not hmac.compare_digest(given, f"Bearer {token}"):
                 return self.error(401, "missing or wrong bearer token")
             try:
                 report = webhook.accept_callback(await request.read())

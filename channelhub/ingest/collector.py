@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import hmac
 import logging
-import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -24,8 +23,8 @@ from pydantic import SecretStr
 
 from channelhub.ingest.http_batch import RequestRefusedError, judge, split_items
 from channelhub.ingest.http_broker import BrokerUnavailableError, BrokerWriter
+from kernel import startup
 from kernel.errors import ConfigError
-from kernel.logs import configure
 from kernel.settings import Settings
 
 log = logging.getLogger("channelhub.ingest.collector")  # not "__main__" under -m
@@ -172,12 +171,11 @@ def _refusal_response(refusal: RequestRefusedError) -> web.Response:
 
 def main() -> None:
     """Entry point of ``python -m channelhub.ingest.collector``."""
+    settings = startup.start("collector", "collector_token")
     try:
-        settings = Settings()
         app = create_app(settings)
-    except (ValueError, ConfigError) as e:
-        sys.exit(f"collector: invalid settings: {e}")
-    configure(settings.log_level, service="collector")
+    except ConfigError as e:
+        startup.refuse("collector", str(e))
     log.info("listening on %s", settings.collector_url)
     web.run_app(
         app,

@@ -112,10 +112,9 @@ def topic_names(settings: Settings) -> list[str]:
 
 def main() -> None:
     """Create the topics of the settings in the environment (used by the compose init job)."""
-    from kernel import logs
+    from kernel import startup
 
-    settings = Settings()
-    logs.configure(settings.log_level, service="topics")
+    settings = startup.start("topics")
     created = ensure_topics(
         settings.kafka_bootstrap, topic_names(settings), settings.topic_partitions
     )

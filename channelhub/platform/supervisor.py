@@ -12,9 +12,8 @@ from typing import Annotated
 import typer
 
 from channelhub.platform import commands
-from kernel import logs
+from kernel import startup
 from kernel.errors import ChannelhubError
-from kernel.settings import Settings
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -28,8 +27,7 @@ def supervise(
         bool, typer.Option("--no-simulator", help="Do not start the simulator.")
     ] = False,
 ) -> None:
-    settings = Settings()
-    logs.configure(settings.log_level, service="supervisor")
+    settings = startup.start("supervisor")
     try:
         commands.run_stack(settings, simulator=not no_simulator, detached=True)
     except ChannelhubError as e:

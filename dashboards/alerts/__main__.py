@@ -5,13 +5,11 @@ import signal
 import threading
 
 from dashboards.alerts.service import run
-from kernel import logs
-from kernel.settings import Settings
+from kernel import startup
 
 
 def main() -> None:
-    settings = Settings()
-    logs.configure(settings.log_level, service="alerts")
+    settings = startup.start("alerts")
     logging.getLogger("clickhouse_driver").setLevel(logging.CRITICAL)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

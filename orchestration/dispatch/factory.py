@@ -66,8 +66,3 @@ def _check_webhook(settings: Settings) -> None:
             f"sms_gateway is 'webhook' but sms_webhook_url is {settings.sms_webhook_url!r}; "
             "set CHANNELHUB_SMS_WEBHOOK_URL to the aggregator's http(s) endpoint"
         )
-    if settings.environment == "production" and not settings.sms_callback_token.get_secret_value():
-        raise ConfigError(
-            "the webhook gateway's callbacks would be accepted from anyone: set "
-            "CHANNELHUB_SMS_CALLBACK_TOKEN to the secret the aggregator sends as a bearer token"
-        )

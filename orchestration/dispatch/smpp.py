@@ -224,7 +224,7 @@ class SmppGateway:
         if answer.status in pdu.RETRYABLE_STATUSES:
             raise RetryableGatewayError(self.name, f"{status} (busy or throttled)")
         if answer.status in pdu.INVALID_NUMBER_STATUSES:
-            raise InvalidNumberError(self.name, f"{status}: destination {msisdn!r} refused")
+            raise InvalidNumberError(self.name, f"{status}: the destination number was refused")
         raise PermanentGatewayError(self.name, status)
 
     # -- the session ------------------------------------------------------------------------
@@ -351,7 +351,8 @@ class SmppGateway:
                     )
                 )
         except pdu.PduError as e:
-            log.warning("deliver_sm from %s ignored: %s (body %s)", self._where, e, body.hex())
+            # Its body would hold the sender's number (hex escapes the log scrubber): its size only.
+            log.warning("deliver_sm from %s ignored: %s (%d bytes)", self._where, e, len(body))
 
     async def _drop(self, session: _Session) -> None:
         if self._session is session:

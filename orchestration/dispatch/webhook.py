@@ -144,7 +144,7 @@ class WebhookGateway:
         if status >= 400:
             detail = payload[:200].decode("utf-8", "replace")
             if status == 422 and b"invalid_number" in payload:
-                raise InvalidNumberError(self.name, f"{message.msisdn!r} refused: {detail}")
+                raise InvalidNumberError(self.name, f"the destination number was refused: {detail}")
             raise PermanentGatewayError(self.name, f"POST {self.url} answered {status}: {detail}")
         try:
             accepted = msgspec.json.decode(payload, type=_Accepted)

@@ -53,7 +53,7 @@ GROUP BY rule_id
 """
 
 
-def _values(e: AlertEvent, _pseudonymize: Pseudonymizer) -> tuple[str, tuple[Any, ...]]:
+def _values(e: AlertEvent, pseudonymize: Pseudonymizer) -> tuple[str, tuple[Any, ...]]:
     """The event id and the row of one ``alerts.events`` record (no personal data)."""
     return e.event_id, (
         e.event_id,
@@ -66,7 +66,7 @@ def _values(e: AlertEvent, _pseudonymize: Pseudonymizer) -> tuple[str, tuple[Any
         uint(e.window_minutes or 0, 16),
         e.value,
         moment(e.at),
-        e.message,
+        pseudonymize.scrub(e.message),
     )
 
 

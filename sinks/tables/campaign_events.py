@@ -68,7 +68,7 @@ COLUMNS = (
 UNSCHEDULED = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 
 
-def _values(e: CampaignEvent, _pseudonymize: Pseudonymizer) -> tuple[str, tuple[Any, ...]]:
+def _values(e: CampaignEvent, pseudonymize: Pseudonymizer) -> tuple[str, tuple[Any, ...]]:
     """The event id and the row of one ``campaigns.events`` record (no personal data)."""
     if isinstance(e, CampaignCreated):
         at, actor, description = e.created_at, e.created_by, e.spec.description
@@ -85,8 +85,8 @@ def _values(e: CampaignEvent, _pseudonymize: Pseudonymizer) -> tuple[str, tuple[
         e.campaign_id,
         moment(at),
         actor,
-        description,
-        spec_json,
+        pseudonymize.scrub(description),
+        pseudonymize.scrub(spec_json),
         moment(scheduled) if scheduled else UNSCHEDULED,
     )
 

@@ -44,17 +44,18 @@ COLUMNS = (
 
 
 def _values(d: DeadLetter, pseudonymize: Pseudonymizer) -> tuple[str, tuple[Any, ...]]:
-    """The dead-letter id and the row of one dead letter, numbers in its payload masked."""
+    """The dead-letter id and the row of one dead letter, subscriber numbers in its payload,
+    field and message scrubbed (:mod:`kernel.scrub`)."""
     return d.dead_letter_id, (
         d.dead_letter_id,
         d.reason_code,
-        d.field,
-        d.message,
+        pseudonymize.scrub(d.field),
+        pseudonymize.scrub(d.message),
         d.source_topic,
         uint(d.source_partition, 16),
         uint(d.source_offset, 64),
         moment(d.received_at),
-        pseudonymize.mask_text(d.payload.encode()).decode(),
+        pseudonymize.scrub(d.payload),
         uint(d.payload_bytes, 32),
     )
 

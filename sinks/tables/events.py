@@ -81,12 +81,18 @@ NEWEST = f"SELECT max(occurred_at), count() FROM {{db}}.{NAME}"
 
 
 def _values(e: Event, pseudonymize: Pseudonymizer) -> tuple[str, tuple[Any, ...]]:
-    """The event id and the row of one canonical event, its MSISDN and the personal
-    attributes pseudonymised."""
+    """The event id and the row of one canonical event: its MSISDN and the personal
+    attributes pseudonymised, subscriber numbers in every other text scrubbed.
+
+    Free text is scrubbed before the personal attributes are pseudonymised, so a pseudonym's
+    hex digits are never mistaken for a number."""
     occurred = moment(e.occurred_at)
     attributes = msgspec.structs.asdict(e.attributes)
-    for name in PERSONAL_ATTRIBUTES.intersection(attributes):
-        attributes[name] = pseudonymize(attributes[name])
+    for name, value in attributes.items():
+        if name in PERSONAL_ATTRIBUTES:
+            attributes[name] = pseudonymize(value)
+        elif isinstance(value, str):
+            attributes[name] = pseudonymize.scrub(value)
     return e.event_id, (
         e.event_id,
         e.event_type,
@@ -94,7 +100,7 @@ def _values(e: Event, pseudonymize: Pseudonymizer) -> tuple[str, tuple[Any, ...]
         occurred,
         millis(occurred),
         pseudonymize(e.msisdn) if e.msisdn else "",
-        e.session_id,
+        pseudonymize.scrub(e.session_id),
         e.prefecture,
         e.brand or "",
         msgspec.json.encode(attributes).decode(),

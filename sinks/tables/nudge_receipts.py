@@ -49,7 +49,7 @@ def receipt_id(message_id: str, status: str) -> str:
     return f"{message_id}:{status}"
 
 
-def _values(r: DeliveryReceipt, _pseudonymize: Pseudonymizer) -> tuple[str, tuple[Any, ...]]:
+def _values(r: DeliveryReceipt, pseudonymize: Pseudonymizer) -> tuple[str, tuple[Any, ...]]:
     """The receipt id and the row of one ``nudges.receipts`` record."""
     received = moment(r.at)
     key = receipt_id(r.message_id, r.status)
@@ -59,7 +59,7 @@ def _values(r: DeliveryReceipt, _pseudonymize: Pseudonymizer) -> tuple[str, tupl
         r.status,
         r.nudge_id or "",
         r.gateway,
-        r.error_code or "",
+        pseudonymize.scrub(r.error_code or ""),
         received,
         millis(received),
     )

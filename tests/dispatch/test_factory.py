@@ -55,11 +55,6 @@ def test_smpp_gateway_binds_with_the_settings() -> None:
     ("values", "message"),
     [
         ({"sms_gateway": "webhook"}, "CHANNELHUB_SMS_WEBHOOK_URL"),
-        (
-            {"sms_gateway": "webhook", "sms_webhook_url": "https://sms.example/send",
-             "environment": "production", "pseudonym_key": "k", "collector_token": "t"},
-            "CHANNELHUB_SMS_CALLBACK_TOKEN",
-        ),
         ({"sms_gateway": "smpp", "sms_smpp_host": ""}, "CHANNELHUB_SMS_SMPP_HOST"),
     ],
 )  # fmt: skip

@@ -30,7 +30,7 @@ from channelhub.ingest.producer import Producer
 from channelhub.simulator.engine import Engine, Scenario
 from channelhub.simulator.handsets.answers import occurred_ms, responses
 from channelhub.simulator.population import Population
-from kernel import kafka, logs
+from kernel import kafka, startup
 from kernel.settings import Settings
 from schemas.nudges import Dispatch
 
@@ -219,8 +219,7 @@ def main(
 ) -> None:
     """Answer sent nudges as the simulated subscribers would, with
     CHANNELHUB_HANDSET_RESPONSE_PROBABILITY and CHANNELHUB_HANDSET_SEED."""
-    settings = Settings()
-    logs.configure(settings.log_level, service="handsets")
+    settings = startup.start("handsets")
     # The simulator derives its population from the seed: the same one, without the traffic.
     population = Engine(Scenario(seed=population_seed, start_ms=0, subscribers=subscribers))
     Handsets(settings, population.population).run()

@@ -1,0 +1,95 @@
+"""Subscriber numbers in free text, however written, replaced by their pseudonym.
+
+A number typed by a subscriber or pasted by an agent rarely looks like the 11 digits of the
+``msisdn`` field: "+86 138 1234 5678", "0086-138-1234-5678", "138.1234.5678", full-width
+digits (U+FF10 to U+FF19) from a Chinese input method, or, inside a JSON payload, the escapes
+``\\u0031\\u0033\\u0038…``. :func:`scrub` finds each of these and replaces it with
+``msisdn:<pseudonym>`` of the plain 11-digit number, so the text stays readable, an analyst can
+still join it to the subscriber's other rows, and the number itself is gone.
+
+How a number is found: every character is folded to what it stands for (NFKC, so full-width
+digits and separators become ASCII; any other script's decimal digit becomes its value; a
+``\\uXXXX`` escape becomes the character it encodes), and the folded text is searched for an
+optional ``+86`` / ``0086`` / ``86`` prefix and a mainland mobile number (``1[3-9]`` and nine
+more digits) with at most three separators (spaces, dashes, dots, brackets) between digits. A
+digit just before or after the match means it is part of a longer number (an order id, a
+card number) and is left alone. The match is then replaced in the original text, escapes and
+separators included.
+
+Scrubbing is total: any string gives a string. It runs wherever free text enters storage or a
+log: the validation stage's free-text attributes, every dead-letter column, gateway errors and
+receipts, and every log record (:mod:`kernel.logs`).
+"""
+
+import re
+import unicodedata
+from collections.abc import Callable
+
+#: Folded text: a token already made (left as it is, so scrubbing twice changes nothing and a
+#: pseudonym's hex digits are never taken for a number), or a mobile number with an optional
+#: country prefix and separators between digits.
+_SEP = r"[\s\-.()\u2010-\u2015]{0,3}"
+_NUMBER = re.compile(
+    r"msisdn:[0-9a-f]{32}"
+    rf"|(?<![0-9])(?:(?:\+|00)?{_SEP}8{_SEP}6{_SEP})?(1{_SEP}[3-9](?:{_SEP}[0-9]){{9}})(?![0-9])"
+)
+#: A ``\uXXXX`` escape, as JSON writes non-ASCII (and, by some encoders, any) characters.
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+#: Cheap test first: fewer than 11 digits (of any script) and no escape cannot hold a number.
+_DIGIT = re.compile(r"\d")
+_FOLDABLE = frozenset("0123456789+-.() \u2010\u2011\u2012\u2013\u2014\u2015")
+
+
+def scrub(text: str, pseudonymize: Callable[[str], str]) -> str:
+    """``text`` with every subscriber number replaced by ``msisdn:<pseudonym>``."""
+    if "\\u" not in text and len(_DIGIT.findall(text)) < 11:
+        return text
+    folded, starts, ends = _fold(text)
+    out: list[str] = []
+    done = 0
+    for match in _NUMBER.finditer(folded):
+        if match.group(1) is None:
+            continue
+        number = re.sub(r"[^0-9]", "", match.group(1))
+        begin, end = starts[match.start()], ends[match.end() - 1]
+        out += [text[done:begin], "msisdn:", pseudonymize(number)]
+        done = end
+    if not out:
+        return text
+    out.append(text[done:])
+    return "".join(out)
+
+
+def _fold(text: str) -> tuple[str, list[int], list[int]]:
+    """The folded text, and for each of its characters the span of ``text`` it came from."""
+    chars: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    at = 0
+    while at < len(text):
+        escape = _ESCAPE.match(text, at) if text[at] == "\\" else None
+        if escape is not None:
+            char, width = chr(int(escape.group(1), 16)), escape.end() - at
+        else:
+            char, width = text[at], 1
+        chars.append(_fold_char(char))
+        starts.append(at)
+        ends.append(at + width)
+        at += width
+    return "".join(chars), starts, ends
+
+
+def _fold_char(char: str) -> str:
+    """One character as the number search sees it: ASCII as it is, any other digit or
+    separator as its ASCII form, anything else ``#``."""
+    if char.isascii():
+        return char
+    if char.isspace():
+        return " "
+    decimal = unicodedata.decimal(char, None)
+    if decimal is not None:
+        return str(decimal)
+    folded = unicodedata.normalize("NFKC", char)
+    if len(folded) == 1 and folded in _FOLDABLE:
+        return folded
+    return "#"

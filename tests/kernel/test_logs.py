@@ -1,0 +1,64 @@
+"""Log records never carry a subscriber number: message, arguments and traceback are scrubbed."""
+
+import io
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from kernel import logs
+from kernel.pseudonym import Pseudonymizer
+from kernel.settings import Settings
+
+NUMBER = "13812345678"
+
+
+@pytest.fixture
+def captured() -> Iterator[io.StringIO]:
+    """A handler on a fresh logger, and the record factory restored afterwards."""
+    factory = logging.getLogRecordFactory()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger = logging.getLogger("tests.kernel.logs")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield stream
+    finally:
+        logger.removeHandler(handler)
+        logging.setLogRecordFactory(factory)
+
+
+def test_messages_arguments_and_tracebacks_are_scrubbed(captured: io.StringIO) -> None:
+    settings = Settings(pseudonym_key="k" * 32)
+    logs.scrub_records(settings)
+    log = logging.getLogger("tests.kernel.logs")
+    log.warning("reply from %s: %r", "+86 138 1234 5678", {"to": NUMBER})
+    try:
+        raise ValueError(f"gateway refused {NUMBER}")
+    except ValueError:
+        log.exception("send failed for 138-1234-5678")
+    log.error("broken %d format", "x")
+    text = captured.getvalue()
+    token = "msisdn:" + Pseudonymizer(b"k" * 32)(NUMBER)
+    assert NUMBER not in text
+    assert "1234" not in text
+    assert text.count(token) == 4
+    assert "ValueError: gateway refused " + token in text
+    assert "unformattable" in text
+
+
+def test_faust_s_formatter_reads_the_scrubbed_records(captured: io.StringIO) -> None:
+    """mode's formatter wraps a non-tuple ``args`` into a tuple and formats again: the
+    scrubbed record must leave it nothing to format."""
+    from mode.utils.logging import ExtensionFormatter
+
+    logs.scrub_records(Settings(pseudonym_key="k" * 32))
+    log = logging.getLogger("tests.kernel.logs")
+    handler = next(h for h in log.handlers if getattr(h, "stream", None) is captured)
+    handler.setFormatter(ExtensionFormatter(captured, fmt="%(levelname)s %(message)s"))
+    log.warning("chunk given back: %s refused %d%%", NUMBER, 50)
+    assert captured.getvalue().strip() == (
+        f"WARNING chunk given back: msisdn:{Pseudonymizer(b'k' * 32)(NUMBER)} refused 50%"
+    )
