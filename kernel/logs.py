@@ -10,6 +10,7 @@ formatter sees it, which is why this works under faust's own log handlers too.
 
 import logging
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -38,9 +39,20 @@ def configure(settings: Settings, service: str = "channelhub") -> None:
 
 
 def scrub_records(settings: Settings) -> None:
-    """Make every log record of this process scrub its message and traceback."""
+    """Make every log record of this process scrub its message and traceback, and send
+    uncaught exceptions (of the main thread and any other) through logging, so their
+    tracebacks are scrubbed too instead of going raw to stderr."""
     pseudonymize = Pseudonymizer(settings.pseudonym_key.get_secret_value().encode())
     logging.setLogRecordFactory(_factory(pseudonymize.scrub))
+    uncaught = logging.getLogger("uncaught")
+    sys.excepthook = lambda kind, error, tb: uncaught.critical(
+        "uncaught exception", exc_info=(kind, error, tb)
+    )
+    threading.excepthook = lambda args: uncaught.critical(
+        "uncaught exception in thread %s",
+        args.thread.name if args.thread else "?",
+        exc_info=args.exc_value,
+    )
 
 
 def _factory(scrub: Callable[[str], str]) -> Callable[..., logging.LogRecord]:

@@ -2,7 +2,11 @@
 
 import io
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +66,20 @@ def test_faust_s_formatter_reads_the_scrubbed_records(captured: io.StringIO) -> 
     assert captured.getvalue().strip() == (
         f"WARNING chunk given back: msisdn:{Pseudonymizer(b'k' * 32)(NUMBER)} refused 50%"
     )
+
+
+def test_an_uncaught_exception_s_traceback_is_scrubbed(tmp_path: Path) -> None:
+    """Not a log call: Python's own crash report, which would go raw to stderr."""
+    script = (
+        "from kernel import logs\n"
+        "from kernel.settings import Settings\n"
+        "logs.configure(Settings(pseudonym_key='k' * 32), 'crash')\n"
+        f"raise RuntimeError('cannot reach {NUMBER}')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert NUMBER not in result.stderr
+    assert "RuntimeError: cannot reach msisdn:" in result.stderr
