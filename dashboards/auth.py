@@ -1,10 +1,12 @@
 """Who may see what: sign-in, the session, and the gate in front of every page and callback.
 
 Users, their roles and salted password hashes come from a TOML file (``dashboard_users_file``,
-by default the development users in ``dashboards/users.toml``). Signing in puts the user's
-name and roles in Flask's session, a cookie signed with ``dashboard_secret_key``: HttpOnly,
-SameSite=Lax (Secure in production), so another site can neither read it nor make the browser
-send it with a cross-site POST.
+by default the development users in ``dashboards/users.toml``). Signing in opens a session on
+the server (:mod:`dashboards.access`) and puts its id, the user's name and roles in Flask's
+session, a cookie signed with ``dashboard_secret_key``: HttpOnly, SameSite=Lax (Secure in
+production), so another site can neither read it nor make the browser send it with a
+cross-site POST. Signing out ends the server's session, so a copy of the cookie is worth
+nothing afterwards; failed sign-ins are throttled per user and per address.
 
 Every page declares its roles where it registers: ``dash.register_page(..., roles=("ops",))``,
 and every callback the roles that may call it (:func:`dashboards.roles.callback`). The gate
@@ -42,6 +44,7 @@ from dash import html
 from flask.typing import ResponseReturnValue
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from dashboards.access import AccessStore
 from dashboards.roles import ROLES, declared
 from kernel.errors import ConfigError
 from kernel.settings import Settings
@@ -60,6 +63,7 @@ _OPEN_PREFIXES = ("/login", "/assets/", "/_dash-component-suites/", "/_favicon.i
 _HASH_METHODS = ("scrypt:", "pbkdf2:")
 _USER = "user"
 _ROLES = "roles"
+_SESSION = "session"
 CSRF_FIELD = "csrf"
 
 
@@ -167,6 +171,9 @@ def install(app: dash.Dash, settings: Settings) -> None:
     users = load_users(users_file(settings))
     if settings.environment != "development":
         refuse_development_users(users)
+    access = AccessStore(
+        settings.state_dir / "dashboard" / "access.sqlite3", session_s=SESSION_HOURS * 3600.0
+    )
     server = app.server
     server.config.update(
         SECRET_KEY=settings.dashboard_secret_key.get_secret_value(),
@@ -188,13 +195,22 @@ def install(app: dash.Dash, settings: Settings) -> None:
             return _login_form(target, error="")
         if not _form_token_ok():
             return _login_form(target, error="The form expired; please sign in again."), 400
-        user = verify(
-            users, flask.request.form.get("username", ""), flask.request.form.get("password", "")
-        )
+        name = flask.request.form.get("username", "")
+        address = flask.request.remote_addr or "unknown"
+        wait = access.wait_s(name, address)
+        if wait > 0:
+            log.warning("sign-in refused for %r from %s: too many failures", name, address)
+            minutes = max(1, round(wait / 60))
+            error = f"Too many failed sign-ins; try again in {minutes} min."
+            return _login_form(target, error=error), 429, {"Retry-After": str(int(wait) + 1)}
+        user = verify(users, name, flask.request.form.get("password", ""))
         if user is None:
+            access.failed(name, address)
             return _login_form(target, error="Unknown user or wrong password."), 401
+        access.succeeded(user.name)
         flask.session.clear()  # a new session on every sign-in: no fixation
         flask.session.permanent = True
+        flask.session[_SESSION] = access.open(user.name)
         flask.session[_USER] = user.name
         flask.session[_ROLES] = sorted(user.roles)
         log.info("signed in: %s (%s)", user.name, ", ".join(sorted(user.roles)))
@@ -203,18 +219,23 @@ def install(app: dash.Dash, settings: Settings) -> None:
     @server.route("/logout", methods=["POST"])
     def logout() -> ResponseReturnValue:
         if _form_token_ok():  # else a cross-site form could sign people out
+            session = flask.session.get(_SESSION)
+            if isinstance(session, str):
+                access.close(session)  # a copy of the cookie is worth nothing now
             flask.session.clear()
         return flask.redirect("/login")
 
-    server.before_request(lambda: _gate(app, users))
+    server.before_request(lambda: _gate(app, users, access))
 
 
-def _gate(app: dash.Dash, users: Mapping[str, User]) -> ResponseReturnValue | None:
+def _gate(
+    app: dash.Dash, users: Mapping[str, User], access: AccessStore
+) -> ResponseReturnValue | None:
     """``None`` lets the request through; anything else is the answer instead."""
     path = flask.request.path
     if path.startswith(_OPEN_PREFIXES) or path == "/logout":
         return None
-    _follow_users_file(users)
+    _follow_the_server(users, access)
     if current_user() is None:
         if path.startswith("/_dash-"):
             return flask.jsonify(error="sign in first"), 401
@@ -231,14 +252,20 @@ def _gate(app: dash.Dash, users: Mapping[str, User]) -> ResponseReturnValue | No
     return None
 
 
-def _follow_users_file(users: Mapping[str, User]) -> None:
-    """Sessions follow the users file the app started with: a removed user is signed out and
-    changed roles apply at once, instead of living on in a cookie for :data:`SESSION_HOURS`."""
+def _follow_the_server(users: Mapping[str, User], access: AccessStore) -> None:
+    """The cookie only names a session: one the server no longer has (signed out, expired)
+    is signed out here too, and sessions follow the users file the app started with: a
+    removed user is signed out and changed roles apply at once."""
     name = current_user()
     if name is None:
         return
+    session = flask.session.get(_SESSION)
+    if not isinstance(session, str) or access.user_of(session) != name:
+        flask.session.clear()
+        return
     user = users.get(name)
     if user is None:
+        access.close_all(name)
         flask.session.clear()
     elif set(flask.session.get(_ROLES) or ()) != user.roles:
         flask.session[_ROLES] = sorted(user.roles)

@@ -24,6 +24,7 @@ from werkzeug.test import TestResponse
 
 from channelhub.platform.health import http_ok
 from dashboards import auth, db, roles
+from dashboards.access import USER_LIMIT
 from dashboards.app import create_app
 from kernel.errors import ConfigError
 from kernel.settings import Settings
@@ -125,10 +126,12 @@ def test_production_refuses_the_dashboard_s_development_secrets() -> None:
 
 
 @pytest.fixture(scope="module")
-def app_server() -> flask.Flask:
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> flask.Flask:
     """The app with nothing behind it: refusals must happen before any data is looked for."""
     nowhere = local_settings(
-        clickhouse_port=free_port(), kafka_bootstrap=f"127.0.0.1:{free_port()}"
+        state_dir=tmp_path_factory.mktemp("dashboard"),
+        clickhouse_port=free_port(),
+        kafka_bootstrap=f"127.0.0.1:{free_port()}",
     )
     app = create_app(nowhere)
 
@@ -379,3 +382,31 @@ def test_signed_out_gets_no_data_and_roles_see_their_pages(
     wait_for_text(browser, "health-page-rate", lambda text: text not in ("", "—"))
     wait_for_text(browser, "health-lag-sink", "unknown")  # no sink has committed yet
     assert "Data health" in [a.text for a in browser.find_elements(By.CSS_SELECTOR, ".nav-link")]
+
+
+def test_signing_out_ends_the_session_on_the_server_so_a_copied_cookie_is_worthless(
+    app_server: flask.Flask,
+) -> None:
+    browser, thief = app_server.test_client(), app_server.test_client()
+    assert sign_in(browser, "analyst", "dev-analyst").status_code == 302
+    cookie = browser.get_cookie("channelhub_session")
+    assert cookie is not None
+    thief.set_cookie("channelhub_session", cookie.value)
+    assert thief.get("/_dash-layout").status_code == 200
+    assert browser.get("/_dash-layout").status_code == 200  # renders the sign-out form's token
+    with browser.session_transaction() as session:
+        token = session["csrf"]
+    assert browser.post("/logout", data={"csrf": token}).status_code == 302
+    assert browser.get("/_dash-layout").status_code == 401
+    assert thief.get("/_dash-layout").status_code == 401  # the copy died with the session
+
+
+def test_sign_in_is_throttled_per_user(app_server: flask.Flask) -> None:
+    with app_server.test_client() as http:
+        for _ in range(USER_LIMIT):
+            assert sign_in(http, "marketing", "guess").status_code == 401
+        refused = sign_in(http, "marketing", "dev-marketing")  # even the right password
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) > 0
+        assert "Too many failed sign-ins" in refused.get_data(as_text=True)
+        assert sign_in(http, "ops", "dev-ops").status_code == 302  # other users are not locked

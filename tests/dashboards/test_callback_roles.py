@@ -21,9 +21,11 @@ from tests.fixtures.services import free_port, local_settings
 
 
 @pytest.fixture(scope="module")
-def app() -> Iterator[dash.Dash]:
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dash.Dash]:
     nowhere = local_settings(
-        clickhouse_port=free_port(), kafka_bootstrap=f"127.0.0.1:{free_port()}"
+        state_dir=tmp_path_factory.mktemp("dashboard"),
+        clickhouse_port=free_port(),
+        kafka_bootstrap=f"127.0.0.1:{free_port()}",
     )
     built = create_app(nowhere)
     with built.server.test_client() as client:

@@ -16,8 +16,10 @@ PAGES = ("ivr", "sms_hall", "cross_channel", "online", "kiosks")
 
 
 @pytest.fixture(scope="module")
-def nowhere() -> Settings:
-    return local_settings(clickhouse_port=free_port())
+def nowhere(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return local_settings(
+        state_dir=tmp_path_factory.mktemp("dashboard"), clickhouse_port=free_port()
+    )
 
 
 @pytest.fixture(scope="module")
