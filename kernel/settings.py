@@ -16,7 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kernel.errors import ConfigError
@@ -47,6 +47,17 @@ SecretName = Literal[
 ]
 #: The settings that name an address a process listens on.
 BIND_HOSTS = ("collector_host", "dashboard_host", "dispatcher_web_host")
+
+
+class CollectorClient(BaseModel, frozen=True):
+    """One channel system's identity at the collector (:mod:`channelhub.ingest.identities`)."""
+
+    token: SecretStr
+    #: The channels whose events this client may send, e.g. ``["ivr"]``.
+    channels: tuple[str, ...] = Field(min_length=1)
+    #: Events per second on average, and the most at once.
+    per_second: float = Field(1000.0, gt=0)
+    burst: int = Field(10_000, ge=1)
 
 
 class Settings(BaseSettings):
@@ -171,6 +182,12 @@ class Settings(BaseSettings):
     collector_host: str = "127.0.0.1"
     collector_port: int = 18088
     collector_token: SecretStr = SecretStr(DEV_COLLECTOR_TOKEN)
+    #: One token per channel system, as JSON: ``{"ivr-platform": {"token": "...", "channels":
+    #: ["ivr"], "per_second": 500, "burst": 5000}}``. Empty: ``collector_token`` may send
+    #: every channel at the default rate below.
+    collector_clients: dict[str, CollectorClient] = Field(default_factory=dict)
+    collector_default_per_second: float = Field(100_000.0, gt=0)
+    collector_default_burst: int = Field(200_000, ge=1)
     collector_max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
 
     # Dashboard
@@ -229,13 +246,23 @@ class Settings(BaseSettings):
         shipped placeholder, or shorter than :data:`MIN_SECRET_BYTES`."""
         if self.environment == "development":
             return
-        for name in dict.fromkeys(("pseudonym_key", *names)):
-            value = getattr(self, name).get_secret_value()
+        secrets: list[tuple[str, str, str]] = [
+            (name, getattr(self, name).get_secret_value(), f"CHANNELHUB_{name.upper()}")
+            for name in dict.fromkeys(("pseudonym_key", *names))
+            if not (name == "collector_token" and self.collector_clients)
+        ]
+        if "collector_token" in names:
+            secrets += [
+                (f"the token of collector client {client!r}", c.token.get_secret_value(),
+                 "its token in CHANNELHUB_COLLECTOR_CLIENTS")
+                for client, c in self.collector_clients.items()
+            ]  # fmt: skip
+        for name, value, where in secrets:
             problem = _weakness(value)
             if problem is not None:
                 raise ConfigError(
-                    f"{name} is {problem}; set CHANNELHUB_{name.upper()} to a random secret of "
-                    f"at least {MIN_SECRET_BYTES} bytes (python -c 'import secrets; "
+                    f"{name} is {problem}; set {where} to a random secret of at least "
+                    f"{MIN_SECRET_BYTES} bytes (python -c 'import secrets; "
                     "print(secrets.token_urlsafe(32))')"
                 )
 

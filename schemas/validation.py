@@ -29,6 +29,8 @@ ReasonCode = Literal[
     "missing_field", "unknown_field", "wrong_type", "invalid_value",
     # well-formed, but a value outside what any channel system can mean (see Bounds)
     "out_of_range", "in_future",
+    # the collector's: a valid event of a channel its sender may not send
+    "channel_not_allowed",
     # the sink's own: a record on an internal topic that does not make a row, and a row
     # that ClickHouse refuses for its content
     "unreadable_record", "unwritable_row",

@@ -1,7 +1,8 @@
 """The HTTP collector: the front door through which channel systems send events.
 
-A channel system POSTs a batch (a JSON array or NDJSON) to ``/v1/events`` with a bearer
-token. Each item is validated; valid events go to the raw topic keyed by subscriber, invalid
+A channel system POSTs a batch (a JSON array or NDJSON) to ``/v1/events`` with its own bearer
+token (:mod:`channelhub.ingest.identities`), which names its channels and rate. Each item is
+validated; valid events go to the raw topic keyed by subscriber, invalid
 ones to the dead-letter topic with the reason. The reply comes only after the broker has
 acknowledged every record, so "accepted" means durable, and it says per item what happened.
 The API for channel-system developers is in ``docs/collector.md``.
@@ -11,18 +12,18 @@ Run it with ``python -m channelhub.ingest.collector``; settings come from the en
 
 import asyncio
 import contextlib
-import hmac
 import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import msgspec
 from aiohttp import web
-from pydantic import SecretStr
 
 from channelhub.ingest.http_batch import RequestRefusedError, judge, split_items
 from channelhub.ingest.http_broker import BrokerUnavailableError, BrokerWriter
+from channelhub.ingest.identities import Allowance, Client, clients, identify
 from kernel import startup
 from kernel.errors import ConfigError
 from kernel.settings import Settings
@@ -34,6 +35,8 @@ RETRY_AFTER_S = 5
 
 SETTINGS = web.AppKey("settings", Settings)
 WRITER = web.AppKey("writer", BrokerWriter)
+CLIENTS = web.AppKey("clients", list[Client])
+ALLOWANCES = web.AppKey("allowances", dict[str, Allowance])
 
 
 def create_app(settings: Settings, *, delivery_timeout_s: float = 10.0) -> web.Application:
@@ -42,10 +45,11 @@ def create_app(settings: Settings, *, delivery_timeout_s: float = 10.0) -> web.A
     ``client_max_size`` makes aiohttp stop reading a body at the limit, so an oversized
     request costs at most ``collector_max_body_bytes`` of memory.
     """
-    if not settings.collector_token.get_secret_value():
-        raise ConfigError("collector_token is empty; set CHANNELHUB_COLLECTOR_TOKEN")
+    known = clients(settings)
     app = web.Application(client_max_size=settings.collector_max_body_bytes)
     app[SETTINGS] = settings
+    app[CLIENTS] = known
+    app[ALLOWANCES] = {c.name: Allowance(c, time.monotonic()) for c in known}
     app[WRITER] = BrokerWriter(
         settings.kafka_bootstrap,
         (settings.topic_raw, settings.topic_dlq),
@@ -95,9 +99,10 @@ def _ms_since(started: float) -> float:
 
 async def _ingest(request: web.Request, started: float) -> web.Response:
     settings = request.app[SETTINGS]
-    if not _authorized(request.headers.get("Authorization"), settings.collector_token):
+    client = identify(request.headers.get("Authorization"), request.app[CLIENTS])
+    if client is None:
         raise RequestRefusedError(
-            401, "unauthorized", "send the header 'Authorization: Bearer <token>'"
+            401, "unauthorized", "send the header 'Authorization: Bearer <your token>'"
         )
     writer = request.app[WRITER]
     if not writer.ready:
@@ -106,12 +111,24 @@ async def _ingest(request: web.Request, started: float) -> web.Response:
         )
     body = await _read_body(request, settings.collector_max_body_bytes)
     items = split_items(body, request.content_type)
+    wait = request.app[ALLOWANCES][client.name].take(len(items), time.monotonic())
+    if wait > 0:
+        raise RequestRefusedError(
+            429,
+            "rate_limited",
+            f"client {client.name!r} may send {client.per_second:g} events/s in bursts of at "
+            f"most {client.burst}; "
+            + (f"split this batch of {len(items)}" if math.isinf(wait) else "send it again later"),
+            retry_after=None if math.isinf(wait) else max(1, math.ceil(wait)),
+        )
     judged = judge(
         items,
         topic_raw=settings.topic_raw,
         topic_dlq=settings.topic_dlq,
         received_at=datetime.now(UTC),
         skew=timedelta(seconds=settings.clock_skew_seconds),
+        client=client.name,
+        channels=client.channels,
     )
     try:
         await writer.write(judged.records)
@@ -124,21 +141,13 @@ async def _ingest(request: web.Request, started: float) -> web.Response:
         ) from e
     status = 200 if judged.rejected == 0 else 207
     log.info(
-        "POST /v1/events %d accepted=%d rejected=%d bytes=%d from %s in %.1f ms",
-        status, judged.accepted, judged.rejected, len(body), request.remote, _ms_since(started),
+        "POST /v1/events %d accepted=%d rejected=%d bytes=%d from %s (%s) in %.1f ms",
+        status, judged.accepted, judged.rejected, len(body), client.name, request.remote,
+        _ms_since(started),
     )  # fmt: skip
     payload = {"accepted": judged.accepted, "rejected": judged.rejected, "results": judged.results}
     return web.Response(
         body=msgspec.json.encode(payload), status=status, content_type="application/json"
-    )
-
-
-def _authorized(header: str | None, token: SecretStr) -> bool:
-    """Bearer-token check in constant time, so response timing does not leak the token."""
-    scheme, _, presented = (header or "").partition(" ")
-    expected = token.get_secret_value().encode()
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        presented.strip().encode("utf-8", "replace"), expected
     )
 
 

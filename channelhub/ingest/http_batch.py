@@ -139,9 +139,12 @@ def judge(
     topic_dlq: str,
     received_at: datetime,
     skew: timedelta = CLOCK_SKEW,
+    client: str = "default",
+    channels: frozenset[str] | None = None,
 ) -> Judged:
     """Validate every item (``occurred_at`` at most ``skew`` after ``received_at``) and
-    decide where it goes.
+    decide where it goes; an event of a channel outside ``channels`` (the sending client's,
+    None for any) is rejected as ``channel_not_allowed``.
 
     A rejected item's dead-letter id hashes its bytes, so a client that retries a batch
     after a timeout produces the same dead letter again, which the sink collapses.
@@ -151,6 +154,17 @@ def judge(
     rejected = 0
     for index, item in enumerate(items):
         verdict = validate(item, received_at=received_at, skew=skew)
+        if (
+            not isinstance(verdict, Rejection)
+            and channels is not None
+            and verdict.channel not in channels
+        ):
+            verdict = Rejection(
+                "channel_not_allowed",
+                "$.channel",
+                f"client {client!r} may send {', '.join(sorted(channels))} events only; "
+                f"this one is {verdict.channel}",
+            )
         if isinstance(verdict, Rejection):
             letter = dead_letter(
                 item,

@@ -25,7 +25,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from channelhub.ingest.collector import create_app
 from channelhub.platform import broker as tansu
 from channelhub.platform.health import http_ok
-from kernel.settings import Settings
+from kernel.settings import CollectorClient, Settings
 from schemas.dead_letter import DeadLetter
 from tests.factories import make_event
 from tests.fixtures.services import Topics, free_port, start_process
@@ -448,3 +448,48 @@ def test_python_dash_m_starts_the_collector(
     assert response.status_code == 200, response.text
     raw = read_topic(settings.kafka_bootstrap, topics.raw, at_least=1)
     assert [r.value for r in raw] == [msgspec.json.encode(sent)]
+
+
+# --- identities ----------------------------------------------------------------------------------
+
+
+def test_each_client_sends_only_its_channels_at_its_rate(
+    run_collector: RunCollector, settings: Settings
+) -> None:
+    ivr_token, sms_token = "i" * 32, "s" * 32
+    client = run_collector(
+        collector_clients={
+            "ivr-platform": CollectorClient(
+                token=ivr_token, channels=("ivr",), per_second=0.001, burst=3
+            ),
+            "sms-hall": CollectorClient(token=sms_token, channels=("sms",)),
+        }
+    )
+    as_ivr = {"Authorization": f"Bearer {ivr_token}"}
+    assert client.post("/v1/events", content=json_batch([event()])).status_code == 401
+
+    mixed = client.post(
+        "/v1/events",
+        content=json_batch([event(), make_event("sms.message_received")]),
+        headers=as_ivr,
+    )
+    assert mixed.status_code == 207, mixed.text
+    refused = mixed.json()["results"][1]
+    assert refused["reason_code"] == "channel_not_allowed"
+    assert refused["message"] == "client 'ivr-platform' may send ivr events only; this one is sms"
+
+    flood = client.post("/v1/events", content=json_batch([event(), event()]), headers=as_ivr)
+    assert flood.status_code == 429, flood.text
+    assert flood.json()["error"] == "rate_limited"
+    assert "client 'ivr-platform' may send 0.001 events/s in bursts of at most 3" in flood.text
+    assert int(flood.headers["Retry-After"]) > 0
+    too_big = client.post("/v1/events", content=json_batch([event()] * 4), headers=as_ivr)
+    assert (too_big.status_code, "Retry-After" in too_big.headers) == (429, False)
+    assert "split this batch of 4" in too_big.text
+
+    other = client.post(
+        "/v1/events",
+        content=json_batch([make_event("sms.message_received")]),
+        headers={"Authorization": f"Bearer {sms_token}"},
+    )
+    assert other.status_code == 200, other.text  # one client's limit is not another's
