@@ -3,8 +3,9 @@ and with no subscriber number in any line.
 
 :func:`scrub_records` replaces the process's log-record factory, so every record made by any
 library (ours, faust and mode, aiokafka, clickhouse-driver, Flask) carries its message with
-subscriber numbers already replaced by their pseudonym tokens (:mod:`kernel.scrub`), and its
-traceback text likewise. A record is scrubbed where it is made, before any handler or
+subscriber numbers already replaced by their pseudonym tokens (:mod:`kernel.scrub`), or by
+``msisdn:redacted`` in a process that is not given the pseudonym key, and its traceback text
+likewise. A record is scrubbed where it is made, before any handler or
 formatter sees it, which is why this works under faust's own log handlers too.
 """
 
@@ -16,12 +17,13 @@ from collections.abc import Callable
 from typing import Any
 
 from kernel.pseudonym import Pseudonymizer
+from kernel.scrub import scrub
 from kernel.settings import Settings
 
 
-def configure(settings: Settings, service: str = "channelhub") -> None:
+def configure(settings: Settings, service: str = "channelhub", *, keyed: bool = False) -> None:
     """Send records to stderr as ``time level service logger: message``, numbers scrubbed."""
-    scrub_records(settings)
+    scrub_records(settings, keyed=keyed)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         logging.Formatter(
@@ -38,12 +40,16 @@ def configure(settings: Settings, service: str = "channelhub") -> None:
     logging.getLogger("clickhouse_driver").setLevel(logging.ERROR)
 
 
-def scrub_records(settings: Settings) -> None:
+def scrub_records(settings: Settings, *, keyed: bool = False) -> None:
     """Make every log record of this process scrub its message and traceback, and send
     uncaught exceptions (of the main thread and any other) through logging, so their
     tracebacks are scrubbed too instead of going raw to stderr."""
-    pseudonymize = Pseudonymizer(settings.pseudonym_key.get_secret_value().encode())
-    logging.setLogRecordFactory(_factory(pseudonymize.scrub))
+    if keyed:
+        logging.setLogRecordFactory(
+            _factory(Pseudonymizer(settings.pseudonym_key.get_secret_value().encode()).scrub)
+        )
+    else:
+        logging.setLogRecordFactory(_factory(lambda text: scrub(text, _redacted)))
     uncaught = logging.getLogger("uncaught")
     sys.excepthook = lambda kind, error, tb: uncaught.critical(
         "uncaught exception", exc_info=(kind, error, tb)
@@ -53,6 +59,10 @@ def scrub_records(settings: Settings) -> None:
         args.thread.name if args.thread else "?",
         exc_info=args.exc_value,
     )
+
+
+def _redacted(_msisdn: str) -> str:
+    return "redacted"
 
 
 def _factory(scrub: Callable[[str], str]) -> Callable[..., logging.LogRecord]:

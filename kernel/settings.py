@@ -40,8 +40,7 @@ PLACEHOLDERS = frozenset(
 #: The shortest secret accepted outside development (256 bits when it is random).
 MIN_SECRET_BYTES = 32
 
-#: The secrets a process may need; the pseudonym key is checked for every process, since each
-#: one scrubs its logs with it.
+#: The secrets a process may need; each process names those it uses.
 SecretName = Literal[
     "pseudonym_key", "collector_token", "sms_callback_token", "dashboard_secret_key"
 ]
@@ -242,13 +241,14 @@ class Settings(BaseSettings):
         return self
 
     def refuse_weak_secrets(self, *names: SecretName) -> None:
-        """Outside development, refuse the pseudonym key and each of ``names`` when empty, a
-        shipped placeholder, or shorter than :data:`MIN_SECRET_BYTES`."""
+        """Outside development, refuse each of ``names`` when empty, a shipped placeholder, or
+        shorter than :data:`MIN_SECRET_BYTES` (each client token, for ``collector_token``
+        when clients are configured)."""
         if self.environment == "development":
             return
         secrets: list[tuple[str, str, str]] = [
             (name, getattr(self, name).get_secret_value(), f"CHANNELHUB_{name.upper()}")
-            for name in dict.fromkeys(("pseudonym_key", *names))
+            for name in dict.fromkeys(names)
             if not (name == "collector_token" and self.collector_clients)
         ]
         if "collector_token" in names:

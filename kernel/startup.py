@@ -16,9 +16,10 @@ from kernel.settings import SecretName, Settings
 
 
 def start(service: str, *secrets: SecretName, configure_logs: bool = True) -> Settings:
-    """The process's settings, its ``secrets`` (and the pseudonym key) checked, and its logs
-    configured (``configure_logs=False`` for faust workers, which install their own handlers
-    but get scrubbed records all the same)."""
+    """The process's settings, the ``secrets`` it uses checked, and its logs configured
+    (``configure_logs=False`` for faust workers, which install their own handlers but get
+    scrubbed records all the same). A process that uses the pseudonym key writes numbers in
+    its logs as their pseudonym tokens; any other never holds the key and redacts them."""
     try:
         settings = Settings()
         settings.refuse_weak_secrets(*secrets)
@@ -26,10 +27,11 @@ def start(service: str, *secrets: SecretName, configure_logs: bool = True) -> Se
         refuse(service, f"invalid settings: {problems(e)}")
     except ConfigError as e:
         refuse(service, str(e))
+    keyed = "pseudonym_key" in secrets
     if configure_logs:
-        logs.configure(settings, service=service)
+        logs.configure(settings, service=service, keyed=keyed)
     else:
-        logs.scrub_records(settings)
+        logs.scrub_records(settings, keyed=keyed)
     return settings
 
 

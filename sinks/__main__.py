@@ -13,7 +13,7 @@ from sinks.stage import SinkStage
 
 
 def main() -> None:
-    settings = startup.start("sink")
+    settings = startup.start("sink", "pseudonym_key")
     worker = Worker(SinkStage(settings), override_logging=False, quiet=True)
     worker.execute_from_commandline()
 

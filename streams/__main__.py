@@ -15,7 +15,7 @@ import typer
 from mode import Service
 
 from kernel import startup
-from kernel.settings import Settings
+from kernel.settings import SecretName, Settings
 from streams.app import StageWorker, create_app
 from streams.campaigns import CampaignFanOut
 from streams.dispatcher import DispatchStage, add_callback_page
@@ -45,13 +45,13 @@ def main(
         Stage | None, typer.Option(help="Run only this stage (default: validate and nudges).")
     ] = None,
 ) -> None:
-    callbacks = stage == "dispatch" and Settings().sms_gateway == "webhook"
+    uses: list[SecretName] = []
+    if stage in (None, "nudges"):
+        uses.append("pseudonym_key")  # campaign audiences come as pseudonyms
+    if stage == "dispatch" and Settings().sms_gateway == "webhook":
+        uses.append("sms_callback_token")
     # faust installs its own log handlers; the records they get are scrubbed all the same.
-    settings = startup.start(
-        f"worker {stage or 'all'}",
-        *(("sms_callback_token",) if callbacks else ()),
-        configure_logs=False,
-    )
+    settings = startup.start(f"worker {stage or 'all'}", *uses, configure_logs=False)
     (settings.state_dir / f"worker-{stage or 'all'}").mkdir(parents=True, exist_ok=True)
     if stage == "dispatch":
         dispatcher = DispatchStage(settings)

@@ -36,7 +36,7 @@ def captured() -> Iterator[io.StringIO]:
 
 def test_messages_arguments_and_tracebacks_are_scrubbed(captured: io.StringIO) -> None:
     settings = Settings(pseudonym_key="k" * 32)
-    logs.scrub_records(settings)
+    logs.scrub_records(settings, keyed=True)
     log = logging.getLogger("tests.kernel.logs")
     log.warning("reply from %s: %r", "+86 138 1234 5678", {"to": NUMBER})
     try:
@@ -58,7 +58,7 @@ def test_faust_s_formatter_reads_the_scrubbed_records(captured: io.StringIO) -> 
     scrubbed record must leave it nothing to format."""
     from mode.utils.logging import ExtensionFormatter
 
-    logs.scrub_records(Settings(pseudonym_key="k" * 32))
+    logs.scrub_records(Settings(pseudonym_key="k" * 32), keyed=True)
     log = logging.getLogger("tests.kernel.logs")
     handler = next(h for h in log.handlers if getattr(h, "stream", None) is captured)
     handler.setFormatter(ExtensionFormatter(captured, fmt="%(levelname)s %(message)s"))
@@ -73,7 +73,7 @@ def test_an_uncaught_exception_s_traceback_is_scrubbed(tmp_path: Path) -> None:
     script = (
         "from kernel import logs\n"
         "from kernel.settings import Settings\n"
-        "logs.configure(Settings(pseudonym_key='k' * 32), 'crash')\n"
+        "logs.configure(Settings(pseudonym_key='k' * 32), 'crash', keyed=True)\n"
         f"raise RuntimeError('cannot reach {NUMBER}')\n"
     )
     result = subprocess.run(
@@ -83,3 +83,9 @@ def test_an_uncaught_exception_s_traceback_is_scrubbed(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert NUMBER not in result.stderr
     assert "RuntimeError: cannot reach msisdn:" in result.stderr
+
+
+def test_a_process_without_the_key_redacts_numbers(captured: io.StringIO) -> None:
+    logs.scrub_records(Settings(pseudonym_key=""))
+    logging.getLogger("tests.kernel.logs").warning("sign-in from 138-1234-5678")
+    assert captured.getvalue().strip() == "WARNING sign-in from msisdn:redacted"
