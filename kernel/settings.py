@@ -192,6 +192,10 @@ class Settings(BaseSettings):
     # Dashboard
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 18050
+    #: gunicorn worker processes of the dashboard, each with eight threads. More than one is
+    #: possible (sessions and sign-in failures are shared) but not yet proven by the browser
+    #: tests, which load pages slower and sometimes not at all with two workers on two cores.
+    dashboard_workers: int = Field(1, ge=1)
     dashboard_refresh_seconds: float = Field(5.0, gt=0)
     #: The queue's service-level definition and alert rules, read by the queue page and by
     #: the alert evaluator (``python -m dashboards.alerts``), which re-reads it every round.
