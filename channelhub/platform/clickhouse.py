@@ -108,7 +108,8 @@ def users_config(settings: Settings) -> ET.Element:
     The dashboard's profile has ``readonly`` = 1: the server refuses it every INSERT, DDL and
     setting change, so the web process cannot alter data whatever a request makes it run. Its
     query time limit lives in the profile for the same reason (a readonly user may not send
-    one), and it protects the live refresh from a heavy range.
+    one), and it protects the live refresh from a heavy range. Its quota caps what it may
+    spend per minute (queries, errors, query time), as the deployment's does.
     """
     localhost = {"ip": "127.0.0.1"}
     user = {
@@ -121,7 +122,7 @@ def users_config(settings: Settings) -> ET.Element:
         "password": settings.dashboard_clickhouse_password.get_secret_value(),
         "networks": localhost,
         "profile": "dashboard",
-        "quota": "default",
+        "quota": "dashboard",
     }
     users = {
         "default": user,
@@ -144,10 +145,24 @@ def users_config(settings: Settings) -> ET.Element:
                     **default_profile,
                     "readonly": 1,
                     "max_execution_time": settings.dashboard_query_seconds,
+                    "max_memory_usage": 2_000_000_000,
+                    "max_result_rows": 1_000_000,
+                    "result_overflow_mode": "throw",
                 },
             },
             "users": users,
-            "quotas": {"default": {"interval": {**unlimited, "execution_time": 0}}},
+            "quotas": {
+                "default": {"interval": {**unlimited, "execution_time": 0}},
+                "dashboard": {
+                    "interval": {
+                        **unlimited,
+                        "duration": 60,
+                        "queries": 1200,
+                        "errors": 300,
+                        "execution_time": 240,
+                    }
+                },
+            },
         },
     )
 

@@ -333,6 +333,9 @@ def test_the_dashboards_client_can_read_but_never_write(migrated: Settings) -> N
             with pytest.raises(ServerException, match=r"readonly|Cannot modify"):
                 client.execute(statement)
         assert client.execute("SELECT count() FROM events") == [(1,)]
+        # its profile's limits hold: no result larger than a page could ever want
+        with pytest.raises(ServerException, match=r"Limit for result exceeded, max rows"):
+            client.execute("SELECT number FROM system.numbers LIMIT 1000001")
 
 
 # -- the running dashboard ---------------------------------------------------------------------

@@ -57,9 +57,16 @@ def away_from_now() -> str:
     return f"\n[campaign.quiet_hours]\nstart = {start:%H:%M:%S}\nend = {end:%H:%M:%S}\n"
 
 
-#: What a member's request may become right away: sent, held out, or waiting for the
-#: gateway (rate limit). Quiet hours are set away from the time the test runs.
-IMMEDIATE = {("approved", ""), ("holdout", "holdout"), ("held", "rate_limited")}
+#: What a member's request may become right away: sent, held out, waiting for the gateway
+#: (rate limit), or waiting until the member leaves the IVR call the simulated traffic left
+#: them in (a campaign never interrupts a live call). Quiet hours are set away from the time
+#: the test runs.
+IMMEDIATE = {
+    ("approved", ""),
+    ("holdout", "holdout"),
+    ("held", "rate_limited"),
+    ("held", "in_live_call"),
+}
 
 
 def _run(settings: Settings, *args: str) -> str:
