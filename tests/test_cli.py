@@ -47,10 +47,11 @@ def test_invalid_settings_are_named_in_one_line() -> None:
     )
 
 
-def test_production_refuses_placeholder_secrets() -> None:
+def test_the_cli_holds_no_secret_so_production_asks_for_none() -> None:
+    """Each process checks the secrets it uses (tests/kernel/test_secrets.py); the CLI uses
+    none, so it runs in production with the placeholders left as they are."""
     result = _cli("status", CHANNELHUB_ENVIRONMENT="production")
-    assert result.returncode == 2
-    assert "CHANNELHUB_PSEUDONYM_KEY" in result.stderr
+    assert result.returncode == 0, result.stderr
 
 
 def test_unreachable_clickhouse_is_one_line_exit_1() -> None:

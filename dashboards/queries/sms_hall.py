@@ -1,9 +1,11 @@
 """The SMS hall deep-dive: what customers text to 10086, how it is matched, what nobody
 understood, and how far charged services get through two-step confirmation.
 
-Texts are free and personal: the unknown-text samples come out of ClickHouse with every run of
-:data:`MASKED_DIGITS` or more digits replaced (a phone or account number), grouped by the
-masked text, and with a count of distinct senders instead of any sender.
+Texts are free and personal. The sink already stored every subscriber number in them as its
+pseudonym token (``msisdn:<hex>``, :mod:`kernel.scrub`); the unknown-text samples come out of
+ClickHouse with each token, and every other run of :data:`MASKED_DIGITS` or more digits (an
+account number), replaced by :data:`MASK`, so texts that differ only in their numbers are one
+group, with a count of distinct senders instead of any sender.
 
 Confirmations are counted per dialogue (``session_id``) whose prompt was sent in the range,
 followed for :data:`FOLLOW` after it, longer than the hall's 10-minute confirmation timeout.
@@ -94,7 +96,8 @@ class Messages:
 @dataclass(frozen=True)
 class UnknownText:
     text: str
-    """With every run of :data:`MASKED_DIGITS`+ digits replaced by :data:`MASK`."""
+    """With every subscriber token and every run of :data:`MASKED_DIGITS`+ digits replaced
+    by :data:`MASK`."""
     messages: int
     senders: int
 
@@ -134,7 +137,7 @@ def unknown_texts(client: Client, start: datetime, end: datetime, limit: int) ->
     """The ``limit`` most frequent texts nothing matched, masked, most frequent first."""
     params = {
         **_range(start, end),
-        "digits": f"[0-9]{{{MASKED_DIGITS},}}",
+        "digits": f"msisdn:[0-9a-f]{{32}}|[0-9]{{{MASKED_DIGITS},}}",
         "mask": MASK,
         "limit": limit,
     }
