@@ -30,3 +30,18 @@ def test_an_empty_run_has_no_time_span() -> None:
     assert summary["events"] == 0
     assert summary["first_occurred_at"] is None
     assert summary["last_occurred_at"] is None
+
+
+def test_events_alone_end_before_now_at_any_hour() -> None:
+    """The load model's estimate of how far back to start is an average; at some hours it
+    carried the last events past the clock. Whatever the hour, they now end before it."""
+    from channelhub.simulator.engine import Engine, Scenario
+    from channelhub.simulator.run import RunOptions, plan
+
+    for hour in range(0, 24, 3):
+        now_ms = 1_796_169_600_000 + hour * 3_600_000  # 2026-12-02 00:00 UTC + hour
+        options = RunOptions(events=3000, seed=3)
+        start = plan(options, now_ms).start_ms
+        engine = Engine(Scenario(seed=3, start_ms=start, subscribers=options.subscribers))
+        last = [e.t_ms for _, e in zip(range(3000), engine, strict=False)][-1]
+        assert last < now_ms, hour
