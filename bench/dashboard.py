@@ -86,7 +86,7 @@ def _fill(settings: Settings, client: Client, n: int, seed: int) -> tuple[dateti
     span = timedelta(days=n / 70_000 + 1)
     start = datetime.now(UTC) - span
     engine = Engine(Scenario(seed=seed, start_ms=int(start.timestamp() * 1000)))
-    pseudonymize = Pseudonymizer(settings.pseudonym_key.get_secret_value().encode())
+    pseudonymize = Pseudonymizer.from_settings(settings)
     db = settings.clickhouse_database
     client.execute(f"CREATE TABLE IF NOT EXISTS {db}.generated AS {db}.events")
     insert = events.TABLE.insert.format(db=db).replace(f"{db}.events", f"{db}.generated")

@@ -41,6 +41,11 @@ dlq_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(dlq_app, name="dlq")
+pseudonyms_app = typer.Typer(
+    help="Subscriber pseudonyms: the keyed form in which ClickHouse holds every MSISDN.",
+    no_args_is_help=True,
+)
+app.add_typer(pseudonyms_app, name="pseudonyms")
 
 
 def _settings() -> Settings:
@@ -366,6 +371,28 @@ def dlq_redrive(
     except ChannelhubError as e:
         _fail(e)
     typer.echo(json.dumps(summary.as_dict()))
+
+
+@pseudonyms_app.command("rotate")
+def pseudonyms_rotate() -> None:
+    """Re-key every pseudonym ClickHouse holds under a retired key to the active key.
+
+    Run it after the key rotated: CHANNELHUB_PSEUDONYM_KEY set to the new key,
+    CHANNELHUB_PSEUDONYM_KEY_ID raised, the old key added to CHANNELHUB_PSEUDONYM_RETIRED_KEYS,
+    and every service restarted with them. Subscribers' history, opt-outs and campaign
+    exclusions join across the change again. Safe to run again; the last line printed is a
+    JSON summary of the rows re-keyed per table.
+    """
+    import json
+
+    from sinks import rekey
+
+    settings = startup.start("channelhub", "pseudonym_key")
+    try:
+        rotation = rekey.rotate(settings, progress=lambda line: typer.echo(line, err=True))
+    except ChannelhubError as e:
+        _fail(e)
+    typer.echo(json.dumps(rotation.as_dict()))
 
 
 @app.command()

@@ -45,9 +45,7 @@ def scrub_records(settings: Settings, *, keyed: bool = False) -> None:
     uncaught exceptions (of the main thread and any other) through logging, so their
     tracebacks are scrubbed too instead of going raw to stderr."""
     if keyed:
-        logging.setLogRecordFactory(
-            _factory(Pseudonymizer(settings.pseudonym_key.get_secret_value().encode()).scrub)
-        )
+        logging.setLogRecordFactory(_factory(Pseudonymizer.from_settings(settings).scrub))
     else:
         logging.setLogRecordFactory(_factory(lambda text: scrub(text, _redacted)))
     uncaught = logging.getLogger("uncaught")

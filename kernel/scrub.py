@@ -10,7 +10,8 @@ still join it to the subscriber's other rows, and the number itself is gone.
 How a number is found: every character is folded to what it stands for (NFKC, so full-width
 digits and separators become ASCII; any other script's decimal digit becomes its value; a
 ``\\uXXXX`` escape becomes the character it encodes), and the folded text is searched for an
-optional ``+86`` / ``0086`` / ``86`` prefix and a mainland mobile number (``1[3-9]`` and nine
+optional ``+86`` / ``0086`` / ``86`` prefix (or the ``0`` a landline dials before a mobile
+of another city) and a mainland mobile number (``1[3-9]`` and nine
 more digits) with at most three separators (spaces, dashes, dots, brackets) between digits. A
 digit just before or after the match means it is part of a longer number (an order id, a
 card number) and is left alone. The match is then replaced in the original text, escapes and
@@ -25,13 +26,14 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-#: Folded text: a token already made (left as it is, so scrubbing twice changes nothing and a
-#: pseudonym's hex digits are never taken for a number), or a mobile number with an optional
-#: country prefix and separators between digits.
+#: Folded text: a pseudonym already made, bare or in a token (left as it is, so scrubbing twice
+#: changes nothing and a pseudonym's hex digits are never taken for a number), or a mobile
+#: number with an optional country prefix and separators between digits.
 _SEP = r"[\s\-.()\u2010-\u2015]{0,3}"
 _NUMBER = re.compile(
-    r"msisdn:[0-9a-f]{32}"
-    rf"|(?<![0-9])(?:(?:\+|00)?{_SEP}8{_SEP}6{_SEP})?(1{_SEP}[3-9](?:{_SEP}[0-9]){{9}})(?![0-9])"
+    r"k[0-9]{1,5}\.[0-9a-f]{32}"
+    rf"|(?<![0-9])(?:(?:\+|00)?{_SEP}8{_SEP}6{_SEP}|0{_SEP})?"
+    rf"(1{_SEP}[3-9](?:{_SEP}[0-9]){{9}})(?![0-9])"
 )
 #: A ``\uXXXX`` escape, as JSON writes non-ASCII (and, by some encoders, any) characters.
 _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")

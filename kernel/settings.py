@@ -115,8 +115,16 @@ class Settings(BaseSettings):
     clickhouse_user: str = "default"
     clickhouse_password: SecretStr = SecretStr("")
 
-    # Personal data: MSISDNs are stored only as HMAC-SHA256 pseudonyms under this key.
+    # Personal data: MSISDNs are stored only as keyed pseudonyms (kernel.pseudonym).
     pseudonym_key: SecretStr = SecretStr(DEV_PSEUDONYM_KEY)
+    #: The id of ``pseudonym_key``: every pseudonym names the key it was made under
+    #: (``k<id>.<hex>``). Raise it when the key rotates (``channelhub pseudonyms rotate``).
+    pseudonym_key_id: int = Field(1, ge=1, le=99_999)
+    #: The keys used before ``pseudonym_key``, by id, as JSON: ``{"1": "<old key>"}``. New
+    #: pseudonyms are chained through them, so a retired key is never removed. They are not
+    #: held to the rules for secrets: rotating away from a weak or leaked key is what they are
+    #: for, and the active key alone keeps a pseudonym from being linked to its number.
+    pseudonym_retired_keys: dict[int, SecretStr] = Field(default_factory=dict)
 
     #: How far ahead of its receive time an event's ``occurred_at`` may be: the collector and
     #: the validation stage refuse later ones (``in_future``), and no stage's event-time
@@ -236,6 +244,13 @@ class Settings(BaseSettings):
                         f"only: set CHANNELHUB_{name.upper()}=127.0.0.1, or run as production "
                         "with secrets of your own"
                     )
+        late = sorted(i for i in self.pseudonym_retired_keys if i >= self.pseudonym_key_id)
+        if late:
+            raise ValueError(
+                f"pseudonym_retired_keys has ids {late}, not below pseudonym_key_id "
+                f"{self.pseudonym_key_id}: the active key's id must be the highest; set "
+                "CHANNELHUB_PSEUDONYM_KEY_ID above every retired key's id"
+            )
         if self.dashboard_clickhouse_user == self.clickhouse_user:
             raise ValueError(
                 f"dashboard_clickhouse_user and clickhouse_user are both "

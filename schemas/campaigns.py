@@ -22,6 +22,7 @@ from typing import Annotated
 
 import msgspec
 
+from kernel.pseudonym import PSEUDONYM
 from schemas.campaign_spec import CampaignSpec
 from schemas.envelope import EventId, UtcTime
 from schemas.goals import Goal
@@ -87,7 +88,8 @@ def decode(value: bytes) -> CampaignEvent:
     return _decoder.decode(value)
 
 
-Pseudonym = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{32}$")]
+#: A subscriber as ClickHouse stores it: ``k<key id>.<hex>`` (:mod:`kernel.pseudonym`).
+Pseudonym = Annotated[str, msgspec.Meta(pattern=f"^{PSEUDONYM.pattern}$")]
 
 
 def campaign_rule_id(campaign_id: str) -> str:

@@ -216,7 +216,7 @@ class Sink:
         self.settings = settings
         self.db = database_name(settings)
         self.client = client or connect(settings)
-        self.pseudonymize = Pseudonymizer(settings.pseudonym_key.get_secret_value().encode())
+        self.pseudonymize = Pseudonymizer.from_settings(settings)
         decode = decoders(settings)
         self.buffers = {
             topic: TableBuffer(table, decode[topic], RecentIds(settings.sink_dedupe_window))

@@ -31,7 +31,7 @@ knows and decided under the campaign's guardrails and this partition's share of 
 """
 
 import heapq
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -39,6 +39,7 @@ from functools import lru_cache
 import msgspec
 
 from kernel.clock import EPOCH, from_ms, to_ms
+from kernel.pseudonym import Pseudonymizer
 from orchestration.conversions import OpenGoal, closes_on_deadline, opened, reached
 from orchestration.guardrails import (
     GuardrailPolicy,
@@ -170,7 +171,7 @@ class NudgeCore:
     rules: tuple[Rule, ...]
     policy: GuardrailPolicy
     #: MSISDN → the pseudonym ClickHouse knows it by (campaign audiences are pseudonyms).
-    pseudonymize: Callable[[str], str] | None = None
+    pseudonymize: Pseudonymizer | None = None
 
     @property
     def rules_by_id(self) -> Mapping[str, Rule]:
@@ -255,7 +256,9 @@ class NudgeCore:
         if len(part.pseudonyms) != len(part.subscribers):
             pseudonymize = self.pseudonymize
             part.pseudonyms = {pseudonymize(m): m for m in part.subscribers}
-        return part.pseudonyms.get(pseudonym)
+        # A chunk fanned out before the key rotated names its members under the retired key.
+        current = self.pseudonymize.current(pseudonym)
+        return part.pseudonyms.get(current) if current is not None else None
 
     def _on_event(
         self, part: PartitionNudges, by_id: Mapping[str, Rule], event: Event, out: Outputs

@@ -70,7 +70,7 @@ class NudgeStage(BatchStage):
         self.core = NudgeCore(
             rules=self.rules.rules,
             policy=partition_policy(settings),
-            pseudonymize=Pseudonymizer(settings.pseudonym_key.get_secret_value().encode()),
+            pseudonymize=Pseudonymizer.from_settings(settings),
         )
         self.parts: dict[int, PartitionNudges] = {}
         self._last_reload = time.monotonic()

@@ -9,7 +9,9 @@ moment it exists. A type it cannot draw yet fails with the type's name, not with
 Values stay in the range real producers use (times 2000-2100, integers below 2³¹ unless the
 type says otherwise, finite floats), because the tests that draw them check what the platform
 does with good records; ``tests/sinks/test_row_properties.py`` breaks them on purpose.
-``msisdn`` fields draw from :data:`MSISDNS`, so a test can look for those numbers afterwards.
+``msisdn`` fields draw from :data:`MSISDNS`, and free text (strings without a pattern) often
+mentions one of them in one of :data:`NUMBER_FORMS`, so a test can look for those numbers
+afterwards.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -19,8 +21,16 @@ import msgspec
 from hypothesis import reject
 from hypothesis import strategies as st
 
-#: The subscriber numbers ``msisdn`` fields draw from.
+#: The subscriber numbers ``msisdn`` fields draw from, and free text mentions.
 MSISDNS = ("13912345678", "15800001111")
+#: Ways a number is written in free text (the scrubber finds them all).
+NUMBER_FORMS = (
+    lambda n: n,
+    lambda n: f"+86 {n[:3]} {n[3:7]} {n[7:]}",
+    lambda n: f"0086-{n[:3]}-{n[3:7]}-{n[7:]}",
+    lambda n: n.translate({ord(d): 0xFF10 + int(d) for d in "0123456789"}),
+    lambda n: f"0{n}",
+)
 
 _EARLIEST = datetime(2000, 1, 1)
 _LATEST = datetime(2100, 1, 1)
@@ -85,11 +95,19 @@ def _text(info: Any) -> st.SearchStrategy[str]:
     if info.pattern is not None:
         drawn = st.from_regex(info.pattern, fullmatch=True)
         return drawn.filter(lambda s: low <= len(s) <= (high if high is not None else len(s)))
-    return st.text(
+    free = st.text(
         alphabet=st.characters(codec="utf-8"),
         min_size=low,
         max_size=min(high if high is not None else 30, 30),
     )
+    mentioning = st.builds(
+        lambda before, number, form: f"{before}{form(number)}",
+        # A digit just before would make it part of a longer number (an order id).
+        st.text(max_size=5).filter(lambda s: not s[-1:].isdecimal()),
+        st.sampled_from(MSISDNS),
+        st.sampled_from(NUMBER_FORMS),
+    )
+    return free | mentioning.filter(lambda s: low <= len(s) <= (high or len(s)))
 
 
 def _struct(info: Any) -> st.SearchStrategy[Any]:
@@ -111,3 +129,12 @@ def _built(draw: st.DrawFn, cls: type, fields: st.SearchStrategy[dict[str, Any]]
         except (ValueError, TypeError):
             continue
     reject()
+
+
+def comparable(value: Any) -> Any:
+    """What ClickHouse gives back for ``value``: whole seconds for a time, lists for arrays."""
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    if isinstance(value, tuple | list):
+        return [comparable(v) for v in value]
+    return value

@@ -8,7 +8,8 @@ variable or ``.env`` value that the parent did not mean.
 from enum import Enum
 from pathlib import Path
 
-from pydantic import SecretStr
+import msgspec
+from pydantic import BaseModel, SecretStr
 
 from kernel.settings import Settings
 
@@ -17,9 +18,25 @@ ENV_PREFIX = "CHANNELHUB_"
 NONE = "null"
 
 
+def _plain(value: object) -> object:
+    """``value`` with every secret in clear and every model a dict, for JSON."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, BaseModel):
+        return {name: _plain(v) for name, v in value}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _encode(value: object) -> str:
     if value is None:
         return NONE
+    if isinstance(value, dict | list | tuple | BaseModel):
+        # What pydantic-settings parses a complex field from: JSON.
+        return msgspec.json.encode(_plain(value)).decode()
     if isinstance(value, SecretStr):
         return value.get_secret_value()
     if isinstance(value, bool):

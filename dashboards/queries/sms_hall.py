@@ -2,7 +2,7 @@
 understood, and how far charged services get through two-step confirmation.
 
 Texts are free and personal. The sink already stored every subscriber number in them as its
-pseudonym token (``msisdn:<hex>``, :mod:`kernel.scrub`); the unknown-text samples come out of
+pseudonym token (``msisdn:k<id>.<hex>``, :mod:`kernel.scrub`); the unknown-text samples come out of
 ClickHouse with each token, and every other run of :data:`MASKED_DIGITS` or more digits (an
 account number), replaced by :data:`MASK`, so texts that differ only in their numbers are one
 group, with a count of distinct senders instead of any sender.
@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from clickhouse_driver import Client
+
+from kernel.pseudonym import PSEUDONYM
 
 FOLLOW = timedelta(hours=1)
 MASKED_DIGITS = 7
@@ -137,7 +139,7 @@ def unknown_texts(client: Client, start: datetime, end: datetime, limit: int) ->
     """The ``limit`` most frequent texts nothing matched, masked, most frequent first."""
     params = {
         **_range(start, end),
-        "digits": f"msisdn:[0-9a-f]{{32}}|[0-9]{{{MASKED_DIGITS},}}",
+        "digits": f"msisdn:{PSEUDONYM.pattern}|[0-9]{{{MASKED_DIGITS},}}",
         "mask": MASK,
         "limit": limit,
     }

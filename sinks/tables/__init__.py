@@ -6,8 +6,11 @@ queries that read it; :mod:`sinks.routes` lists them all and pairs each with the
 contract registry (:mod:`schemas.registry`) says feeds it. A table's module gives the columns
 and a function from one record (already decoded into its topic's struct, so every field has
 its declared type) to the row's id and values; :class:`Table` adds what every table shares:
-the Kafka position and ingest time columns, the insert, and the id lookups of
-:mod:`sinks.writer`.
+the Kafka position and ingest time columns, the insert, the id lookups of :mod:`sinks.writer`,
+and the scrubbing of every text it stores. Any string of a record may hold a subscriber number
+(a channel system can put one in an id, a reason or a gateway's name as well as in a text), so
+every String value of every row, and the id, has each number replaced by its pseudonym token
+(:mod:`kernel.scrub`); pseudonyms already made are left as they are.
 
 ``row()`` raises (any exception; the sink turns the record into a dead letter) for a value
 the struct's type lets through but the column cannot hold: an offset past UInt64, a time
@@ -106,9 +109,25 @@ WHERE {self.time_column} BETWEEN toDateTime(%(low)s) AND toDateTime(%(high)s)
         ingested_at: datetime,
         pseudonymize: Pseudonymizer,
     ) -> tuple[str, tuple[Any, ...]]:
-        """The id and the row of one record read at ``partition`` and ``offset``."""
+        """The id and the row of one record read at ``partition`` and ``offset``, every
+        subscriber number in every text (the id included) replaced by its pseudonym token."""
         key, values = self.values(record, pseudonymize)
-        return key, (*values, uint(partition, 16), uint(offset, 64), ingested_at)
+        scrub = pseudonymize.scrub
+        return scrub(key), (
+            *(_scrubbed(v, scrub) for v in values),
+            uint(partition, 16),
+            uint(offset, 64),
+            ingested_at,
+        )
+
+
+def _scrubbed(value: Any, scrub: Callable[[str], str]) -> Any:
+    """A column's value with its text scrubbed: a String, or each String of an Array."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, list | tuple) and value and isinstance(value[0], str):
+        return [scrub(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)

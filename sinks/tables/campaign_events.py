@@ -85,8 +85,8 @@ def _values(e: CampaignEvent, pseudonymize: Pseudonymizer) -> tuple[str, tuple[A
         e.campaign_id,
         moment(at),
         actor,
-        pseudonymize.scrub(description),
-        pseudonymize.scrub(spec_json),
+        description,
+        spec_json,
         moment(scheduled) if scheduled else UNSCHEDULED,
     )
 

@@ -44,18 +44,18 @@ COLUMNS = (
 
 
 def _values(d: DeadLetter, pseudonymize: Pseudonymizer) -> tuple[str, tuple[Any, ...]]:
-    """The dead-letter id and the row of one dead letter, subscriber numbers in its payload,
-    field and message scrubbed (:mod:`kernel.scrub`)."""
+    """The dead-letter id and the row of one dead letter (its payload, field and message
+    scrubbed by :meth:`Table.row`, like every text)."""
     return d.dead_letter_id, (
         d.dead_letter_id,
         d.reason_code,
-        pseudonymize.scrub(d.field),
-        pseudonymize.scrub(d.message),
+        d.field,
+        d.message,
         d.source_topic,
         uint(d.source_partition, 16),
         uint(d.source_offset, 64),
         moment(d.received_at),
-        pseudonymize.scrub(d.payload),
+        d.payload,
         uint(d.payload_bytes, 32),
     )
 

@@ -82,17 +82,13 @@ NEWEST = f"SELECT max(occurred_at), count() FROM {{db}}.{NAME}"
 
 def _values(e: Event, pseudonymize: Pseudonymizer) -> tuple[str, tuple[Any, ...]]:
     """The event id and the row of one canonical event: its MSISDN and the personal
-    attributes pseudonymised, subscriber numbers in every other text scrubbed.
-
-    Free text is scrubbed before the personal attributes are pseudonymised, so a pseudonym's
-    hex digits are never mistaken for a number."""
+    attributes pseudonymised (:meth:`Table.row` scrubs every text after, numbers in the
+    free-text attributes included; it leaves pseudonyms as they are)."""
     occurred = moment(e.occurred_at)
     attributes = msgspec.structs.asdict(e.attributes)
     for name, value in attributes.items():
         if name in PERSONAL_ATTRIBUTES:
             attributes[name] = pseudonymize(value)
-        elif isinstance(value, str):
-            attributes[name] = pseudonymize.scrub(value)
     return e.event_id, (
         e.event_id,
         e.event_type,
@@ -100,7 +96,7 @@ def _values(e: Event, pseudonymize: Pseudonymizer) -> tuple[str, tuple[Any, ...]
         occurred,
         millis(occurred),
         pseudonymize(e.msisdn) if e.msisdn else "",
-        pseudonymize.scrub(e.session_id),
+        e.session_id,
         e.prefecture,
         e.brand or "",
         msgspec.json.encode(attributes).decode(),

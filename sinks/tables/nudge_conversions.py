@@ -62,7 +62,7 @@ def _values(c: Conversion, pseudonymize: Pseudonymizer) -> tuple[str, tuple[Any,
         moment(c.exposed_at),
         moment(c.converted_at),
         c.event_id or "",
-        pseudonymize.scrub(c.reply or ""),
+        c.reply or "",
         uint(c.score or 0, 8),
     )
 

@@ -59,7 +59,7 @@ def _values(r: DeliveryReceipt, pseudonymize: Pseudonymizer) -> tuple[str, tuple
         r.status,
         r.nudge_id or "",
         r.gateway,
-        pseudonymize.scrub(r.error_code or ""),
+        r.error_code or "",
         received,
         millis(received),
     )

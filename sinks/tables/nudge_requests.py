@@ -61,7 +61,7 @@ def _values(r: NudgeRequest, pseudonymize: Pseudonymizer) -> tuple[str, tuple[An
         pseudonymize(r.msisdn),
         r.prefecture,
         r.brand or "",
-        pseudonymize.scrub(r.text),
+        r.text,
         r.goal,
         requested,
         millis(requested),

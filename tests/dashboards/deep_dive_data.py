@@ -66,7 +66,7 @@ def occurred(e: Event) -> datetime:
 
 
 def insert(settings: Settings, produced: Iterable[Event]) -> None:
-    pseudonymize = Pseudonymizer(settings.pseudonym_key.get_secret_value().encode())
+    pseudonymize = Pseudonymizer.from_settings(settings)
     now = datetime.now(UTC).replace(microsecond=0)
     rows = [
         events.TABLE.row(

@@ -239,7 +239,7 @@ def test_webhook_down_for_a_while_then_everything_once_with_receipts_and_a_reply
         ("n-00003-0", "n-00003", "delivered")
     ]
     wait_for(lambda: _count(client, "events") >= 1, "the reply event", timeout=60)
-    subscriber = Pseudonymizer(s.pseudonym_key.get_secret_value().encode())(msisdn(3))
+    subscriber = Pseudonymizer.from_settings(s)(msisdn(3))
     assert client.execute(
         "SELECT event_type, subscriber, prefecture, brand, session_id, "
         "visitParamExtractString(attributes, 'text') FROM events"

@@ -65,7 +65,7 @@ def create(settings: Settings, campaign: CampaignSpec, client: Client) -> None:
 def members(emitted: list[Emitted], settings: Settings, campaign: CampaignSpec,
             as_of: datetime) -> set[str]:  # fmt: skip
     """The pseudonyms the campaign must ask, straight from the events produced."""
-    pseudonym = Pseudonymizer(settings.pseudonym_key.get_secret_value().encode())
+    pseudonym = Pseudonymizer.from_settings(settings)
     rows: list[Row] = []
     opt_outs: list[tuple[str, str]] = []
     for e in emitted:

@@ -38,6 +38,8 @@ def full(text: str) -> str:
         ("0086-138-1234-5678", TOKEN),
         ("86 138 1234 5678", TOKEN),
         ("8613812345678", TOKEN),
+        ("013812345678", TOKEN),  # dialled from a landline in another city
+        ("0 138 1234 5678", TOKEN),
         ("138.1234.5678", TOKEN),
         (full("13812345678"), TOKEN),
         (full("+86 138-1234-5678"), TOKEN),
@@ -51,6 +53,7 @@ def full(text: str) -> str:
             f'{{"t": "{TOKEN}"}}',
         ),
         ("13812345678 and 15900001111", f"{TOKEN} and msisdn:{_token('15900001111')}"),
+        (f"k1.{'1' * 32} 13812345678", f"k1.{'1' * 32} {TOKEN}"),  # a bare pseudonym stays
     ],
 )
 def test_each_written_form_becomes_the_token_of_the_plain_number(text: str, expected: str) -> None:

@@ -182,7 +182,7 @@ def _produce(settings: Settings, events: list[Event]) -> None:
 
 def _campaign_chunks(settings: Settings) -> list[tuple[int, bytes]]:
     """One audience chunk per partition: every staged subscriber, a budget of one SMS."""
-    pseudonymize = Pseudonymizer(settings.pseudonym_key.get_secret_value().encode())
+    pseudonymize = Pseudonymizer.from_settings(settings)
     guardrails = msgspec.convert(
         {"holdout_share": 0.0, "quiet_hours": None, "budget": {"max_messages": 1},
          "caps": {"rule_per_day": None, "rule_per_week": None, "all_per_day": None,
@@ -258,7 +258,7 @@ def test_every_guardrail_reason_lands_in_clickhouse_and_rules_reload_live(
     everything = set(get_args(Reason))
     wait_for(lambda: set().union(*reasons().values()) >= everything,
              f"every reason in ClickHouse: {sorted(everything)}", timeout=120)  # fmt: skip
-    pseudonymize = Pseudonymizer(settings.pseudonym_key.get_secret_value().encode())
+    pseudonymize = Pseudonymizer.from_settings(settings)
     found = reasons()
     for msisdn, (_, expected) in STAGED.items():
         assert expected <= found[pseudonymize(msisdn)], msisdn

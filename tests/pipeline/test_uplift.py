@@ -98,7 +98,7 @@ def test_the_measured_uplift_interval_contains_the_true_effect(
     simulated = _simulated(START, int(EVENTS), int(SEED))
     requests = {n: (m, g) for n, m, g in _requests(simulated)}
     by_pseudonym = {}
-    pseudonymize = Pseudonymizer(settings.pseudonym_key.get_secret_value().encode())
+    pseudonymize = Pseudonymizer.from_settings(settings)
     traffic: dict[str, list[Event]] = {}
     for event in simulated:
         if event.msisdn is not None:

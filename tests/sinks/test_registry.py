@@ -28,7 +28,7 @@ from sinks.client import connect
 from sinks.routes import TABLES, VIEWS, decoders, fed, routes
 from sinks.tables import Table, View
 from tests.fixtures.services import local_settings
-from tests.records import MSISDNS, records
+from tests.records import MSISDNS, comparable, records
 
 
 def test_every_topic_the_platform_creates_has_one_contract() -> None:
@@ -95,15 +95,6 @@ def test_every_contract_s_records_decode_as_its_producer_encodes_them(data: st.D
         assert msgspec.json.decode(msgspec.json.encode(record), type=contract.record) == record
 
 
-def _comparable(value: Any) -> Any:
-    """What ClickHouse gives back for ``value``: whole seconds for a time, lists for arrays."""
-    if isinstance(value, datetime):
-        return int(value.timestamp())
-    if isinstance(value, tuple | list):
-        return [_comparable(v) for v in value]
-    return value
-
-
 @pytest.mark.integration
 def test_records_of_every_topic_round_trip_through_their_tables(
     settings: Settings, clickhouse_db: str
@@ -138,7 +129,7 @@ def test_records_of_every_topic_round_trip_through_their_tables(
                 "WHERE kafka_offset = %(offset)s",
                 {"offset": offset},
             )
-            assert [_comparable(v) for v in back] == [_comparable(v) for v in row], table.name
+            assert [comparable(v) for v in back] == [comparable(v) for v in row], table.name
             assert not any(number in repr(back) for number in MSISDNS), table.name
 
     try:

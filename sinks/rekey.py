@@ -1,0 +1,281 @@
+"""``channelhub pseudonyms rotate``: carry every stored pseudonym to the active key.
+
+After the pseudonym key rotates (a new ``CHANNELHUB_PSEUDONYM_KEY`` with a higher
+``CHANNELHUB_PSEUDONYM_KEY_ID``, the old key moved to ``CHANNELHUB_PSEUDONYM_RETIRED_KEYS``),
+the services write new rows under the new key while ClickHouse still holds the history under
+the old one. Until this runs, a subscriber's old and new rows do not join, and an opt-out
+recorded before the change would not keep the subscriber out of a campaign audience.
+
+A pseudonym is chained (:mod:`kernel.pseudonym`): the current one is computed from the stored
+one, so this needs no MSISDN and never sees one. The work is ClickHouse's own, done where
+the data is:
+
+1. **Find** every String column of every MergeTree table of the database (so a table added
+   later is covered without a change here), and every distinct pseudonym under a retired key
+   in them: subscriber columns, ``msisdn:`` tokens in free text, pseudonymised attributes.
+2. **Map**: the current form of each, computed here, loaded into a ``Join`` table. ClickHouse
+   18.16 resolves ``joinGet`` in a mutation in the server's default database, so the map is
+   ``default.<db>_pseudonym_rekey``, dropped at the end.
+3. **Rewrite** with ``ALTER TABLE … UPDATE`` mutations, each column through one expression
+   that splits the text at the retired key's prefix and replaces each pseudonym through the
+   map, leaving everything else as it was. A column of the sorting key cannot be updated: the
+   rows whose key holds a retired pseudonym are inserted again re-keyed and the old rows
+   deleted (``opt_outs`` only, today). A table with materialized views on it would count such
+   inserts twice, so one is refused instead.
+4. **Check** that no retired pseudonym is left in any column.
+
+Every step is idempotent: a run that stops half-way is simply run again. The sink and the
+nudge stage must already run with the new key ring, so nothing new is written under the old
+key while this runs (a row that still is makes the check fail and says to run again).
+"""
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from clickhouse_driver import Client
+
+from kernel.errors import StorageError
+from kernel.pseudonym import Pseudonymizer
+from kernel.settings import Settings
+from sinks.client import connect, database_name, storage_errors
+
+log = logging.getLogger(__name__)
+
+#: Rows of the map per insert.
+_MAP_BATCH = 100_000
+#: How long one table's mutations may take before the rotation gives up (it can be rerun).
+MUTATION_TIMEOUT_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class TableColumns:
+    """A table's String columns, and which of them its sorting or partition key uses."""
+
+    table: str
+    columns: tuple[str, ...]
+    key_columns: tuple[str, ...]
+    has_views: bool
+
+
+@dataclass
+class Rotation:
+    """What a rotation did: per table, the rows re-keyed."""
+
+    key_id: int
+    pseudonyms: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"key_id": self.key_id, "pseudonyms": self.pseudonyms, "rows": self.rows}
+
+
+def rotate(settings: Settings, *, progress: Callable[[str], None] = log.info) -> Rotation:
+    """Re-key every pseudonym in the settings' database made under a retired key of the
+    settings' key ring."""
+    db = database_name(settings)
+    ring = Pseudonymizer.from_settings(settings)
+    # In the default database: the only one where this server's joinGet finds the map.
+    client = connect(settings, database=False)
+    try:
+        with storage_errors(f"cannot re-key the pseudonyms of ClickHouse database {db!r}"):
+            return _rotate(client, db, ring, progress)
+    finally:
+        client.disconnect()
+
+
+def _rotate(
+    client: Client, db: str, ring: Pseudonymizer, progress: Callable[[str], None]
+) -> Rotation:
+    result = Rotation(key_id=ring.key_id)
+    retired = ring.retired_ids()
+    if not retired:
+        progress(f"key {ring.key_id} is the only key: nothing to rotate")
+        return result
+    tables = string_columns(client, db)
+    affected = {t.table: n for t in tables if (n := _count(client, db, t, retired))}
+    if not affected:
+        progress(f"every pseudonym is under key {ring.key_id} already")
+        return result
+    olds = _retired_pseudonyms(client, db, [t for t in tables if t.table in affected], retired)
+    mapping = _map(olds, ring)
+    result.pseudonyms = len(mapping)
+    progress(f"{len(mapping)} pseudonyms under keys {retired} in {len(affected)} tables")
+    join = f"{db}_pseudonym_rekey"
+    client.execute(f"DROP TABLE IF EXISTS default.{join}")
+    client.execute(
+        f"CREATE TABLE default.{join} (old String, new String) ENGINE = Join(ANY, LEFT, old)"
+    )
+    try:
+        for start in range(0, len(mapping), _MAP_BATCH):
+            client.execute(
+                f"INSERT INTO default.{join} (old, new) VALUES",
+                mapping[start : start + _MAP_BATCH],
+            )
+        for t in tables:
+            if t.table in affected:
+                progress(f"{t.table}: re-keying {affected[t.table]} rows")
+                _rewrite(client, db, t, retired, join)
+                result.rows[t.table] = affected[t.table]
+    finally:
+        client.execute(f"DROP TABLE IF EXISTS default.{join}")
+    left = {t.table: n for t in tables if (n := _count(client, db, t, retired))}
+    if left:
+        raise StorageError(
+            f"rows under retired keys remain after re-keying: {left}; a service still writes "
+            "under a retired key: restart every service with the new key ring, then run "
+            "`channelhub pseudonyms rotate` again"
+        )
+    progress(f"every pseudonym is under key {ring.key_id} now")
+    return result
+
+
+def string_columns(client: Client, db: str) -> list[TableColumns]:
+    """Every MergeTree table of ``db`` with its String columns, in name order."""
+    tables = client.execute(
+        """
+        SELECT name, sorting_key, partition_key,
+               notEmpty(dependencies_table) AS has_views
+        FROM system.tables
+        WHERE database = %(db)s AND engine LIKE '%%MergeTree'
+        ORDER BY name
+        """,
+        {"db": db},
+    )
+    columns: dict[str, list[str]] = {}
+    for table, column in client.execute(
+        """
+        SELECT table, name FROM system.columns
+        WHERE database = %(db)s AND type = 'String'
+        ORDER BY table, name
+        """,
+        {"db": db},
+    ):
+        columns.setdefault(table, []).append(column)
+    found = []
+    for table, sorting, partition, has_views in tables:
+        if table not in columns:
+            continue
+        keys = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", f"{sorting} {partition}"))
+        names = tuple(columns[table])
+        found.append(
+            TableColumns(table, names, tuple(c for c in names if c in keys), bool(has_views))
+        )
+    return found
+
+
+def _pattern(retired: list[int]) -> str:
+    """The regular expression of a pseudonym under one of ``retired``."""
+    return rf"k(?:{'|'.join(map(str, retired))})[.][0-9a-f]{{32}}"
+
+
+def _holds(column: str, retired: list[int]) -> str:
+    """SQL: ``column`` holds a pseudonym under one of ``retired``."""
+    return f"match({column}, '{_pattern(retired)}')"
+
+
+def _any(columns: tuple[str, ...], retired: list[int]) -> str:
+    return " OR ".join(f"({_holds(c, retired)})" for c in columns) or "0"
+
+
+def _count(client: Client, db: str, t: TableColumns, retired: list[int]) -> int:
+    rows = client.execute(f"SELECT count() FROM {db}.{t.table} WHERE {_any(t.columns, retired)}")
+    return int(rows[0][0])
+
+
+def _retired_pseudonyms(
+    client: Client, db: str, tables: list[TableColumns], retired: list[int]
+) -> set[str]:
+    found: set[str] = set()
+    for t in tables:
+        for column in t.columns:
+            rows = client.execute(
+                f"SELECT DISTINCT arrayJoin(extractAll({column}, %(pattern)s)) "
+                f"FROM {db}.{t.table} WHERE {_holds(column, retired)}",
+                {"pattern": _pattern(retired)},
+            )
+            found.update(p for (p,) in rows)
+    return found
+
+
+def _map(olds: set[str], ring: Pseudonymizer) -> list[tuple[str, str]]:
+    """(old, current) of every pseudonym; each must be the ring's (its key is checked by
+    :meth:`Pseudonymizer.current` before a single row changes)."""
+    mapping = []
+    for old in sorted(olds):
+        new = ring.current(old)
+        if new is None:  # pragma: no cover - the pattern only finds the ring's key ids
+            raise StorageError(f"{old} is not a pseudonym of the key ring")
+        mapping.append((old, new))
+    return mapping
+
+
+def _rekeyed(column: str, retired: list[int], join: str) -> str:
+    """SQL: ``column`` with each pseudonym under a retired key replaced through the map.
+
+    The text is split at the key's prefix ``k<id>.``; every piece after the first starts with
+    the digest of a pseudonym if the prefix began one, and is then replaced by the map's
+    current pseudonym; a piece the map does not know gets its prefix back unchanged."""
+    expression = column
+    for key_id in retired:
+        prefix = f"'k{key_id}.'"
+        old = f"concat({prefix}, substring(piece, 1, 32))"
+        new = f"joinGet('{join}', 'new', {old})"
+        pieces = f"splitByString({prefix}, {expression})"
+        expression = (
+            "arrayStringConcat(arrayMap((piece, i) -> if(i = 1, piece, "
+            f"if({new} = '', concat({prefix}, piece), concat({new}, substring(piece, 33)))), "
+            f"{pieces}, arrayEnumerate({pieces})))"
+        )
+    return expression
+
+
+def _rewrite(client: Client, db: str, t: TableColumns, retired: list[int], join: str) -> None:
+    """Re-key one table: rows whose key holds a retired pseudonym inserted again and deleted,
+    then every other column updated in place."""
+    in_key = _any(t.key_columns, retired)
+    if t.key_columns and _rows(client, f"SELECT count() FROM {db}.{t.table} WHERE {in_key}"):
+        if t.has_views:
+            raise StorageError(
+                f"{t.table} has retired pseudonyms in its key and materialized views on it, "
+                "which would count the re-keyed rows twice; it cannot be re-keyed in place"
+            )
+        all_columns = [row[0] for row in client.execute(f"DESCRIBE TABLE {db}.{t.table}")]
+        # No aliases: ClickHouse would read an alias named like a column in the WHERE.
+        select = ", ".join(_rekeyed(c, retired, join) if c in t.columns else c for c in all_columns)
+        client.execute(
+            f"INSERT INTO {db}.{t.table} ({', '.join(all_columns)}) "
+            f"SELECT {select} FROM {db}.{t.table} WHERE {in_key}"
+        )
+        client.execute(f"ALTER TABLE {db}.{t.table} DELETE WHERE {in_key}")
+        _wait(client, db, t.table)
+    updatable = tuple(c for c in t.columns if c not in t.key_columns)
+    where = _any(updatable, retired)
+    if updatable and _rows(client, f"SELECT count() FROM {db}.{t.table} WHERE {where}"):
+        sets = ", ".join(f"{c} = {_rekeyed(c, retired, join)}" for c in updatable)
+        client.execute(f"ALTER TABLE {db}.{t.table} UPDATE {sets} WHERE {where}")
+        _wait(client, db, t.table)
+
+
+def _rows(client: Client, sql: str) -> int:
+    return int(client.execute(sql)[0][0])
+
+
+def _wait(client: Client, db: str, table: str) -> None:
+    """Until every mutation of ``table`` is done (ClickHouse runs them in the background)."""
+    deadline = time.monotonic() + MUTATION_TIMEOUT_SECONDS
+    delay = 0.05
+    running = (
+        "SELECT count() FROM system.mutations "
+        "WHERE database = %(db)s AND table = %(table)s AND is_done = 0"
+    )
+    while int(client.execute(running, {"db": db, "table": table})[0][0]):
+        if time.monotonic() > deadline:
+            raise StorageError(
+                f"{db}.{table}: mutations still running after {MUTATION_TIMEOUT_SECONDS:.0f} s "
+                "(system.mutations); run the rotation again once they finish"
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
