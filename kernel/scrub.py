@@ -26,12 +26,13 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-#: Folded text: a pseudonym already made, bare or in a token (left as it is, so scrubbing twice
-#: changes nothing and a pseudonym's hex digits are never taken for a number), or a mobile
-#: number with an optional country prefix and separators between digits.
+#: Folded text: a pseudonym already made, bare or in a token, or a UUID (left as they are, so
+#: scrubbing twice changes nothing and the hex digits of a pseudonym or an event id are never
+#: taken for a number), or a mobile number with an optional prefix and separators.
 _SEP = r"[\s\-.()\u2010-\u2015]{0,3}"
 _NUMBER = re.compile(
     r"k[0-9]{1,5}\.[0-9a-f]{32}"
+    r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     rf"|(?<![0-9])(?:(?:\+|00)?{_SEP}8{_SEP}6{_SEP}|0{_SEP})?"
     rf"(1{_SEP}[3-9](?:{_SEP}[0-9]){{9}})(?![0-9])"
 )

@@ -52,12 +52,40 @@ MUTATION_TIMEOUT_SECONDS = 3600.0
 
 @dataclass(frozen=True)
 class TableColumns:
-    """A table's String columns, and which of them its sorting or partition key uses."""
+    """A table's String, Nullable(String) and Array(String) columns, and which of them its
+    sorting or partition key uses."""
 
     table: str
     columns: tuple[str, ...]
     key_columns: tuple[str, ...]
     has_views: bool
+    arrays: frozenset[str] = frozenset()
+    nullables: frozenset[str] = frozenset()
+
+    def holds(self, column: str, retired: list[int]) -> str:
+        """SQL: ``column`` holds a pseudonym under one of ``retired``."""
+        if column in self.arrays:
+            return f"arrayExists(x -> {_holds('x', retired)}, {column})"
+        return _holds(self.text(column), retired)
+
+    def text(self, column: str) -> str:
+        """SQL: all of ``column``'s text: an array's items joined by spaces, NULL as ''."""
+        if column in self.arrays:
+            return f"arrayStringConcat({column}, ' ')"
+        return f"ifNull({column}, '')" if column in self.nullables else column
+
+    def rekeyed(self, column: str, retired: list[int], join: str) -> str:
+        """SQL: ``column`` re-keyed (:func:`_rekeyed`), item by item for an array, NULL kept."""
+        if column in self.arrays:
+            return f"arrayMap(x -> {_rekeyed('x', retired, join)}, {column})"
+        if column in self.nullables:
+            inner = _rekeyed(f"assumeNotNull({column})", retired, join)
+            return f"if(isNull({column}), {column}, {inner})"
+        return _rekeyed(column, retired, join)
+
+    def any_holds(self, columns: tuple[str, ...], retired: list[int]) -> str:
+        """SQL: any of ``columns`` holds a pseudonym under one of ``retired``."""
+        return " OR ".join(f"({self.holds(c, retired)})" for c in columns) or "0"
 
 
 @dataclass
@@ -133,7 +161,8 @@ def _rotate(
 
 
 def string_columns(client: Client, db: str) -> list[TableColumns]:
-    """Every MergeTree table of ``db`` with its String columns, in name order."""
+    """Every MergeTree table of ``db`` with its String, Nullable(String) and Array(String)
+    columns, in name order."""
     tables = client.execute(
         """
         SELECT name, sorting_key, partition_key,
@@ -145,15 +174,17 @@ def string_columns(client: Client, db: str) -> list[TableColumns]:
         {"db": db},
     )
     columns: dict[str, list[str]] = {}
-    for table, column in client.execute(
+    kinds: dict[tuple[str, str], str] = {}
+    for table, column, kind in client.execute(
         """
-        SELECT table, name FROM system.columns
-        WHERE database = %(db)s AND type = 'String'
+        SELECT table, name, type FROM system.columns
+        WHERE database = %(db)s AND type IN ('String', 'Array(String)', 'Nullable(String)')
         ORDER BY table, name
         """,
         {"db": db},
     ):
         columns.setdefault(table, []).append(column)
+        kinds[table, column] = kind
     found = []
     for table, sorting, partition, has_views in tables:
         if table not in columns:
@@ -161,7 +192,14 @@ def string_columns(client: Client, db: str) -> list[TableColumns]:
         keys = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", f"{sorting} {partition}"))
         names = tuple(columns[table])
         found.append(
-            TableColumns(table, names, tuple(c for c in names if c in keys), bool(has_views))
+            TableColumns(
+                table,
+                names,
+                tuple(c for c in names if c in keys),
+                bool(has_views),
+                frozenset(c for c in names if kinds[table, c] == "Array(String)"),
+                frozenset(c for c in names if kinds[table, c] == "Nullable(String)"),
+            )
         )
     return found
 
@@ -176,12 +214,10 @@ def _holds(column: str, retired: list[int]) -> str:
     return f"match({column}, '{_pattern(retired)}')"
 
 
-def _any(columns: tuple[str, ...], retired: list[int]) -> str:
-    return " OR ".join(f"({_holds(c, retired)})" for c in columns) or "0"
-
-
 def _count(client: Client, db: str, t: TableColumns, retired: list[int]) -> int:
-    rows = client.execute(f"SELECT count() FROM {db}.{t.table} WHERE {_any(t.columns, retired)}")
+    rows = client.execute(
+        f"SELECT count() FROM {db}.{t.table} WHERE {t.any_holds(t.columns, retired)}"
+    )
     return int(rows[0][0])
 
 
@@ -192,8 +228,8 @@ def _retired_pseudonyms(
     for t in tables:
         for column in t.columns:
             rows = client.execute(
-                f"SELECT DISTINCT arrayJoin(extractAll({column}, %(pattern)s)) "
-                f"FROM {db}.{t.table} WHERE {_holds(column, retired)}",
+                f"SELECT DISTINCT arrayJoin(extractAll({t.text(column)}, %(pattern)s)) "
+                f"FROM {db}.{t.table} WHERE {t.holds(column, retired)}",
                 {"pattern": _pattern(retired)},
             )
             found.update(p for (p,) in rows)
@@ -235,7 +271,7 @@ def _rekeyed(column: str, retired: list[int], join: str) -> str:
 def _rewrite(client: Client, db: str, t: TableColumns, retired: list[int], join: str) -> None:
     """Re-key one table: rows whose key holds a retired pseudonym inserted again and deleted,
     then every other column updated in place."""
-    in_key = _any(t.key_columns, retired)
+    in_key = t.any_holds(t.key_columns, retired)
     if t.key_columns and _rows(client, f"SELECT count() FROM {db}.{t.table} WHERE {in_key}"):
         if t.has_views:
             raise StorageError(
@@ -244,7 +280,9 @@ def _rewrite(client: Client, db: str, t: TableColumns, retired: list[int], join:
             )
         all_columns = [row[0] for row in client.execute(f"DESCRIBE TABLE {db}.{t.table}")]
         # No aliases: ClickHouse would read an alias named like a column in the WHERE.
-        select = ", ".join(_rekeyed(c, retired, join) if c in t.columns else c for c in all_columns)
+        select = ", ".join(
+            t.rekeyed(c, retired, join) if c in t.columns else c for c in all_columns
+        )
         client.execute(
             f"INSERT INTO {db}.{t.table} ({', '.join(all_columns)}) "
             f"SELECT {select} FROM {db}.{t.table} WHERE {in_key}"
@@ -252,9 +290,9 @@ def _rewrite(client: Client, db: str, t: TableColumns, retired: list[int], join:
         client.execute(f"ALTER TABLE {db}.{t.table} DELETE WHERE {in_key}")
         _wait(client, db, t.table)
     updatable = tuple(c for c in t.columns if c not in t.key_columns)
-    where = _any(updatable, retired)
+    where = t.any_holds(updatable, retired)
     if updatable and _rows(client, f"SELECT count() FROM {db}.{t.table} WHERE {where}"):
-        sets = ", ".join(f"{c} = {_rekeyed(c, retired, join)}" for c in updatable)
+        sets = ", ".join(f"{c} = {t.rekeyed(c, retired, join)}" for c in updatable)
         client.execute(f"ALTER TABLE {db}.{t.table} UPDATE {sets} WHERE {where}")
         _wait(client, db, t.table)
 

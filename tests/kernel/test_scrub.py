@@ -69,6 +69,7 @@ def test_each_written_form_becomes_the_token_of_the_plain_number(text: str, expe
         "138123456789",  # twelve digits
         "card 6222 0213 8123 4567 8",  # separators do not make a number out of a card
         "2026-11-27 13:45:01.123",
+        "01900000-0000-7013-8123-456780000003",  # an event id, hex digits and dashes
         "TD 5",
         "",
     ],

@@ -10,6 +10,7 @@ audience after it, and a number mentioned in a text still joins to the subscribe
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,7 @@ from tests.records import comparable, records
 
 pytestmark = pytest.mark.integration
 
+RETIRED = re.compile(r"k1\.[0-9a-f]{32}")
 OLD, NEW = "the old pseudonym key, long enough to pass", "the new pseudonym key, after rotation"
 
 
@@ -55,15 +57,15 @@ def _old(settings: Settings) -> Settings:
 
 
 def _retired_left(settings: Settings) -> dict[str, int]:
+    """Rows of every table holding a pseudonym under key 1 anywhere, read back whole and
+    searched here (not with the rotation's own SQL)."""
     client = connect(settings)
     try:
-        tables = rekey.string_columns(client, settings.clickhouse_database)
         left = {}
-        for t in tables:
-            where = " OR ".join(f"match({c}, 'k1[.][0-9a-f]{{32}}')" for c in t.columns)
-            ((n,),) = client.execute(f"SELECT count() FROM {t.table} WHERE {where}")
-            if n:
-                left[t.table] = n
+        for (table,) in client.execute("SHOW TABLES"):
+            rows = client.execute(f"SELECT * FROM {table}")
+            if n := sum(1 for row in rows if RETIRED.search(repr(row))):
+                left[table] = n
         return left
     finally:
         client.disconnect()
@@ -80,6 +82,7 @@ def test_re_keyed_rows_are_the_rows_the_new_key_makes(
     decode, tables = decoders(settings), routes(settings)
     ingested = datetime.now(UTC).replace(microsecond=0)
     offsets = itertools.count()
+    written: set[tuple[str, str]] = set()
     client = connect(settings)
 
     @hypothesis.settings(
@@ -98,7 +101,10 @@ def test_re_keyed_rows_are_the_rows_the_new_key_makes(
                 record = decode[topic](msgspec.json.encode(drawn))
                 offset = next(offsets)
                 position = {"partition": 1, "offset": offset, "ingested_at": ingested}
-                _, row = table.row(record, pseudonymize=old, **position)  # type: ignore[arg-type]
+                key, row = table.row(record, pseudonymize=old, **position)  # type: ignore[arg-type]
+                if (table.name, key) in written:
+                    continue  # one row per id: ReplacingMergeTree keeps only one
+                written.add((table.name, key))
                 client.execute(table.insert.format(db=clickhouse_db), [row])
                 _, want = table.row(record, pseudonymize=new, **position)  # type: ignore[arg-type]
                 expected.append((table.name, offset, want))
