@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from channelhub.simulator.engine import Engine, Scenario
+from channelhub.simulator.run import RunOptions, plan
 from kernel.pseudonym import Pseudonymizer
 from kernel.settings import Settings
 from schemas import Event as Canonical
@@ -34,6 +35,15 @@ def simulated(n: int, seed: int, start: datetime) -> list[Event]:
         assert not isinstance(decoded, Rejection)
         produced.append(msgspec.to_builtins(decoded))
     return produced
+
+
+def ending_now(n: int, seed: int) -> datetime:
+    """Where ``n`` events of the simulator must start to end just before now, at any hour
+    (the start its own ``--events`` run takes): later ones would be refused as ``in_future``."""
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    return datetime.fromtimestamp(
+        plan(RunOptions(events=n, seed=seed), now_ms).start_ms / 1000, UTC
+    )
 
 
 def event(

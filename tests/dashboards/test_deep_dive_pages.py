@@ -10,7 +10,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from dashboards.filters import preset_range
 from kernel.settings import Settings
 from tests.dashboards.browser import sign_in_as, table_rows, text_of, wait_for_text
-from tests.dashboards.deep_dive_data import Event, event, insert, occurred, simulated
+from tests.dashboards.deep_dive_data import Event, ending_now, event, insert, occurred, simulated
 from tests.dashboards.test_deep_dive_ivr import calls, contained
 from tests.dashboards.test_volume_page import serve
 from tests.fixtures.services import StartService
@@ -44,7 +44,7 @@ def test_every_deep_dive_page_loads_with_its_numbers(
     migrated: Settings, start_service: StartService, browser: WebDriver
 ) -> None:
     known = [
-        *simulated(20_000, seed=5, start=datetime.now(UTC) - timedelta(hours=10)),
+        *simulated(20_000, seed=5, start=ending_now(20_000, seed=5)),
         *hostile_texts(datetime.now(UTC) - timedelta(hours=1)),
     ]
     insert(migrated, known)

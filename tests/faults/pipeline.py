@@ -22,6 +22,7 @@ from msgspec import json
 from channelhub.platform.health import tcp_open
 from channelhub.platform.process import ManagedProcess
 from channelhub.simulator.engine import Emitted, Engine, Scenario
+from channelhub.simulator.run import RunOptions, plan
 from kernel.settings import Settings
 from schemas import Event, Rejection, validate
 from schemas.validation import MAX_EVENT_BYTES
@@ -35,8 +36,9 @@ from tests.fixtures.waiting import wait_until_settled
 
 
 def simulated_day(events: int, seed: int) -> list[Emitted]:
-    """``events`` valid events of the simulator, ending before now (about 23 h for 100k)."""
-    start_ms = int((time.time() - 86_400) * 1000)
+    """``events`` valid events of the simulator, ending before now at any hour (about a day
+    for 100k): the start the simulator's own ``--events`` run would take."""
+    start_ms = plan(RunOptions(events=events, seed=seed), int(time.time() * 1000)).start_ms
     return [e for _, e in zip(range(events), Engine(Scenario(seed=seed, start_ms=start_ms)),
                               strict=False)]  # fmt: skip
 
