@@ -30,7 +30,9 @@ def partition() -> tuple[NudgeCore, PartitionNudges]:
     return nudge_core, state
 
 
-def _request(state: PartitionNudges, size: int, **guardrails: object) -> CampaignRequest:
+def _request(
+    state: PartitionNudges, size: int, ring: Pseudonymizer = pseudonymize, **guardrails: object
+) -> CampaignRequest:
     members = sorted(state.subscribers)[:size]
     settings = msgspec.convert(
         {"holdout_share": 0.2, "quiet_hours": None, **guardrails}, GuardrailSettings
@@ -38,7 +40,7 @@ def _request(state: PartitionNudges, size: int, **guardrails: object) -> Campaig
     return CampaignRequest(
         campaign_id="spring",
         trigger_id="trigger-1",
-        subscribers=(*(pseudonymize(m) for m in members), "0" * 32),
+        subscribers=(*(ring(m) for m in members), "k1." + "0" * 32),
         template="【湖南移动】{prefecture_name}{brand_name}用户发送0101到10086查话费。",
         guardrails=settings,
         goal=UsesSelfService(function="query.realtime_charges", within_hours=72),
@@ -73,6 +75,20 @@ def test_the_partition_budget_caps_approvals(partition: tuple[NudgeCore, Partiti
     assert outcomes["approved"] == 7
     assert outcomes["budget_exhausted"] > 0
     assert state.budgets["spring"].messages == 7
+
+
+def test_a_chunk_fanned_out_before_the_key_rotated_still_finds_its_members(
+    partition: tuple[NudgeCore, PartitionNudges],
+) -> None:
+    """The fan-out named the members under key 1; the stage now runs with key 2 active."""
+    nudge_core, morning = partition
+    rotated = Pseudonymizer(b"new key", key_id=2, retired={1: b"test-key"})
+    after = NudgeCore(rules=nudge_core.rules, policy=nudge_core.policy, pseudonymize=rotated)
+    before = after.process_campaign(_copy(morning), _request(morning, 40))
+    since = after.process_campaign(_copy(morning), _request(morning, 40, rotated))
+    assert before.unknown_subscribers == since.unknown_subscribers == 1
+    assert [r.msisdn for r in before.requests] == [r.msisdn for r in since.requests]
+    assert len(before.requests) == 40
 
 
 def _copy(state: PartitionNudges) -> PartitionNudges:
