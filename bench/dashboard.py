@@ -21,11 +21,10 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 import typer
@@ -38,18 +37,7 @@ from channelhub.platform.isolated import isolated_settings, start_in_order
 from channelhub.platform.process import stop_all
 from channelhub.platform.stack import python_service
 from channelhub.simulator.engine import Engine, Scenario
-from dashboards.filters import VolumeFilter
-from dashboards.queries import (
-    cross_channel,
-    health,
-    ivr,
-    kiosks,
-    marketing,
-    online,
-    queue,
-    sms_hall,
-    volume,
-)
+from dashboards.queries.panels import panels
 from dashboards.screenshot import chromium, sign_in, wait_rendered
 from kernel.pseudonym import Pseudonymizer
 from kernel.settings import Settings
@@ -131,40 +119,6 @@ def _copy(client: Client, db: str, copies: range, shift: timedelta, span: timede
         _say(f"  copy {k} made")
 
 
-def _panels(settings: Settings, now: datetime) -> dict[str, Callable[[Client], Any]]:
-    """Every panel query with its page's default range."""
-    minute = now.replace(second=0, microsecond=0)
-    day, week = minute - timedelta(hours=24), minute - timedelta(days=7)
-    f24 = VolumeFilter(start=day, end=minute)
-    f7 = VolumeFilter(start=week, end=minute)
-    rules = queue.Rules()
-    return {
-        "volume.breakdown 24h": lambda c: volume.breakdown(c, f24),
-        "volume.series 24h": lambda c: volume.series(c, f24),
-        "volume.breakdown 7d": lambda c: volume.breakdown(c, f7),
-        "volume.series 7d": lambda c: volume.series(c, f7),
-        "volume.health": lambda c: volume.health(c, now),
-        "ivr.funnel 24h": lambda c: ivr.funnel(c, day, minute),
-        "ivr.lead_ins 24h": lambda c: ivr.lead_ins(c, day, minute),
-        "ivr.containment 24h": lambda c: ivr.containment(c, day, minute, now),
-        "sms_hall.messages 24h": lambda c: sms_hall.messages(c, day, minute),
-        "sms_hall.unknown_texts 24h": lambda c: sms_hall.unknown_texts(c, day, minute, 20),
-        "sms_hall.confirmations 24h": lambda c: sms_hall.confirmations(c, day, minute),
-        "cross_channel.mix 24h": lambda c: cross_channel.mix(c, f24),
-        "cross_channel.deflection 24h": lambda c: cross_channel.deflection(c, day, minute),
-        "cross_channel.recontacts 24h": lambda c: cross_channel.recontacts(c, day, minute),
-        "online.functions 24h": lambda c: online.functions(c, day, minute),
-        "online.reservations 24h": lambda c: online.reservations(c, day, minute, now),
-        "kiosks.terminals 24h": lambda c: kiosks.terminals(c, day, minute),
-        "queue.snapshot 15min": lambda c: queue.snapshot(c, now, timedelta(minutes=15), rules),
-        "queue.series 3h": lambda c: queue.series(c, now, 3, rules),
-        "health.events_per_second": lambda c: health.events_per_second(c, now),
-        "health.dead_letters 24h": lambda c: health.dead_letters(c, day),
-        "health.completeness": lambda c: health.completeness(c, settings.topic_partitions, now),
-        "marketing.funnel 7d": lambda c: marketing.funnel(c, "survey.satisfaction", week, now),
-    }
-
-
 def _time_queries(settings: Settings, repeat: int) -> list[tuple[str, list[float]]]:
     client = Client(
         settings.clickhouse_host, port=settings.clickhouse_port,
@@ -173,7 +127,7 @@ def _time_queries(settings: Settings, repeat: int) -> list[tuple[str, list[float
         database=settings.clickhouse_database,
     )  # fmt: skip
     results = []
-    for name, panel in _panels(settings, datetime.now(UTC)).items():
+    for name, panel in panels(settings.topic_partitions, datetime.now(UTC)).items():
         panel(client)  # warm: the first run reads the parts from disk
         times = []
         for _ in range(repeat):
@@ -246,7 +200,8 @@ def main(
             _copy(client, db, batch, shift, span)
             client.execute(f"OPTIMIZE TABLE {db}.events")
             ((rows,),) = client.execute("SELECT count() FROM events")
-            _say(f"{rows:,} events in ClickHouse; timing {len(_panels(settings, last))} panels")
+            n_panels = len(panels(settings.topic_partitions, last))
+            _say(f"{rows:,} events in ClickHouse; timing {n_panels} panels")
             queries = _time_queries(settings, repeat)
             _say("timing pages ...")
             pages = _time_pages(settings, state, page_repeat)

@@ -26,13 +26,15 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-#: Folded text: a pseudonym already made, bare or in a token, or a UUID (left as they are, so
-#: scrubbing twice changes nothing and the hex digits of a pseudonym or an event id are never
-#: taken for a number), or a mobile number with an optional prefix and separators.
+#: Folded text: a pseudonym already made, bare or in a token, a UUID, or a word of 16 or more
+#: hex digits (an id or a hash: a nudge id, a message id), each left as it is, so scrubbing
+#: twice changes nothing and no id loses digits that happen to look like a number; or a mobile
+#: number with an optional prefix and separators.
 _SEP = r"[\s\-.()\u2010-\u2015]{0,3}"
 _NUMBER = re.compile(
     r"k[0-9]{1,5}\.[0-9a-f]{32}"
     r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|(?<![0-9A-Za-z])[0-9a-fA-F]{16,}(?![0-9A-Za-z])"
     rf"|(?<![0-9])(?:(?:\+|00)?{_SEP}8{_SEP}6{_SEP}|0{_SEP})?"
     rf"(1{_SEP}[3-9](?:{_SEP}[0-9]){{9}})(?![0-9])"
 )
@@ -93,6 +95,6 @@ def _fold_char(char: str) -> str:
     if decimal is not None:
         return str(decimal)
     folded = unicodedata.normalize("NFKC", char)
-    if len(folded) == 1 and folded in _FOLDABLE:
-        return folded
+    if len(folded) == 1 and folded in _FOLDABLE and not folded.isdigit():
+        return folded  # a full-width plus, dash, dot or bracket; digits are decimals only
     return "#"

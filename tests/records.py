@@ -14,6 +14,7 @@ mentions one of them in one of :data:`NUMBER_FORMS`, so a test can look for thos
 afterwards.
 """
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -138,3 +139,10 @@ def comparable(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [comparable(v) for v in value]
     return value
+
+
+def readable_numbers(text: str) -> list[str]:
+    """The numbers of :data:`MSISDNS` that stand readable in ``text``: not inside a longer run
+    of decimal digits (of any script), which is another number (an order id) and which the
+    scrubber leaves alone. A superscript or circled digit is no decimal digit."""
+    return [n for n in MSISDNS if re.search(rf"(?<!\d){n}(?!\d)", text)]

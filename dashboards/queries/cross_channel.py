@@ -83,14 +83,14 @@ FROM (
         FROM events
         WHERE subscriber != '' AND {_IN_RANGE}
         GROUP BY session_id, subscriber
-    )
+    ) AS firsts
     ALL LEFT JOIN (
         SELECT subscriber, session_id AS other_session, min({_MS}) AS other_ms
         FROM events
         WHERE subscriber != ''
           AND occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(until)s)
         GROUP BY subscriber, session_id
-    ) USING subscriber
+    ) AS later USING subscriber
     GROUP BY session_id, first_channel
 )
 GROUP BY first_channel

@@ -93,13 +93,13 @@ FROM (
         SELECT session_id, caller AS subscriber, ended_ms,
                outcome = 'self_service' AND NOT zero AS self_service
         FROM ({CALLS})
-    )
+    ) AS calls
     ALL LEFT JOIN (
         SELECT subscriber, session_id AS other_session, {_MS} AS other_ms
         FROM events
         WHERE occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(until)s)
           AND subscriber IN (SELECT caller FROM ({CALLS}) WHERE outcome = 'self_service')
-    ) USING subscriber
+    ) AS later USING subscriber
     GROUP BY session_id, self_service, ended_ms
 )
 """

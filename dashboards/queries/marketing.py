@@ -48,10 +48,10 @@ SELECT count() FROM (
         SELECT nudge_id, length(message_ids) AS parts, arrayJoin(message_ids) AS message_id
         FROM nudge_dispatches
         WHERE rule_id = %(rule)s AND status = 'sent' AND nudge_id IN ({_REQUESTED})
-    )
+    ) AS parts_sent
     ALL INNER JOIN (
         SELECT message_id FROM nudge_receipts WHERE status = 'delivered' GROUP BY message_id
-    ) USING message_id
+    ) AS delivered_parts USING message_id
     GROUP BY nudge_id
 )
 WHERE delivered = parts

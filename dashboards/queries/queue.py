@@ -111,14 +111,14 @@ SELECT countIf(talk > 0), sum(talk) FROM (
         FROM events
         WHERE channel = 'ivr' AND event_type = 'ivr.agent_answered'
           AND occurred_at >= toDateTime(%(lookback)s) AND occurred_at < toDateTime(%(end)s)
-    )
+    ) AS answers
     ANY LEFT JOIN (
         SELECT session_id, toUInt32(min(occurred_at)) AS ended
         FROM events
         WHERE channel = 'ivr' AND event_type = 'ivr.call_ended'
           AND occurred_at >= toDateTime(%(lookback)s) AND occurred_at < toDateTime(%(end)s)
         GROUP BY session_id
-    ) USING session_id
+    ) AS endings USING session_id
     GROUP BY agent
 )
 """

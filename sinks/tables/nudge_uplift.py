@@ -55,12 +55,12 @@ FROM (
             FROM {{db}}.nudge_decisions
             WHERE outcome IN ('approved', 'holdout')
             GROUP BY nudge_id
-        )
+        ) AS decided
         ANY LEFT JOIN (
             SELECT nudge_id, toUInt8(1) AS converted
             FROM {{db}}.nudge_conversions
             GROUP BY nudge_id
-        ) USING nudge_id
+        ) AS conversions USING nudge_id
         GROUP BY rule
     )
 )

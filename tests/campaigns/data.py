@@ -55,7 +55,7 @@ def population(n: int, as_of: datetime, *, seed: int) -> Known:
     rows: list[Row] = []
     optouts: list[tuple[str, str]] = []
     for _ in range(n):
-        pseudonym = f"{rng.getrandbits(128):032x}"
+        pseudonym = f"k1.{rng.getrandbits(128):032x}"
         partition = rng.randrange(4)
         prefecture, brand = rng.choice(PREFECTURES), rng.choice(BRANDS)
         boundaries = [0, 7, 14, 30, 90]  # each used once: no two events at the same instant

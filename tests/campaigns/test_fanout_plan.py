@@ -26,7 +26,7 @@ TRIGGER = triggered("winback", scheduled_at=AT, at=AT, by="test")
 
 
 def _pseudonym(n: int) -> str:
-    return f"{n:032x}"
+    return f"k1.{n:032x}"
 
 
 @pytest.mark.parametrize("seed", range(200))

@@ -45,7 +45,7 @@ def _crowd(now: datetime) -> Known:
                                   (3, 41, "sms"), (2, 200, "web")):  # fmt: skip
         for _ in range(n):
             at = now - timedelta(days=rng.uniform(0, 25))
-            rows.append(Row(f"{rng.getrandbits(128):032x}", partition, channel,
+            rows.append(Row(f"k1.{rng.getrandbits(128):032x}", partition, channel,
                             f"{channel}.test_event", at, "changsha", "gotone",
                             f"{rng.getrandbits(128):032x}"))  # fmt: skip
     return Known(rows, [])

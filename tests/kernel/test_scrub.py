@@ -38,6 +38,7 @@ def full(text: str) -> str:
         ("0086-138-1234-5678", TOKEN),
         ("86 138 1234 5678", TOKEN),
         ("8613812345678", TOKEN),
+        ("m²13812345678", f"m²{TOKEN}"),  # a superscript is no digit of the number
         ("013812345678", TOKEN),  # dialled from a landline in another city
         ("0 138 1234 5678", TOKEN),
         ("138.1234.5678", TOKEN),
@@ -70,6 +71,8 @@ def test_each_written_form_becomes_the_token_of_the_plain_number(text: str, expe
         "card 6222 0213 8123 4567 8",  # separators do not make a number out of a card
         "2026-11-27 13:45:01.123",
         "01900000-0000-7013-8123-456780000003",  # an event id, hex digits and dashes
+        "nudge 9eb4433f06ec002e13812345678d9b27",  # a 32-hex id whose digits look like one
+        "1381234567813812345678",  # two numbers run together are one long number
         "TD 5",
         "",
     ],
