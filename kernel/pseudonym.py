@@ -17,7 +17,8 @@ subscriber's pseudonym is still computed through them.
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 
 from kernel.scrub import scrub
 from kernel.settings import Settings
@@ -50,6 +51,10 @@ class Pseudonymizer:
         self.key_id = key_id
         self._cache: dict[str, str] = {}
         self._cache_size = cache_size
+        #: ``text`` with every subscriber number, however written, replaced by
+        #: ``msisdn:<pseudonym>`` (:mod:`kernel.scrub`); a partial, since the sink calls it
+        #: for every string of every row.
+        self.scrub: Callable[[str], str] = partial(scrub, pseudonymize=self)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Pseudonymizer":
@@ -97,8 +102,3 @@ class Pseudonymizer:
             step.update(value.encode())
             value = f"k{key_id}.{step.hexdigest()[:32]}"
         return value
-
-    def scrub(self, text: str) -> str:
-        """``text`` with every subscriber number, however written, replaced by
-        ``msisdn:<pseudonym>`` (:mod:`kernel.scrub`)."""
-        return scrub(text, self)

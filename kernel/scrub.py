@@ -40,6 +40,10 @@ _NUMBER = re.compile(
 )
 #: A ``\uXXXX`` escape, as JSON writes non-ASCII (and, by some encoders, any) characters.
 _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+#: A whole value that is an id: a UUID, a pseudonym, a word of hex digits.
+_ID = re.compile(
+    r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}|k[0-9]{1,5}\.[0-9a-f]{32}|[0-9a-fA-F]{16,}"
+)
 #: Cheap test first: fewer than 11 digits (of any script) and no escape cannot hold a number.
 _DIGIT = re.compile(r"\d")
 _FOLDABLE = frozenset("0123456789+-.() \u2010\u2011\u2012\u2013\u2014\u2015")
@@ -47,16 +51,34 @@ _FOLDABLE = frozenset("0123456789+-.() \u2010\u2011\u2012\u2013\u2014\u2015")
 
 def scrub(text: str, pseudonymize: Callable[[str], str]) -> str:
     """``text`` with every subscriber number replaced by ``msisdn:<pseudonym>``."""
-    if "\\u" not in text and len(_DIGIT.findall(text)) < 11:
+    if len(text) < 11 or _ID.fullmatch(text):
+        return text  # too short for a number, or an id: most strings of a row
+    plain = "\\u" not in text
+    if plain and len(_DIGIT.findall(text)) < 11:
         return text
-    folded, starts, ends = _fold(text)
+    if plain and text.isascii():
+        # ASCII without escapes folds to itself: the search runs on the text as it is.
+        return _replace(text, text, None, pseudonymize)
+    return _replace(text, *_fold(text), pseudonymize)
+
+
+def _replace(
+    text: str,
+    folded: str,
+    spans: tuple[list[int], list[int]] | None,
+    pseudonymize: Callable[[str], str],
+) -> str:
+    """``text`` with each number found in ``folded`` replaced; ``spans`` maps each folded
+    character back to the text's (None: the two are the same)."""
     out: list[str] = []
     done = 0
     for match in _NUMBER.finditer(folded):
         if match.group(1) is None:
             continue
         number = re.sub(r"[^0-9]", "", match.group(1))
-        begin, end = starts[match.start()], ends[match.end() - 1]
+        begin, end = match.start(), match.end()
+        if spans is not None:
+            begin, end = spans[0][begin], spans[1][end - 1]
         out += [text[done:begin], "msisdn:", pseudonymize(number)]
         done = end
     if not out:
@@ -65,7 +87,7 @@ def scrub(text: str, pseudonymize: Callable[[str], str]) -> str:
     return "".join(out)
 
 
-def _fold(text: str) -> tuple[str, list[int], list[int]]:
+def _fold(text: str) -> tuple[str, tuple[list[int], list[int]]]:
     """The folded text, and for each of its characters the span of ``text`` it came from."""
     chars: list[str] = []
     starts: list[int] = []
@@ -81,7 +103,7 @@ def _fold(text: str) -> tuple[str, list[int], list[int]]:
         starts.append(at)
         ends.append(at + width)
         at += width
-    return "".join(chars), starts, ends
+    return "".join(chars), (starts, ends)
 
 
 def _fold_char(char: str) -> str:

@@ -114,20 +114,24 @@ WHERE {self.time_column} BETWEEN toDateTime(%(low)s) AND toDateTime(%(high)s)
         key, values = self.values(record, pseudonymize)
         scrub = pseudonymize.scrub
         return scrub(key), (
-            *(_scrubbed(v, scrub) for v in values),
+            *[
+                # A string of ten characters or fewer cannot hold an 11-digit number.
+                (scrub(v) if len(v) > 10 else v)
+                if type(v) is str
+                else _scrubbed_items(v, scrub)
+                if type(v) is list
+                else v
+                for v in values
+            ],
             uint(partition, 16),
             uint(offset, 64),
             ingested_at,
         )
 
 
-def _scrubbed(value: Any, scrub: Callable[[str], str]) -> Any:
-    """A column's value with its text scrubbed: a String, or each String of an Array."""
-    if isinstance(value, str):
-        return scrub(value)
-    if isinstance(value, list | tuple) and value and isinstance(value[0], str):
-        return [scrub(v) for v in value]
-    return value
+def _scrubbed_items(items: list[Any], scrub: Callable[[str], str]) -> list[Any]:
+    """An Array(String) column's value with each item scrubbed."""
+    return [scrub(v) if type(v) is str else v for v in items]
 
 
 @dataclass(frozen=True)
