@@ -13,9 +13,11 @@ the data is:
 1. **Find** every String column of every MergeTree table of the database (so a table added
    later is covered without a change here), and every distinct pseudonym under a retired key
    in them: subscriber columns, ``msisdn:`` tokens in free text, pseudonymised attributes.
-2. **Map**: the current form of each, computed here, loaded into a ``Join`` table. ClickHouse
-   18.16 resolves ``joinGet`` in a mutation in the server's default database, so the map is
-   ``default.<db>_pseudonym_rekey``, dropped at the end.
+2. **Map**: the current form of each, computed here, loaded into a ``Join`` table,
+   ``default.<db>_pseudonym_rekey``, dropped at the end. The one difference between the
+   versions is chosen here from ``version()``: ClickHouse 18.16 takes no database in
+   ``joinGet`` and looks for the map in its default database (in a mutation too, whatever the
+   session's), while a current server is given the qualified name.
 3. **Rewrite** with ``ALTER TABLE … UPDATE`` mutations, each column through one expression
    that splits the text at the retired key's prefix and replaces each pseudonym through the
    map, leaving everything else as it was. A column of the sorting key cannot be updated: the
@@ -109,14 +111,15 @@ def rotate(settings: Settings, *, progress: Callable[[str], None] = log.info) ->
     client = connect(settings, database=False)
     try:
         with storage_errors(f"cannot re-key the pseudonyms of ClickHouse database {db!r}"):
-            return _rotate(client, db, ring, progress)
+            return rekey(client, db, ring, progress)
     finally:
         client.disconnect()
 
 
-def _rotate(
+def rekey(
     client: Client, db: str, ring: Pseudonymizer, progress: Callable[[str], None]
 ) -> Rotation:
+    """:func:`rotate` on ``client``, whose session's database must be ``default``."""
     result = Rotation(key_id=ring.key_id)
     retired = ring.retired_ids()
     if not retired:
@@ -131,15 +134,17 @@ def _rotate(
     mapping = _map(olds, ring)
     result.pseudonyms = len(mapping)
     progress(f"{len(mapping)} pseudonyms under keys {retired} in {len(affected)} tables")
-    join = f"{db}_pseudonym_rekey"
-    client.execute(f"DROP TABLE IF EXISTS default.{join}")
+    table = f"{db}_pseudonym_rekey"
+    ((version,),) = client.execute("SELECT version()")
+    join = table if int(str(version).split(".")[0]) < 20 else f"default.{table}"
+    client.execute(f"DROP TABLE IF EXISTS default.{table}")
     client.execute(
-        f"CREATE TABLE default.{join} (old String, new String) ENGINE = Join(ANY, LEFT, old)"
+        f"CREATE TABLE default.{table} (old String, new String) ENGINE = Join(ANY, LEFT, old)"
     )
     try:
         for start in range(0, len(mapping), _MAP_BATCH):
             client.execute(
-                f"INSERT INTO default.{join} (old, new) VALUES",
+                f"INSERT INTO default.{table} (old, new) VALUES",
                 mapping[start : start + _MAP_BATCH],
             )
         for t in tables:
@@ -148,7 +153,7 @@ def _rotate(
                 _rewrite(client, db, t, retired, join)
                 result.rows[t.table] = affected[t.table]
     finally:
-        client.execute(f"DROP TABLE IF EXISTS default.{join}")
+        client.execute(f"DROP TABLE IF EXISTS default.{table}")
     left = {t.table: n for t in tables if (n := _count(client, db, t, retired))}
     if left:
         raise StorageError(

@@ -28,12 +28,15 @@ from dashboards.queries import cross_channel, marketing, queue
 from dashboards.queries.panels import panels
 from kernel.pseudonym import Pseudonymizer
 from kernel.settings import Settings
+from orchestration.campaigns.audience import members_query
 from schemas import Event as Canonical
 from schemas.campaign_spec import AgentContacts, Audience, ChannelUse
-from sinks import migrations
+from schemas.nudges import OptOutRecorded
+from sinks import migrations, rekey
 from sinks.client import connect
 from sinks.routes import TABLES, VIEWS, decoders, fed, routes
 from tests.dashboards.deep_dive_data import ending_now, simulated
+from tests.factories import make_event
 from tests.fixtures.current_engine import CurrentEngine
 from tests.records import records
 
@@ -249,3 +252,52 @@ def test_uplift_and_the_campaign_list_are_the_same_on_both_engines(
     assert _same(uplift.uplift(current, current.database)) == _same(expected)  # type: ignore[arg-type]
     campaigns = store.list_campaigns(server, db)
     assert _same(store.list_campaigns(current, current.database)) == _same(campaigns)  # type: ignore[arg-type]
+
+
+def test_a_key_rotation_re_keys_the_current_engine_too(current: CurrentEngine) -> None:
+    """``channelhub pseudonyms rotate`` on the engine the deployment runs: the same history,
+    opt-out and audience joins as on 18.16 (``tests/sinks/test_rekey.py``)."""
+    db = "rekeyed"
+    current.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
+    for name in migrations.available():
+        for statement in migrations.operations(name):
+            current.execute(statement.format(db=db))
+    old = Pseudonymizer(b"the old key")
+    new = Pseudonymizer(b"the new key", key_id=2, retired={1: b"the old key"})
+    a, b, c = "13800000001", "13800000002", "13800000003"
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    events, opt_outs = TABLES["events"], TABLES["opt_outs"]
+    rows = [
+        events.row(
+            msgspec.json.decode(
+                msgspec.json.encode(
+                    make_event(
+                        "sms.message_received", msisdn=who, occurred_at=at.isoformat(),
+                        attributes={"text": f"查 {b[:3]}-{b[3:7]}-{b[7:]}", "matched_code": None,
+                                    "match_kind": "unknown"},
+                    )
+                ),
+                type=Canonical,
+            ),
+            partition=0, offset=i, ingested_at=at, pseudonymize=old,
+        )[1]
+        for i, who in enumerate((a, b, c))
+    ]  # fmt: skip
+    current.execute(events.insert.format(db=db), rows)
+    opt_out = OptOutRecorded(msisdn=b, scope="*", event_id="e-1", at=at)
+    _, row = opt_outs.row(opt_out, partition=0, offset=9, ingested_at=at, pseudonymize=old)
+    current.execute(opt_outs.insert.format(db=db), [row])
+
+    done = rekey.rekey(current, db, new, progress=lambda _: None)  # type: ignore[arg-type]
+
+    assert done.rows == {"events": 3, "opt_outs": 1}
+    subscribers = current.execute(f"SELECT subscriber FROM {db}.events ORDER BY subscriber")
+    assert sorted(s for (s,) in subscribers) == sorted([new(a), new(b), new(c)])
+    ((mentions,),) = current.execute(
+        f"SELECT countIf(position(attributes, %(token)s) > 0) FROM {db}.events",
+        {"token": f"msisdn:{new(b)}"},
+    )
+    assert mentions == 3
+    sql, params = members_query(db, Audience(), datetime.now(UTC))
+    assert {m for m, *_ in current.execute(sql, params)} == {new(a), new(c)}
+    assert rekey.rekey(current, db, new, progress=lambda _: None).rows == {}  # type: ignore[arg-type]
