@@ -16,15 +16,13 @@ subscriber's pseudonym is still computed through them.
 
 import hashlib
 import hmac
-import re
 from collections.abc import Callable, Mapping
 from functools import partial
 
-from kernel.scrub import scrub
+from kernel.scrub import PSEUDONYM, scrub
 from kernel.settings import Settings
 
-#: A pseudonym anywhere in text: its key id (group 1) and its digest.
-PSEUDONYM = re.compile(r"k([0-9]{1,5})\.[0-9a-f]{32}")
+__all__ = ["PSEUDONYM", "Pseudonymizer"]
 
 
 class Pseudonymizer:
@@ -81,10 +79,9 @@ class Pseudonymizer:
     def current(self, pseudonym: str) -> str | None:
         """``pseudonym``, made under any key of the ring, as the active key makes it; None
         when it is not a pseudonym or its key is not in the ring."""
-        match = PSEUDONYM.fullmatch(pseudonym)
-        if match is None:
+        if PSEUDONYM.fullmatch(pseudonym) is None:
             return None
-        key_id = int(match.group(1))
+        key_id = int(pseudonym[1 : pseudonym.index(".")])
         ids = [i for i, _ in self._chain]
         if key_id not in ids:
             return None

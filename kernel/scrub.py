@@ -26,24 +26,25 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-#: Folded text: a pseudonym already made, bare or in a token, a UUID, or a word of 16 or more
-#: hex digits (an id or a hash: a nudge id, a message id), each left as it is, so scrubbing
-#: twice changes nothing and no id loses digits that happen to look like a number; or a mobile
-#: number with an optional prefix and separators.
+#: A pseudonym (:mod:`kernel.pseudonym`): the id of its key, then 128 bits of HMAC.
+PSEUDONYM = re.compile(r"k[0-9]{1,5}\.[0-9a-f]{32}")
+#: Ids a row's strings are full of, whose digits must never be taken for a number: a UUID (an
+#: event id), a pseudonym, a word of 16 or more hex digits (a nudge id, a message id, a hash).
+_UUID = r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"
+_HEX_WORD = r"[0-9a-fA-F]{16,}"
 _SEP = r"[\s\-.()\u2010-\u2015]{0,3}"
+#: Folded text: an id (left as it is, so scrubbing twice changes nothing and no id loses
+#: digits that happen to look like a number), or a mobile number with an optional prefix and
+#: separators.
 _NUMBER = re.compile(
-    r"k[0-9]{1,5}\.[0-9a-f]{32}"
-    r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-    r"|(?<![0-9A-Za-z])[0-9a-fA-F]{16,}(?![0-9A-Za-z])"
+    rf"{PSEUDONYM.pattern}|{_UUID}|(?<![0-9A-Za-z]){_HEX_WORD}(?![0-9A-Za-z])"
     rf"|(?<![0-9])(?:(?:\+|00)?{_SEP}8{_SEP}6{_SEP}|0{_SEP})?"
     rf"(1{_SEP}[3-9](?:{_SEP}[0-9]){{9}})(?![0-9])"
 )
 #: A ``\uXXXX`` escape, as JSON writes non-ASCII (and, by some encoders, any) characters.
 _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
-#: A whole value that is an id: a UUID, a pseudonym, a word of hex digits.
-_ID = re.compile(
-    r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}|k[0-9]{1,5}\.[0-9a-f]{32}|[0-9a-fA-F]{16,}"
-)
+#: A whole value that is one id.
+_ID = re.compile(rf"{_UUID}|{PSEUDONYM.pattern}|{_HEX_WORD}")
 #: Cheap test first: fewer than 11 digits (of any script) and no escape cannot hold a number.
 _DIGIT = re.compile(r"\d")
 _FOLDABLE = frozenset("0123456789+-.() \u2010\u2011\u2012\u2013\u2014\u2015")
