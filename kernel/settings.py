@@ -114,6 +114,19 @@ class Settings(BaseSettings):
     clickhouse_database: str = "channelhub"
     clickhouse_user: str = "default"
     clickhouse_password: SecretStr = SecretStr("")
+    #: A cluster of the servers' ``remote_servers`` to lay the tables out on
+    #: (:mod:`sinks.migrations.cluster`): every DDL runs ``ON CLUSTER <name>``, and each
+    #: MergeTree table ``x`` becomes ``x_local`` on every shard behind a Distributed table
+    #: ``x``. None: one server, plain tables.
+    clickhouse_cluster: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+    #: With a cluster: whether the shards' tables are Replicated (each shard has replicas
+    #: kept in step through ZooKeeper or Keeper), or plain MergeTree (one server per shard).
+    clickhouse_replicated: bool = True
+    #: Where a Replicated table keeps its state in ZooKeeper or Keeper:
+    #: ``<prefix>/{shard}/<database>/<table>_local``, ``{shard}`` a macro of each server.
+    clickhouse_zookeeper_prefix: str = Field(
+        "/clickhouse/tables", pattern=r"^(/[A-Za-z0-9_.{}-]+)+$"
+    )
 
     # Personal data: MSISDNs are stored only as keyed pseudonyms (kernel.pseudonym).
     pseudonym_key: SecretStr = SecretStr(DEV_PSEUDONYM_KEY)

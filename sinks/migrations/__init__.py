@@ -9,6 +9,11 @@ A table or view new to the registry gets its migration from :func:`write_missing
 (``channelhub migrate --new``): one module per table that no migration creates yet, applying
 its CREATE statements as the table object renders them. A change to an existing table is an
 ``ALTER`` written by hand in a new module.
+
+Migrations are written for one server. With ``clickhouse_cluster`` set, every statement (the
+log's own table too) is laid out on that cluster as it runs: ``ON CLUSTER``, shard-local
+tables behind Distributed ones (:mod:`sinks.migrations.cluster`). Without it the statements run
+exactly as written.
 """
 
 import importlib
@@ -18,11 +23,13 @@ from pathlib import Path
 
 from kernel.settings import Settings
 from sinks.client import connect, database_name, storage_errors
+from sinks.migrations.cluster import Cluster, merge_trees
 
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+$")
 
+CREATE_DATABASE = "CREATE DATABASE IF NOT EXISTS {db}"
 CREATE_LOG = """
 CREATE TABLE IF NOT EXISTS {db}.schema_migrations (name String, applied_at DateTime('UTC'))
 ENGINE = MergeTree() ORDER BY name
@@ -67,20 +74,48 @@ def write_missing(directory: Path = Path(__file__).parent) -> list[Path]:
     return written
 
 
+def layout(settings: Settings) -> Cluster | None:
+    """The cluster layout of the database, or None on one server (no ``clickhouse_cluster``)."""
+    if settings.clickhouse_cluster is None:
+        return None
+    db = database_name(settings)
+    every = [CREATE_LOG, *(s for name in available() for s in operations(name))]
+    return Cluster(
+        name=settings.clickhouse_cluster,
+        database=db,
+        sharded=merge_trees((s.format(db=db) for s in every), db),
+        replicated=settings.clickhouse_replicated,
+        zookeeper_prefix=settings.clickhouse_zookeeper_prefix,
+    )
+
+
+def rendered(cluster: Cluster | None, db: str, template: str) -> tuple[str, ...]:
+    """What runs for the statement ``template`` (``{db}`` for the database): the statement
+    itself on one server, its :meth:`Cluster.rewrite` on a cluster."""
+    statement = template.format(db=db)
+    return (statement,) if cluster is None else cluster.rewrite(statement)
+
+
 def migrate(settings: Settings) -> list[str]:
     """Create the database if needed and apply pending migrations; return those applied."""
     db = database_name(settings)
+    cluster = layout(settings)
     client = connect(settings, database=False)
     applied_now: list[str] = []
+
+    def run(template: str) -> None:
+        for statement in rendered(cluster, db, template):
+            client.execute(statement)
+
     with storage_errors(f"cannot migrate ClickHouse database {db!r}"):
-        client.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
-        client.execute(CREATE_LOG.format(db=db))
+        run(CREATE_DATABASE)
+        run(CREATE_LOG)
         done = {n for (n,) in client.execute(f"SELECT name FROM {db}.schema_migrations")}
         for name in available():
             if name in done:
                 continue
             for statement in operations(name):
-                client.execute(statement.format(db=db))
+                run(statement)
             client.execute(
                 f"INSERT INTO {db}.schema_migrations (name, applied_at) SELECT %(name)s, now()",
                 {"name": name},
