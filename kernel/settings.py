@@ -106,6 +106,17 @@ class Settings(BaseSettings):
     group_prefix: str = Field(
         "channelhub", description="consumer groups: <prefix>-validate, <prefix>-sink"
     )
+    #: Topic lifecycles (each topic's is in :mod:`schemas.registry`). How long the raw and
+    #: canonical events and the dead letters are kept: how far back ``channelhub rebuild``
+    #: and ``channelhub dlq redrive`` reach.
+    kafka_replay_horizon_hours: float = Field(14 * 24.0, gt=0)
+    #: How long every other topic of events is kept.
+    kafka_retention_hours: float = Field(7 * 24.0, gt=0)
+    #: How long a compacted topic's record stays before a newer one of its key may replace it
+    #: (``min.compaction.lag.ms``). Longer than the nudge stage may stay down: the changelog
+    #: records of a batch it never finished must not replace the checkpointed ones before the
+    #: stage has processed that batch again (:mod:`streams.state_store`).
+    kafka_compaction_lag_hours: float = Field(24.0, gt=0)
 
     # ClickHouse (native protocol)
     clickhouse_host: str = "127.0.0.1"

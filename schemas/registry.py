@@ -2,7 +2,7 @@
 
 A :class:`Contract` names the topic (by its settings field, so a deployment can rename it), the
 record type its producers encode and its consumers decode (a msgspec Struct, or a union of
-tagged ones), what its key is, the cleanup policy it should have, and the table the sink
+tagged ones), what its key is, how long its records are kept, and the table the sink
 projects it into (``None`` for a topic no table is made of). From this list follow the topics
 the platform creates (:func:`channelhub.platform.broker.topic_names`), the sink's routes
 (:func:`sinks.routes.routes`), and, through the table each one names, the CREATE statements,
@@ -13,14 +13,20 @@ with ``msgspec.json``; the sink decodes the bytes into that same type (a record 
 decode is a dead letter, ``unreadable_record``), and the table named here turns the decoded
 record into its row.
 
-Cleanup policies are what each topic should have on a real Kafka: ``compact`` for the nudge
-changelog, whose newest record per key is the state, ``delete`` (the broker's retention) for
-every other topic, whose records are events. :func:`channelhub.platform.broker.ensure_topics`
-creates every topic with the broker's default today: the local broker (Tansu 0.6.0, memory
-storage) accepts topic configs at creation but does not keep them (DescribeConfigs returns none)
-and loses every topic at a restart anyway. A real cluster's changelog must be created compacted
-by its operators, with ``min.compaction.lag.ms`` above a batch's duration (see
-:mod:`streams.state_store`).
+Each topic's lifecycle is stated here, and :mod:`channelhub.platform.topics` turns it, with the
+settings, into the configs every topic is created with (``cleanup.policy``, ``retention.ms``,
+``min.compaction.lag.ms``, ``segment.ms``):
+
+- ``compact``: the newest record per key, kept as long as the topic exists. The nudge
+  changelog, whose newest record per key is the state, and the alert rules, whose newest
+  change per rule is the rule's value (a change carries all of the rule's values, or its reset).
+- ``replay``: every record for ``kafka_replay_horizon_hours``. The raw and canonical events,
+  and the dead letters: what ``channelhub rebuild`` replays and ``channelhub dlq redrive``
+  reads back.
+- ``retain``: every record for ``kafka_retention_hours``: every other topic of events.
+- ``forever``: every record, never deleted. The campaign lifecycle, which the fan-out reads
+  from its start to know each campaign's spec. It is not compacted: a campaign's events share
+  its id as their key, so compaction would keep its last trigger and drop the spec.
 """
 
 from dataclasses import dataclass
@@ -42,7 +48,8 @@ from schemas.nudges import (
     OptOutRecorded,
 )
 
-CleanupPolicy = Literal["delete", "compact"]
+#: How long a topic keeps its records (see the module docstring).
+Lifecycle = Literal["compact", "replay", "retain", "forever"]
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,7 @@ class Contract:
     record: Any
     #: What the key is, for readers of the topic: it decides which records share a partition.
     key: str
-    cleanup: CleanupPolicy
+    lifecycle: Lifecycle
     #: The sink table made of the topic, by name (:mod:`sinks.routes` has the objects).
     table: str | None
 
@@ -67,22 +74,22 @@ class Contract:
 
 CONTRACTS: tuple[Contract, ...] = (
     Contract(
-        "topic_raw", Event, "the subscriber's MSISDN, or the kiosk's terminal id", "delete", None
+        "topic_raw", Event, "the subscriber's MSISDN, or the kiosk's terminal id", "replay", None
     ),
     Contract(
-        "topic_events", Event, "the subscriber's MSISDN, or the kiosk's terminal id", "delete",
+        "topic_events", Event, "the subscriber's MSISDN, or the kiosk's terminal id", "replay",
         "events",
     ),
-    Contract("topic_dlq", DeadLetter, "the rejected message's own key", "delete", "dead_letters"),
+    Contract("topic_dlq", DeadLetter, "the rejected message's own key", "replay", "dead_letters"),
     Contract(
-        "topic_nudges_requested", NudgeRequest, "the subscriber's MSISDN", "delete",
+        "topic_nudges_requested", NudgeRequest, "the subscriber's MSISDN", "retain",
         "nudge_requests",
     ),
     Contract(
-        "topic_nudges_decisions", DecidedNudge, "the subscriber's MSISDN", "delete",
+        "topic_nudges_decisions", DecidedNudge, "the subscriber's MSISDN", "retain",
         "nudge_decisions",
     ),
-    Contract("topic_nudges_outbound", DecidedNudge, "the subscriber's MSISDN", "delete", None),
+    Contract("topic_nudges_outbound", DecidedNudge, "the subscriber's MSISDN", "retain", None),
     # The changelog's records (streams.state_store.ChangeRecord) carry the stage's whole
     # guardrail state and still live with the stage; here they are only bytes.
     Contract(
@@ -91,28 +98,28 @@ CONTRACTS: tuple[Contract, ...] = (
         "partition the state belongs to", "compact", None,
     ),
     Contract(
-        "topic_nudges_dispatches", Dispatch, "the subscriber's MSISDN", "delete",
+        "topic_nudges_dispatches", Dispatch, "the subscriber's MSISDN", "retain",
         "nudge_dispatches",
     ),
     Contract(
-        "topic_nudges_receipts", DeliveryReceipt, "the gateway's message id", "delete",
+        "topic_nudges_receipts", DeliveryReceipt, "the gateway's message id", "retain",
         "nudge_receipts",
     ),
     Contract(
-        "topic_nudges_conversions", Conversion, "the subscriber's MSISDN", "delete",
+        "topic_nudges_conversions", Conversion, "the subscriber's MSISDN", "retain",
         "nudge_conversions",
     ),
     Contract(
-        "topic_nudges_optouts", OptOutRecorded, "the subscriber's MSISDN", "delete", "opt_outs"
+        "topic_nudges_optouts", OptOutRecorded, "the subscriber's MSISDN", "retain", "opt_outs"
     ),
     Contract(
         "topic_campaign_requests", CampaignRequest,
         "the campaign id; the partition is the events partition of the audience chunk",
-        "delete", None,
+        "retain", None,
     ),
-    Contract("topic_campaigns", CampaignEvent, "the campaign id", "delete", "campaign_events"),
-    Contract("topic_alerts", AlertEvent, "the alert rule's id", "delete", "alert_events"),
+    Contract("topic_campaigns", CampaignEvent, "the campaign id", "forever", "campaign_events"),
+    Contract("topic_alerts", AlertEvent, "the alert rule's id", "retain", "alert_events"),
     Contract(
-        "topic_alert_rules", RuleChange, "the alert rule's id", "delete", "alert_rule_changes"
+        "topic_alert_rules", RuleChange, "the alert rule's id", "compact", "alert_rule_changes"
     ),
 )  # fmt: skip

@@ -34,6 +34,7 @@ from channelhub.platform.restarts import (
     utc_stamp,
     write_record,
 )
+from channelhub.platform.topics import topic_configs
 from kernel.settings import Settings
 
 APP_STOP_GRACE = 5.0
@@ -85,7 +86,9 @@ def _migrate(settings: Settings) -> object:
 
 def _create_topics(settings: Settings) -> object:
     names = broker.topic_names(settings)
-    return broker.ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions)
+    return broker.ensure_topics(
+        settings.kafka_bootstrap, names, settings.topic_partitions, topic_configs(settings)
+    )
 
 
 def simulator_history(settings: Settings, *, now: datetime | None = None) -> list[str]:

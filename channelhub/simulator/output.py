@@ -29,8 +29,14 @@ class KafkaOutput:
 
     def __init__(self, settings: Settings) -> None:
         from channelhub.platform.broker import ensure_topics
+        from channelhub.platform.topics import topic_configs
 
-        ensure_topics(settings.kafka_bootstrap, [settings.topic_raw], settings.topic_partitions)
+        ensure_topics(
+            settings.kafka_bootstrap,
+            [settings.topic_raw],
+            settings.topic_partitions,
+            topic_configs(settings),
+        )
         self._producer = Producer(
             settings.kafka_bootstrap, settings.topic_raw, client_id="channelhub-simulator"
         )

@@ -3,7 +3,8 @@
 ``docker-compose.yml`` is read as compose reads it (anchors and merge keys resolved); every
 ``${VAR...}`` becomes a strong stand-in value (or its default), and each channelhub service's
 environment must then build the settings and pass the start-up checks of that service, while
-holding no secret it does not use.
+holding no secret it does not use. The init job creates the topics with the lifecycles the
+local stack gives them.
 """
 
 import re
@@ -14,6 +15,8 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 from pydantic import SecretStr
 
+from channelhub.platform.isolated import local_settings
+from channelhub.platform.topics import topic_configs
 from kernel.settings import SecretName, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,6 +91,19 @@ def test_the_dashboard_runs_under_gunicorn_and_is_checked_there() -> None:
     dashboard = COMPOSE["services"]["dashboard"]
     assert dashboard["command"] == ["python", "-m", "dashboards"]  # gunicorn, see its __main__
     assert "http://127.0.0.1:8050/login" in " ".join(dashboard["healthcheck"]["test"])
+
+
+def test_the_init_job_creates_the_topics_with_the_local_lifecycles() -> None:
+    environment = COMPOSE["services"]["init"]["environment"]
+    lifecycles = (
+        "kafka_replay_horizon_hours",
+        "kafka_retention_hours",
+        "kafka_compaction_lag_hours",
+    )
+    compose = local_settings(
+        **{name: _value(environment[f"CHANNELHUB_{name.upper()}"]) for name in lifecycles}
+    )
+    assert topic_configs(compose) == topic_configs(local_settings())
 
 
 def test_the_init_script_puts_no_password_into_sql() -> None:
