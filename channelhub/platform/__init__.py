@@ -8,6 +8,7 @@ broker, ClickHouse and the Python services itself, and stops them by PID.
     pids        pid files with start times, liveness from /proc, stopping process groups
     health      TCP and HTTP probes for specs
     broker      Tansu: spec, health, topic creation
+    topics      each topic's configs (cleanup, retention), from its lifecycle and the settings
     clickhouse  clickhouse-server: config rendering, spec, health
     stack       the ordered services of ``up``, the steps between them, restarting those that exit
     restarts    the backoff between restarts, and each service's restart record for ``status``
