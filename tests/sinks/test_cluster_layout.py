@@ -86,7 +86,8 @@ def test_on_a_cluster_migrate_runs_every_ddl_on_it_and_keeps_one_log(
     assert ran[1].split("(")[0].strip().endswith(f"{DB}.schema_migrations_local ON CLUSTER prod")
     assert f"Distributed(prod, {DB}, schema_migrations_local, cityHash64(name))" in ran[2]
     assert ran[3] == f"SELECT name FROM {DB}.schema_migrations"
-    assert [s for s in ran if s.startswith("INSERT")] == [_log(n) for n in migrations.available()]
+    logged = [s for s in ran if s.startswith(f"INSERT INTO {DB}.schema_migrations ")]
+    assert logged == [_log(n) for n in migrations.available()]
 
 
 def test_every_merge_tree_table_becomes_a_replicated_local_table_behind_a_distributed_one() -> None:
@@ -121,7 +122,12 @@ def test_every_merge_tree_table_becomes_a_replicated_local_table_behind_a_distri
 def test_every_statement_of_every_migration_renders_on_the_cluster() -> None:
     cluster = _cluster()
     for template in _templates():
-        rendered = cluster.rewrite(template.format(db=DB))
+        statement = template.format(db=DB)
+        rendered = cluster.rewrite(statement)
+        if statement.lstrip().startswith("INSERT"):
+            # A fill runs once, through the Distributed tables, which send each row to its shard.
+            assert rendered == (statement,)
+            continue
         assert rendered, template
         assert all(" ON CLUSTER prod" in s for s in rendered), template
         # Nothing the cluster runs is left with the template's placeholder.
