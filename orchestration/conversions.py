@@ -18,7 +18,8 @@ Everything here is pure: the stage folds events and decisions through :func:`ope
 """
 
 import re
-from typing import Literal
+from functools import lru_cache
+from typing import Literal, NamedTuple
 
 import msgspec
 
@@ -39,19 +40,51 @@ _HOUR_MS = 3_600_000
 _SCORE = re.compile(r"^\s*([1-5])\s*(?:分)?\s*$")
 
 
-class OpenGoal(msgspec.Struct, frozen=True, kw_only=True):
-    """One exposure still waiting for its goal: kept in the subscriber's state."""
+class ParsedGoal(NamedTuple):
+    kind: GoalKind
+    #: Journey function keys (``web:bill.realtime``) that convert; empty = any self-service use.
+    functions: tuple[str, ...]
+    window_ms: int
+
+
+@lru_cache(maxsize=1024)
+def parse_goal(goal: str) -> ParsedGoal | None:
+    """What a goal string asks for; None for one this code does not know."""
+    match = _GOAL.match(goal)
+    if match is None:
+        return None
+    if match["item"] is not None:
+        item = match["item"]
+        functions = () if item == ANY_FUNCTION else goal_functions(item)
+        return ParsedGoal("uses_self_service", functions, int(match["hours"]) * _HOUR_MS)
+    if match["survey_hours"] is not None:
+        return ParsedGoal("survey_reply", (), int(match["survey_hours"]) * _HOUR_MS)
+    return ParsedGoal("no_agent_call", (), int(match["days"]) * 24 * _HOUR_MS)
+
+
+class OpenGoal(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    """One exposure still waiting for its goal: kept in the subscriber's state, so only what
+    the goal string does not already say (its kind and functions are parsed from it)."""
 
     nudge_id: str
     rule_id: str
     campaign_id: str | None = None
     group: Group
     goal: str
-    kind: GoalKind
-    #: Journey function keys (``web:bill.realtime``) that convert; empty = any self-service use.
-    functions: tuple[str, ...] = ()
     exposed_ms: int
     deadline_ms: int
+
+    @property
+    def kind(self) -> GoalKind:
+        parsed = parse_goal(self.goal)
+        assert parsed is not None, "an open goal's string parsed when it was opened"
+        return parsed.kind
+
+    @property
+    def functions(self) -> tuple[str, ...]:
+        parsed = parse_goal(self.goal)
+        assert parsed is not None, "an open goal's string parsed when it was opened"
+        return parsed.functions
 
 
 class Reached(msgspec.Struct, frozen=True, kw_only=True):
@@ -71,29 +104,17 @@ def opened(request: NudgeRequest, decision: Decision, exposed_ms: int) -> OpenGo
         group = "holdout"
     else:
         return None
-    match = _GOAL.match(request.goal)
-    if match is None:
+    parsed = parse_goal(request.goal)
+    if parsed is None:
         return None
-    functions: tuple[str, ...] = ()
-    if match["item"] is not None:
-        kind: GoalKind = "uses_self_service"
-        window_ms = int(match["hours"]) * _HOUR_MS
-        if match["item"] != ANY_FUNCTION:
-            functions = goal_functions(match["item"])
-    elif match["survey_hours"] is not None:
-        kind, window_ms = "survey_reply", int(match["survey_hours"]) * _HOUR_MS
-    else:
-        kind, window_ms = "no_agent_call", int(match["days"]) * 24 * _HOUR_MS
     return OpenGoal(
         nudge_id=request.nudge_id,
         rule_id=request.rule_id,
         campaign_id=request.campaign_id,
         group=group,
         goal=request.goal,
-        kind=kind,
-        functions=functions,
         exposed_ms=exposed_ms,
-        deadline_ms=exposed_ms + window_ms,
+        deadline_ms=exposed_ms + parsed.window_ms,
     )
 
 

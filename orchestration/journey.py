@@ -1,7 +1,8 @@
 """Per-subscriber journey: what one MSISDN did recently on every channel, folded from events.
 
-The stream worker keeps one :class:`Journey` per MSISDN in a faust table with a changelog, so
-the state must be small, serialisable (msgspec) and bounded: channel and function uses older
+The nudge stage keeps one :class:`Journey` per MSISDN in its changelogged state
+(:mod:`streams.nudge_state`), so it must be small (``array_like``: encoded without field
+names), serialisable (msgspec) and bounded: channel and function uses older
 than :data:`KEEP_MS` are dropped, and at most :data:`MAX_FUNCTIONS` functions and
 :data:`MAX_AGENT_CONTACTS` agent contacts are kept. Times are integer milliseconds since the
 epoch (UTC): cheaper to store and compare than datetimes.
@@ -45,7 +46,7 @@ LIVE_CALL_TIMEOUT_MS = 2 * 3_600_000
 UNKNOWN_ITEM = "unknown"
 
 
-class Call(msgspec.Struct, frozen=True, kw_only=True):
+class Call(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     """The subscriber's current IVR call."""
 
     session_id: str
@@ -56,7 +57,7 @@ class Call(msgspec.Struct, frozen=True, kw_only=True):
     with_agent: bool = False
 
 
-class SmsDialogue(msgspec.Struct, frozen=True, kw_only=True):
+class SmsDialogue(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     """The subscriber's latest SMS-hall dialogue with 10086."""
 
     session_id: str
@@ -66,7 +67,7 @@ class SmsDialogue(msgspec.Struct, frozen=True, kw_only=True):
     result_reply_due: bool = False
 
 
-class Journey(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Journey(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, array_like=True):
     """What one subscriber did recently; the empty journey is ``Journey()``."""
 
     #: channel → time of the latest event on it (``agent`` is a request an agent handled).

@@ -38,25 +38,23 @@ from functools import lru_cache
 
 import msgspec
 
-from kernel.clock import EPOCH, from_ms, to_ms
+from kernel.clock import from_ms, to_ms
 from kernel.pseudonym import Pseudonymizer
 from orchestration.conversions import OpenGoal, closes_on_deadline, opened, reached
 from orchestration.guardrails import (
     GuardrailPolicy,
     GuardrailSettings,
     GuardrailState,
-    SubscriberState,
-    TokenBucket,
     parse_opt_out,
     record_opt_out,
 )
 from orchestration.guardrails.budget import BudgetState
-from orchestration.journey import Journey, apply, function_used, in_live_call
+from orchestration.guardrails.state import id_digest
+from orchestration.journey import KEEP_MS, apply, function_used, in_live_call
 from orchestration.rules import Rule, evaluate
 from orchestration.templates import BRAND_NAMES, PREFECTURE_NAMES, Template, compile_template
 from schemas import Event
 from schemas.campaigns import CampaignRequest, campaign_rule_id
-from schemas.envelope import Brand, Prefecture
 from schemas.events import SmsMessageReceived
 from schemas.nudges import (
     Conversion,
@@ -66,84 +64,25 @@ from schemas.nudges import (
     OptOutRecorded,
     nudge_id,
 )
+from streams.nudge_state import (
+    Held,
+    PartitionNudges,
+    SubscriberNudges,
+    due_ms,
+)
 
 #: The fields a campaign template may use: a campaign has no triggering event to draw on.
 CAMPAIGN_FIELDS = ("brand_name", "prefecture_name")
 
-#: Event ids remembered per subscriber to drop the duplicates at-least-once delivery makes.
-RECENT_EVENTS = 32
+#: Event ids remembered per subscriber to drop the duplicates at-least-once delivery makes
+#: (a re-validated raw tail or a collector's retried batch: the same events again, minutes
+#: apart at most; older copies are caught as late by :data:`LATE_MS`).
+RECENT_EVENTS = 16
+#: Subscribers looked at per call of :meth:`NudgeCore.process` for eviction.
+SWEEP_PER_BATCH = 2000
 #: An event this much older than the subscriber's newest one is a replay, not late news: it is
 #: neither evaluated nor applied (a replayed day must not re-trigger rules on a newer journey).
 LATE_MS = 15 * 60_000
-
-
-def due_ms(until: datetime) -> int:
-    """The first whole millisecond at or after ``until``: a request re-decided at the
-    watermark must never be asked before its time (it would be held again, for ever)."""
-    return -((EPOCH - until) // timedelta(milliseconds=1))
-
-
-class Held(msgspec.Struct, frozen=True, kw_only=True):
-    """A request the guardrails said "not now" to, and when to ask again.
-
-    ``guardrails`` is set for campaign requests, whose settings come with the request rather
-    than from a rule file.
-    """
-
-    request: NudgeRequest
-    until: datetime
-    guardrails: GuardrailSettings | None = None
-
-
-class SubscriberNudges(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """Everything the stage keeps about one subscriber: one changelog record."""
-
-    journey: Journey = msgspec.field(default_factory=Journey)
-    guardrails: SubscriberState = msgspec.field(default_factory=SubscriberState)
-    held: tuple[Held, ...] = ()
-    recent_events: tuple[str, ...] = ()
-    newest_ms: int = 0
-    #: Exposures (sent or held out) whose goal is still open: attribution's memory.
-    goals: tuple[OpenGoal, ...] = ()
-    #: Where the subscriber's latest event came from: what a campaign SMS is addressed with.
-    prefecture: Prefecture | None = None
-    brand: Brand | None = None
-
-
-@dataclass
-class PartitionNudges:
-    """The in-memory state of one partition; ``next_offset`` is the first event not yet in it."""
-
-    subscribers: dict[str, SubscriberNudges] = field(default_factory=dict)
-    watermark_ms: int = 0
-    gateway: TokenBucket = field(default_factory=TokenBucket)
-    #: The last send slot handed to a rate-limited request (see :meth:`NudgeCore._queue`).
-    rate_queue: datetime = EPOCH
-    next_offset: int = 0
-    #: (until ms, msisdn, nudge id) of every held request, earliest first.
-    due: list[tuple[int, str, str]] = field(default_factory=list)
-    #: (deadline ms, msisdn, nudge id) of every goal that converts when its window closes.
-    goal_due: list[tuple[int, str, str]] = field(default_factory=list)
-    #: Campaign id → what this partition's share of its budget has spent.
-    budgets: dict[str, BudgetState] = field(default_factory=dict)
-    #: Pseudonym → MSISDN of the subscribers, built when a campaign asks for it.
-    pseudonyms: dict[str, str] = field(default_factory=dict)
-
-    def index_held(self) -> None:
-        """Rebuild :attr:`due` and :attr:`goal_due` from the subscribers (after a restore)."""
-        self.due = [
-            (due_ms(h.until), msisdn, h.request.nudge_id)
-            for msisdn, sub in self.subscribers.items()
-            for h in sub.held
-        ]
-        heapq.heapify(self.due)
-        self.goal_due = [
-            (g.deadline_ms, msisdn, g.nudge_id)
-            for msisdn, sub in self.subscribers.items()
-            for g in sub.goals
-            if closes_on_deadline(g)
-        ]
-        heapq.heapify(self.goal_due)
 
 
 @dataclass
@@ -152,12 +91,13 @@ class Outputs:
 
     requests: list[NudgeRequest] = field(default_factory=list)
     decided: list[DecidedNudge] = field(default_factory=list)
-    changed: set[str] = field(default_factory=set)  # MSISDNs whose state changed
     conversions: list[Conversion] = field(default_factory=list)
     opt_outs: list[OptOutRecorded] = field(default_factory=list)
     skipped: int = 0  # duplicates and replays, not evaluated
-    #: Campaign audience members this partition has never seen an event of.
+    #: Campaign audience members this partition has never seen an event of (or has evicted).
     unknown_subscribers: int = 0
+    #: Subscribers whose state was evicted (:meth:`NudgeCore._sweep`).
+    evicted: int = 0
 
     @property
     def approved(self) -> list[DecidedNudge]:
@@ -172,6 +112,9 @@ class NudgeCore:
     policy: GuardrailPolicy
     #: MSISDN → the pseudonym ClickHouse knows it by (campaign audiences are pseudonyms).
     pseudonymize: Pseudonymizer | None = None
+    #: How long after a subscriber's newest event its state is kept (when nothing else holds
+    #: it): the journey's window, the longest any rule looks back.
+    keep_ms: int = KEEP_MS
 
     @property
     def rules_by_id(self) -> Mapping[str, Rule]:
@@ -205,7 +148,28 @@ class NudgeCore:
             self._release_due(part, by_id, out)
             self._close_goals(part, out)
             self._on_event(part, by_id, event, out)
+        out.evicted = self._sweep(part)
         return out
+
+    def _sweep(self, part: PartitionNudges) -> int:
+        """Evict the subscribers no window can use any more; return how many.
+
+        A state is needed while the journey's window (:attr:`keep_ms`) is open, and while a
+        request is held or a goal is open; caps, decided ids and dedupe all look back less
+        far. Once all are closed, the subscriber's next event finds what a new subscriber
+        finds (its opt-outs aside, which :attr:`PartitionNudges.opt_outs` keeps), so
+        evicting changes no decision. A few thousand states are looked at per call, walking
+        the whole partition in turn.
+        """
+        horizon = part.watermark_ms - self.keep_ms
+        evicted = 0
+        store = part.subscribers
+        for msisdn in store.next_to_sweep(SWEEP_PER_BATCH):
+            sub = store.get(msisdn)
+            if sub is not None and sub.newest_ms < horizon and not sub.held and not sub.goals:
+                del store[msisdn]
+                evicted += 1
+        return evicted
 
     def process_campaign(self, part: PartitionNudges, request: CampaignRequest) -> Outputs:
         """Ask, for each audience member on this partition, for the campaign's SMS.
@@ -220,7 +184,7 @@ class NudgeCore:
         now = max(request.requested_at, from_ms(part.watermark_ms))
         for pseudonym in request.subscribers:
             msisdn = self._resolve(part, pseudonym)
-            sub = None if msisdn is None else part.subscribers[msisdn]
+            sub = None if msisdn is None else part.subscribers.get(msisdn)
             if msisdn is None or sub is None or sub.prefecture is None:
                 out.unknown_subscribers += 1
                 continue
@@ -247,15 +211,15 @@ class NudgeCore:
             out.requests.append(nudge)
             sub = self._decide(part, sub, request.guardrails, nudge, now, out)
             part.subscribers[msisdn] = sub
-            out.changed.add(msisdn)
         return out
 
     def _resolve(self, part: PartitionNudges, pseudonym: str) -> str | None:
         if self.pseudonymize is None:
             raise RuntimeError("campaign requests need NudgeCore.pseudonymize")
-        if len(part.pseudonyms) != len(part.subscribers):
+        if part.pseudonyms_generation != part.subscribers.generation:
             pseudonymize = self.pseudonymize
             part.pseudonyms = {pseudonymize(m): m for m in part.subscribers}
+            part.pseudonyms_generation = part.subscribers.generation
         # A chunk fanned out before the key rotated names its members under the retired key.
         current = self.pseudonymize.current(pseudonym)
         return part.pseudonyms.get(current) if current is not None else None
@@ -266,9 +230,11 @@ class NudgeCore:
         msisdn = event.msisdn
         if msisdn is None:
             return
-        sub = part.subscribers.get(msisdn) or SubscriberNudges()
+        known = part.subscribers.get(msisdn)
+        sub = known or part.new_subscriber(msisdn)
         at_ms = to_ms(event.occurred_at)
-        if event.event_id in sub.recent_events:
+        digest = id_digest(event.event_id)
+        if digest in sub.recent:
             out.skipped += 1
             return
         opt_out = None
@@ -288,17 +254,18 @@ class NudgeCore:
                     )
                 )  # fmt: skip
                 sub = msgspec.structs.replace(sub, guardrails=recorded)
+                part.opt_outs[msisdn] = recorded.opt_outs
+                part.opt_outs_changed.add(msisdn)
         if at_ms < sub.newest_ms - LATE_MS:
             out.skipped += 1
-            if sub is not part.subscribers.get(msisdn):
+            if sub is not known:
                 part.subscribers[msisdn] = sub
-                out.changed.add(msisdn)
             return
         requests = evaluate(self.rules, event, sub.journey)
         sub = msgspec.structs.replace(
             sub,
             journey=apply(sub.journey, event),
-            recent_events=(*sub.recent_events, event.event_id)[-RECENT_EVENTS:],
+            recent=(*_still_recent(sub, at_ms), digest)[-RECENT_EVENTS:],
             newest_ms=max(sub.newest_ms, at_ms),
             prefecture=event.prefecture,
             brand=event.brand,
@@ -311,7 +278,6 @@ class NudgeCore:
             rule = by_id[request.rule_id]
             sub = self._decide(part, sub, rule.guardrails, request, event.occurred_at, out)
         part.subscribers[msisdn] = sub
-        out.changed.add(msisdn)
 
     def _attribute(
         self,
@@ -346,8 +312,10 @@ class NudgeCore:
         """Convert every "no agent call" goal whose window closed without one."""
         while part.goal_due and part.goal_due[0][0] < part.watermark_ms:
             _, msisdn, goal_id = heapq.heappop(part.goal_due)
-            sub = part.subscribers[msisdn]
-            goal = next((g for g in sub.goals if g.nudge_id == goal_id), None)
+            sub = part.subscribers.get(msisdn)
+            goal = (
+                None if sub is None else next((g for g in sub.goals if g.nudge_id == goal_id), None)
+            )
             if goal is None:
                 continue  # failed by an agent call meanwhile
             out.conversions.append(
@@ -356,7 +324,6 @@ class NudgeCore:
             part.subscribers[msisdn] = msgspec.structs.replace(
                 sub, goals=tuple(g for g in sub.goals if g is not goal)
             )
-            out.changed.add(msisdn)
 
     def _release_due(self, part: PartitionNudges, by_id: Mapping[str, Rule], out: Outputs) -> None:
         """Re-decide, at the watermark, every held request whose time has come."""
@@ -375,7 +342,6 @@ class NudgeCore:
             if settings is not None:  # a rule removed since: its held nudges are dropped
                 sub = self._decide(part, sub, settings, held.request, now, out)
             part.subscribers[msisdn] = sub
-            out.changed.add(msisdn)
 
     def _decide(
         self,
@@ -447,6 +413,14 @@ def _conversion(
         reply=reply,
         score=score,
     )
+
+
+def _still_recent(sub: SubscriberNudges, at_ms: int) -> tuple[int, ...]:
+    """The event digests worth keeping beside an event at ``at_ms``: none once it is more than
+    :data:`LATE_MS` past the subscriber's newest, since a copy of any earlier event would then
+    be skipped as late anyway (and a late copy changes nothing: its goal is already
+    converted, its opt-out already recorded)."""
+    return sub.recent if at_ms - LATE_MS <= sub.newest_ms else ()
 
 
 @lru_cache(maxsize=64)

@@ -42,8 +42,9 @@ from schemas.campaigns import CampaignRequest
 from schemas.events import Event
 from streams.acks import Offsets
 from streams.nudge_core import NudgeCore, Outputs, PartitionNudges
+from streams.produce import send_records
 from streams.runtime import Acks, BatchStage, Fetched
-from streams.state_store import changelog, encode, restore
+from streams.state_store import changelog, restore
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ class NudgeStage(BatchStage):
                 requested=len(out.requests), decided=len(out.decided),
                 approved=len(out.approved), skipped=out.skipped,
                 conversions=len(out.conversions), opt_outs=len(out.opt_outs),
-                unknown_campaign_subscribers=out.unknown_subscribers,
+                unknown_campaign_subscribers=out.unknown_subscribers, evicted=out.evicted,
             )  # fmt: skip
         return pending, commit
 
@@ -144,7 +145,6 @@ class NudgeStage(BatchStage):
                 )  # fmt: skip
             merged.requests += out.requests
             merged.decided += out.decided
-            merged.changed |= out.changed
             merged.unknown_subscribers += out.unknown_subscribers
         return merged
 
@@ -152,21 +152,27 @@ class NudgeStage(BatchStage):
         self, partition: int, part: PartitionNudges, out: Outputs
     ) -> list[asyncio.Future[object]]:
         """Send one partition's outputs and its changelog; return the acknowledgements."""
-        s, send = self.settings, self.producer.send
-        futures = [
-            await send(s.topic_nudges_requested, encode(r), r.msisdn.encode()) for r in out.requests
+        s, producer = self.settings, self.producer
+        decided = [(d.request.msisdn.encode(), _json(d)) for d in out.decided]
+        approved = [
+            record
+            for record, d in zip(decided, out.decided, strict=True)
+            if d.decision.outcome == "approved"
         ]
-        for d in out.decided:
-            key, value = d.request.msisdn.encode(), encode(d)
-            futures.append(await send(s.topic_nudges_decisions, value, key))
-            if d.decision.outcome == "approved":
-                futures.append(await send(s.topic_nudges_outbound, value, key))
-        for c in out.conversions:
-            futures.append(await send(s.topic_nudges_conversions, encode(c), c.msisdn.encode()))
-        for o in out.opt_outs:
-            futures.append(await send(s.topic_nudges_optouts, encode(o), o.msisdn.encode()))
-        for key, record in changelog(part, out.changed):
-            futures.append(await send(s.topic_nudges_state, record, key, partition=partition))
+        outputs = {
+            s.topic_nudges_requested: [(r.msisdn.encode(), _json(r)) for r in out.requests],
+            s.topic_nudges_decisions: decided,
+            s.topic_nudges_outbound: approved,
+            s.topic_nudges_conversions: [(c.msisdn.encode(), _json(c)) for c in out.conversions],
+            s.topic_nudges_optouts: [(o.msisdn.encode(), _json(o)) for o in out.opt_outs],
+        }
+        futures = []
+        for topic, records in outputs.items():
+            if records:
+                futures += await send_records(producer, topic, records)
+        futures += await send_records(
+            producer, s.topic_nudges_state, changelog(part), partition=partition
+        )
         return futures
 
     async def on_assigned(self, assigned: set[TopicPartition]) -> None:
@@ -199,6 +205,7 @@ class NudgeStage(BatchStage):
 
 
 _campaign_request = msgspec.json.Decoder(CampaignRequest).decode
+_json = msgspec.json.Encoder().encode
 
 
 def _decoded(records: list[ConsumerRecord]) -> list[tuple[int, Event]]:

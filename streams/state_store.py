@@ -2,9 +2,12 @@
 
 Changelog partition ``p`` holds the state of events partition ``p`` (records are produced to
 the explicit partition, never through a partitioner). Per processed batch and partition the
-stage writes one :class:`SubscriberRecord` per changed subscriber, then one
-:class:`Checkpoint` with the partition's next events offset, watermark, token bucket and rate
-queue. A restore applies subscriber records only when the checkpoint after them is read:
+stage writes one Kafka record batch (:mod:`streams.produce`) of MessagePack records: each
+changed subscriber's state keyed by MSISDN (the bytes :mod:`streams.nudge_state` already holds)
+or a tombstone for an evicted one, each opt-out recorded (key ``\x01`` + MSISDN, never
+tombstoned), then one :class:`Checkpoint` with the partition's next events offset, watermark,
+token bucket and rate queue. Keyed so, the topic compacts to one record per subscriber and
+opt-out. A restore applies subscriber records only when the checkpoint after them is read:
 records after the last checkpoint belong to a batch that never completed, which the stage
 reprocesses from the checkpoint's offset, so state and offsets always move together.
 
@@ -19,7 +22,6 @@ checkpointed record in favour of an unfinished batch's record.
 import asyncio
 import time
 import uuid
-from collections.abc import Iterable
 from datetime import datetime
 
 import msgspec
@@ -28,18 +30,18 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from kernel import kafka
 from orchestration.guardrails import TokenBucket
 from orchestration.guardrails.budget import BudgetState
-from streams.nudge_core import PartitionNudges, SubscriberNudges
+from streams.nudge_state import (
+    OptOuts,
+    PartitionNudges,
+    decode_opt_outs,
+    encode_opt_outs,
+)
 
 #: How long a restore may take before it gives up with an error (the worker then restarts).
 RESTORE_TIMEOUT_S = 120.0
 
 
-class SubscriberRecord(msgspec.Struct, frozen=True, tag="subscriber"):
-    msisdn: str
-    state: SubscriberNudges
-
-
-class Checkpoint(msgspec.Struct, frozen=True, tag="checkpoint"):
+class Checkpoint(msgspec.Struct, frozen=True, kw_only=True):
     next_offset: int
     watermark_ms: int
     gateway: TokenBucket
@@ -47,27 +49,31 @@ class Checkpoint(msgspec.Struct, frozen=True, tag="checkpoint"):
     budgets: dict[str, BudgetState] = {}
 
 
-class Probe(msgspec.Struct, frozen=True, tag="probe"):
+class Probe(msgspec.Struct, frozen=True):
     """Written at restore to learn the exact end of the partition; ignored when read."""
 
     token: str
 
 
-ChangeRecord = SubscriberRecord | Checkpoint | Probe
-
-_decode = msgspec.json.Decoder(ChangeRecord).decode
-encode = msgspec.json.Encoder().encode
+encode = msgspec.msgpack.Encoder().encode
+_decode_checkpoint = msgspec.msgpack.Decoder(Checkpoint).decode
+#: Keys of the records that are not a subscriber's (an MSISDN never starts with a control
+#: character).
 CHECKPOINT_KEY = b"\x00checkpoint"
 PROBE_KEY = b"\x00probe"
+OPT_OUT_PREFIX = b"\x01"
+
+Record = tuple[bytes, bytes | None]
 
 
-def changelog(part: PartitionNudges, changed: Iterable[str]) -> list[tuple[bytes, bytes]]:
-    """The (key, value) records of one processed batch: changed subscribers, then the
-    checkpoint that makes them count."""
-    records = [
-        (msisdn.encode(), encode(SubscriberRecord(msisdn, part.subscribers[msisdn])))
-        for msisdn in sorted(changed)
-    ]
+def changelog(part: PartitionNudges) -> list[Record]:
+    """The (key, value) records of one processed batch: the changed and evicted subscribers
+    (their encoded states, or a tombstone), the opt-outs recorded, then the checkpoint that
+    makes them count. Flushes the batch's changes into the partition's store."""
+    records = part.subscribers.flush()
+    for msisdn in sorted(part.opt_outs_changed):
+        records.append((OPT_OUT_PREFIX + msisdn.encode(), encode_opt_outs(part.opt_outs[msisdn])))
+    part.opt_outs_changed.clear()
     checkpoint = Checkpoint(
         next_offset=part.next_offset,
         watermark_ms=part.watermark_ms,
@@ -80,28 +86,49 @@ def changelog(part: PartitionNudges, changed: Iterable[str]) -> list[tuple[bytes
 
 
 class Replay:
-    """Applies one partition's changelog records, committing at each checkpoint."""
+    """Applies one partition's changelog records, committing at each checkpoint.
+
+    A subscriber's record is kept as the bytes it was written as (nothing is decoded until
+    :meth:`finish` indexes the held requests and open goals).
+    """
 
     def __init__(self) -> None:
         self.state = PartitionNudges()
-        self._staged: dict[str, SubscriberNudges] = {}
+        self._staged: dict[str, bytes | None] = {}
+        self._staged_opt_outs: dict[str, OptOuts] = {}
 
-    def read(self, value: bytes) -> None:
-        record = _decode(value)
-        if isinstance(record, SubscriberRecord):
-            self._staged[record.msisdn] = record.state
-        elif isinstance(record, Checkpoint):
-            self.state.subscribers.update(self._staged)
-            self._staged.clear()
-            self.state.next_offset = record.next_offset
-            self.state.watermark_ms = record.watermark_ms
-            self.state.gateway = record.gateway
-            self.state.rate_queue = record.rate_queue
-            self.state.budgets = dict(record.budgets)
+    def read(self, key: bytes | None, value: bytes | None) -> None:
+        if not key:
+            return
+        if key == CHECKPOINT_KEY:
+            if value is not None:
+                self._checkpoint(_decode_checkpoint(value))
+        elif key.startswith(OPT_OUT_PREFIX):
+            if value is not None:
+                self._staged_opt_outs[key[1:].decode()] = decode_opt_outs(value)
+        elif key != PROBE_KEY:
+            self._staged[key.decode()] = value
+
+    def _checkpoint(self, record: Checkpoint) -> None:
+        encoded = self.state.subscribers.encoded
+        for msisdn, value in self._staged.items():
+            if value is None:
+                encoded.pop(msisdn, None)
+            else:
+                encoded[msisdn] = value
+        self.state.opt_outs.update(self._staged_opt_outs)
+        self._staged.clear()
+        self._staged_opt_outs.clear()
+        self.state.next_offset = record.next_offset
+        self.state.watermark_ms = record.watermark_ms
+        self.state.gateway = record.gateway
+        self.state.rate_queue = record.rate_queue
+        self.state.budgets = dict(record.budgets)
 
     def finish(self) -> PartitionNudges:
         """The state as of the last checkpoint; an unfinished batch's records are dropped."""
         self._staged.clear()
+        self._staged_opt_outs.clear()
         self.state.index_held()
         return self.state
 
@@ -131,7 +158,7 @@ async def restore(
             for tp, records in fetched.items():
                 for r in records:
                     if r.offset < ends[tp.partition]:
-                        replays[tp.partition].read(r.value)
+                        replays[tp.partition].read(r.key, r.value)
                     else:
                         waiting.discard(tp.partition)
             await asyncio.sleep(0)

@@ -11,6 +11,7 @@ dead-letter ids, which the ClickHouse sink collapses.
 from datetime import UTC, datetime, timedelta
 
 from streams.acks import Offsets
+from streams.produce import Record, send_records
 from streams.routing import RawMessage, route
 from streams.runtime import Acks, BatchStage, Fetched
 
@@ -32,8 +33,7 @@ class RawValidator(BatchStage):
         topics = {"events": s.topic_events, "dlq": s.topic_dlq}
         now = datetime.now(UTC)
         skew = timedelta(seconds=s.clock_skew_seconds)
-        send = self.producer.send
-        pending = []
+        out: dict[str, list[Record]] = {"events": [], "dlq": []}
         commit: Offsets = {}
         for tp, records in fetched.items():
             for r in records:
@@ -41,7 +41,11 @@ class RawValidator(BatchStage):
                     r.value, r.key, r.topic, r.partition, r.offset, r.timestamp / 1000
                 )
                 routed = route(message, now=now, skew=skew)
-                pending.append(await send(topics[routed.destination], routed.value, routed.key))
-                self.counts[routed.destination] += 1
+                out[routed.destination].append((routed.key, routed.value))
             commit[tp] = records[-1].offset + 1
+        pending = []
+        for destination, routed_records in out.items():
+            self.counts[destination] += len(routed_records)
+            if routed_records:
+                pending += await send_records(self.producer, topics[destination], routed_records)
         return pending, commit

@@ -25,6 +25,7 @@ from orchestration.guardrails import (
     record_opt_out,
 )
 from orchestration.guardrails.ratelimit import epoch_us
+from orchestration.guardrails.state import id_digest
 from schemas.nudges import Decision, NudgeRequest, nudge_id
 
 POLICY = GuardrailPolicy(rate_limit=RateLimit(per_second=10.0, burst=10))
@@ -274,7 +275,7 @@ def test_remembered_ids_are_bounded() -> None:
     for n in range(5):
         _, state = policy.decide(request(f"event-{n}"), settings, state, MORNING)
     assert [known for known, _ in state.subscriber.decided] == [
-        request(f"event-{n}").nudge_id for n in (2, 3, 4)
+        id_digest(request(f"event-{n}").nudge_id) for n in (2, 3, 4)
     ]
 
 

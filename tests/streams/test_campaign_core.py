@@ -13,6 +13,7 @@ from schemas.campaigns import CampaignRequest
 from schemas.goals import UsesSelfService
 from schemas.guardrails import Budget, GuardrailSettings
 from streams.nudge_core import NudgeCore, PartitionNudges
+from streams.nudge_state import SubscriberStore, encode_state
 from tests.streams.nudge_fold import batches, by_partition, core, simulated
 
 START_MS = int(datetime(2026, 3, 1, 1, 0, tzinfo=UTC).timestamp() * 1000)  # 09:00 in Hunan
@@ -94,7 +95,7 @@ def test_a_chunk_fanned_out_before_the_key_rotated_still_finds_its_members(
 def _copy(state: PartitionNudges) -> PartitionNudges:
     """A fresh copy, so each test starts from the same morning."""
     copy = PartitionNudges(
-        subscribers=dict(state.subscribers),
+        subscribers=SubscriberStore({m: encode_state(s) for m, s in state.subscribers.items()}),
         watermark_ms=state.watermark_ms,
         gateway=state.gateway,
         rate_queue=state.rate_queue,

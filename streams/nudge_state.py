@@ -1,0 +1,220 @@
+"""What the nudge stage keeps per partition, and how little of it per subscriber.
+
+A province has millions of subscribers active in a month, so a subscriber's state is kept as
+its MessagePack encoding (:class:`SubscriberStore`): a few hundred bytes instead of the tree
+of Python objects it decodes to, and the same bytes are the subscriber's changelog record, so
+a state is encoded once per batch and never again for the changelog. Only the subscribers a
+batch touches are decoded, and they stay decoded until the batch's changelog is written
+(:meth:`SubscriberStore.flush`).
+
+The structs stored here are ``array_like`` (no field names in the encoding) and the event ids
+remembered for deduplication are 64-bit digests, which is most of the saving; the fields a
+later version adds must go last, with defaults, to read older records.
+
+Opt-outs are kept apart as well (:class:`PartitionNudges.opt_outs`): a subscriber's state is
+evicted once no window could use it, but "never send to me again" is for good, so it has its
+own changelog records that eviction never touches.
+"""
+
+import heapq
+from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import msgspec
+
+from kernel.clock import EPOCH
+from orchestration.conversions import OpenGoal, closes_on_deadline
+from orchestration.guardrails import SubscriberState, TokenBucket
+from orchestration.guardrails.budget import BudgetState
+from orchestration.journey import Journey
+from schemas.envelope import Brand, Prefecture
+from schemas.guardrails import GuardrailSettings
+from schemas.nudges import NudgeRequest
+
+
+def due_ms(until: datetime) -> int:
+    """The first whole millisecond at or after ``until``: a request re-decided at the
+    watermark must never be asked before its time (it would be held again, for ever)."""
+    return -((EPOCH - until) // timedelta(milliseconds=1))
+
+
+class Held(msgspec.Struct, frozen=True, kw_only=True):
+    """A request the guardrails said "not now" to, and when to ask again.
+
+    ``guardrails`` is set for campaign requests, whose settings come with the request rather
+    than from a rule file.
+    """
+
+    request: NudgeRequest
+    until: datetime
+    guardrails: GuardrailSettings | None = None
+
+
+class SubscriberNudges(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    """Everything the stage keeps about one subscriber: one changelog record."""
+
+    journey: Journey = msgspec.field(default_factory=Journey)
+    guardrails: SubscriberState = msgspec.field(default_factory=SubscriberState)
+    held: tuple[Held, ...] = ()
+    #: Digests (:func:`~orchestration.guardrails.state.id_digest`) of the subscriber's latest
+    #: event ids, newest last.
+    recent: tuple[int, ...] = ()
+    newest_ms: int = 0
+    #: Exposures (sent or held out) whose goal is still open: attribution's memory.
+    goals: tuple[OpenGoal, ...] = ()
+    #: Where the subscriber's latest event came from: what a campaign SMS is addressed with.
+    prefecture: Prefecture | None = None
+    brand: Brand | None = None
+
+
+_encode = msgspec.msgpack.Encoder().encode
+_decode_state = msgspec.msgpack.Decoder(SubscriberNudges).decode
+OptOuts = dict[str, int]
+_decode_opt_outs = msgspec.msgpack.Decoder(OptOuts).decode
+
+
+def encode_state(state: SubscriberNudges) -> bytes:
+    return _encode(state)
+
+
+def decode_state(value: bytes) -> SubscriberNudges:
+    return _decode_state(value)
+
+
+def encode_opt_outs(opt_outs: OptOuts) -> bytes:
+    return _encode(opt_outs)
+
+
+def decode_opt_outs(value: bytes) -> OptOuts:
+    return _decode_opt_outs(value)
+
+
+class SubscriberStore(MutableMapping[str, SubscriberNudges]):
+    """MSISDN → :class:`SubscriberNudges`, held encoded, with the batch's changes decoded.
+
+    Reads decode (or return the batch's own copy); writes and evictions stay decoded in
+    :attr:`changed` until :meth:`flush` encodes them, once, into the store and the changelog.
+    """
+
+    __slots__ = ("_sweep", "changed", "encoded", "generation")
+
+    def __init__(self, encoded: dict[str, bytes] | None = None) -> None:
+        self.encoded: dict[str, bytes] = encoded if encoded is not None else {}
+        #: Written (a state) or evicted (None) since the last :meth:`flush`.
+        self.changed: dict[str, SubscriberNudges | None] = {}
+        #: Counts subscribers added and evicted: the pseudonym index is rebuilt when it moves.
+        self.generation = 0
+        self._sweep: list[str] = []
+
+    def get(self, msisdn: str) -> SubscriberNudges | None:  # type: ignore[override]
+        if msisdn in self.changed:
+            return self.changed[msisdn]
+        raw = self.encoded.get(msisdn)
+        return None if raw is None else _decode_state(raw)
+
+    def __getitem__(self, msisdn: str) -> SubscriberNudges:
+        state = self.get(msisdn)
+        if state is None:
+            raise KeyError(msisdn)
+        return state
+
+    def __setitem__(self, msisdn: str, state: SubscriberNudges) -> None:
+        if self.changed.get(msisdn, self.encoded.get(msisdn)) is None:
+            self.generation += 1
+        self.changed[msisdn] = state
+
+    def __delitem__(self, msisdn: str) -> None:
+        """Evict: the next :meth:`flush` drops the state and writes its tombstone."""
+        if msisdn not in self:
+            raise KeyError(msisdn)
+        self.changed[msisdn] = None
+        self.generation += 1
+
+    def __contains__(self, msisdn: object) -> bool:
+        if msisdn in self.changed:
+            return self.changed[msisdn] is not None  # type: ignore[index]
+        return msisdn in self.encoded
+
+    def __iter__(self) -> Iterator[str]:
+        for msisdn in self.encoded:
+            if self.changed.get(msisdn, True) is not None:
+                yield msisdn
+        for msisdn, state in self.changed.items():
+            if state is not None and msisdn not in self.encoded:
+                yield msisdn
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self) if self.changed else len(self.encoded)
+
+    def flush(self) -> list[tuple[bytes, bytes | None]]:
+        """Encode the batch's changes into the store; return them as changelog records
+        (MSISDN key, encoded state or None for an eviction), in MSISDN order."""
+        records: list[tuple[bytes, bytes | None]] = []
+        for msisdn in sorted(self.changed):
+            state = self.changed[msisdn]
+            if state is None:
+                self.encoded.pop(msisdn, None)
+                records.append((msisdn.encode(), None))
+            else:
+                value = self.encoded[msisdn] = _encode(state)
+                records.append((msisdn.encode(), value))
+        self.changed.clear()
+        return records
+
+    def next_to_sweep(self, limit: int) -> list[str]:
+        """Up to ``limit`` MSISDNs for the eviction sweep, walking the whole store in turn."""
+        if not self._sweep:
+            self._sweep = list(self.encoded)
+        chunk, self._sweep = self._sweep[-limit:], self._sweep[:-limit]
+        return chunk
+
+    def bytes_held(self) -> int:
+        """The encoded states' size: what :func:`len` of the changelog values adds up to."""
+        return sum(len(v) for v in self.encoded.values())
+
+
+@dataclass
+class PartitionNudges:
+    """The in-memory state of one partition; ``next_offset`` is the first event not yet in it."""
+
+    subscribers: SubscriberStore = field(default_factory=SubscriberStore)
+    #: MSISDN → scope → epoch seconds: every opt-out ever recorded here, never evicted.
+    opt_outs: dict[str, OptOuts] = field(default_factory=dict)
+    #: Opt-outs recorded since the last changelog write.
+    opt_outs_changed: set[str] = field(default_factory=set)
+    watermark_ms: int = 0
+    gateway: TokenBucket = field(default_factory=TokenBucket)
+    #: The last send slot handed to a rate-limited request (see :meth:`NudgeCore._queue`).
+    rate_queue: datetime = EPOCH
+    next_offset: int = 0
+    #: (until ms, msisdn, nudge id) of every held request, earliest first.
+    due: list[tuple[int, str, str]] = field(default_factory=list)
+    #: (deadline ms, msisdn, nudge id) of every goal that converts when its window closes.
+    goal_due: list[tuple[int, str, str]] = field(default_factory=list)
+    #: Campaign id → what this partition's share of its budget has spent.
+    budgets: dict[str, BudgetState] = field(default_factory=dict)
+    #: Pseudonym → MSISDN of the subscribers, built when a campaign asks for it.
+    pseudonyms: dict[str, str] = field(default_factory=dict)
+    #: The :attr:`SubscriberStore.generation` the pseudonym index was built at.
+    pseudonyms_generation: int = -1
+
+    def index_held(self) -> None:
+        """Rebuild :attr:`due` and :attr:`goal_due` from the subscribers (after a restore)."""
+        self.due, self.goal_due = [], []
+        for msisdn, sub in self.subscribers.items():
+            for h in sub.held:
+                self.due.append((due_ms(h.until), msisdn, h.request.nudge_id))
+            for g in sub.goals:
+                if closes_on_deadline(g):
+                    self.goal_due.append((g.deadline_ms, msisdn, g.nudge_id))
+        heapq.heapify(self.due)
+        heapq.heapify(self.goal_due)
+
+    def new_subscriber(self, msisdn: str) -> SubscriberNudges:
+        """The state of a subscriber the partition holds nothing for (new, or evicted): empty
+        but for the opt-outs, which outlive eviction."""
+        opt_outs = self.opt_outs.get(msisdn)
+        if opt_outs is None:
+            return SubscriberNudges()
+        return SubscriberNudges(guardrails=SubscriberState(opt_outs=dict(opt_outs)))
