@@ -5,7 +5,7 @@ from schemas.registry import CONTRACTS
 from tests.fixtures.services import local_settings
 
 
-def test_every_topic_of_the_registry_has_a_cleanup_policy_and_nothing_else_does() -> None:
+def test_every_topic_of_the_registry_gets_the_cleanup_policy_of_its_lifecycle() -> None:
     settings = local_settings()
     configs = topic_configs(settings)
     assert list(configs) == [c.topic(settings) for c in CONTRACTS]
