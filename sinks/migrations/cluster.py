@@ -21,6 +21,11 @@ their statements, already formatted with the database, into the statements the c
   changes in an ``ALTER`` of their own: a Distributed table takes nothing else);
 - a ``DROP`` drops both tables; an ``INSERT`` runs once, through the Distributed tables.
 
+With Replicated tables, the cluster's shards must set ``internal_replication``, so that the
+Distributed table writes each row to one replica. ClickHouse 18.16 then refuses the
+``ALTER ... ON CLUSTER`` of a Distributed table (it is not replicated, its shards are): a column
+change of a migration would need the Distributed table altered on each server by hand there.
+
 Any other statement is refused with a :class:`ValueError`, so a migration of a new kind fails
 its test instead of running on one server only.
 
