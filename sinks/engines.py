@@ -13,5 +13,9 @@ def summing_merge_tree(*, partition_by: str, order_by: str) -> str:
     return f"ENGINE = SummingMergeTree() PARTITION BY {partition_by} ORDER BY ({order_by})"
 
 
+def aggregating_merge_tree(*, partition_by: str, order_by: str) -> str:
+    return f"ENGINE = AggregatingMergeTree() PARTITION BY {partition_by} ORDER BY ({order_by})"
+
+
 def merge_tree(*, order_by: str) -> str:
     return f"ENGINE = MergeTree() ORDER BY ({order_by})"

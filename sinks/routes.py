@@ -18,6 +18,7 @@ from sinks.tables import (
     alert_events,
     alert_rule_changes,
     campaign_events,
+    channel_rollups,
     dead_letters,
     events,
     nudge_conversions,
@@ -27,6 +28,7 @@ from sinks.tables import (
     nudge_requests,
     nudge_uplift,
     opt_outs,
+    volume_rollups,
 )
 
 #: Every table the sink writes, by name.
@@ -47,8 +49,21 @@ TABLES: dict[str, Table[Any]] = {
     )
 }
 
-#: Views over several tables, which no topic feeds on its own.
-VIEWS: dict[str, View] = {v.name: v for v in (nudge_uplift.VIEW,)}
+#: Views over several tables, and aggregate tables of ``events``, which no topic feeds on its
+#: own.
+VIEWS: dict[str, View] = {
+    v.name: v
+    for v in (
+        nudge_uplift.VIEW,
+        volume_rollups.EVENTS_PER_HOUR,
+        volume_rollups.EVENTS_INGESTED_PER_SECOND,
+        volume_rollups.EVENTS_PER_PARTITION_MINUTE,
+        channel_rollups.SMS_TEXTS_PER_MINUTE,
+        channel_rollups.SMS_UNKNOWN_TEXTS_PER_MINUTE,
+        channel_rollups.SELF_SERVICE_PER_MINUTE,
+        channel_rollups.HALL_FUNCTIONS_PER_MINUTE,
+    )
+}
 
 
 def fed() -> list[Contract]:

@@ -6,10 +6,11 @@ subscriber; kiosk faults, which have no subscriber, are not contacts. Agents wor
 IVR call they answer, so an agent's handling shares the call's session id: the mix counts it as
 an agent contact of its own, re-contact treats it as part of the call.
 
-A duplicate event that slipped past the sink must not be counted twice: the deflection counts
-events, so it reads ``events`` with ``FINAL``; the mix and re-contact count sessions from
-aggregates a duplicate cannot change (``min``, ``argMin``, "was there another"), so they read
-without it, which halves their time.
+The deflection counts events, from the per-minute ``self_service_per_minute``
+(:mod:`sinks.tables.channel_rollups`: whole-minute ranges, counting what the sink inserted,
+which holds no duplicates); the mix and re-contact count sessions from aggregates a duplicate
+cannot change (``min``, ``argMin``, "was there another"), so they read ``events`` without
+``FINAL``, which halves their time.
 Buckets are aligned to Shanghai midnight as on the volume page.
 """
 
@@ -50,23 +51,10 @@ GROUP BY bucket, channel
 """
 
 #: What was done, by channel: the item, service, function or agent topic of each event.
-SELF_SERVICE = f"""
-SELECT channel,
-       multiIf(event_type IN ('web.function_used', 'wap.function_used'),
-               visitParamExtractString(attributes, 'function'),
-               event_type = 'ivr.self_service_completed',
-               visitParamExtractString(attributes, 'item'),
-               event_type = 'agent.request_handled',
-               visitParamExtractString(attributes, 'topic'),
-               visitParamExtractString(attributes, 'service')) AS name,
-       count() AS n
-FROM events FINAL
-WHERE event_type IN ('ivr.self_service_completed', 'sms.service_completed',
-                     'web.function_used', 'wap.function_used', 'kiosk.service_completed',
-                     'agent.request_handled')
-  AND (event_type IN ('web.function_used', 'wap.function_used', 'agent.request_handled')
-       OR visitParamExtractBool(attributes, 'success'))
-  AND {_IN_RANGE}
+SELF_SERVICE = """
+SELECT channel, name, sum(done) AS n
+FROM self_service_per_minute
+WHERE minute >= toDateTime(%(start)s) AND minute < toDateTime(%(end)s)
 GROUP BY channel, name
 """
 

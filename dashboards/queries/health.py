@@ -1,8 +1,12 @@
 """Data health: is data coming in, what is being rejected, how far behind, how complete.
 
 The ClickHouse functions take a client and plain values and return plain data, tested against
-a real server. :func:`consumer_lag` asks the broker instead: it never raises, because a broker
-that does not answer must make the health line say "unknown", not break the page.
+a real server. The intake rate and the completeness read aggregate tables
+(:mod:`sinks.tables.volume_rollups`) instead of scanning ``events``, whose sort key leads with
+neither the ingest time nor the partition; the minute a partition has moved past is all
+completeness needs of its newest event. :func:`consumer_lag` asks the broker instead: it
+never raises, because a broker that does not answer must make the health line say "unknown",
+not break the page.
 """
 
 import logging
@@ -24,7 +28,7 @@ LOOKBACK = timedelta(days=1)
 EXAMPLE_CHARS = 300
 
 INGESTED = """
-SELECT count() FROM events
+SELECT sum(events) FROM events_ingested_per_second
 WHERE ingested_at >= toDateTime(%(start)s) AND ingested_at < toDateTime(%(end)s)
 """
 
@@ -42,8 +46,8 @@ ORDER BY n DESC, reason_code
 """
 
 NEWEST_PER_PARTITION = """
-SELECT kafka_partition, max(occurred_at) FROM events
-WHERE occurred_at >= toDateTime(%(since)s)
+SELECT kafka_partition, max(minute) FROM events_per_partition_minute
+WHERE minute >= toDateTime(%(since)s)
 GROUP BY kafka_partition
 """
 
@@ -72,7 +76,8 @@ class Completeness:
     """
 
     complete_through: datetime | None
-    """``None`` while a partition has written nothing within :data:`LOOKBACK`."""
+    """``None`` while a partition has written nothing since the start of the minute
+    :data:`LOOKBACK` before now."""
     missing_partitions: tuple[int, ...]
 
 
@@ -106,13 +111,13 @@ def dead_letters(client: Client, since: datetime) -> list[DeadLetterReason]:
 
 def completeness(client: Client, partitions: int, now: datetime) -> Completeness:
     """How complete the data is across ``partitions`` partitions of the events topic."""
-    rows = client.execute(NEWEST_PER_PARTITION, {"since": int((now - LOOKBACK).timestamp())})
+    since = (now - LOOKBACK).replace(second=0, microsecond=0)
+    rows = client.execute(NEWEST_PER_PARTITION, {"since": int(since.timestamp())})
     newest = {int(p): _as_utc(t) for p, t in rows}
     missing = tuple(p for p in range(partitions) if p not in newest)
     if missing:
         return Completeness(complete_through=None, missing_partitions=missing)
-    slowest = min(newest[p] for p in range(partitions))
-    minute = slowest.replace(second=0, microsecond=0) - timedelta(minutes=1)
+    minute = min(newest[p] for p in range(partitions)) - timedelta(minutes=1)
     return Completeness(complete_through=minute, missing_partitions=())
 
 

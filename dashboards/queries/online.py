@@ -5,7 +5,9 @@ A number reserved in the web hall must be activated at a business hall within
 :data:`ACTIVATION_WINDOW`. Reservations made in the range are followed by their
 ``reservation_id`` for that long after the range; one not activated whose window has not run
 out at ``as_of`` is *waiting*, not lost. ``events`` is read with ``FINAL`` so a duplicate that
-slipped past the sink is counted once.
+slipped past the sink is counted once. Functions are read from ``hall_functions_per_minute``
+(:mod:`sinks.tables.channel_rollups`): whole-minute ranges, uses counted as the sink inserted
+them (no duplicates), users exact from merged ``uniqExact`` states.
 """
 
 from dataclasses import dataclass
@@ -19,13 +21,9 @@ HALLS = ("web", "wap")
 _MS = "toUInt64(occurred_at) * 1000 + occurred_ms"
 
 FUNCTIONS = """
-SELECT channel,
-       visitParamExtractString(attributes, 'function') AS function,
-       count() AS uses,
-       uniqExact(subscriber) AS users
-FROM events FINAL
-WHERE channel IN ('web', 'wap') AND event_type IN ('web.function_used', 'wap.function_used')
-  AND occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(end)s)
+SELECT channel, function, countMerge(uses) AS uses, uniqExactMerge(users) AS users
+FROM hall_functions_per_minute
+WHERE minute >= toDateTime(%(start)s) AND minute < toDateTime(%(end)s)
 GROUP BY channel, function
 """
 

@@ -2,14 +2,17 @@
 understood, and how far charged services get through two-step confirmation.
 
 Texts are free and personal. The sink already stored every subscriber number in them as its
-pseudonym token (``msisdn:k<id>.<hex>``, :mod:`kernel.scrub`); the unknown-text samples come out of
-ClickHouse with each token, and every other run of :data:`MASKED_DIGITS` or more digits (an
+pseudonym token (``msisdn:k<id>.<hex>``, :mod:`kernel.scrub`); the unknown-text samples are
+stored with each token, and every other run of :data:`MASKED_DIGITS` or more digits (an
 account number), replaced by :data:`MASK`, so texts that differ only in their numbers are one
 group, with a count of distinct senders instead of any sender.
 
-Confirmations are counted per dialogue (``session_id``) whose prompt was sent in the range,
-followed for :data:`FOLLOW` after it, longer than the hall's 10-minute confirmation timeout.
-``events`` is read with ``FINAL`` so a duplicate that slipped past the sink is counted once.
+The texts and the unknown ones are read from their per-minute tables
+(:mod:`sinks.tables.channel_rollups`), so ranges are whole minutes, as every page's are; they
+count what the sink inserted, which holds no duplicates. Confirmations are counted per dialogue
+(``session_id``) whose prompt was sent in the range, followed for :data:`FOLLOW` after it,
+longer than the hall's 10-minute confirmation timeout, from ``events`` read with ``FINAL`` so a
+duplicate that slipped past the sink is counted once.
 """
 
 from collections import Counter
@@ -18,32 +21,24 @@ from datetime import datetime, timedelta
 
 from clickhouse_driver import Client
 
-from kernel.pseudonym import PSEUDONYM
+from sinks.tables.channel_rollups import MASK, MASKED_DIGITS
+
+__all__ = ["MASK", "MASKED_DIGITS", "confirmations", "messages", "unknown_texts"]
 
 FOLLOW = timedelta(hours=1)
-MASKED_DIGITS = 7
-MASK = "[number]"
 MATCH_KINDS = ("exact", "menu", "fuzzy", "unknown")
 
 MESSAGES = """
-SELECT visitParamExtractString(attributes, 'match_kind') AS kind,
-       visitParamExtractString(attributes, 'matched_code') AS code,
-       count() AS n
-FROM events FINAL
-WHERE channel = 'sms' AND event_type = 'sms.message_received'
-  AND occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(end)s)
-GROUP BY kind, code
+SELECT match_kind, matched_code, sum(texts) AS n
+FROM sms_texts_per_minute
+WHERE minute >= toDateTime(%(start)s) AND minute < toDateTime(%(end)s)
+GROUP BY match_kind, matched_code
 """
 
 UNKNOWN_TEXTS = """
-SELECT replaceRegexpAll(visitParamExtractString(attributes, 'text'), %(digits)s, %(mask)s)
-           AS masked,
-       count() AS n,
-       uniqExact(subscriber) AS senders
-FROM events FINAL
-WHERE channel = 'sms' AND event_type = 'sms.message_received'
-  AND occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(end)s)
-  AND visitParamExtractString(attributes, 'match_kind') = 'unknown'
+SELECT masked, countMerge(texts) AS n, uniqExactMerge(senders) AS senders
+FROM sms_unknown_texts_per_minute
+WHERE minute >= toDateTime(%(start)s) AND minute < toDateTime(%(end)s)
 GROUP BY masked
 ORDER BY n DESC, masked
 LIMIT %(limit)s
@@ -137,13 +132,7 @@ def messages(client: Client, start: datetime, end: datetime) -> Messages:
 
 def unknown_texts(client: Client, start: datetime, end: datetime, limit: int) -> list[UnknownText]:
     """The ``limit`` most frequent texts nothing matched, masked, most frequent first."""
-    params = {
-        **_range(start, end),
-        "digits": f"msisdn:{PSEUDONYM.pattern}|[0-9]{{{MASKED_DIGITS},}}",
-        "mask": MASK,
-        "limit": limit,
-    }
-    rows = client.execute(UNKNOWN_TEXTS, params)
+    rows = client.execute(UNKNOWN_TEXTS, {**_range(start, end), "limit": limit})
     return [UnknownText(text, int(n), int(senders)) for text, n, senders in rows]
 
 

@@ -1,8 +1,12 @@
-"""Event volume per channel from ``events_per_minute``, and the pipeline's health signals.
+"""Event volume per channel from ``events_per_hour`` and ``events_per_minute``, and the
+pipeline's health signals.
 
-``events_per_minute`` is a SummingMergeTree: rows for one key collapse only when parts merge,
-so every read sums ``events`` under a GROUP BY and never trusts a single row. The sink removes
-duplicates before insert, so those sums count each event once.
+A range is read as its whole hours from ``events_per_hour`` and the minutes at either end
+from ``events_per_minute`` (a week is 168 hourly rows per key instead of 10,080): the same
+sums, since both count the same inserted events. Both are SummingMergeTrees: rows for one key
+collapse only when parts merge, so every read sums ``events`` under a GROUP BY and never
+trusts a single row. The sink removes duplicates before insert, so those sums count each
+event once.
 
 Times cross as Unix seconds (``toDateTime(%(start)s)``), which means the same instant whatever
 the server's or the column's time zone. Chart buckets are computed with ``intDiv`` instead of
@@ -21,6 +25,7 @@ from schemas.envelope import BRANDS, CHANNELS, PREFECTURES
 
 #: Asia/Shanghai has had no daylight saving since 1991: a constant offset is exact.
 SHANGHAI_OFFSET_S = 8 * 3600
+HOUR_S = 3600
 
 #: One constant condition per filter field, used only when that field selects something.
 _IN_CONDITIONS: dict[str, str] = {
@@ -29,19 +34,37 @@ _IN_CONDITIONS: dict[str, str] = {
     "brands": "brand IN %(brands)s",
 }
 
-BREAKDOWN = """
+#: The range's rows: its whole hours from ``events_per_hour``, the minutes before the first
+#: and after the last whole hour from ``events_per_minute``.
+_ROWS = """
+SELECT {columns}, events FROM events_per_hour
+WHERE hour >= toDateTime(%(hours_start)s) AND hour < toDateTime(%(hours_end)s) AND {where}
+UNION ALL
+SELECT {minute_columns}, events FROM events_per_minute
+WHERE (minute >= toDateTime(%(start)s) AND minute < toDateTime(%(hours_start)s)
+       OR minute >= toDateTime(%(hours_end)s) AND minute < toDateTime(%(end)s))
+  AND {where}
+"""
+
+BREAKDOWN = f"""
 SELECT channel, prefecture, brand, sum(events) AS n
-FROM events_per_minute
-WHERE {where}
+FROM ({
+    _ROWS.replace("{columns}", "channel, prefecture, brand").replace(
+        "{minute_columns}", "channel, prefecture, brand"
+    )
+})
 GROUP BY channel, prefecture, brand
 """
 
-SERIES = """
-SELECT intDiv(toUInt32(minute) + %(offset)s, %(bucket)s) * %(bucket)s - %(offset)s AS bucket,
+SERIES = f"""
+SELECT intDiv(toUInt32(at) + %(offset)s, %(bucket)s) * %(bucket)s - %(offset)s AS bucket,
        channel,
        sum(events) AS n
-FROM events_per_minute
-WHERE {where}
+FROM ({
+    _ROWS.replace("{columns}", "hour AS at, channel").replace(
+        "{minute_columns}", "minute AS at, channel"
+    )
+})
 GROUP BY bucket, channel
 """
 
@@ -114,14 +137,15 @@ class Health:
 
 
 def breakdown(client: Client, f: VolumeFilter) -> Breakdown:
-    where, params = _where(f)
+    where, params = _where(f, HOUR_S)
     rows = client.execute(BREAKDOWN.format(where=where), params)
     return Breakdown({(c, p, b): int(events) for c, p, b, events in rows})
 
 
 def series(client: Client, f: VolumeFilter) -> Series:
     bucket = f.bucket_seconds
-    where, params = _where(f)
+    # An hour's row lies in one bucket only when buckets are whole hours (Shanghai is UTC+8).
+    where, params = _where(f, HOUR_S if bucket % HOUR_S == 0 else None)
     rows = client.execute(
         SERIES.format(where=where), {**params, "bucket": bucket, "offset": SHANGHAI_OFFSET_S}
     )
@@ -164,10 +188,17 @@ def _minutes_inside(bucket: datetime, size: int, f: VolumeFilter) -> float:
     return inside / timedelta(minutes=1)
 
 
-def _where(f: VolumeFilter) -> tuple[str, dict[str, Any]]:
-    """The WHERE clause built from constant fragments only, and its parameters."""
-    conditions = ["minute >= toDateTime(%(start)s)", "minute < toDateTime(%(end)s)"]
-    params: dict[str, Any] = {"start": int(f.start.timestamp()), "end": int(f.end.timestamp())}
+def _where(f: VolumeFilter, hour: int | None) -> tuple[str, dict[str, Any]]:
+    """The filter's WHERE clause built from constant fragments only, and the parameters of
+    :data:`_ROWS`: the whole hours inside the range when ``hour`` is given, else none (every
+    minute of the range read from ``events_per_minute``)."""
+    start, end = int(f.start.timestamp()), int(f.end.timestamp())
+    hours_start = min(-(-start // hour) * hour, end) if hour else end
+    hours_end = max(hours_start, end // hour * hour) if hour else end
+    params: dict[str, Any] = {
+        "start": start, "end": end, "hours_start": hours_start, "hours_end": hours_end
+    }  # fmt: skip
+    conditions = ["1"]
     for field, condition in _IN_CONDITIONS.items():
         values = getattr(f, field)
         if values:

@@ -9,6 +9,12 @@ def creates(*names: str) -> tuple[str, ...]:
     return tuple(s for name in names for s in (TABLES.get(name) or VIEWS[name]).create_statements)
 
 
+def fills(*names: str) -> tuple[str, ...]:
+    """Every statement that fills the aggregate tables ``names`` from the rows already
+    stored, in that order."""
+    return tuple(s for name in names for s in VIEWS[name].fill_statements)
+
+
 def names() -> list[str]:
     """Every table, then every view, the registry's routes name."""
     return [*TABLES, *VIEWS]

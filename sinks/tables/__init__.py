@@ -136,10 +136,34 @@ def _scrubbed_items(items: list[Any], scrub: Callable[[str], str]) -> list[Any]:
 
 @dataclass(frozen=True)
 class View:
-    """A view over tables that no topic feeds directly (``nudge_uplift``)."""
+    """A view over tables that no topic feeds directly: a plain view (``nudge_uplift``), or
+    an aggregate table a materialized view fills from ``events`` (``events_per_hour``).
+
+    A materialized view sees only the rows inserted after it exists, so an aggregate table
+    also has ``fill_statements``: the rows already in ``events``, aggregated once, as the
+    migration that creates it runs them.
+    """
 
     name: str
     create_statements: tuple[str, ...]
+    fill_statements: tuple[str, ...] = ()
+
+
+def rollup(name: str, create_table: str, select: str) -> View:
+    """The aggregate table ``name`` (``create_table``), the materialized view ``<name>_mv``
+    that adds ``select`` of every block inserted into ``events`` to it, and its fill.
+
+    ``select`` reads ``{db}.events`` and gives the table's columns in the table's order. The
+    fill inserts ``select`` over every stored row only while the table is empty, so running
+    it again adds nothing. Migrations run before the sink starts (the deployment's
+    ``migrate`` step), so no row reaches both the view and the fill.
+    """
+    view = f"CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.{name}_mv TO {{db}}.{name} AS {select}"
+    fill = (
+        f"INSERT INTO {{db}}.{name} SELECT * FROM ({select})"
+        f" WHERE (SELECT count() FROM {{db}}.{name}) = 0"
+    )
+    return View(name=name, create_statements=(create_table, view), fill_statements=(fill,))
 
 
 def uint(value: int, bits: int) -> int:
