@@ -17,6 +17,7 @@ own changelog records that eviction never touches.
 """
 
 import heapq
+import itertools
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -68,8 +69,22 @@ class SubscriberNudges(msgspec.Struct, frozen=True, kw_only=True, array_like=Tru
     brand: Brand | None = None
 
 
+class _Pending(msgspec.Struct, frozen=True, array_like=True):
+    """The leading fields of :class:`SubscriberNudges` up to ``goals``, the others left raw:
+    enough to index a restored state's held requests and open goals without building its
+    journey (extra trailing fields are ignored)."""
+
+    journey: msgspec.Raw
+    guardrails: msgspec.Raw
+    held: tuple[Held, ...]
+    recent: msgspec.Raw
+    newest_ms: msgspec.Raw
+    goals: tuple[OpenGoal, ...] = ()
+
+
 _encode = msgspec.msgpack.Encoder().encode
 _decode_state = msgspec.msgpack.Decoder(SubscriberNudges).decode
+_decode_pending = msgspec.msgpack.Decoder(_Pending).decode
 OptOuts = dict[str, int]
 _decode_opt_outs = msgspec.msgpack.Decoder(OptOuts).decode
 
@@ -202,7 +217,16 @@ class PartitionNudges:
     def index_held(self) -> None:
         """Rebuild :attr:`due` and :attr:`goal_due` from the subscribers (after a restore)."""
         self.due, self.goal_due = [], []
-        for msisdn, sub in self.subscribers.items():
+        store = self.subscribers
+        pending: Iterator[tuple[str, SubscriberNudges | _Pending]] = itertools.chain(
+            (
+                (m, _decode_pending(raw))
+                for m, raw in store.encoded.items()
+                if m not in store.changed
+            ),
+            ((m, sub) for m, sub in store.changed.items() if sub is not None),
+        )
+        for msisdn, sub in pending:
             for h in sub.held:
                 self.due.append((due_ms(h.until), msisdn, h.request.nudge_id))
             for g in sub.goals:
