@@ -78,8 +78,10 @@ CAMPAIGN_FIELDS = ("brand_name", "prefecture_name")
 #: (a re-validated raw tail or a collector's retried batch: the same events again, minutes
 #: apart at most; older copies are caught as late by :data:`LATE_MS`).
 RECENT_EVENTS = 16
-#: Subscribers looked at per call of :meth:`NudgeCore.process` for eviction.
+#: Subscribers looked at per call of :meth:`NudgeCore.process` for eviction, and how much
+#: event time passes between the starts of two sweeps of the whole partition.
 SWEEP_PER_BATCH = 2000
+SWEEP_EVERY_MS = 3_600_000
 #: An event this much older than the subscriber's newest one is a replay, not late news: it is
 #: neither evaluated nor applied (a replayed day must not re-trigger rules on a newer journey).
 LATE_MS = 15 * 60_000
@@ -159,16 +161,14 @@ class NudgeCore:
         far. Once all are closed, the subscriber's next event finds what a new subscriber
         finds (its opt-outs aside, which :attr:`PartitionNudges.opt_outs` keeps), so
         evicting changes no decision. A few thousand states are looked at per call, walking
-        the whole partition in turn.
+        the whole partition once per hour of event time
+        (:meth:`~streams.nudge_state.SubscriberStore.idle`).
         """
-        horizon = part.watermark_ms - self.keep_ms
-        evicted = 0
         store = part.subscribers
-        for msisdn in store.next_to_sweep(SWEEP_PER_BATCH):
-            sub = store.get(msisdn)
-            if sub is not None and sub.newest_ms < horizon and not sub.held and not sub.goals:
-                del store[msisdn]
-                evicted += 1
+        idle = store.idle(part.watermark_ms, self.keep_ms, SWEEP_PER_BATCH, SWEEP_EVERY_MS)
+        for msisdn in idle:
+            del store[msisdn]
+        evicted = len(idle)
         return evicted
 
     def process_campaign(self, part: PartitionNudges, request: CampaignRequest) -> Outputs:

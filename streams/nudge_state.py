@@ -82,9 +82,22 @@ class _Pending(msgspec.Struct, frozen=True, array_like=True):
     goals: tuple[OpenGoal, ...] = ()
 
 
+class _Idle(msgspec.Struct, frozen=True, array_like=True):
+    """The fields of :class:`SubscriberNudges` eviction looks at, the rest left raw."""
+
+    journey: msgspec.Raw
+    guardrails: msgspec.Raw
+    held: msgspec.Raw
+    recent: msgspec.Raw
+    newest_ms: int = 0
+    goals: msgspec.Raw = msgspec.Raw(b"\x90")
+
+
+_EMPTY_ARRAY = b"\x90"
 _encode = msgspec.msgpack.Encoder().encode
 _decode_state = msgspec.msgpack.Decoder(SubscriberNudges).decode
 _decode_pending = msgspec.msgpack.Decoder(_Pending).decode
+_decode_idle = msgspec.msgpack.Decoder(_Idle).decode
 OptOuts = dict[str, int]
 _decode_opt_outs = msgspec.msgpack.Decoder(OptOuts).decode
 
@@ -112,7 +125,7 @@ class SubscriberStore(MutableMapping[str, SubscriberNudges]):
     :attr:`changed` until :meth:`flush` encodes them, once, into the store and the changelog.
     """
 
-    __slots__ = ("_sweep", "changed", "encoded", "generation")
+    __slots__ = ("_sweep", "_swept_at", "changed", "encoded", "generation")
 
     def __init__(self, encoded: dict[str, bytes] | None = None) -> None:
         self.encoded: dict[str, bytes] = encoded if encoded is not None else {}
@@ -121,6 +134,7 @@ class SubscriberStore(MutableMapping[str, SubscriberNudges]):
         #: Counts subscribers added and evicted: the pseudonym index is rebuilt when it moves.
         self.generation = 0
         self._sweep: list[str] = []
+        self._swept_at = 0
 
     def get(self, msisdn: str) -> SubscriberNudges | None:  # type: ignore[override]
         if msisdn in self.changed:
@@ -177,12 +191,30 @@ class SubscriberStore(MutableMapping[str, SubscriberNudges]):
         self.changed.clear()
         return records
 
-    def next_to_sweep(self, limit: int) -> list[str]:
-        """Up to ``limit`` MSISDNs for the eviction sweep, walking the whole store in turn."""
+    def idle(self, now_ms: int, idle_ms: int, limit: int, every_ms: int) -> list[str]:
+        """Up to ``limit`` more MSISDNs of the eviction sweep whose newest event is over
+        ``idle_ms`` before ``now_ms`` and who have nothing held and no goal open. A sweep
+        walks every stored state once (reading only those fields), a few thousand per call;
+        the next one starts ``every_ms`` of event time after the last began."""
         if not self._sweep:
-            self._sweep = list(self.encoded)
+            if now_ms - self._swept_at < every_ms:
+                return []
+            self._sweep, self._swept_at = list(self.encoded), now_ms
         chunk, self._sweep = self._sweep[-limit:], self._sweep[:-limit]
-        return chunk
+        horizon = now_ms - idle_ms
+        found = []
+        for msisdn in chunk:
+            raw = self.encoded.get(msisdn)
+            if raw is None or msisdn in self.changed:
+                continue  # evicted since, or written this batch (so not idle)
+            state = _decode_idle(raw)
+            if (
+                state.newest_ms < horizon
+                and bytes(state.held) == _EMPTY_ARRAY
+                and bytes(state.goals) == _EMPTY_ARRAY
+            ):
+                found.append(msisdn)
+        return found
 
     def bytes_held(self) -> int:
         """The encoded states' size: what :func:`len` of the changelog values adds up to."""
