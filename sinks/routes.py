@@ -55,7 +55,7 @@ VIEWS: dict[str, View] = {
     v.name: v
     for v in (
         nudge_uplift.VIEW,
-        volume_rollups.EVENTS_PER_HOUR,
+        volume_rollups.VOLUME_PER_FIVE_MINUTES,
         volume_rollups.EVENTS_INGESTED_PER_SECOND,
         volume_rollups.EVENTS_PER_PARTITION_MINUTE,
         channel_rollups.SMS_TEXTS_PER_MINUTE,

@@ -1,12 +1,13 @@
-"""Event volume per channel from ``events_per_hour`` and ``events_per_minute``, and the
-pipeline's health signals.
+"""Event volume per channel from ``volume_per_five_minutes`` and ``events_per_minute``, and
+the pipeline's health signals.
 
-A range is read as its whole hours from ``events_per_hour`` and the minutes at either end
-from ``events_per_minute`` (a week is 168 hourly rows per key instead of 10,080): the same
-sums, since both count the same inserted events. Both are SummingMergeTrees: rows for one key
-collapse only when parts merge, so every read sums ``events`` under a GROUP BY and never
-trusts a single row. The sink removes duplicates before insert, so those sums count each
-event once.
+A range is read as its whole five-minute blocks from ``volume_per_five_minutes`` (no event
+type, which the page neither filters nor shows: a week is some 2,000 rows per channel,
+prefecture and brand) and the minutes at either end from ``events_per_minute``; a chart of
+one-minute buckets reads minutes only. The same sums, since both count the same inserted
+events. Both are SummingMergeTrees: rows for one key collapse only when parts merge, so every
+read sums ``events`` under a GROUP BY and never trusts a single row. The sink removes
+duplicates before insert, so those sums count each event once.
 
 Times cross as Unix seconds (``toDateTime(%(start)s)``), which means the same instant whatever
 the server's or the column's time zone. Chart buckets are computed with ``intDiv`` instead of
@@ -25,7 +26,7 @@ from schemas.envelope import BRANDS, CHANNELS, PREFECTURES
 
 #: Asia/Shanghai has had no daylight saving since 1991: a constant offset is exact.
 SHANGHAI_OFFSET_S = 8 * 3600
-HOUR_S = 3600
+BLOCK_S = 300
 
 #: One constant condition per filter field, used only when that field selects something.
 _IN_CONDITIONS: dict[str, str] = {
@@ -34,15 +35,16 @@ _IN_CONDITIONS: dict[str, str] = {
     "brands": "brand IN %(brands)s",
 }
 
-#: The range's rows: its whole hours from ``events_per_hour``, the minutes before the first
-#: and after the last whole hour from ``events_per_minute``.
+#: The range's rows: its whole five-minute blocks from ``volume_per_five_minutes``, the
+#: minutes before the first block and after the last from ``events_per_minute``.
 _ROWS = """
-SELECT {columns}, events FROM events_per_hour
-WHERE hour >= toDateTime(%(hours_start)s) AND hour < toDateTime(%(hours_end)s) AND {where}
+SELECT {columns}, events FROM volume_per_five_minutes
+WHERE five_minutes >= toDateTime(%(blocks_start)s) AND five_minutes < toDateTime(%(blocks_end)s)
+  AND {where}
 UNION ALL
 SELECT {minute_columns}, events FROM events_per_minute
-WHERE (minute >= toDateTime(%(start)s) AND minute < toDateTime(%(hours_start)s)
-       OR minute >= toDateTime(%(hours_end)s) AND minute < toDateTime(%(end)s))
+WHERE (minute >= toDateTime(%(start)s) AND minute < toDateTime(%(blocks_start)s)
+       OR minute >= toDateTime(%(blocks_end)s) AND minute < toDateTime(%(end)s))
   AND {where}
 """
 
@@ -61,7 +63,7 @@ SELECT intDiv(toUInt32(at) + %(offset)s, %(bucket)s) * %(bucket)s - %(offset)s A
        channel,
        sum(events) AS n
 FROM ({
-    _ROWS.replace("{columns}", "hour AS at, channel").replace(
+    _ROWS.replace("{columns}", "five_minutes AS at, channel").replace(
         "{minute_columns}", "minute AS at, channel"
     )
 })
@@ -137,15 +139,15 @@ class Health:
 
 
 def breakdown(client: Client, f: VolumeFilter) -> Breakdown:
-    where, params = _where(f, HOUR_S)
+    where, params = _where(f, BLOCK_S)
     rows = client.execute(BREAKDOWN.format(where=where), params)
     return Breakdown({(c, p, b): int(events) for c, p, b, events in rows})
 
 
 def series(client: Client, f: VolumeFilter) -> Series:
     bucket = f.bucket_seconds
-    # An hour's row lies in one bucket only when buckets are whole hours (Shanghai is UTC+8).
-    where, params = _where(f, HOUR_S if bucket % HOUR_S == 0 else None)
+    # A block lies in one bucket when buckets are whole blocks (Shanghai is UTC+8, whole too).
+    where, params = _where(f, BLOCK_S if bucket % BLOCK_S == 0 else None)
     rows = client.execute(
         SERIES.format(where=where), {**params, "bucket": bucket, "offset": SHANGHAI_OFFSET_S}
     )
@@ -188,15 +190,15 @@ def _minutes_inside(bucket: datetime, size: int, f: VolumeFilter) -> float:
     return inside / timedelta(minutes=1)
 
 
-def _where(f: VolumeFilter, hour: int | None) -> tuple[str, dict[str, Any]]:
+def _where(f: VolumeFilter, block: int | None) -> tuple[str, dict[str, Any]]:
     """The filter's WHERE clause built from constant fragments only, and the parameters of
-    :data:`_ROWS`: the whole hours inside the range when ``hour`` is given, else none (every
-    minute of the range read from ``events_per_minute``)."""
+    :data:`_ROWS`: the whole blocks of ``block`` seconds inside the range when ``block`` is
+    given, else none (every minute of the range read from ``events_per_minute``)."""
     start, end = int(f.start.timestamp()), int(f.end.timestamp())
-    hours_start = min(-(-start // hour) * hour, end) if hour else end
-    hours_end = max(hours_start, end // hour * hour) if hour else end
+    blocks_start = min(-(-start // block) * block, end) if block else end
+    blocks_end = max(blocks_start, end // block * block) if block else end
     params: dict[str, Any] = {
-        "start": start, "end": end, "hours_start": hours_start, "hours_end": hours_end
+        "start": start, "end": end, "blocks_start": blocks_start, "blocks_end": blocks_end
     }  # fmt: skip
     conditions = ["1"]
     for field, condition in _IN_CONDITIONS.items():

@@ -4,7 +4,7 @@ from the events already stored (a materialized view sees only rows inserted afte
 from sinks.migrations.statements import creates, fills
 
 ROLLUPS = (
-    "events_per_hour",
+    "volume_per_five_minutes",
     "events_ingested_per_second",
     "events_per_partition_minute",
     "sms_texts_per_minute",

@@ -137,7 +137,8 @@ def _scrubbed_items(items: list[Any], scrub: Callable[[str], str]) -> list[Any]:
 @dataclass(frozen=True)
 class View:
     """A view over tables that no topic feeds directly: a plain view (``nudge_uplift``), or
-    an aggregate table a materialized view fills from ``events`` (``events_per_hour``).
+    an aggregate table a materialized view fills from ``events``
+    (``volume_per_five_minutes``).
 
     A materialized view sees only the rows inserted after it exists, so an aggregate table
     also has ``fill_statements``: the rows already in ``events``, aggregated once, as the

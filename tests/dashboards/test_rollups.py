@@ -1,13 +1,12 @@
 """The panels that read aggregate tables answer exactly as the queries on ``events`` they
 replaced, on the real ClickHouse.
 
-Simulated traffic ending now and hand-made events at the edges of minutes and hours go in
-through the sink's row builder; every moved panel runs over whole-minute ranges (inside one
-hour, across hours, the pages' day and week, with and without filters) once as it is and once
-with the query it replaced, kept here as the reference. The aggregate tables also hold the
-same rows whether the materialized views filled them or migration 0008's fill did, and a
-second fill adds nothing.
-"""
+Simulated traffic ending now and hand-made events at the edges of minutes, five-minute blocks
+and hours go in through the sink's row builder; every moved panel runs over whole-minute
+ranges (inside one block, inside one hour, across hours, the pages' day and week, with and
+without filters) once as it is and once with the query it replaced, kept here as the
+reference. The aggregate tables also hold the same rows whether the materialized views filled
+them or migration 0008's fill did, and a second fill adds nothing."""
 
 import importlib
 from collections.abc import Callable, Iterator
@@ -114,10 +113,13 @@ NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 
 
 def edges() -> list[Event]:
-    """Events on the first and last second of minutes and hours inside the ranges tested."""
+    """Events on the first and last second of minutes, five-minute blocks and hours inside
+    the ranges tested."""
     hour = NOW.replace(minute=0) - timedelta(hours=2)
+    block = NOW.replace(minute=NOW.minute // 5 * 5)
     moments = [
         hour - timedelta(seconds=1), hour, hour + timedelta(minutes=59, seconds=59),
+        block - timedelta(seconds=1), block, block - timedelta(minutes=5),
         NOW - timedelta(minutes=45), NOW - timedelta(minutes=45, seconds=1),
         NOW - timedelta(seconds=1),
     ]  # fmt: skip
@@ -147,9 +149,11 @@ def filled(migrated: Settings) -> Iterator[Client]:
 
 
 def ranges() -> list[tuple[datetime, datetime]]:
-    """Whole-minute ranges: inside one hour, across hours, on hours, a day and a week."""
+    """Whole-minute ranges: inside one block of five minutes, inside one hour, across hours,
+    on hours, a day and a week."""
     hour = NOW.replace(minute=0)
     return [
+        (hour - timedelta(minutes=4), hour - timedelta(minutes=2)),
         (hour - timedelta(hours=2, minutes=-10), hour - timedelta(hours=2, minutes=-50)),
         (NOW - timedelta(minutes=45), NOW),
         (NOW - timedelta(hours=3, minutes=7), NOW - timedelta(minutes=13)),
@@ -170,7 +174,7 @@ def same_as_reference(
     return found
 
 
-def test_volume_reads_hours_and_edge_minutes_as_it_read_minutes(
+def test_volume_reads_blocks_and_edge_minutes_as_it_read_minutes(
     filled: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     answered = 0
