@@ -17,7 +17,6 @@ own changelog records that eviction never touches.
 """
 
 import heapq
-import itertools
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -246,26 +245,35 @@ class PartitionNudges:
     #: The :attr:`SubscriberStore.generation` the pseudonym index was built at.
     pseudonyms_generation: int = -1
 
-    def index_held(self) -> None:
-        """Rebuild :attr:`due` and :attr:`goal_due` from the subscribers (after a restore)."""
+    def index_held(self) -> int:
+        """Rebuild :attr:`due` and :attr:`goal_due` from the subscribers (after a restore).
+        A stored state that does not decode (a changelog another version wrote) is dropped:
+        returns how many were."""
         self.due, self.goal_due = [], []
         store = self.subscribers
-        pending: Iterator[tuple[str, SubscriberNudges | _Pending]] = itertools.chain(
-            (
-                (m, _decode_pending(raw))
-                for m, raw in store.encoded.items()
-                if m not in store.changed
-            ),
-            ((m, sub) for m, sub in store.changed.items() if sub is not None),
-        )
-        for msisdn, sub in pending:
-            for h in sub.held:
-                self.due.append((due_ms(h.until), msisdn, h.request.nudge_id))
-            for g in sub.goals:
-                if closes_on_deadline(g):
-                    self.goal_due.append((g.deadline_ms, msisdn, g.nudge_id))
+        unreadable = []
+        for msisdn, raw in store.encoded.items():
+            if msisdn in store.changed:
+                continue
+            try:
+                self._index(msisdn, _decode_pending(raw))
+            except msgspec.DecodeError:
+                unreadable.append(msisdn)
+        for msisdn, sub in store.changed.items():
+            if sub is not None:
+                self._index(msisdn, sub)
+        for msisdn in unreadable:
+            del store.encoded[msisdn]
         heapq.heapify(self.due)
         heapq.heapify(self.goal_due)
+        return len(unreadable)
+
+    def _index(self, msisdn: str, sub: "SubscriberNudges | _Pending") -> None:
+        for h in sub.held:
+            self.due.append((due_ms(h.until), msisdn, h.request.nudge_id))
+        for g in sub.goals:
+            if closes_on_deadline(g):
+                self.goal_due.append((g.deadline_ms, msisdn, g.nudge_id))
 
     def new_subscriber(self, msisdn: str) -> SubscriberNudges:
         """The state of a subscriber the partition holds nothing for (new, or evicted): empty

@@ -20,6 +20,7 @@ checkpointed record in favour of an unfinished batch's record.
 """
 
 import asyncio
+import logging
 import time
 import uuid
 from datetime import datetime
@@ -36,6 +37,8 @@ from streams.nudge_state import (
     decode_opt_outs,
     encode_opt_outs,
 )
+
+log = logging.getLogger(__name__)
 
 #: How long a restore may take before it gives up with an error (the worker then restarts).
 RESTORE_TIMEOUT_S = 120.0
@@ -96,18 +99,23 @@ class Replay:
         self.state = PartitionNudges()
         self._staged: dict[str, bytes | None] = {}
         self._staged_opt_outs: dict[str, OptOuts] = {}
+        #: Records that did not decode (written by another version), skipped.
+        self.unreadable = 0
 
     def read(self, key: bytes | None, value: bytes | None) -> None:
         if not key:
             return
-        if key == CHECKPOINT_KEY:
-            if value is not None:
-                self._checkpoint(_decode_checkpoint(value))
-        elif key.startswith(OPT_OUT_PREFIX):
-            if value is not None:
-                self._staged_opt_outs[key[1:].decode()] = decode_opt_outs(value)
-        elif key != PROBE_KEY:
-            self._staged[key.decode()] = value
+        try:
+            if key == CHECKPOINT_KEY:
+                if value is not None:
+                    self._checkpoint(_decode_checkpoint(value))
+            elif key.startswith(OPT_OUT_PREFIX):
+                if value is not None:
+                    self._staged_opt_outs[key[1:].decode()] = decode_opt_outs(value)
+            elif key != PROBE_KEY:
+                self._staged[key.decode()] = value
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            self.unreadable += 1
 
     def _checkpoint(self, record: Checkpoint) -> None:
         encoded = self.state.subscribers.encoded
@@ -129,7 +137,7 @@ class Replay:
         """The state as of the last checkpoint; an unfinished batch's records are dropped."""
         self._staged.clear()
         self._staged_opt_outs.clear()
-        self.state.index_held()
+        self.unreadable += self.state.index_held()
         return self.state
 
 
@@ -164,4 +172,12 @@ async def restore(
             await asyncio.sleep(0)
     finally:
         await consumer.stop()
-    return {p: replay.finish() for p, replay in replays.items()}
+    restored = {p: replay.finish() for p, replay in replays.items()}
+    for p, replay in replays.items():
+        if replay.unreadable:
+            log.warning(
+                "restoring %s partition %d: %d records this version cannot read were skipped "
+                "(a changelog written by another version; those subscribers start afresh)",
+                topic, p, replay.unreadable,
+            )  # fmt: skip
+    return restored

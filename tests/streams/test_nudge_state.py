@@ -120,3 +120,20 @@ def test_a_subscriber_state_averages_under_300_bytes() -> None:
     sizes = [len(encode_state(s)) for p in states.values() for _, s in p.subscribers.items()]
     assert len(sizes) > 20_000
     assert statistics.mean(sizes) <= 300
+
+
+def test_a_changelog_another_version_wrote_is_skipped_not_fatal() -> None:
+    """JSON records of the earlier format (and any other bytes) cost their subscriber's state,
+    never the restore: the stage must come up."""
+    state = PartitionNudges()
+    core().process(state, [(0, make("agent.request_handled", HANDLED))])
+    replay = Replay()
+    replay.read(b"13800000009", b'{"journey":{},"recent_events":["e-1"]}')
+    replay.read(b"\x0113800000009", b'{"*": 1}')
+    replay.read(b"\x00checkpoint", b'{"type":"checkpoint","next_offset":7}')
+    for key, value in changelog(state):
+        replay.read(key, value)
+    restored = replay.finish()
+    assert replay.unreadable == 3
+    assert dict(restored.subscribers.items()) == dict(state.subscribers.items())
+    assert restored.next_offset == 1
