@@ -28,6 +28,7 @@ from sinks.tables import (
     nudge_requests,
     nudge_uplift,
     opt_outs,
+    session_rollups,
     volume_rollups,
 )
 
@@ -62,6 +63,8 @@ VIEWS: dict[str, View] = {
         channel_rollups.SMS_UNKNOWN_TEXTS_PER_MINUTE,
         channel_rollups.SELF_SERVICE_PER_MINUTE,
         channel_rollups.HALL_FUNCTIONS_PER_MINUTE,
+        session_rollups.IVR_CALLS_PER_HOUR,
+        session_rollups.CONTACTS_PER_HOUR,
     )
 }
 

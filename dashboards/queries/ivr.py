@@ -1,17 +1,24 @@
 """The 10086 IVR deep-dive: where callers go in the menu, what ends in self-service, and how
 the personalised lead-in prompts compare.
 
-Everything is counted per call (``session_id``) over the calls that *started* in the range, each
-followed for :data:`FOLLOW` after the range so a call that began just before the end still
-shows how it ended. A call's menu steps are ``"<key path> <item>"``: branches re-order the
-level-2 items of keys 2 and 3, so ``2-1`` is a different item in different prefectures and the
-pair, not the key path alone, says where callers went.
+Everything is counted per call (``session_id``) over the calls that *started* in the range (a
+call belongs to the range that holds its ``ivr.call_started``), each followed for
+:data:`FOLLOW` after the range so a call that began just before the end still shows how it
+ended. A call's menu steps are ``"<key path> <item>"``: branches re-order the level-2 items of
+keys 2 and 3, so ``2-1`` is a different item in different prefectures and the pair, not the
+key path alone, says where callers went.
 
-``events`` is read without ``FINAL``, which would double the time: every figure counts calls,
-built from aggregates a duplicate event that slipped past the sink cannot change (``any``,
-``max``, ``argMax``, ``groupUniqArray``, and "did it happen").
-Times cross as Unix seconds (``toDateTime(%(start)s)``); milliseconds as
-``toUInt64(occurred_at) * 1000 + occurred_ms``.
+The calls come from ``ivr_calls_per_hour`` (:mod:`sinks.tables.session_rollups`): per call and
+hour, the states of what the panels take of a call, merged here over the hours read. The table
+keeps whole hours, so a call counts every event it has from the hour its range starts in to
+the end of the hour that holds the range's end plus :data:`FOLLOW`: the same figures as
+reading ``events`` from the range's start to exactly :data:`FOLLOW` after its end for every
+call whose events all lie after its start and within :data:`FOLLOW` of the range's end, which
+is every call that lasts less than :data:`FOLLOW`. Every state is one a duplicate event
+cannot change (``any``, ``min``, ``max``, ``argMax``, ``groupUniqArray``).
+Re-contact reads ``contacts_per_hour``: each session's first and last event per hour, which
+tell exactly whether it had an event in a window of :data:`RECONTACT_WINDOW`.
+Times cross as Unix seconds (``toDateTime(%(start)s)``), milliseconds as milliseconds.
 """
 
 from dataclasses import dataclass
@@ -27,32 +34,35 @@ RECONTACT_WINDOW = timedelta(hours=24)
 #: The step of calls that pressed no key at all: they hung up or pressed 0 in the lead-in.
 LEAD_IN = ""
 
-_MS = "toUInt64(occurred_at) * 1000 + occurred_ms"
-_STEP = "concat(visitParamExtractString(attributes, 'key_path'), ' ', " \
-    "visitParamExtractString(attributes, 'item'))"  # fmt: skip
+_HOURS = "hour >= toStartOfHour(toDateTime(%(start)s)) AND hour < toDateTime(%(follow)s)"
 
-#: One row per call started in ``[start, end)``; the subquery every IVR figure is built on.
-CALLS = f"""
-SELECT session_id,
-       any(subscriber) AS caller,
-       anyIf(prefecture, event_type = 'ivr.call_started') AS call_prefecture,
-       anyIf(brand, event_type = 'ivr.call_started') AS call_brand,
-       anyIf(visitParamExtractString(attributes, 'lead_in_variant'),
-             event_type = 'ivr.call_started') AS variant,
-       anyIf(visitParamExtractBool(attributes, 'busy_period'),
-             event_type = 'ivr.call_started') AS busy,
-       groupUniqArrayIf({_STEP}, event_type = 'ivr.menu_selected') AS steps,
-       argMaxIf({_STEP}, {_MS}, event_type = 'ivr.menu_selected') AS last_step,
-       countIf(event_type = 'ivr.agent_requested') > 0 AS zero,
-       anyIf(visitParamExtractString(attributes, 'outcome'),
-             event_type = 'ivr.call_ended') AS outcome,
-       maxIf({_MS}, event_type = 'ivr.call_ended') AS ended_ms
-FROM events
-WHERE channel = 'ivr'
-  AND occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(follow)s)
+#: How each figure of a call is merged from its hours' states.
+_MERGED = {
+    "caller": "any(subscriber)",
+    "call_prefecture": "anyIfMerge(call_prefecture_state)",
+    "call_brand": "anyIfMerge(call_brand_state)",
+    "variant": "anyIfMerge(variant_state)",
+    "busy": "anyIfMerge(busy_state)",
+    "steps": "groupUniqArrayIfMerge(steps_state)",
+    "last_step": "argMaxIfMerge(last_step_state)",
+    "zero": "maxMerge(zero_state)",
+    "outcome": "anyIfMerge(outcome_state)",
+    "ended_ms": "maxIfMerge(ended_ms_state)",
+}
+
+
+def _calls(*figures: str) -> str:
+    """One row per call started in ``[start, end)`` with ``figures``: the subquery every IVR
+    panel is built on, merging only what the panel uses."""
+    merged = "".join(f",\n       {_MERGED[f]} AS {f}" for f in figures)
+    return f"""
+SELECT session_id{merged}
+FROM ivr_calls_per_hour
+WHERE {_HOURS}
 GROUP BY session_id
-HAVING countIf(event_type = 'ivr.call_started' AND occurred_at < toDateTime(%(end)s)) > 0
+HAVING minIfMerge(started_ms_state) >= %(start_ms)s AND minIfMerge(started_ms_state) < %(end_ms)s
 """
+
 
 FUNNEL = f"""
 SELECT step,
@@ -62,7 +72,7 @@ SELECT step,
        countIf(step = last_step AND zero) AS pressed_zero,
        countIf(step = last_step AND outcome = 'hangup') AS hung_up,
        countIf(step = last_step AND outcome = 'abandoned') AS abandoned
-FROM ({CALLS})
+FROM ({_calls("steps", "last_step", "zero", "outcome")})
 ARRAY JOIN if(empty(steps), [''], steps) AS step
 GROUP BY step
 """
@@ -73,12 +83,16 @@ SELECT variant, call_prefecture, call_brand, busy,
        countIf(outcome = 'self_service') AS self_served,
        countIf(zero) AS pressed_zero,
        countIf(outcome = 'hangup') AS hung_up
-FROM ({CALLS})
+FROM ({_calls("variant", "call_prefecture", "call_brand", "busy", "zero", "outcome")})
 GROUP BY variant, call_prefecture, call_brand, busy
 """
 
+_CONTAINED = _calls("caller", "zero", "outcome", "ended_ms")
+
 #: Every call, and for each self-service one whether its caller came back in another session
-#: within the window; the callers' other events are fetched only for self-service callers.
+#: within the window; the callers' other sessions are fetched only for self-service callers.
+#: A session had an event in the window when one of its hours has its last event after the
+#: window's start and its first not after the window's end.
 CONTAINMENT = f"""
 SELECT count() AS calls,
        countIf(self_service) AS self_service_calls,
@@ -87,18 +101,21 @@ SELECT count() AS calls,
            AS still_open
 FROM (
     SELECT session_id, self_service, ended_ms,
-           countIf(other_ms > ended_ms AND other_ms <= ended_ms + %(window_ms)s
+           countIf(other_last_ms > ended_ms AND other_first_ms <= ended_ms + %(window_ms)s
                    AND other_session != session_id) AS recontacts
     FROM (
         SELECT session_id, caller AS subscriber, ended_ms,
                outcome = 'self_service' AND NOT zero AS self_service
-        FROM ({CALLS})
+        FROM ({_CONTAINED})
     ) AS calls
     ALL LEFT JOIN (
-        SELECT subscriber, session_id AS other_session, {_MS} AS other_ms
-        FROM events
-        WHERE occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(until)s)
-          AND subscriber IN (SELECT caller FROM ({CALLS}) WHERE outcome = 'self_service')
+        SELECT subscriber, session_id AS other_session,
+               minMerge(first_ms_state) AS other_first_ms,
+               maxMerge(last_ms_state) AS other_last_ms
+        FROM contacts_per_hour
+        WHERE hour >= toStartOfHour(toDateTime(%(start)s)) AND hour < toDateTime(%(until)s)
+          AND subscriber IN (SELECT caller FROM ({_CONTAINED}) WHERE outcome = 'self_service')
+        GROUP BY hour, subscriber, session_id
     ) AS later USING subscriber
     GROUP BY session_id, self_service, ended_ms
 )
@@ -184,7 +201,9 @@ def lead_ins(client: Client, start: datetime, end: datetime) -> list[LeadIn]:
 def containment(client: Client, start: datetime, end: datetime, as_of: datetime) -> Containment:
     params = {
         **_range(start, end),
-        "until": int((end + FOLLOW + RECONTACT_WINDOW).timestamp()),
+        # The hours read hold every event of the window of a call that ended in the last
+        # hour it was followed.
+        "until": int((end + FOLLOW + RECONTACT_WINDOW + timedelta(hours=1)).timestamp()),
         "window_ms": int(RECONTACT_WINDOW.total_seconds() * 1000),
         "as_of_ms": int(as_of.timestamp() * 1000),
     }
@@ -197,4 +216,6 @@ def _range(start: datetime, end: datetime) -> dict[str, int]:
         "start": int(start.timestamp()),
         "end": int(end.timestamp()),
         "follow": int((end + FOLLOW).timestamp()),
+        "start_ms": int(start.timestamp()) * 1000,
+        "end_ms": int(end.timestamp()) * 1000,
     }

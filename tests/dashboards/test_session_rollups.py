@@ -1,0 +1,241 @@
+"""The IVR panels, which read the calls by session and hour of ``ivr_calls_per_hour`` and the
+sessions of ``contacts_per_hour``, answer exactly as the queries on ``events`` they replaced,
+on the real ClickHouse, for calls that last less than the time a call is followed.
+
+Simulated traffic ending now and hand-made calls go in through the sink's row builder: calls
+starting a second before, on, and a second before the end of a range, calls across an hour,
+self-service calls re-contacted on the last millisecond of the window and one after it, by a
+session that began before the call ended, and in the call's own session. Every panel runs over
+ranges whose edges cut those calls and over the page's day, once as it is and once with the
+query it replaced. The tables also hold the same rows whether the views filled them or
+migration 0009's fill did, and a second fill adds nothing."""
+
+import importlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from clickhouse_driver import Client
+
+from dashboards.queries import ivr
+from kernel.settings import Settings
+from sinks import migrations
+from sinks.client import connect
+from tests.dashboards.deep_dive_data import Event, ending_now, event, insert, simulated
+
+pytestmark = pytest.mark.integration
+
+ROLLUPS: tuple[str, ...] = importlib.import_module("sinks.migrations.0009_session_rollups").ROLLUPS
+
+_MS = "toUInt64(occurred_at) * 1000 + occurred_ms"
+_STEP = "concat(visitParamExtractString(attributes, 'key_path'), ' ', " \
+    "visitParamExtractString(attributes, 'item'))"  # fmt: skip
+
+#: The call subquery the IVR panels built on ``events`` before the aggregate tables.
+CALLS = f"""
+SELECT session_id,
+       any(subscriber) AS caller,
+       anyIf(prefecture, event_type = 'ivr.call_started') AS call_prefecture,
+       anyIf(brand, event_type = 'ivr.call_started') AS call_brand,
+       anyIf(visitParamExtractString(attributes, 'lead_in_variant'),
+             event_type = 'ivr.call_started') AS variant,
+       anyIf(visitParamExtractBool(attributes, 'busy_period'),
+             event_type = 'ivr.call_started') AS busy,
+       groupUniqArrayIf({_STEP}, event_type = 'ivr.menu_selected') AS steps,
+       argMaxIf({_STEP}, {_MS}, event_type = 'ivr.menu_selected') AS last_step,
+       countIf(event_type = 'ivr.agent_requested') > 0 AS zero,
+       anyIf(visitParamExtractString(attributes, 'outcome'),
+             event_type = 'ivr.call_ended') AS outcome,
+       maxIf({_MS}, event_type = 'ivr.call_ended') AS ended_ms
+FROM events
+WHERE channel = 'ivr'
+  AND occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(follow)s)
+GROUP BY session_id
+HAVING countIf(event_type = 'ivr.call_started' AND occurred_at < toDateTime(%(end)s)) > 0
+"""
+
+#: The queries the IVR panels ran on ``events``, by name.
+REFERENCES: dict[str, str] = {
+    "FUNNEL": f"""
+SELECT step,
+       count() AS reached,
+       countIf(step = last_step) AS stopped,
+       countIf(step = last_step AND outcome = 'self_service') AS self_served,
+       countIf(step = last_step AND zero) AS pressed_zero,
+       countIf(step = last_step AND outcome = 'hangup') AS hung_up,
+       countIf(step = last_step AND outcome = 'abandoned') AS abandoned
+FROM ({CALLS})
+ARRAY JOIN if(empty(steps), [''], steps) AS step
+GROUP BY step
+""",
+    "LEAD_INS": f"""
+SELECT variant, call_prefecture, call_brand, busy,
+       count() AS calls,
+       countIf(outcome = 'self_service') AS self_served,
+       countIf(zero) AS pressed_zero,
+       countIf(outcome = 'hangup') AS hung_up
+FROM ({CALLS})
+GROUP BY variant, call_prefecture, call_brand, busy
+""",
+    "CONTAINMENT": f"""
+SELECT count() AS calls,
+       countIf(self_service) AS self_service_calls,
+       countIf(self_service AND recontacts = 0) AS contained,
+       countIf(self_service AND recontacts = 0 AND ended_ms + %(window_ms)s > %(as_of_ms)s)
+           AS still_open
+FROM (
+    SELECT session_id, self_service, ended_ms,
+           countIf(other_ms > ended_ms AND other_ms <= ended_ms + %(window_ms)s
+                   AND other_session != session_id) AS recontacts
+    FROM (
+        SELECT session_id, caller AS subscriber, ended_ms,
+               outcome = 'self_service' AND NOT zero AS self_service
+        FROM ({CALLS})
+    ) AS calls
+    ALL LEFT JOIN (
+        SELECT subscriber, session_id AS other_session, {_MS} AS other_ms
+        FROM events
+        WHERE occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(until)s)
+          AND subscriber IN (SELECT caller FROM ({CALLS}) WHERE outcome = 'self_service')
+    ) AS later USING subscriber
+    GROUP BY session_id, self_service, ended_ms
+)
+""",
+}
+
+NOW = datetime.now(UTC).replace(second=0, microsecond=0)
+#: The hour the hand-made calls cross, before the simulated traffic, and the ranges they are
+#: cut by.
+HOUR = NOW.replace(minute=0) - timedelta(days=2)
+EDGES = (HOUR - timedelta(minutes=20), HOUR + timedelta(minutes=20))
+WINDOW = ivr.RECONTACT_WINDOW
+
+
+def call(
+    session: str, at: datetime, msisdn: str, *, steps: int, outcome: str, seconds: int = 90
+) -> list[Event]:
+    """One call from ``at``: the lead-in, ``steps`` menu selections, and its end."""
+    common: dict[str, Any] = {"msisdn": msisdn, "session": session}
+    made = [
+        event("ivr.call_started", at, attributes={"lead_in_variant": f"v{steps}",
+              "busy_period": steps % 2 == 0}, **common),
+        *(event("ivr.menu_selected", at + timedelta(seconds=5 * (i + 1)),
+                attributes={"key_path": "-".join("12"[: i + 1]), "item": f"item{i}"}, **common)
+          for i in range(steps)),
+        event("ivr.call_ended", at + timedelta(seconds=seconds),
+              attributes={"duration_s": float(seconds), "outcome": outcome}, **common),
+    ]  # fmt: skip
+    if outcome == "abandoned":
+        made.append(event("ivr.agent_requested", at + timedelta(seconds=seconds // 2),
+                          attributes={"key_path": "0", "topic": "unknown"}, **common))  # fmt: skip
+    return made
+
+
+def edge_calls() -> list[Event]:
+    """Calls a second before, on and a second before each edge; across the hour; and
+    self-service calls re-contacted at the window's last millisecond, just after it, by a
+    session begun before the call ended, and only in their own session."""
+    made: list[Event] = []
+    for e, edge in enumerate(EDGES):
+        for i, offset in enumerate((-1, 0, 59, -61)):
+            made += call(f"ivr-edge-{e}-{i}", edge + timedelta(seconds=offset),
+                         f"1390000{e}{i:03d}", steps=i, outcome=("self_service", "hangup",
+                         "abandoned", "agent")[i])  # fmt: skip
+    made += call("ivr-hour", HOUR - timedelta(seconds=30), "13900003000", steps=3,
+                 outcome="self_service", seconds=200)  # fmt: skip
+    ended = HOUR - timedelta(minutes=10) + timedelta(seconds=90)
+    cases: list[tuple[str, timedelta | None, timedelta]] = [
+        ("last-ms", WINDOW, timedelta(0)),
+        ("after", WINDOW + timedelta(milliseconds=1), timedelta(0)),
+        ("spanning", timedelta(minutes=30), timedelta(minutes=-20)),
+        ("own", None, timedelta(0)),
+    ]
+    for i, (name, later, begun) in enumerate(cases):
+        msisdn = f"1390000200{i}"
+        made += call(f"ivr-ss-{name}", ended - timedelta(seconds=90), msisdn, steps=1,
+                     outcome="self_service")  # fmt: skip
+        if later is None:
+            made += call(f"ivr-ss-{name}", ended + timedelta(seconds=1), msisdn, steps=1,
+                         outcome="self_service")[1:2]  # fmt: skip
+            continue
+        visit = {"msisdn": msisdn, "session": f"web-{name}", "attributes": {"function": "q"}}
+        if begun:
+            made.append(event("web.function_used", ended + begun, **visit))
+        made.append(event("web.function_used", ended + later, **visit))
+    return made
+
+
+@pytest.fixture
+def filled(migrated: Settings) -> Iterator[Client]:
+    traffic = simulated(40_000, seed=23, start=ending_now(40_000, seed=23))
+    insert(migrated, [*traffic, *edge_calls()])
+    client = connect(migrated)
+    yield client
+    client.disconnect()
+
+
+def ranges() -> list[tuple[datetime, datetime]]:
+    """Ranges whose edges cut the hand-made calls, inside an hour, across hours, and the
+    page's day."""
+    return [
+        EDGES,
+        (EDGES[0], HOUR),
+        (HOUR, EDGES[1]),
+        (EDGES[0] + timedelta(minutes=1), EDGES[1] - timedelta(minutes=1)),
+        (NOW - timedelta(minutes=45), NOW),
+        (NOW - timedelta(hours=3, minutes=7), NOW - timedelta(minutes=13)),
+        (NOW - timedelta(hours=24), NOW),
+        (NOW - timedelta(days=7), NOW),
+    ]
+
+
+def test_ivr_panels_read_calls_by_hour_as_they_read_events(
+    filled: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answered = 0
+    for start, end in ranges():
+        answers = {
+            "FUNNEL": lambda s=start, e=end: ivr.funnel(filled, s, e),
+            "LEAD_INS": lambda s=start, e=end: ivr.lead_ins(filled, s, e),
+            "CONTAINMENT": lambda s=start, e=end: ivr.containment(filled, s, e, NOW),
+        }
+        found = {name: answer() for name, answer in answers.items()}
+        with monkeypatch.context() as patched:
+            for name in REFERENCES:
+                patched.setattr(ivr, name, REFERENCES[name])
+            assert {name: answer() for name, answer in answers.items()} == found, (start, end)
+        answered += found["CONTAINMENT"].self_service > 0 and bool(found["FUNNEL"])
+    assert answered >= 5
+    # Two calls on either side of each edge are in; of the self-service ones, those
+    # re-contacted on the window's last millisecond and by a session begun before the end are
+    # not contained; a millisecond late, in the call's own session or never, they are.
+    assert ivr.containment(filled, *EDGES, NOW) == ivr.Containment(9, 6, 4, 0)
+
+
+def _contents(client: Client, table: str) -> list[tuple[Any, ...]]:
+    """Every key of an aggregate table with its merged values, in key order."""
+    described = client.execute(f"DESCRIBE TABLE {table}")
+    keys = [name for name, kind, *_ in described if "Aggregate" not in kind]
+    values = [f"finalizeAggregation({name})" for name, kind, *_ in described if name not in keys]
+    return client.execute(
+        f"SELECT {', '.join(keys)}, {', '.join(values)} FROM {table} FINAL"
+        f" ORDER BY {', '.join(keys)}"
+    )
+
+
+def test_the_fill_of_stored_events_matches_the_views_and_runs_once(
+    filled: Client, migrated: Settings
+) -> None:
+    db = migrated.clickhouse_database
+    filled.execute("OPTIMIZE TABLE ivr_calls_per_hour FINAL")
+    filled.execute("OPTIMIZE TABLE contacts_per_hour FINAL")
+    by_views = {name: _contents(filled, name) for name in ROLLUPS}
+    assert all(by_views.values())
+    fills = [s for s in migrations.operations("0009_session_rollups") if s.startswith("INSERT")]
+    for name in ROLLUPS:
+        filled.execute(f"TRUNCATE TABLE {name}")
+    for _ in range(2):
+        for statement in fills:
+            filled.execute(statement.format(db=db))
+        assert {name: _contents(filled, name) for name in ROLLUPS} == by_views
