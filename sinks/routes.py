@@ -21,6 +21,7 @@ from sinks.tables import (
     channel_rollups,
     dead_letters,
     events,
+    kiosk_rollups,
     nudge_conversions,
     nudge_decisions,
     nudge_dispatches,
@@ -65,6 +66,9 @@ VIEWS: dict[str, View] = {
         channel_rollups.HALL_FUNCTIONS_PER_MINUTE,
         session_rollups.IVR_CALLS_PER_HOUR,
         session_rollups.CONTACTS_PER_HOUR,
+        session_rollups.SMS_CONFIRMATIONS_PER_HOUR,
+        kiosk_rollups.KIOSK_TERMINALS_PER_HOUR,
+        kiosk_rollups.KIOSK_TERMINALS_PER_MINUTE,
     )
 }
 

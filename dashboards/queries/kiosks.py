@@ -4,11 +4,16 @@ that have gone silent.
 A terminal is *known* when it produced any event in the range or the :data:`LOOKBACK` before
 its end; a known terminal with no session in the range is *silent* (switched off, out of network,
 or simply unused: the page lists it for someone to check). Payments are in fen (0.01 CNY).
-``events`` is read with ``FINAL`` so a duplicate that slipped past the sink is counted once.
+
+Terminals are read from ``kiosk_terminals_per_hour`` for the whole hours of the lookback and
+of the range, and from ``kiosk_terminals_per_minute`` for the minutes around them
+(:mod:`sinks.tables.kiosk_rollups`), so ranges are whole minutes, as every page's are. They
+count what the sink inserted, which holds no duplicates: the answers of ``events FINAL``.
 """
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 from clickhouse_driver import Client
 
@@ -16,23 +21,56 @@ from schemas.envelope import PREFECTURES
 
 LOOKBACK = timedelta(days=7)
 
-_IN_RANGE = "occurred_at >= toDateTime(%(start)s)"
-_MS = "toUInt64(occurred_at) * 1000 + occurred_ms"
+_HOUR = 3600
 
+#: A terminal's state merged over some buckets of one of its tables.
+_MERGED = """
+SELECT terminal, {bucket} >= toDateTime(%(start)s) AS in_range,
+       argMaxMerge(prefecture_state) AS prefecture,
+       maxMerge(last_ms_state) AS last_ms,
+       sumMerge(sessions_state) AS sessions,
+       sumMerge(payments_state) AS payments,
+       sumMerge(paid_fen_state) AS paid_fen,
+       sumMerge(faults_state) AS faults,
+       argMaxIfMerge(last_fault_state) AS last_fault,
+       maxIfMerge(last_fault_ms_state) AS last_fault_ms
+FROM {table}
+WHERE {where}
+GROUP BY terminal, in_range
+"""
+
+#: The whole hours of the lookback and of the range from the hourly table, the minutes
+#: around them from the minute one; then each terminal's lookback and range together.
 TERMINALS = f"""
-SELECT visitParamExtractString(attributes, 'terminal_id') AS terminal,
-       argMax(prefecture, {_MS}) AS terminal_prefecture,
-       countIf(event_type = 'kiosk.session_started' AND {_IN_RANGE}) AS sessions,
-       countIf(event_type = 'kiosk.payment_completed' AND {_IN_RANGE}) AS payments,
-       sumIf(visitParamExtractUInt(attributes, 'amount_fen'),
-             event_type = 'kiosk.payment_completed' AND {_IN_RANGE}) AS paid_fen,
-       countIf(event_type = 'kiosk.terminal_fault' AND {_IN_RANGE}) AS faults,
-       argMaxIf(visitParamExtractString(attributes, 'fault_code'), {_MS},
-                event_type = 'kiosk.terminal_fault' AND {_IN_RANGE}) AS last_fault,
-       max(occurred_at) AS last_event
-FROM events FINAL
-WHERE channel = 'kiosk'
-  AND occurred_at >= toDateTime(%(known_from)s) AND occurred_at < toDateTime(%(end)s)
+SELECT terminal,
+       argMax(prefecture, last_ms) AS terminal_prefecture,
+       sumIf(sessions, in_range) AS range_sessions,
+       sumIf(payments, in_range) AS range_payments,
+       sumIf(paid_fen, in_range) AS range_paid_fen,
+       sumIf(faults, in_range) AS range_faults,
+       argMaxIf(last_fault, last_fault_ms, in_range) AS range_last_fault,
+       toDateTime(intDiv(max(last_ms), 1000), 'UTC') AS last_event
+FROM (
+    {
+    _MERGED.format(
+        bucket="hour",
+        table="kiosk_terminals_per_hour",
+        where="hour >= toDateTime(%(hours_0)s) AND hour < toDateTime(%(hours_1)s)"
+        " OR hour >= toDateTime(%(hours_2)s) AND hour < toDateTime(%(hours_3)s)",
+    )
+}
+    UNION ALL
+    {
+    _MERGED.format(
+        bucket="minute",
+        table="kiosk_terminals_per_minute",
+        where=" OR ".join(
+            f"minute >= toDateTime(%(minutes_{i})s) AND minute < toDateTime(%(minutes_{i + 1})s)"
+            for i in range(0, 8, 2)
+        ),
+    )
+}
+)
 GROUP BY terminal
 """
 
@@ -69,11 +107,7 @@ class Prefecture:
 
 def terminals(client: Client, start: datetime, end: datetime) -> list[Terminal]:
     """Every terminal known at ``end``, by id."""
-    params = {
-        "start": int(start.timestamp()),
-        "end": int(end.timestamp()),
-        "known_from": int(min(start, end - LOOKBACK).timestamp()),
-    }
+    params = {"start": int(start.timestamp()), **_buckets(start, end)}
     found = [
         Terminal(terminal, prefecture, int(s), int(p), int(fen), int(f), fault, _utc(last))
         for terminal, prefecture, s, p, fen, f, fault, last in client.execute(TERMINALS, params)
@@ -93,6 +127,27 @@ def by_prefecture(found: list[Terminal]) -> dict[str, Prefecture]:
         row.paid_fen += t.paid_fen
         row.faults += t.faults
     return split
+
+
+def _buckets(start: datetime, end: datetime) -> dict[str, int]:
+    """The bounds (Unix seconds) of the hours (``hours_0`` to ``hours_3``: two ranges) and
+    minutes (``minutes_0`` to ``minutes_7``: four) that together cover the lookback and the
+    range, each whole hour of either from the hourly table; an unused range is empty."""
+    bounds = [int(t.timestamp()) for t in (min(start, end - LOOKBACK), start, end)]
+    hours: list[int] = []
+    minutes: list[int] = []
+    for low, high in pairwise(bounds):
+        first, last = -(-low // _HOUR) * _HOUR, high // _HOUR * _HOUR
+        if first < last:
+            hours += [first, last]
+            minutes += [low, first, last, high]
+        else:
+            hours += [0, 0]
+            minutes += [low, high, 0, 0]
+    return {
+        **{f"hours_{i}": s for i, s in enumerate(hours)},
+        **{f"minutes_{i}": s for i, s in enumerate(minutes)},
+    }
 
 
 def _utc(moment: datetime) -> datetime:

@@ -10,9 +10,14 @@ group, with a count of distinct senders instead of any sender.
 The texts and the unknown ones are read from their per-minute tables
 (:mod:`sinks.tables.channel_rollups`), so ranges are whole minutes, as every page's are; they
 count what the sink inserted, which holds no duplicates. Confirmations are counted per dialogue
-(``session_id``) whose prompt was sent in the range, followed for :data:`FOLLOW` after it,
-longer than the hall's 10-minute confirmation timeout, from ``events`` read with ``FINAL`` so a
-duplicate that slipped past the sink is counted once.
+(``session_id``) whose first prompt was sent in the range, followed for :data:`FOLLOW` after
+it, longer than the hall's 10-minute confirmation timeout, from ``sms_confirmations_per_hour``
+(:mod:`sinks.tables.session_rollups`): per dialogue and hour, states a duplicate cannot change
+(the prompt's time and command, the reply, whether the service ran and worked), merged here
+over the hours read. Those are whole hours: a dialogue counts what it did from the hour the
+range starts in to the end of the hour that holds the range's end plus :data:`FOLLOW`, the
+same as reading ``events`` from the range's start to exactly :data:`FOLLOW` after its end for
+every dialogue that prompts once and is over within :data:`FOLLOW`.
 """
 
 from collections import Counter
@@ -50,25 +55,19 @@ SELECT code,
        countIf(reply = 'yes') AS yes,
        countIf(reply = 'no') AS no,
        countIf(reply = 'timeout') AS timed_out,
-       countIf(services > 0) AS done,
-       countIf(successes > 0) AS succeeded
+       countIf(ran) AS done,
+       countIf(worked) AS succeeded
 FROM (
     SELECT session_id,
-           anyIf(visitParamExtractString(attributes, 'code'),
-                 event_type = 'sms.confirmation_requested') AS code,
-           anyIf(visitParamExtractString(attributes, 'reply'),
-                 event_type = 'sms.confirmation_replied') AS reply,
-           countIf(event_type = 'sms.service_completed') AS services,
-           countIf(event_type = 'sms.service_completed'
-                   AND visitParamExtractBool(attributes, 'success')) AS successes
-    FROM events FINAL
-    WHERE channel = 'sms'
-      AND event_type IN ('sms.confirmation_requested', 'sms.confirmation_replied',
-                         'sms.service_completed')
-      AND occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(follow)s)
+           anyIfMerge(code_state) AS code,
+           anyIfMerge(reply_state) AS reply,
+           maxMerge(done_state) AS ran,
+           maxMerge(succeeded_state) AS worked
+    FROM sms_confirmations_per_hour
+    WHERE hour >= toStartOfHour(toDateTime(%(start)s)) AND hour < toDateTime(%(follow)s)
     GROUP BY session_id
-    HAVING countIf(event_type = 'sms.confirmation_requested'
-                   AND occurred_at < toDateTime(%(end)s)) > 0
+    HAVING minIfMerge(prompted_ms_state) >= %(start_ms)s
+       AND minIfMerge(prompted_ms_state) < %(end_ms)s
 )
 GROUP BY code
 """
@@ -148,4 +147,6 @@ def _range(start: datetime, end: datetime) -> dict[str, int]:
         "start": int(start.timestamp()),
         "end": int(end.timestamp()),
         "follow": int((end + FOLLOW).timestamp()),
+        "start_ms": int(start.timestamp()) * 1000,
+        "end_ms": int(end.timestamp()) * 1000,
     }

@@ -6,18 +6,22 @@ inserts, so no materialized view can finish a session. These tables keep, per ho
 events and per session, the aggregate states of what the panels build of a session; a query
 merges the states of a session over the hours it reads and groups the sessions as the panel
 does. Every state is one a duplicate event cannot change (``any``, ``min``, ``max``,
-``argMax``, ``groupUniqArray``), like the queries on ``events`` without ``FINAL`` they replace.
+``argMax``, ``groupUniqArray``, and "did it happen"), so they answer as ``events FINAL``.
 
 - ``ivr_calls_per_hour``: per IVR call, caller and hour, what the IVR funnel, lead-ins and
   containment take of a call: its start, lead-in, menu steps, agent request and end;
+- ``sms_confirmations_per_hour``: per SMS dialogue and hour, what the SMS hall's confirmation
+  panel takes of a dialogue: its prompt and command, the reply, and whether the service ran
+  and worked;
 - ``contacts_per_hour``: per session of any channel, its subscriber and hour, the first and
   last millisecond of its events in the hour. Whether a session had an event in a window of at
   least an hour is exact from these: it had one if some hour's last event is after the
   window's start and that hour's first event is not after its end (the hour cannot hold the
   whole window, so one of the two lies inside it).
 
-The subscriber is a column of the key in both, not a state, so a key rotation re-keys it
-(:mod:`sinks.rekey`) and a call's caller still meets the caller's other sessions after one.
+Where a table keeps the subscriber it is a column of the key, not a state, so a key rotation
+re-keys it (:mod:`sinks.rekey`) and a call's caller still meets the caller's other sessions
+after one.
 """
 
 from sinks.engines import aggregating_merge_tree
@@ -87,5 +91,38 @@ SELECT toStartOfHour(occurred_at) AS hour, subscriber, session_id,
        maxState({_MS}) AS last_ms_state
 FROM {{db}}.events
 GROUP BY hour, subscriber, session_id
+""",
+)
+
+_PROMPTED = "event_type = 'sms.confirmation_requested'"
+_SERVICE = "event_type = 'sms.service_completed'"
+
+SMS_CONFIRMATIONS_PER_HOUR = rollup(
+    "sms_confirmations_per_hour",
+    f"""
+CREATE TABLE IF NOT EXISTS {{db}}.sms_confirmations_per_hour (
+    hour DateTime('UTC'),
+    session_id String,
+    prompted_ms_state AggregateFunction(minIf, UInt64, UInt8),
+    code_state AggregateFunction(anyIf, String, UInt8),
+    reply_state AggregateFunction(anyIf, String, UInt8),
+    done_state AggregateFunction(max, UInt8),
+    succeeded_state AggregateFunction(max, UInt8)
+) {aggregating_merge_tree(partition_by="toYYYYMM(hour)", order_by="hour, session_id")}
+""",
+    f"""
+SELECT toStartOfHour(occurred_at) AS hour,
+       session_id,
+       minIfState({_MS}, {_PROMPTED}) AS prompted_ms_state,
+       anyIfState(visitParamExtractString(attributes, 'code'), {_PROMPTED}) AS code_state,
+       anyIfState(visitParamExtractString(attributes, 'reply'),
+                  event_type = 'sms.confirmation_replied') AS reply_state,
+       maxState({_SERVICE}) AS done_state,
+       maxState({_SERVICE} AND visitParamExtractBool(attributes, 'success')) AS succeeded_state
+FROM {{db}}.events
+WHERE channel = 'sms'
+  AND event_type IN ('sms.confirmation_requested', 'sms.confirmation_replied',
+                     'sms.service_completed')
+GROUP BY hour, session_id
 """,
 )

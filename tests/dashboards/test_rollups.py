@@ -17,7 +17,7 @@ import pytest
 from clickhouse_driver import Client
 
 from dashboards.filters import VolumeFilter
-from dashboards.queries import cross_channel, health, online, sms_hall, volume
+from dashboards.queries import cross_channel, health, kiosks, online, sms_hall, volume
 from kernel.settings import Settings
 from sinks import migrations
 from sinks.client import connect
@@ -29,6 +29,9 @@ pytestmark = pytest.mark.integration
 ROLLUPS: tuple[str, ...] = importlib.import_module("sinks.migrations.0008_rollups").ROLLUPS
 #: What the SMS-hall masks, as a ClickHouse string literal.
 _MASKED = MASKED.replace("\\", "\\\\")
+
+_MS = "toUInt64(occurred_at) * 1000 + occurred_ms"
+_SINCE_START = "occurred_at >= toDateTime(%(start)s)"
 
 #: The queries the panels ran on ``events`` (and, for the volume, on ``events_per_minute``
 #: alone) before the aggregate tables, by module and name.
@@ -97,6 +100,22 @@ WHERE event_type IN ('ivr.self_service_completed', 'sms.service_completed',
   AND occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(end)s)
 GROUP BY channel, name
 """,
+    (kiosks, "TERMINALS"): f"""
+SELECT visitParamExtractString(attributes, 'terminal_id') AS terminal,
+       argMax(prefecture, {_MS}) AS terminal_prefecture,
+       countIf(event_type = 'kiosk.session_started' AND {_SINCE_START}) AS sessions,
+       countIf(event_type = 'kiosk.payment_completed' AND {_SINCE_START}) AS payments,
+       sumIf(visitParamExtractUInt(attributes, 'amount_fen'),
+             event_type = 'kiosk.payment_completed' AND {_SINCE_START}) AS paid_fen,
+       countIf(event_type = 'kiosk.terminal_fault' AND {_SINCE_START}) AS faults,
+       argMaxIf(visitParamExtractString(attributes, 'fault_code'), {_MS},
+                event_type = 'kiosk.terminal_fault' AND {_SINCE_START}) AS last_fault,
+       max(occurred_at) AS last_event
+FROM events FINAL
+WHERE channel = 'kiosk'
+  AND occurred_at >= toDateTime(%(known_from)s) AND occurred_at < toDateTime(%(end)s)
+GROUP BY terminal
+""",
     (online, "FUNCTIONS"): """
 SELECT channel,
        visitParamExtractString(attributes, 'function') AS function,
@@ -135,6 +154,11 @@ def edges() -> list[Event]:
             event("kiosk.service_completed", at, msisdn=msisdn, session=f"kiosk-edge-{i}",
                   attributes={"terminal_id": "K0001", "service": "bill.query",
                               "success": True}),
+            event("kiosk.session_started", at, msisdn=msisdn, session=f"kiosk-edge-{i}",
+                  attributes={"terminal_id": f"K{9000 + i}"}),
+            event("kiosk.terminal_fault", at, msisdn=None, session=f"fault-edge-{i}",
+                  attributes={"terminal_id": "K0001", "fault_code": f"jam-{i}",
+                              "severity": "warning"}),
         ]  # fmt: skip
     return made
 
@@ -233,6 +257,26 @@ def test_health_reads_its_tables_as_it_read_events(
                 lambda n=now, p=partitions: health.completeness(filled, p, n),
             )  # fmt: skip
     assert health.events_per_second(filled, NOW + timedelta(days=1), timedelta(days=8)) > 0
+
+
+def _bounds(start: datetime, end: datetime) -> dict[str, int]:
+    """The parameters the kiosks' query on ``events`` took."""
+    known_from = min(start, end - kiosks.LOOKBACK)
+    return {"known_from": int(known_from.timestamp()), "end": int(end.timestamp())}
+
+
+def test_kiosk_terminals_read_hours_and_edge_minutes_as_they_read_events(
+    filled: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answered = 0
+    for start, end in ranges():
+        found = kiosks.terminals(filled, start, end)
+        with monkeypatch.context() as patched:
+            patched.setattr(kiosks, "TERMINALS", REFERENCES[kiosks, "TERMINALS"])
+            patched.setattr(kiosks, "_buckets", _bounds)
+            assert kiosks.terminals(filled, start, end) == found, (start, end)
+        answered += any(t.sessions for t in found) and any(t.faults for t in found)
+    assert answered >= 4
 
 
 def _contents(client: Client, table: str) -> list[tuple[Any, ...]]:

@@ -1,14 +1,16 @@
-"""The IVR panels, which read the calls by session and hour of ``ivr_calls_per_hour`` and the
-sessions of ``contacts_per_hour``, answer exactly as the queries on ``events`` they replaced,
-on the real ClickHouse, for calls that last less than the time a call is followed.
+"""The panels that read sessions by hour (the IVR panels from ``ivr_calls_per_hour`` and
+``contacts_per_hour``, the SMS hall's confirmations from ``sms_confirmations_per_hour``)
+answer exactly as the queries on ``events`` they replaced, on the real ClickHouse, for
+sessions that are over within the time they are followed.
 
-Simulated traffic ending now and hand-made calls go in through the sink's row builder: calls
-starting a second before, on, and a second before the end of a range, calls across an hour,
-self-service calls re-contacted on the last millisecond of the window and one after it, by a
-session that began before the call ended, and in the call's own session. Every panel runs over
-ranges whose edges cut those calls and over the page's day, once as it is and once with the
-query it replaced. The tables also hold the same rows whether the views filled them or
-migration 0009's fill did, and a second fill adds nothing."""
+Simulated traffic ending now and hand-made sessions go in through the sink's row builder:
+calls and dialogues starting a second before, on, and a second before the end of a range, and
+across an hour; self-service calls re-contacted on the last millisecond of the window and one
+after it, by a session that began before the call ended, and in the call's own session. Every
+panel runs over ranges whose edges cut those sessions, over the page's day and a week, once
+as it is and once with the query it replaced. The tables also hold the same rows whether the
+views filled them or the fills of migrations 0009 to 0011 did (the kiosk terminals' tables
+too), and a second fill adds nothing."""
 
 import importlib
 from collections.abc import Iterator
@@ -18,7 +20,7 @@ from typing import Any
 import pytest
 from clickhouse_driver import Client
 
-from dashboards.queries import ivr
+from dashboards.queries import ivr, sms_hall
 from kernel.settings import Settings
 from sinks import migrations
 from sinks.client import connect
@@ -26,7 +28,14 @@ from tests.dashboards.deep_dive_data import Event, ending_now, event, insert, si
 
 pytestmark = pytest.mark.integration
 
-ROLLUPS: tuple[str, ...] = importlib.import_module("sinks.migrations.0009_session_rollups").ROLLUPS
+#: The migrations of the aggregate tables checked here (the kiosks' are read by the
+#: per-minute tests of ``test_rollups.py``, their fill is checked here).
+MIGRATIONS = ("0009_session_rollups", "0010_confirmation_rollups", "0011_kiosk_rollups")
+ROLLUPS: tuple[str, ...] = tuple(
+    name
+    for migration in MIGRATIONS
+    for name in importlib.import_module(f"sinks.migrations.{migration}").ROLLUPS
+)
 
 _MS = "toUInt64(occurred_at) * 1000 + occurred_ms"
 _STEP = "concat(visitParamExtractString(attributes, 'key_path'), ' ', " \
@@ -104,6 +113,36 @@ FROM (
 """,
 }
 
+#: The query the SMS hall's confirmation panel ran on ``events``.
+CONFIRMATIONS = """
+SELECT code,
+       count() AS prompted,
+       countIf(reply = 'yes') AS yes,
+       countIf(reply = 'no') AS no,
+       countIf(reply = 'timeout') AS timed_out,
+       countIf(services > 0) AS done,
+       countIf(successes > 0) AS succeeded
+FROM (
+    SELECT session_id,
+           anyIf(visitParamExtractString(attributes, 'code'),
+                 event_type = 'sms.confirmation_requested') AS code,
+           anyIf(visitParamExtractString(attributes, 'reply'),
+                 event_type = 'sms.confirmation_replied') AS reply,
+           countIf(event_type = 'sms.service_completed') AS services,
+           countIf(event_type = 'sms.service_completed'
+                   AND visitParamExtractBool(attributes, 'success')) AS successes
+    FROM events FINAL
+    WHERE channel = 'sms'
+      AND event_type IN ('sms.confirmation_requested', 'sms.confirmation_replied',
+                         'sms.service_completed')
+      AND occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(follow)s)
+    GROUP BY session_id
+    HAVING countIf(event_type = 'sms.confirmation_requested'
+                   AND occurred_at < toDateTime(%(end)s)) > 0
+)
+GROUP BY code
+"""
+
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 #: The hour the hand-made calls cross, before the simulated traffic, and the ranges they are
 #: cut by.
@@ -166,10 +205,32 @@ def edge_calls() -> list[Event]:
     return made
 
 
+def edge_dialogues() -> list[Event]:
+    """Confirmation dialogues prompted a second before, on and a second before each edge,
+    replied ten minutes later, one across the hour, and the service run after a yes."""
+    made: list[Event] = []
+    moments = [edge + timedelta(seconds=s) for edge in EDGES for s in (-1, 0, 59, -61)]
+    for i, at in enumerate([*moments, HOUR - timedelta(minutes=5)]):
+        reply = ("yes", "no", "timeout")[i % 3]
+        common: dict[str, Any] = {"msisdn": f"1370000{i:04d}", "session": f"sms-edge-{i}"}
+        made += [
+            event("sms.confirmation_requested", at, attributes={"code": f"02{i % 2}4",
+                  "service": "handling.ringback_tone", "charge_fen": 500}, **common),
+            event("sms.confirmation_replied", at + timedelta(minutes=10),
+                  attributes={"code": f"02{i % 2}4", "reply": reply}, **common),
+        ]  # fmt: skip
+        if reply == "yes":
+            done = {"code": f"02{i % 2}4", "service": "handling.ringback_tone",
+                    "success": i % 2 == 0}  # fmt: skip
+            made.append(event("sms.service_completed", at + timedelta(minutes=11),
+                              attributes=done, **common))  # fmt: skip
+    return made
+
+
 @pytest.fixture
 def filled(migrated: Settings) -> Iterator[Client]:
     traffic = simulated(40_000, seed=23, start=ending_now(40_000, seed=23))
-    insert(migrated, [*traffic, *edge_calls()])
+    insert(migrated, [*traffic, *edge_calls(), *edge_dialogues()])
     client = connect(migrated)
     yield client
     client.disconnect()
@@ -213,6 +274,21 @@ def test_ivr_panels_read_calls_by_hour_as_they_read_events(
     assert ivr.containment(filled, *EDGES, NOW) == ivr.Containment(9, 6, 4, 0)
 
 
+def test_confirmations_read_dialogues_by_hour_as_they_read_events(
+    filled: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answered = 0
+    for start, end in ranges():
+        found = sms_hall.confirmations(filled, start, end)
+        with monkeypatch.context() as patched:
+            patched.setattr(sms_hall, "CONFIRMATIONS", CONFIRMATIONS)
+            assert sms_hall.confirmations(filled, start, end) == found, (start, end)
+        answered += bool(found)
+    assert answered >= 5
+    # Two dialogues on either side of each edge are in.
+    assert sum(c.prompted for c in sms_hall.confirmations(filled, *EDGES)) == 5
+
+
 def _contents(client: Client, table: str) -> list[tuple[Any, ...]]:
     """Every key of an aggregate table with its merged values, in key order."""
     described = client.execute(f"DESCRIBE TABLE {table}")
@@ -228,11 +304,13 @@ def test_the_fill_of_stored_events_matches_the_views_and_runs_once(
     filled: Client, migrated: Settings
 ) -> None:
     db = migrated.clickhouse_database
-    filled.execute("OPTIMIZE TABLE ivr_calls_per_hour FINAL")
-    filled.execute("OPTIMIZE TABLE contacts_per_hour FINAL")
+    for name in ROLLUPS:
+        filled.execute(f"OPTIMIZE TABLE {name} FINAL")
     by_views = {name: _contents(filled, name) for name in ROLLUPS}
     assert all(by_views.values())
-    fills = [s for s in migrations.operations("0009_session_rollups") if s.startswith("INSERT")]
+    fills = [
+        s for name in MIGRATIONS for s in migrations.operations(name) if s.startswith("INSERT")
+    ]
     for name in ROLLUPS:
         filled.execute(f"TRUNCATE TABLE {name}")
     for _ in range(2):
