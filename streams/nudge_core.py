@@ -364,7 +364,7 @@ class NudgeCore:
         if campaign is not None:
             part.budgets[campaign] = new.budget
         if decision.reason == "rate_limited":
-            decision = self._queue(part, decision)
+            decision = self._queue(part, decision, request, settings)
         out.decided.append(DecidedNudge(request=request, decision=decision))
         held, goals = sub.held, sub.goals
         if decision.outcome == "held" and decision.send_at is not None:
@@ -378,18 +378,32 @@ class NudgeCore:
                 heapq.heappush(part.goal_due, (goal.deadline_ms, request.msisdn, goal.nudge_id))
         return msgspec.structs.replace(sub, guardrails=new.subscriber, held=held, goals=goals)
 
-    def _queue(self, part: PartitionNudges, decision: Decision) -> Decision:
-        """Give a rate-limited request its own slot behind the ones already waiting.
+    def _queue(
+        self,
+        part: PartitionNudges,
+        decision: Decision,
+        request: NudgeRequest,
+        settings: GuardrailSettings,
+    ) -> Decision:
+        """Give a rate-limited request its own slot behind the ones already waiting, or
+        refuse it as ``expired`` now if that slot comes after its rule's ``max_age``.
 
         The policy says when the *next* token is free; handing that same instant to every
         request of a burst (the 08:00 end of quiet hours releases hundreds at once) would
         re-decide them all at each token, quadratically many decisions. Slots one token
-        interval apart keep it to about one retry per request.
+        interval apart keep it to about one retry per request. A request whose slot is past
+        its expiry would only be held to be refused then: while triggers outrun the
+        gateway, holding them all would grow the state by the whole excess of a day.
         """
         assert decision.send_at is not None
         interval = timedelta(seconds=1 / self.policy.rate_limit.per_second)
-        part.rate_queue = max(decision.send_at, part.rate_queue + interval)
-        return msgspec.structs.replace(decision, send_at=part.rate_queue)
+        slot = max(decision.send_at, part.rate_queue + interval)
+        if slot - request.requested_at > settings.max_age:
+            return msgspec.structs.replace(
+                decision, outcome="suppressed", reason="expired", send_at=None
+            )
+        part.rate_queue = slot
+        return msgspec.structs.replace(decision, send_at=slot)
 
 
 def _conversion(

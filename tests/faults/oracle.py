@@ -426,7 +426,11 @@ def _decide(part: Partition, sub: Subscriber, request: Request, now_us: int) -> 
         sub.sent.append((request.rule.id, now_s))
         final("holdout", "holdout")
     elif (slot := _take_token(part, now_us)) is not None:
-        hold("rate_limited", slot)
+        if slot - request.requested_us > g.max_age_us:
+            record("suppressed", "expired")  # its slot comes after its trigger expires
+        else:
+            part.last_slot_us = slot
+            hold("rate_limited", slot)
     else:
         sub.sent.append((request.rule.id, now_s))
         final("approved", "")
@@ -478,7 +482,8 @@ def _holdout_score(rule_id: str, msisdn: str) -> float:
 def _take_token(part: Partition, now_us: int) -> int | None:
     """Take a gateway token at ``now_us``; None if one was free, else the send slot to try
     again at: when a whole token is free, and never less than one token interval after the
-    previous slot handed out (a burst queues up instead of all retrying at once)."""
+    previous slot handed out (a burst queues up instead of all retrying at once). The caller
+    hands the slot out (``part.last_slot_us``) only if the request is held for it."""
     now_us = max(now_us, part.bucket_us)
     tokens = min(
         Fraction(part.burst), part.tokens + part.rate * (now_us - part.bucket_us) / SECOND_US
@@ -487,8 +492,7 @@ def _take_token(part: Partition, now_us: int) -> int | None:
         part.tokens, part.bucket_us = tokens - 1, now_us
         return None
     free_us = now_us + math.ceil((1 - tokens) * SECOND_US / part.rate)
-    part.last_slot_us = max(free_us, part.last_slot_us + round(SECOND_US / part.rate))
-    return part.last_slot_us
+    return max(free_us, part.last_slot_us + round(SECOND_US / part.rate))
 
 
 # --- opt-outs --------------------------------------------------------------------------------
