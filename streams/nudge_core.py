@@ -313,9 +313,9 @@ class NudgeCore:
         while part.goal_due and part.goal_due[0][0] < part.watermark_ms:
             _, msisdn, goal_id = heapq.heappop(part.goal_due)
             sub = part.subscribers.get(msisdn)
-            goal = (
-                None if sub is None else next((g for g in sub.goals if g.nudge_id == goal_id), None)
-            )
+            if sub is None:
+                continue  # failed by an agent call, and the subscriber evicted since
+            goal = next((g for g in sub.goals if g.nudge_id == goal_id), None)
             if goal is None:
                 continue  # failed by an agent call meanwhile
             out.conversions.append(

@@ -136,12 +136,12 @@ class Cluster:
         on = f" ON CLUSTER {self.name}"
         if re.match(r"\s*INSERT\s+INTO\s", statement, re.IGNORECASE):
             return (statement,)
-        if found := re.match(
+        if database := re.match(
             rf"(\s*CREATE\s+DATABASE\s+(?:IF\s+NOT\s+EXISTS\s+)?{db}\b)(.*)",
             statement,
             re.IGNORECASE | re.DOTALL,
         ):
-            return (f"{found[1]}{on}{found[2]}",)
+            return (f"{database[1]}{on}{database[2]}",)
         if table := parse_table(statement, self.database):
             return self._table(table)
         if found := _object(
