@@ -9,7 +9,8 @@ printing each sample as it goes, and at the end:
 1. per process, the mean RSS after ``--warmup`` and the furthest a sample strays from it, as a
    share of the mean, beside the target (±10 %) and the ratio;
 2. the rows in ``events`` against the events produced, once the stages have caught up;
-3. the series as an SVG picture (``--out``), one line per process, the warm-up shaded.
+3. the series as an SVG picture (``--out``): each process's RSS as a share of its mean after
+   the warm-up, with the ±10 % band.
 
 The local broker (Tansu) keeps every record in memory and applies no retention, so its RSS
 grows with the data (about 10 MB/s at 5,000 events/s); the run stops early, and says so, if
@@ -96,16 +97,17 @@ def stack(settings: Settings) -> list[ManagedProcess]:
 
 
 def svg(series: dict[str, list[tuple[float, float]]], warmup_s: float, title: str) -> str:
-    """Lines of (seconds, MiB) per process on one chart, with the warm-up shaded."""
-    width, height, left, bottom, top, right = 900, 420, 70, 50, 40, 190
+    """Each process's RSS as a share of its own mean after the warm-up, over time, on one
+    chart with the ±10 % band the run is judged by (the warm-up shaded; a line beyond the
+    chart's 0-200 % is drawn at its edge, and the legend gives each mean in MiB)."""
+    width, height, left, bottom, top, right = 900, 420, 70, 50, 40, 230
     t_max = max((t for points in series.values() for t, _ in points), default=1.0) or 1.0
-    m_max = max((m for points in series.values() for _, m in points), default=1.0) * 1.1
 
     def x(t: float) -> float:
         return left + (width - left - right) * t / t_max
 
-    def y(m: float) -> float:
-        return height - bottom - (height - top - bottom) * m / m_max
+    def y(share: float) -> float:
+        return height - bottom - (height - top - bottom) * min(max(share, 0.0), 2.0) / 2.0
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -115,31 +117,36 @@ def svg(series: dict[str, list[tuple[float, float]]], warmup_s: float, title: st
         f'<rect x="{left}" y="{top}" width="{x(min(warmup_s, t_max)) - left:.1f}" '
         f'height="{height - top - bottom}" fill="#eeeeee"/>',
         f'<text x="{left + 4}" y="{top + 14}" fill="#777">warm-up</text>',
+        f'<rect x="{left}" y="{y(1 + TARGET_DRIFT):.1f}" width="{width - left - right}" '
+        f'height="{y(1 - TARGET_DRIFT) - y(1 + TARGET_DRIFT):.1f}" fill="#d8f0d8"/>',
         f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" '
         'stroke="black"/>',
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="black"/>',
         f'<text x="{(left + width - right) / 2}" y="{height - 12}" text-anchor="middle">'
         "minutes</text>",
         f'<text x="16" y="{(top + height - bottom) / 2}" transform="rotate(-90 16 '
-        f'{(top + height - bottom) / 2})" text-anchor="middle">RSS (MiB)</text>',
+        f'{(top + height - bottom) / 2})" text-anchor="middle">RSS / mean after warm-up</text>',
     ]
     for i in range(6):
-        t, m = t_max * i / 5, m_max * i / 5
+        t = t_max * i / 5
+        parts.append(f'<text x="{x(t):.1f}" y="{height - bottom + 16}" text-anchor="middle">'
+                     f"{t / 60:.0f}</text>")  # fmt: skip
+    for share in (0.0, 0.5, 1.0, 1.5, 2.0):
         parts += [
-            f'<text x="{x(t):.1f}" y="{height - bottom + 16}" text-anchor="middle">'
-            f"{t / 60:.0f}</text>",
-            f'<text x="{left - 6}" y="{y(m) + 4:.1f}" text-anchor="end">{m:.0f}</text>',
-            f'<line x1="{left}" y1="{y(m):.1f}" x2="{width - right}" y2="{y(m):.1f}" '
+            f'<text x="{left - 6}" y="{y(share) + 4:.1f}" text-anchor="end">{share:.0%}</text>',
+            f'<line x1="{left}" y1="{y(share):.1f}" x2="{width - right}" y2="{y(share):.1f}" '
             'stroke="#dddddd"/>',
         ]
     for n, (name, points) in enumerate(series.items()):
         colour = COLOURS[n % len(COLOURS)]
-        line = " ".join(f"{x(t):.1f},{y(m):.1f}" for t, m in points)
+        mean = statistics.mean([m for t, m in points if t >= warmup_s] or [m for _, m in points])
+        line = " ".join(f"{x(t):.1f},{y(m / mean):.1f}" for t, m in points)
         parts += [
             f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="2"/>',
             f'<rect x="{width - right + 14}" y="{top + 18 * n}" width="12" height="12" '
             f'fill="{colour}"/>',
-            f'<text x="{width - right + 32}" y="{top + 18 * n + 11}">{name}</text>',
+            f'<text x="{width - right + 32}" y="{top + 18 * n + 11}">{name} '
+            f"(mean {mean:,.0f} MiB)</text>",
         ]
     parts.append("</svg>")
     return "\n".join(parts)
