@@ -105,10 +105,6 @@ def encode_state(state: SubscriberNudges) -> bytes:
     return _encode(state)
 
 
-def decode_state(value: bytes) -> SubscriberNudges:
-    return _decode_state(value)
-
-
 def encode_opt_outs(opt_outs: OptOuts) -> bytes:
     return _encode(opt_outs)
 
@@ -214,10 +210,6 @@ class SubscriberStore(MutableMapping[str, SubscriberNudges]):
             ):
                 found.append(msisdn)
         return found
-
-    def bytes_held(self) -> int:
-        """The encoded states' size: what :func:`len` of the changelog values adds up to."""
-        return sum(len(v) for v in self.encoded.values())
 
 
 @dataclass
