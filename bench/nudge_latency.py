@@ -41,11 +41,10 @@ import typer
 from kafka import TopicPartition
 
 from channelhub.ingest.producer import Producer
-from channelhub.platform import broker, clickhouse
 from channelhub.platform.health import tcp_open
 from channelhub.platform.isolated import isolated_settings, start_in_order
 from channelhub.platform.process import ManagedProcess, stop_all
-from channelhub.platform.stack import python_service
+from channelhub.platform.stack import python_service, start_storage
 from channelhub.simulator.replay import paced
 from kernel import kafka
 from kernel.errors import ChannelhubError
@@ -57,7 +56,6 @@ from orchestration.journey import Journey
 from orchestration.rules import Rule, load_shipped_rules
 from schemas.events import IvrSelfServiceCompleted, SelfServiceCompleted
 from schemas.nudges import nudge_id
-from sinks import migrations
 
 RULE_ID = "ivr.charges_sms_copy"
 TARGET_RATE, TARGET_P99_MS = 10_000, 250.0
@@ -363,12 +361,7 @@ def _stack(settings: Settings, processes: list[ManagedProcess]) -> None:
         )
     ]  # fmt: skip
     try:
-        processes += start_in_order(
-            [broker.spec(settings.kafka_bootstrap), clickhouse.spec(settings)], state
-        )
-        migrations.migrate(settings)
-        names = broker.topic_names(settings)  # the workers need their topics
-        broker.ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions)
+        processes += start_storage(settings)
         processes += start_in_order(
             [*workers, python_service(settings, "sink", "sinks", min_uptime=3.0)], state
         )

@@ -37,19 +37,16 @@ import msgspec
 import typer
 
 from channelhub.ingest.producer import Producer
-from channelhub.platform import broker, clickhouse
-from channelhub.platform.broker import topic_names
 from channelhub.platform.health import tcp_open
 from channelhub.platform.isolated import free_port, isolated_settings, start_in_order
 from channelhub.platform.process import ServiceSpec, stop_all
-from channelhub.platform.stack import python_service
+from channelhub.platform.stack import python_service, start_storage
 from channelhub.recovery.topics import partitions
 from channelhub.simulator.engine import Engine, Scenario
 from kernel import kafka
 from kernel.pseudonym import Pseudonymizer
 from kernel.settings import Settings
 from schemas import Event
-from sinks import migrations
 from sinks.client import connect
 from sinks.tables import events as events_table
 
@@ -167,13 +164,8 @@ def main(
     events = min(events, len(generated) - latency_events)
     total = events + latency_events
     print(f"state in {state}; starting broker and ClickHouse ...", file=sys.stderr)
-    processes = start_in_order(
-        [broker.spec(settings.kafka_bootstrap), clickhouse.spec(settings)], state
-    )
+    processes = start_storage(settings)
     try:
-        migrations.migrate(settings)
-        broker.ensure_topics(settings.kafka_bootstrap, topic_names(settings),
-                             settings.topic_partitions)  # fmt: skip
         with Producer(settings.kafka_bootstrap, settings.topic_raw) as producer:
             print(f"pre-filling {settings.topic_raw} with {events:,} events", file=sys.stderr)
             began = time.perf_counter()

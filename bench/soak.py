@@ -30,14 +30,12 @@ from typing import Annotated
 
 import typer
 
-from channelhub.platform import broker, clickhouse
 from channelhub.platform.health import tcp_open
 from channelhub.platform.isolated import isolated_settings, start_in_order
 from channelhub.platform.process import ManagedProcess, stop_all
-from channelhub.platform.stack import python_service
+from channelhub.platform.stack import python_service, start_storage
 from channelhub.simulator.replay import paced
 from kernel.settings import Settings
-from sinks import migrations
 from sinks.client import connect
 
 TARGET_DRIFT = 0.10
@@ -72,14 +70,8 @@ def available_mib() -> float:
 
 
 def stack(settings: Settings) -> list[ManagedProcess]:
-    state = settings.state_dir
-    processes = start_in_order(
-        [broker.spec(settings.kafka_bootstrap), clickhouse.spec(settings)], state
-    )
+    processes = start_storage(settings)
     try:
-        migrations.migrate(settings)
-        names = broker.topic_names(settings)
-        broker.ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions)
         processes += start_in_order(
             [
                 python_service(settings, "worker", "streams", "--stage", "validate",
@@ -88,7 +80,7 @@ def stack(settings: Settings) -> list[ManagedProcess]:
                                health=tcp_open("127.0.0.1", settings.nudger_web_port)),
                 python_service(settings, "sink", "sinks", min_uptime=3.0),
             ],
-            state,
+            settings.state_dir,
         )  # fmt: skip
     except BaseException:
         stop_all(list(reversed(processes)), grace=5)

@@ -28,11 +28,11 @@ import typer
 from kafka import TopicPartition
 
 from channelhub.ingest.producer import Producer
-from channelhub.platform import broker, clickhouse
+from channelhub.platform import broker
 from channelhub.platform.health import tcp_open
 from channelhub.platform.isolated import free_port, isolated_settings, start_in_order
 from channelhub.platform.process import ManagedProcess, ServiceSpec, stop_all
-from channelhub.platform.stack import python_service
+from channelhub.platform.stack import python_service, start_storage
 from channelhub.recovery.topics import consumer, end_offsets, partitions
 from channelhub.simulator.engine import Engine, Scenario
 from kernel import kafka
@@ -89,6 +89,9 @@ def capacity(settings: Settings, stage: str, workers: int, state: Path) -> float
         stop_all(list(reversed(processes)), grace=10)
     first = next(i for i, (_, n) in enumerate(samples) if n > 0)
     (t0, n0), (t1, n1) = samples[max(0, first - 1)], samples[-1]
+    if t1 == t0:
+        raise SystemExit(f"{stage}: all {total:,} records were done before the second sample; "
+                         "give it more --events")  # fmt: skip
     return (n1 - n0) / (t1 - t0)
 
 
@@ -101,12 +104,8 @@ def main(
     state = Path(tempfile.mkdtemp(prefix="channelhub-bench-stages-"))
     settings = isolated_settings(state, clickhouse_database="stages1", log_level="WARNING")
     print(f"state in {state}; starting broker and ClickHouse ...", file=sys.stderr)
-    processes = start_in_order(
-        [broker.spec(settings.kafka_bootstrap), clickhouse.spec(settings)], state
-    )
+    processes = start_storage(settings)
     try:
-        broker.ensure_topics(settings.kafka_bootstrap, broker.topic_names(settings),
-                             settings.topic_partitions)  # fmt: skip
         engine = Engine(Scenario(seed=seed, start_ms=1_795_000_000_000))
         print(f"pre-filling {settings.topic_raw} with {events:,} events ...", file=sys.stderr)
         with Producer(settings.kafka_bootstrap, settings.topic_raw) as producer:

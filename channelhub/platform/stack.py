@@ -91,6 +91,24 @@ def _create_topics(settings: Settings) -> object:
     )
 
 
+def start_storage(settings: Settings) -> list[ManagedProcess]:
+    """The broker and ClickHouse of ``settings`` started in its state folder, migrated, and
+    every topic created with its lifecycle, as ``up`` prepares them: what the benchmarks run
+    their stages on. On a failure what was started is stopped again."""
+    from channelhub.platform.isolated import start_in_order
+
+    processes = start_in_order(
+        [broker.spec(settings.kafka_bootstrap), clickhouse.spec(settings)], settings.state_dir
+    )
+    try:
+        _migrate(settings)
+        _create_topics(settings)
+    except BaseException:
+        stop_all(list(reversed(processes)), grace=5)
+        raise
+    return processes
+
+
 def simulator_history(settings: Settings, *, now: datetime | None = None) -> list[str]:
     """Backfill only the part of the last day that ClickHouse does not hold yet.
 
