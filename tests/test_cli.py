@@ -27,6 +27,8 @@ def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         (["no-such-command"], "No such command"),
         (["schemas", "export"], "Missing argument"),
         (["migrate", "--bogus"], "--bogus"),
+        (["rules", "backtest", "no-such-rule.toml"], "no-such-rule.toml"),
+        (["rules", "backtest", "pyproject.toml", "--days", "0"], "--days"),
     ],
 )
 def test_bad_arguments_get_one_line_and_exit_2(args: list[str], says: str) -> None:
@@ -61,6 +63,15 @@ def test_unreachable_clickhouse_is_one_line_exit_1() -> None:
     assert "cannot migrate ClickHouse database 'channelhub'" in result.stderr
 
 
+def test_a_broken_rule_file_is_one_line_exit_1_before_anything_is_read(tmp_path: Path) -> None:
+    rule = tmp_path / "broken.toml"
+    rule.write_text('version = 1\n[rule]\nid = "x"\n', encoding="utf-8")
+    result = _cli("rules", "backtest", str(rule), CHANNELHUB_CLICKHOUSE_PORT="1")
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "broken.toml" in result.stderr
+
+
 def test_simulate_to_ndjson_ends_with_its_summary(tmp_path: Path) -> None:
     out = tmp_path / "events.ndjson"
     args = ["simulate", "--events", "3000", "--seed", "5", "--bad-fraction", "0.1"]
@@ -86,5 +97,5 @@ def test_schemas_export_writes_files(tmp_path: Path) -> None:
 def test_help_explains_every_command() -> None:
     result = _cli("--help")
     assert result.returncode == 0
-    for command in ("up", "down", "status", "migrate", "simulate", "schemas"):
+    for command in ("up", "down", "status", "migrate", "simulate", "schemas", "rules"):
         assert command in result.stdout

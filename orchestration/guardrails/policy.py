@@ -36,6 +36,7 @@ with the same id, so none of them takes a slot in the bounded memory.
 
 from __future__ import annotations  # the nested helpers' annotations cost 3% per decision
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import msgspec
@@ -51,6 +52,9 @@ from orchestration.guardrails.reasons import Reason
 from orchestration.guardrails.state import SubscriberState
 from schemas.guardrails import GuardrailSettings, RateLimit
 from schemas.nudges import Decision, NudgeRequest, Outcome
+
+#: ``(rule_id, msisdn, share) -> bool``: whether the subscriber is in the rule's control group.
+HoldoutMembership = Callable[[str, str, float], bool]
 
 
 class GuardrailState(msgspec.Struct, frozen=True, kw_only=True):
@@ -78,6 +82,11 @@ class GuardrailPolicy(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit: RateLimit
     live_call_retry: timedelta = timedelta(minutes=2)
     remembered_nudges: int = 64
+    #: Who is in a rule's control group, ``(rule_id, msisdn, share) -> bool``: the hash of
+    #: the MSISDN (:func:`in_holdout`). A back-test (``channelhub rules backtest``)
+    #: knows subscribers only by pseudonym, so it passes the membership the live stage
+    #: recorded instead.
+    holdout: HoldoutMembership = in_holdout
 
     def decide(
         self,
@@ -127,7 +136,7 @@ class GuardrailPolicy(msgspec.Struct, frozen=True, kw_only=True):
         if cap is not None:
             return final("suppressed", cap, state)
         counted = msgspec.structs.replace(state, subscriber=sub.record_send(request.rule_id, now))
-        if in_holdout(request.rule_id, request.msisdn, settings.holdout_share):
+        if self.holdout(request.rule_id, request.msisdn, settings.holdout_share):
             return final("holdout", "holdout", counted)
         budget = state.budget
         if settings.budget is not None:

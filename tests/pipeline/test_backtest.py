@@ -1,0 +1,103 @@
+"""``channelhub rules backtest`` on the real stack: the simulator's traffic goes through the
+live nudge stage into ClickHouse, then each shipped rule is back-tested over that history and
+must end every request exactly as the live stage decided it.
+
+The window is the whole history (the stage started from empty state with the first event), so
+nothing before it is missing. What the back-test does not claim is the instant of a decision
+among requests released together at the end of quiet hours (ties broken on the MSISDN, see
+:mod:`channelhub.marketing.backtest`), so outcomes and subscribers are compared, not instants.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from clickhouse_driver import Client
+
+from channelhub.marketing.backtest import Decided, Plan, final_outcomes
+from channelhub.marketing.history import replay
+from channelhub.platform.env import settings_env
+from channelhub.platform.health import tcp_open
+from kernel.settings import Settings
+from orchestration.rules import load_shipped_rules
+from sinks import migrations
+from sinks.client import connect, database_name
+from streams.nudges import partition_policy
+from tests.fixtures.services import StartService, Topics
+from tests.fixtures.waiting import wait_until_settled
+
+pytestmark = pytest.mark.integration
+
+START = "2026-02-28T16:00:00Z"  # midnight in Hunan: quiet hours, then the morning rush
+EVENTS = "8000"
+SUBSCRIBERS = "3000"
+
+
+def _live(client: Client, rule_id: str) -> list[Decided]:
+    rows = client.execute(
+        "SELECT nudge_id, subscriber, outcome, reason, toUInt64(decided_at) * 1000 + decided_ms "
+        "FROM nudge_decisions WHERE rule_id = %(rule)s ORDER BY decided_at, decided_ms",
+        {"rule": rule_id},
+    )
+    return [Decided(*row) for row in rows]
+
+
+def _sent_to(decisions: list[Decided] | tuple[Decided, ...]) -> dict[str, set[str]]:
+    return {
+        outcome: {d.subscriber for d in decisions if d.outcome == outcome}
+        for outcome in ("approved", "holdout")
+    }
+
+
+def test_each_shipped_rule_backtests_to_what_the_live_stage_decided(
+    settings: Settings, topics: Topics, clickhouse_db: str, start_service: StartService,
+) -> None:  # fmt: skip
+    migrations.migrate(settings)
+    start_service(
+        "worker", "streams", settings,
+        health=tcp_open("127.0.0.1", settings.worker_web_port), timeout=120,
+    )  # fmt: skip
+    start_service("sink", "sinks", settings)
+    simulated = subprocess.run(
+        [sys.executable, "-m", "channelhub.simulator", "--events", EVENTS, "--start", START,
+         "--subscribers", SUBSCRIBERS, "--seed", "5"],
+        env={**os.environ, **settings_env(settings)}, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert simulated.returncode == 0, simulated.stderr
+    wait_until_settled(settings, timeout=180)
+    client = connect(settings)
+    end = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    reasons: Counter[str] = Counter()
+    for rule in load_shipped_rules():
+        plan = Plan(
+            candidate=rule, live=tuple(load_shipped_rules()), policy=partition_policy(settings),
+            start=datetime.fromisoformat(START) - timedelta(days=1), end=end,
+        )  # fmt: skip
+        result = replay(client, database_name(settings), plan)
+        live = _live(client, rule.id)
+        assert final_outcomes(result.decisions) == final_outcomes(live), rule.id
+        assert _sent_to(result.decisions) == _sent_to(live), rule.id
+        assert result.report.outcomes == dict(
+            sorted(Counter(final_outcomes(live).values()).items())
+        ), rule.id  # fmt: skip
+        assert (result.report.unreadable, result.report.holdout_drawn) == (0, 0), rule.id
+        reasons.update(result.report.outcomes)
+    assert {"approved", "holdout"} <= set(reasons), reasons
+
+    source = load_shipped_rules()[0].source
+    cli = subprocess.run(
+        [sys.executable, "-m", "channelhub.cli", "rules", "backtest", source, "--days", "400",
+         "--warmup-days", "0", "--json"],
+        env={**os.environ, **settings_env(settings)}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    assert "folding" in cli.stderr
+    report = json.loads(cli.stdout)
+    assert report["outcomes"] == dict(
+        sorted(Counter(final_outcomes(_live(client, report["rule_id"])).values()).items())
+    )  # fmt: skip
