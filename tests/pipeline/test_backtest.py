@@ -90,8 +90,9 @@ def test_each_shipped_rule_backtests_to_what_the_live_stage_decided(
     assert {"approved", "holdout"} <= set(reasons), reasons
 
     source = load_shipped_rules()[0].source
+    days = str((end - datetime.fromisoformat(START)).days + 2)  # the whole history
     cli = subprocess.run(
-        [sys.executable, "-m", "channelhub.cli", "rules", "backtest", source, "--days", "400",
+        [sys.executable, "-m", "channelhub.cli", "rules", "backtest", source, "--days", days,
          "--warmup-days", "0", "--json"],
         env={**os.environ, **settings_env(settings)}, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
