@@ -95,8 +95,9 @@ def _fold(text: str) -> tuple[str, tuple[list[int], list[int]]]:
     ends: list[int] = []
     at = 0
     while at < len(text):
-        escape = _ESCAPE.match(text, at) if text[at] == "\\" else None
-        if escape is not None:
+        if text.startswith("\\\\", at):  # an escaped backslash: a "u" after it is text
+            char, width = "\\", 2
+        elif text[at] == "\\" and (escape := _ESCAPE.match(text, at)) is not None:
             char, width = chr(int(escape.group(1), 16)), escape.end() - at
         else:
             char, width = text[at], 1

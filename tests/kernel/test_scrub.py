@@ -53,6 +53,8 @@ def full(text: str) -> str:
             '{"t": "' + "".join(f"\\u{ord(d):04x}" for d in NUMBER) + '"}',
             f'{{"t": "{TOKEN}"}}',
         ),
+        # JSON of the text \u13812345678: an escaped backslash, then the number as it is
+        ('{"t": "\\\\u13812345678"}', f'{{"t": "\\\\u{TOKEN}"}}'),
         ("13812345678 and 15900001111", f"{TOKEN} and msisdn:{_token('15900001111')}"),
         (f"k1.{'1' * 32} 13812345678", f"k1.{'1' * 32} {TOKEN}"),  # a bare pseudonym stays
     ],
