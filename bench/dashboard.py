@@ -63,7 +63,7 @@ from kernel.settings import Settings
 from schemas import Event
 from sinks import migrations
 from sinks.client import connect
-from sinks.tables import events
+from sinks.tables import contacts, events
 
 TARGET_QUERY_P95_MS, TARGET_PAGE_S = 100.0, 1.0
 #: A page not drawn by then is reported as not drawn (``inf``).
@@ -118,6 +118,14 @@ def _fill(settings: Settings, client: Client, n: int, seed: int) -> tuple[dateti
         _say(f"  {written:,} events written (simulated clock {last:%Y-%m-%d %H:%M} UTC)")
     assert first is not None
     assert last is not None
+    _say("counting their contacts ...")
+    client.execute(f"CREATE TABLE IF NOT EXISTS {db}.generated_contacts AS {db}.contacts")
+    for fill in contacts.CONTACTS_PER_MINUTE.fill_statements:
+        client.execute(
+            fill.format(db=db)
+            .replace(f"{db}.events", f"{db}.generated")
+            .replace(f"{db}.contacts", f"{db}.generated_contacts")
+        )
     return first, last
 
 
@@ -132,10 +140,22 @@ def _copy(client: Client, db: str, copies: range, shift: timedelta, span: timede
         }.get(c, c)
         for c in events.COLUMNS
     )
+    counted = ", ".join(
+        {
+            "contact_id": "if(%(k)s = 0, contact_id, concat(contact_id, '-', toString(%(k)s)))",
+            "first_at": "first_at + %(shift)s - %(span)s * %(k)s",
+        }.get(c, c)
+        for c in contacts.COLUMNS
+    )
     for k in copies:
+        params = {"k": k, "shift": int(shift.total_seconds()), "span": int(span.total_seconds())}
         client.execute(
-            f"INSERT INTO {db}.events ({columns}) SELECT {moved} FROM {db}.generated",
-            {"k": k, "shift": int(shift.total_seconds()), "span": int(span.total_seconds())},
+            f"INSERT INTO {db}.events ({columns}) SELECT {moved} FROM {db}.generated", params
+        )
+        client.execute(
+            f"INSERT INTO {db}.contacts ({', '.join(contacts.COLUMNS)}) "
+            f"SELECT {counted} FROM {db}.generated_contacts",
+            params,
         )
         _say(f"  copy {k} made")
 
@@ -163,7 +183,8 @@ def _copy_inside(client: Client, db: str, copies: int, shift: timedelta, now: da
     """``copies - 1`` copies of the generated events of the last week (once moved ``shift``
     later, as copy 0), copy ``k`` moved ``k`` steps of :data:`COPY_STEP` later and wrapped
     round inside the week, with ``-k`` added to its event, session and subscriber ids and to
-    its reservations, and its agents and terminals drawn from a set of their own."""
+    its reservations, and its agents and terminals drawn from a set of their own; the contacts
+    counted of the generated events are copied the same way."""
     week = int(timedelta(days=7).total_seconds())
     since = int(now.timestamp()) - week
     attributes = "attributes"
@@ -174,30 +195,45 @@ def _copy_inside(client: Client, db: str, copies: int, shift: timedelta, now: da
     ):
         attributes = _prefixed(attributes, key, prefix)
     suffixed = "if({0} = '', '', concat({0}, '-', toString(k)))"
+    wrapped = (
+        "toDateTime(%(since)s + modulo(toUInt32({0}) + %(shift)s - %(since)s + k * %(step)s,"
+        " %(week)s))"
+    )
     moved = ", ".join(
         {
             "event_id": "concat(event_id, '-', toString(k))",
             "session_id": suffixed.format("session_id"),
             "subscriber": suffixed.format("subscriber"),
-            "occurred_at": "toDateTime(%(since)s + modulo(toUInt32(occurred_at) + %(shift)s "
-            "- %(since)s + k * %(step)s, %(week)s))",
+            "occurred_at": wrapped.format("occurred_at"),
             "attributes": attributes,
         }.get(c, c)
         for c in events.COLUMNS
     )
-    columns = ", ".join(events.COLUMNS)
+    counted = ", ".join(
+        {
+            "contact_id": "concat(contact_id, '-', toString(k))",
+            "subscriber": suffixed.format("subscriber"),
+            "first_at": wrapped.format("first_at"),
+        }.get(c, c)
+        for c in contacts.COLUMNS
+    )
     for first in range(1, copies, COPIES_PER_INSERT):
         last = min(copies, first + COPIES_PER_INSERT)
-        client.execute(
-            f"INSERT INTO {db}.events ({columns}) SELECT {moved} FROM ("
-            " SELECT *, arrayJoin(arrayMap(i -> i + %(first)s, range(%(count)s))) AS k"
-            f" FROM {db}.generated WHERE toUInt32(occurred_at) + %(shift)s >= %(since)s)",
-            {
-                "first": first, "count": last - first, "since": since, "week": week,
-                "shift": int(shift.total_seconds()), "step": int(COPY_STEP.total_seconds()),
-            },
-            settings={"max_memory_usage": 12 << 30},
-        )  # fmt: skip
+        params = {
+            "first": first, "count": last - first, "since": since, "week": week,
+            "shift": int(shift.total_seconds()), "step": int(COPY_STEP.total_seconds()),
+        }  # fmt: skip
+        for table, columns, select, source, time_column in (
+            ("events", events.COLUMNS, moved, "generated", "occurred_at"),
+            ("contacts", contacts.COLUMNS, counted, "generated_contacts", "first_at"),
+        ):
+            client.execute(
+                f"INSERT INTO {db}.{table} ({', '.join(columns)}) SELECT {select} FROM ("
+                " SELECT *, arrayJoin(arrayMap(i -> i + %(first)s, range(%(count)s))) AS k"
+                f" FROM {db}.{source} WHERE toUInt32({time_column}) + %(shift)s >= %(since)s)",
+                params,
+                settings={"max_memory_usage": 12 << 30},
+            )
         _say(f"  copies {first} to {last - 1} of {copies - 1} made")
 
 

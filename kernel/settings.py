@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     topic_nudges_conversions: str = "nudges.conversions"
     #: Opt-outs (and their scope) as the nudge stage recorded them.
     topic_nudges_optouts: str = "nudges.optouts"
+    #: Contacts the nudge stage counts as they begin, and sessions found re-contacted.
+    topic_contacts: str = "channel.contacts"
     #: Campaign fan-out: audience chunks, each on the events partition of its subscribers.
     topic_campaign_requests: str = "campaigns.requests"
     #: Campaign lifecycle events: created, triggered (the trigger is an event).

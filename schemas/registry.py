@@ -37,6 +37,7 @@ import msgspec
 from kernel.settings import Settings
 from schemas.alerts import AlertEvent, RuleChange
 from schemas.campaigns import CampaignEvent, CampaignRequest
+from schemas.contacts import ContactCounted
 from schemas.dead_letter import DeadLetter
 from schemas.events import Event
 from schemas.nudges import (
@@ -112,6 +113,7 @@ CONTRACTS: tuple[Contract, ...] = (
     Contract(
         "topic_nudges_optouts", OptOutRecorded, "the subscriber's MSISDN", "retain", "opt_outs"
     ),
+    Contract("topic_contacts", ContactCounted, "the subscriber's MSISDN", "retain", "contacts"),
     Contract(
         "topic_campaign_requests", CampaignRequest,
         "the campaign id; the partition is the events partition of the audience chunk",

@@ -19,6 +19,7 @@ from sinks.tables import (
     alert_rule_changes,
     campaign_events,
     channel_rollups,
+    contacts,
     dead_letters,
     events,
     kiosk_rollups,
@@ -45,6 +46,7 @@ TABLES: dict[str, Table[Any]] = {
         nudge_receipts.TABLE,
         nudge_conversions.TABLE,
         opt_outs.TABLE,
+        contacts.TABLE,
         campaign_events.TABLE,
         alert_events.TABLE,
         alert_rule_changes.TABLE,
@@ -69,6 +71,7 @@ VIEWS: dict[str, View] = {
         session_rollups.SMS_CONFIRMATIONS_PER_HOUR,
         kiosk_rollups.KIOSK_TERMINALS_PER_HOUR,
         kiosk_rollups.KIOSK_TERMINALS_PER_MINUTE,
+        contacts.CONTACTS_PER_MINUTE,
     )
 }
 

@@ -17,8 +17,9 @@ Per event, in order:
    held request whose time has come, at the watermark: with live traffic that is near wall
    time. An idle partition does not advance, so its held requests wait for its next event.
    Then close every "no agent call" goal whose window has passed (a conversion).
-3. Attribute: the event may reach an open goal of a sent or held-out nudge
-   (:mod:`orchestration.conversions`); this is done for late events too.
+3. Count the contact the event opens, if any, and the re-contact it reveals
+   (:mod:`orchestration.contacts`). Attribute: the event may reach an open goal of a sent or
+   held-out nudge (:mod:`orchestration.conversions`). Both are done for late events too.
 4. Record an opt-out if the event is an SMS to 10086 that says ``TD`` (or a variant); this
    is done for late events too, so an opt-out is never lost to a slow SMS gateway.
 5. ``evaluate`` the rules against the journey *before* the event, ``apply`` the event, then
@@ -40,6 +41,7 @@ import msgspec
 
 from kernel.clock import from_ms, to_ms
 from kernel.pseudonym import Pseudonymizer
+from orchestration.contacts import step as count_contacts
 from orchestration.conversions import OpenGoal, closes_on_deadline, opened, reached
 from orchestration.guardrails import (
     GuardrailPolicy,
@@ -55,6 +57,7 @@ from orchestration.rules import Rule, evaluate
 from orchestration.templates import BRAND_NAMES, PREFECTURE_NAMES, Template, compile_template
 from schemas import Event
 from schemas.campaigns import CampaignRequest, campaign_rule_id
+from schemas.contacts import ContactCounted
 from schemas.events import SmsMessageReceived
 from schemas.nudges import (
     Conversion,
@@ -95,6 +98,8 @@ class Outputs:
     decided: list[DecidedNudge] = field(default_factory=list)
     conversions: list[Conversion] = field(default_factory=list)
     opt_outs: list[OptOutRecorded] = field(default_factory=list)
+    #: Contacts opened and sessions found re-contacted (:mod:`orchestration.contacts`).
+    contacts: list[ContactCounted] = field(default_factory=list)
     skipped: int = 0  # duplicates and replays, not evaluated
     #: Campaign audience members this partition has never seen an event of (or has evicted).
     unknown_subscribers: int = 0
@@ -240,6 +245,7 @@ class NudgeCore:
         opt_out = None
         if isinstance(event, SmsMessageReceived):
             opt_out = parse_opt_out(event.attributes.text)
+        sub = self._count_contacts(sub, msisdn, event, at_ms, out)
         # Attribution first, and even for a late event: a conversion is news whenever it comes.
         sub = self._attribute(sub, msisdn, event, at_ms, opt_out is not None, out)
         # So is an opt-out: a subscriber who said TD is never sent to again, however late the
@@ -278,6 +284,22 @@ class NudgeCore:
             rule = by_id[request.rule_id]
             sub = self._decide(part, sub, rule.guardrails, request, event.occurred_at, out)
         part.subscribers[msisdn] = sub
+
+    @staticmethod
+    def _count_contacts(
+        sub: SubscriberNudges, msisdn: str, event: Event, at_ms: int, out: Outputs
+    ) -> SubscriberNudges:
+        """Count the contact the event opens, if any, and the re-contact it reveals; late
+        events too, since a contact is one whenever its first event arrives."""
+        sessions, counted = count_contacts(sub.contacts, event.session_id, event.channel, at_ms)
+        out.contacts += [
+            ContactCounted(
+                contact_id=c.contact_id, kind=c.kind, msisdn=msisdn, channel=c.channel,
+                first_at=from_ms(c.first_ms), opens_session=c.opens_session,
+            )
+            for c in counted
+        ]  # fmt: skip
+        return msgspec.structs.replace(sub, contacts=sessions)
 
     def _attribute(
         self,

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 import msgspec
 
 from kernel.clock import EPOCH
+from orchestration.contacts import Session
 from orchestration.conversions import OpenGoal, closes_on_deadline
 from orchestration.guardrails import SubscriberState, TokenBucket
 from orchestration.guardrails.budget import BudgetState
@@ -66,6 +67,8 @@ class SubscriberNudges(msgspec.Struct, frozen=True, kw_only=True, array_like=Tru
     #: Where the subscriber's latest event came from: what a campaign SMS is addressed with.
     prefecture: Prefecture | None = None
     brand: Brand | None = None
+    #: The sessions the contact counts still need (:mod:`orchestration.contacts`).
+    contacts: tuple[Session, ...] = ()
 
 
 class _Pending(msgspec.Struct, frozen=True, array_like=True):

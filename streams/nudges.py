@@ -86,7 +86,7 @@ class NudgeStage(BatchStage):
             f"nudging from {s.topic_events} and {s.topic_campaign_requests} with rules "
             f"{[r.id for r in self.core.rules]} from {self.rules.directory} → "
             f"{s.topic_nudges_requested}, {s.topic_nudges_decisions}, "
-            f"{s.topic_nudges_outbound} (state in {s.topic_nudges_state})"
+            f"{s.topic_nudges_outbound}, {s.topic_contacts} (state in {s.topic_nudges_state})"
         )
 
     async def between_batches(self) -> None:
@@ -123,6 +123,7 @@ class NudgeStage(BatchStage):
                 requested=len(out.requests), decided=len(out.decided),
                 approved=len(out.approved), skipped=out.skipped,
                 conversions=len(out.conversions), opt_outs=len(out.opt_outs),
+                contacts=len(out.contacts),
                 unknown_campaign_subscribers=out.unknown_subscribers, evicted=out.evicted,
             )  # fmt: skip
         return pending, commit
@@ -165,6 +166,7 @@ class NudgeStage(BatchStage):
             s.topic_nudges_outbound: approved,
             s.topic_nudges_conversions: [(c.msisdn.encode(), _json(c)) for c in out.conversions],
             s.topic_nudges_optouts: [(o.msisdn.encode(), _json(o)) for o in out.opt_outs],
+            s.topic_contacts: [(c.msisdn.encode(), _json(c)) for c in out.contacts],
         }
         futures = []
         for topic, records in outputs.items():

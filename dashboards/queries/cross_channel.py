@@ -6,11 +6,13 @@ subscriber; kiosk faults, which have no subscriber, are not contacts. Agents wor
 IVR call they answer, so an agent's handling shares the call's session id: the mix counts it as
 an agent contact of its own, re-contact treats it as part of the call.
 
-The deflection counts events, from the per-minute ``self_service_per_minute``
-(:mod:`sinks.tables.channel_rollups`: whole-minute ranges, counting what the sink inserted,
-which holds no duplicates); the mix and re-contact count sessions from aggregates a duplicate
-cannot change (``min``, ``argMin``, "was there another"), so they read ``events`` without
-``FINAL``, which halves their time.
+The nudge stage counts each contact as it begins, and each session re-contacted within 24 h as
+the next one begins (:mod:`orchestration.contacts`); the mix and re-contact sum those counts
+per minute of the contact's first event (``contacts_per_minute``,
+:mod:`sinks.tables.contacts`), so both read a few thousand rows for any range, whatever the
+day's volume. The deflection counts events, from the per-minute ``self_service_per_minute``
+(:mod:`sinks.tables.channel_rollups`). All three take whole-minute ranges and count what the
+sink inserted, which holds no duplicates.
 Buckets are aligned to Shanghai midnight as on the volume page.
 """
 
@@ -22,31 +24,25 @@ from clickhouse_driver import Client
 from dashboards.filters import VolumeFilter
 from dashboards.queries.volume import SHANGHAI_OFFSET_S
 from orchestration.rules.guidance import WAYS, way_for
+from schemas.contacts import RECONTACT_WINDOW_MS
 from schemas.envelope import CHANNELS
 
 #: The mix is a share, which small buckets turn into noise: never finer than an hour.
 MIX_MIN_BUCKET_S = 3600
 #: Re-contact within this long after a contact's first event means it did not resolve.
-RECONTACT_WINDOW = timedelta(hours=24)
-
-_MS = "toUInt64(occurred_at) * 1000 + occurred_ms"
-_IN_RANGE = "occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(end)s)"
+RECONTACT_WINDOW = timedelta(milliseconds=RECONTACT_WINDOW_MS)
 
 LAST_SEEN = """
 SELECT max(minute), count() FROM events_per_minute
 WHERE channel IN %(channels)s
 """
 
-MIX = f"""
-SELECT intDiv(toUInt32(first) + %(offset)s, %(bucket)s) * %(bucket)s - %(offset)s AS bucket,
+MIX = """
+SELECT intDiv(toUInt32(minute) + %(offset)s, %(bucket)s) * %(bucket)s - %(offset)s AS bucket,
        channel,
-       count() AS contacts
-FROM (
-    SELECT channel, session_id, min(occurred_at) AS first
-    FROM events
-    WHERE subscriber != '' AND {_IN_RANGE}
-    GROUP BY channel, session_id
-)
+       sum(opened) AS contacts
+FROM contacts_per_minute
+WHERE minute >= toDateTime(%(start)s) AND minute < toDateTime(%(end)s)
 GROUP BY bucket, channel
 """
 
@@ -58,30 +54,11 @@ WHERE minute >= toDateTime(%(start)s) AND minute < toDateTime(%(end)s)
 GROUP BY channel, name
 """
 
-RECONTACTS = f"""
-SELECT first_channel, count() AS contacts, countIf(again > 0) AS recontacted
-FROM (
-    SELECT session_id, first_channel,
-           countIf(other_ms > first_ms AND other_ms <= first_ms + %(window_ms)s
-                   AND other_session != session_id) AS again
-    FROM (
-        SELECT session_id, subscriber,
-               argMin(channel, {_MS}) AS first_channel,
-               min({_MS}) AS first_ms
-        FROM events
-        WHERE subscriber != '' AND {_IN_RANGE}
-        GROUP BY session_id, subscriber
-    ) AS firsts
-    ALL LEFT JOIN (
-        SELECT subscriber, session_id AS other_session, min({_MS}) AS other_ms
-        FROM events
-        WHERE subscriber != ''
-          AND occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(until)s)
-        GROUP BY subscriber, session_id
-    ) AS later USING subscriber
-    GROUP BY session_id, first_channel
-)
-GROUP BY first_channel
+RECONTACTS = """
+SELECT channel, sum(sessions) AS contacts, sum(recontacted) AS recontacted
+FROM contacts_per_minute
+WHERE minute >= toDateTime(%(start)s) AND minute < toDateTime(%(end)s)
+GROUP BY channel
 """
 
 #: Web and WAP functions (and kiosk services named like them) → the item they do; a function
@@ -170,13 +147,8 @@ def deflection(client: Client, start: datetime, end: datetime) -> dict[str, dict
 
 def recontacts(client: Client, start: datetime, end: datetime) -> dict[str, Recontacts]:
     """Per channel of a contact's first event, every channel present (zero when none)."""
-    params = {
-        **_range(start, end),
-        "until": int((end + RECONTACT_WINDOW).timestamp()),
-        "window_ms": int(RECONTACT_WINDOW.total_seconds() * 1000),
-    }
     found = {channel: Recontacts(0, 0) for channel in CHANNELS if channel != "agent"}
-    for channel, contacts, again in client.execute(RECONTACTS, params):
+    for channel, contacts, again in client.execute(RECONTACTS, _range(start, end)):
         found[channel] = Recontacts(int(contacts), int(again))
     return found
 

@@ -21,7 +21,10 @@ from kernel.settings import Settings
 from schemas import Event as Canonical
 from schemas import Rejection, validate
 from sinks.client import connect
-from sinks.tables import events
+from sinks.tables import contacts, events
+from streams.nudge_core import NudgeCore
+from streams.nudge_state import PartitionNudges
+from streams.nudges import partition_policy
 
 Event = dict[str, Any]
 
@@ -109,3 +112,24 @@ def insert_with_duplicates(settings: Settings, produced: list[Event]) -> None:
         assert (rows, distinct) == (len(produced) + len(produced[::5]), len(produced))
     finally:
         client.disconnect()
+
+
+def insert_contacts(settings: Settings, produced: Iterable[Event]) -> int:
+    """Count the contacts of ``produced`` as the nudge stage does (one partition, no rules:
+    each subscriber's counts depend only on its own events) and insert them as the sink does;
+    returns how many rows."""
+    core = NudgeCore(rules=(), policy=partition_policy(settings))
+    decoded = [msgspec.json.decode(msgspec.json.encode(e), type=Canonical) for e in produced]
+    out = core.process(PartitionNudges(), enumerate(decoded))
+    pseudonymize = Pseudonymizer.from_settings(settings)
+    now = datetime.now(UTC).replace(microsecond=0)
+    rows = [
+        contacts.TABLE.row(c, partition=0, offset=i, ingested_at=now, pseudonymize=pseudonymize)[1]
+        for i, c in enumerate(out.contacts)
+    ]
+    client = connect(settings)
+    try:
+        client.execute(contacts.TABLE.insert.format(db=settings.clickhouse_database), rows)
+    finally:
+        client.disconnect()
+    return len(rows)

@@ -11,10 +11,13 @@ from dashboards.queries import cross_channel
 from kernel.settings import Settings
 from orchestration.rules.guidance import WAYS
 from schemas.envelope import CHANNELS
+from sinks.client import connect
+from sinks.tables import contacts
 from tests.dashboards.deep_dive_data import (
     Event,
     event,
     insert,
+    insert_contacts,
     insert_with_duplicates,
     occurred,
     simulated,
@@ -71,9 +74,11 @@ def produced() -> list[Event]:
 
 @pytest.fixture
 def known(migrated: Settings) -> list[Event]:
-    """With duplicates that slipped past the sink: the session counts must not change."""
+    """With duplicates that slipped past the sink, and the contacts the nudge stage counts of
+    the events: the session counts must not change."""
     events = produced()
     insert_with_duplicates(migrated, events)
+    insert_contacts(migrated, events)
     return events
 
 
@@ -83,6 +88,7 @@ def known_once(migrated: Settings) -> list[Event]:
     ``self_service_per_minute``, exact because the sink keeps duplicates out of ``events``."""
     events = produced()
     insert(migrated, events)
+    insert_contacts(migrated, events)
     return events
 
 
@@ -95,10 +101,11 @@ def test_channel_mix_counts_contacts_by_their_first_event(
 ) -> None:
     f = VolumeFilter(start=START, end=END)
     first: dict[tuple[str, str], datetime] = {}
-    for e in in_range(known):
+    for e in known:
         if e["msisdn"]:
             key = (e["channel"], e["session_id"])
             first[key] = min(first.get(key, occurred(e)), occurred(e))
+    first = {key: t for key, t in first.items() if START <= t < END}
     expected = Counter((shanghai_bucket(t, 3600), c) for (c, _), t in first.items())
 
     with db.client(migrated) as client:
@@ -156,17 +163,17 @@ def test_deflection_splits_each_function_over_channels_and_agents(
 
 def test_recontact_within_24_hours_by_first_channel(migrated: Settings, known: list[Event]) -> None:
     window = cross_channel.RECONTACT_WINDOW // timedelta(milliseconds=1)
-    until = (END + cross_channel.RECONTACT_WINDOW - EPOCH) // timedelta(milliseconds=1)
-    start_ms = (START - EPOCH) // timedelta(milliseconds=1)
     sessions: dict[str, tuple[str, str, int]] = {}  # session → subscriber, channel, first ms
-    others: defaultdict[str, dict[str, int]] = defaultdict(dict)  # subscriber → session → ms
     for e in sorted((e for e in known if e["msisdn"]), key=ms):
-        if start_ms <= ms(e) < until:
-            others[e["msisdn"]].setdefault(e["session_id"], ms(e))
-        if START <= occurred(e) < END:
-            sessions.setdefault(e["session_id"], (e["msisdn"], e["channel"], ms(e)))
+        sessions.setdefault(e["session_id"], (e["msisdn"], e["channel"], ms(e)))
+    others: defaultdict[str, dict[str, int]] = defaultdict(dict)  # subscriber → session → ms
+    for session, (subscriber, _, first) in sessions.items():
+        others[subscriber][session] = first
+    start_ms, end_ms = ((t - EPOCH) // timedelta(milliseconds=1) for t in (START, END))
     expected: defaultdict[str, Counter[str]] = defaultdict(Counter)
     for session, (subscriber, channel, first) in sessions.items():
+        if not start_ms <= first < end_ms:
+            continue
         expected[channel]["contacts"] += 1
         expected[channel]["recontacted"] += any(
             other != session and first < at <= first + window
@@ -215,3 +222,27 @@ def test_last_seen_and_an_empty_range(migrated: Settings, known: list[Event]) ->
 )
 def test_item_of_names_on_each_channel(channel: str, name: str, item: str | None) -> None:
     assert cross_channel.item_of(channel, name) == item
+
+
+def test_the_fill_counts_stored_events_as_the_stage_counts_them(migrated: Settings) -> None:
+    """An upgrade counts the contacts of the events stored before the stage counted any with
+    the migration's fill; on the same events it must find what the stage finds."""
+    events = produced()
+    insert(migrated, events)
+    sums = """
+        SELECT minute, channel, sum(opened), sum(sessions), sum(recontacted)
+        FROM contacts_per_minute GROUP BY minute, channel ORDER BY minute, channel
+    """
+    client = connect(migrated)
+    try:
+        for fill in contacts.CONTACTS_PER_MINUTE.fill_statements:
+            client.execute(fill.format(db=migrated.clickhouse_database))
+        filled = client.execute(sums)
+        for table in ("contacts", "contacts_per_minute"):
+            client.execute(f"TRUNCATE TABLE {table}")
+        rows = insert_contacts(migrated, events)
+        streamed = client.execute(sums)
+    finally:
+        client.disconnect()
+    assert filled == streamed
+    assert rows == sum(o + r for _, _, o, _, r in streamed) > 1000
