@@ -12,7 +12,12 @@ budget its approved nudges would have used. Rows in, report out: reading ClickHo
 :mod:`channelhub.marketing.history`'s job, printing the CLI's.
 
 The core decides on event time only, so a fold of the same events from the same (empty) state
-gives the live stage's outcomes exactly, with five exceptions worth knowing:
+gives the live stage's decisions exactly: every one, with its outcome, reason, instant and send
+time, in the order each partition made them. That includes requests due at the same instant
+(the end of quiet hours releases every request held for it at once): the stage re-decides them
+in the order of their nudge ids, made of the rule id and the trigger event's id, which the
+back-test derives alike, so even which of them take the first gateway tokens comes out the
+same. There are four exceptions worth knowing:
 
 - **Subscribers are pseudonyms.** ClickHouse holds no MSISDN, so each pseudonym gets a
   stand-in number (:class:`StandIns`). Nothing the core decides reads the number except the
@@ -22,13 +27,6 @@ gives the live stage's outcomes exactly, with five exceptions worth knowing:
   ``holdout_share`` the candidate changes, or a subscriber the live stage never took that far,
   it is drawn from the pseudonym instead: the same share of different people. The report
   counts both (``holdout_observed``, ``holdout_drawn``).
-- **Requests due at the same instant** (the end of quiet hours releases every request held for
-  it at once) are re-decided in the order of their subscribers' MSISDNs: the stage's heap of
-  held requests breaks ties on the number, which the stand-ins cannot reproduce. Each request
-  still ends the same way (:func:`final_outcomes`), but which of them take the first gateway
-  tokens, and so the instants of their approvals and the ``rate_limited`` holds before them,
-  can differ. Only a gateway so far behind that a slot falls past a rule's ``max_age`` or into
-  the next day's caps could change an outcome.
 - **State before the fold.** Caps, journeys, held requests and opt-outs from before the first
   event read are unknown: the fold starts ``warmup`` before the reported window, and is exact
   when that reaches back to the start of the live stage's history.
@@ -99,6 +97,7 @@ class Decided(NamedTuple):
     outcome: str
     reason: str  # "" for none
     decided_ms: int
+    send_ms: int | None  # send_at, when a hold ends (the table keeps the second); None for none
 
 
 class StandIns:
@@ -294,9 +293,10 @@ class _Tally:
             if r.rule_id != rule.id:
                 continue
             reason = decision.reason or ""
+            send_ms = None if decision.send_at is None else to_ms(decision.send_at)
             self.decisions.append(
                 Decided(r.nudge_id, pseudonym, decision.outcome, reason,
-                        to_ms(decision.decided_at))
+                        to_ms(decision.decided_at), send_ms)
             )  # fmt: skip
             if decision.outcome == "held":
                 self.holds[reason] += 1
