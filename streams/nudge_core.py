@@ -353,7 +353,7 @@ class NudgeCore:
             return  # the common case, on every event: nothing is due
         now = from_ms(part.watermark_ms)
         while part.due and part.due[0][0] <= part.watermark_ms:
-            _, msisdn, nudge_id = heapq.heappop(part.due)
+            _, nudge_id, msisdn = heapq.heappop(part.due)
             sub = part.subscribers[msisdn]
             held = next(h for h in sub.held if h.request.nudge_id == nudge_id)
             sub = msgspec.structs.replace(sub, held=tuple(h for h in sub.held if h is not held))
@@ -392,7 +392,7 @@ class NudgeCore:
         if decision.outcome == "held" and decision.send_at is not None:
             kept = settings if campaign is not None else None
             held = (*held, Held(request=request, until=decision.send_at, guardrails=kept))
-            heapq.heappush(part.due, (due_ms(decision.send_at), request.msisdn, request.nudge_id))
+            heapq.heappush(part.due, (due_ms(decision.send_at), request.nudge_id, request.msisdn))
         goal = opened(request, decision, to_ms(decision.decided_at))
         if goal is not None:
             goals = (*goals, goal)

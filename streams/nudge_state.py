@@ -229,7 +229,8 @@ class PartitionNudges:
     #: The last send slot handed to a rate-limited request (see :meth:`NudgeCore._queue`).
     rate_queue: datetime = EPOCH
     next_offset: int = 0
-    #: (until ms, msisdn, nudge id) of every held request, earliest first.
+    #: (until ms, nudge id, msisdn) of every held request, earliest first; requests due at
+    #: the same instant in nudge id order, which a back-test over stored events can know.
     due: list[tuple[int, str, str]] = field(default_factory=list)
     #: (deadline ms, msisdn, nudge id) of every goal that converts when its window closes.
     goal_due: list[tuple[int, str, str]] = field(default_factory=list)
@@ -265,7 +266,7 @@ class PartitionNudges:
 
     def _index(self, msisdn: str, sub: "SubscriberNudges | _Pending") -> None:
         for h in sub.held:
-            self.due.append((due_ms(h.until), msisdn, h.request.nudge_id))
+            self.due.append((due_ms(h.until), h.request.nudge_id, msisdn))
         for g in sub.goals:
             if closes_on_deadline(g):
                 self.goal_due.append((g.deadline_ms, msisdn, g.nudge_id))

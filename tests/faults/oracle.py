@@ -264,7 +264,7 @@ def _epoch_us(moment: datetime) -> int:
 def _release(part: Partition) -> None:
     """Decide again, at the watermark, every held request whose time has come."""
     while part.due and part.due[0][0] <= part.watermark_ms:
-        _, msisdn, held_id = heapq.heappop(part.due)
+        _, held_id, msisdn = heapq.heappop(part.due)
         sub = part.subscribers[msisdn]
         _decide(part, sub, sub.held.pop(held_id), part.watermark_ms * 1000)
 
@@ -403,7 +403,7 @@ def _decide(part: Partition, sub: Subscriber, request: Request, now_us: int) -> 
     def hold(reason: str, until_us: int) -> None:
         record("held", reason)
         sub.held[request.nudge_id] = request
-        heapq.heappush(part.due, (-(-until_us // 1000), request.msisdn, request.nudge_id))
+        heapq.heappush(part.due, (-(-until_us // 1000), request.nudge_id, request.msisdn))
 
     opens = _quiet_until(g.quiet, now_us)
     if any(known == request.nudge_id for known, _ in sub.decided):
