@@ -46,14 +46,18 @@ _CHANNEL_BIT = {channel: 1 << i for i, channel in enumerate(CHANNELS)}
 
 
 class Session(msgspec.Struct, frozen=True, array_like=True):
-    """One recent session of a subscriber, as the counts need it."""
+    """One recent session of a subscriber, as the counts need it: about 20 bytes encoded."""
 
-    key: int  # id_digest of the session id
+    key: int  # the high 32 bits of the session id's id_digest: unique among a few sessions
     first_ms: int  # its first event the stage received
-    last_ms: int  # its latest event, for SESSION_IDLE_MS
+    span_s: int  # whole seconds from that event to its latest, for SESSION_IDLE_MS
     channels: int  # bit per channel (CHANNELS order) with an opened contact in the session
     first_channel: int  # CHANNELS index of its first event
     recontacted: bool = False
+
+    @property
+    def last_ms(self) -> int:
+        return self.first_ms + self.span_s * 1000
 
 
 @dataclass(frozen=True)
@@ -61,18 +65,19 @@ class Counted:
     """One count :func:`step` adds: a contact opened, or a session found re-contacted."""
 
     kind: Literal["opened", "recontacted"]
-    key: int  # the session's id_digest
+    session: Session  # the session it belongs to, as it was when counted
     channel: Channel  # opened: the pair's channel; recontacted: the session's first channel
     first_ms: int  # the pair's or the session's first event
     #: opened only: the pair is the session's first, the contact re-contact counts.
     opens_session: bool = False
 
-    @property
-    def contact_id(self) -> str:
-        """Unique per count and the same when a replay counts it again, so the sink keeps one.
+    def contact_id(self, msisdn: str) -> str:
+        """Unique per count (the subscriber, the session's key and first millisecond, and what
+        is counted) and the same when a replay counts it again, so the sink keeps one row.
         Letters only: no run of digits in it can look like a phone number to the scrubber."""
         what = self.channel if self.kind == "opened" else "recontacted"
-        return f"{f'{self.key:016x}'.translate(_LETTERS)}-{what}"
+        digest = id_digest(f"{msisdn}\x1f{self.session.key}\x1f{self.session.first_ms}")
+        return f"{f'{digest:016x}'.translate(_LETTERS)}-{what}"
 
 
 def step(
@@ -80,31 +85,33 @@ def step(
 ) -> tuple[tuple[Session, ...], list[Counted]]:
     """The sessions after an event of ``session_id`` on ``channel`` at ``at_ms``, and what it
     adds to the counts (nothing, for most events: those of a pair already opened)."""
-    key = id_digest(session_id)
+    key = id_digest(session_id) >> 32
     bit = _CHANNEL_BIT[channel]
     counted: list[Counted] = []
     found = next((s for s in sessions if s.key == key), None)
     if found is not None:
+        last_ms = max(found.last_ms, at_ms)
         changed = msgspec.structs.replace(
-            found, last_ms=max(found.last_ms, at_ms), channels=found.channels | bit
+            found, span_s=(last_ms - found.first_ms) // 1000, channels=found.channels | bit
         )
         if not found.channels & bit:
-            counted.append(Counted("opened", key, channel, at_ms))
+            counted.append(Counted("opened", found, channel, at_ms))
         kept = tuple(changed if s is found else s for s in sessions)
         return _pruned(kept), counted
-    counted.append(Counted("opened", key, channel, at_ms, opens_session=True))
     kept_list: list[Session] = []
     followed = False
     for s in sessions:
         if not s.recontacted and s.first_ms < at_ms <= s.first_ms + RECONTACT_WINDOW_MS:
             first_channel = cast(Channel, CHANNELS[s.first_channel])
-            counted.append(Counted("recontacted", s.key, first_channel, s.first_ms))
+            counted.append(Counted("recontacted", s, first_channel, s.first_ms))
             s = msgspec.structs.replace(s, recontacted=True)
         followed = followed or at_ms < s.first_ms <= at_ms + RECONTACT_WINDOW_MS
         kept_list.append(s)
+    new = Session(key, at_ms, 0, bit, CHANNELS.index(channel), followed)
+    counted.insert(0, Counted("opened", new, channel, at_ms, opens_session=True))
     if followed:
-        counted.append(Counted("recontacted", key, channel, at_ms))
-    kept_list.append(Session(key, at_ms, at_ms, bit, CHANNELS.index(channel), followed))
+        counted.append(Counted("recontacted", new, channel, at_ms))
+    kept_list.append(new)
     return _pruned(tuple(kept_list)), counted
 
 

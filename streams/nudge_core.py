@@ -294,7 +294,7 @@ class NudgeCore:
         sessions, counted = count_contacts(sub.contacts, event.session_id, event.channel, at_ms)
         out.contacts += [
             ContactCounted(
-                contact_id=c.contact_id, kind=c.kind, msisdn=msisdn, channel=c.channel,
+                contact_id=c.contact_id(msisdn), kind=c.kind, msisdn=msisdn, channel=c.channel,
                 first_at=from_ms(c.first_ms), opens_session=c.opens_session,
             )
             for c in counted

@@ -101,7 +101,8 @@ def journeys(draw: st.DrawFn) -> list[Event]:
         open_sessions.append(session)
         for _ in range(draw(st.integers(1, 4))):
             at += draw(st.integers(0, SESSION_IDLE_MS // 4))
-            live = [s for s in open_sessions if at - last.get(s[0], at) <= SESSION_IDLE_MS]
+            # a second short of the idle limit: the state keeps a session's span in seconds
+            live = [s for s in open_sessions if at - last.get(s[0], at) < SESSION_IDLE_MS - 1000]
             sid, ch = draw(st.sampled_from(live))
             last[sid] = at
             if ch == "ivr" and draw(st.booleans()):
