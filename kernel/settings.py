@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     topic_alerts: str = "alerts.events"
     #: Alert rules changed or reset on the queue page, keyed by rule: the newest one applies.
     topic_alert_rules: str = "alerts.rules"
+    #: The service catalogue: entries seeded, opening and retirement requests and their steps.
+    topic_catalogue: str = "channel.catalogue"
     topic_partitions: int = Field(4, ge=1, le=256)
     #: Tansu answers JoinGroup only after half the session timeout: short means fast starts.
     kafka_session_timeout_ms: int = Field(6000, ge=1000)
@@ -245,6 +247,11 @@ class Settings(BaseSettings):
     #: Dashboard users, their roles and salted password hashes (TOML). The default is the
     #: shipped development users, refused in production.
     dashboard_users_file: Path | None = Field(None, description="default: dashboards/users.toml")
+    #: Who holds which role in opening and retiring services (TOML), checked before a request
+    #: or a step is written.
+    catalogue_staff_file: Path | None = Field(
+        None, description="default: orchestration/catalogue/config/staff.toml"
+    )
     #: The dashboard reads ClickHouse as this user, read-only on the server, so a bug or a
     #: forged request in the web process can never change data.
     dashboard_clickhouse_user: str = "dashboard"

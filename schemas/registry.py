@@ -26,7 +26,14 @@ settings, into the configs every topic is created with (``cleanup.policy``, ``re
 - ``retain``: every record for ``kafka_retention_hours``: every other topic of events.
 - ``forever``: every record, never deleted. The campaign lifecycle, which the fan-out reads
   from its start to know each campaign's spec. It is not compacted: a campaign's events share
-  its id as their key, so compaction would keep its last trigger and drop the spec.
+  its id as their key, so compaction would keep its last trigger and drop the spec. The
+  service catalogue, for the same reason and one more: the live catalogue is the fold of
+  every record from the first (seeded entries, requests, each step), and the records are the
+  audit trail of who asked for and approved each change. Its records all share one key, so
+  they sit on one partition in one order and every reader (the CLI, a stage, a rebuild from
+  ClickHouse) decides the same way which of two competing changes came first (two requests
+  for one IVR key). Compaction would keep one record of the whole catalogue. The catalogue
+  changes a few times a week: one partition and no deletion cost nothing.
 """
 
 from dataclasses import dataclass
@@ -37,6 +44,7 @@ import msgspec
 from kernel.settings import Settings
 from schemas.alerts import AlertEvent, RuleChange
 from schemas.campaigns import CampaignEvent, CampaignRequest
+from schemas.catalogue import CatalogueEvent
 from schemas.contacts import ContactCounted
 from schemas.dead_letter import DeadLetter
 from schemas.events import Event
@@ -123,5 +131,9 @@ CONTRACTS: tuple[Contract, ...] = (
     Contract("topic_alerts", AlertEvent, "the alert rule's id", "retain", "alert_events"),
     Contract(
         "topic_alert_rules", RuleChange, "the alert rule's id", "compact", "alert_rule_changes"
+    ),
+    Contract(
+        "topic_catalogue", CatalogueEvent, "the constant 'catalogue': one partition, one order",
+        "forever", "catalogue_events",
     ),
 )  # fmt: skip

@@ -18,6 +18,7 @@ from sinks.tables import (
     alert_events,
     alert_rule_changes,
     campaign_events,
+    catalogue_events,
     channel_rollups,
     contacts,
     dead_letters,
@@ -50,6 +51,7 @@ TABLES: dict[str, Table[Any]] = {
         campaign_events.TABLE,
         alert_events.TABLE,
         alert_rule_changes.TABLE,
+        catalogue_events.TABLE,
     )
 }
 
