@@ -7,6 +7,7 @@ heavy imports (faust, dash, kafka) happen only for the command that needs them.
 import sys
 from collections.abc import Callable
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
@@ -18,6 +19,9 @@ from kernel.settings import Settings
 
 if TYPE_CHECKING:
     from clickhouse_driver import Client
+
+    from orchestration.catalogue import Catalogue
+    from schemas.catalogue import CatalogueChannel, Entry
 
 T = TypeVar("T")
 
@@ -51,6 +55,23 @@ rules_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(rules_app, name="rules")
+service_app = typer.Typer(
+    help="The service catalogue: which function each channel offers (IVR menu items, SMS-hall "
+    "codes and keywords, web and WAP functions, kiosk services), changed only through the "
+    "deck's two processes, each step by someone who holds its role in the staff file "
+    "(CHANNELHUB_CATALOGUE_STAFF_FILE).\n\n"
+    "Opening: request-open (requester), marketing_reviewed (marketing_reviewer), "
+    "jointly_reviewed_and_developed (developer), live_and_tested (tester), "
+    "content_and_training_ready (content_owner), opened (channel_owner).\n\n"
+    "Retiring: request-retire (requester), submitted (requester), marketing_reviewed "
+    "(marketing_reviewer), offline_and_tested (tester), content_updated (content_owner), "
+    "retired (channel_owner).\n\n"
+    "A step follows only the one before it, and no one reviews their own request. Every "
+    "request and step is a record on channel.catalogue with who, when and in which role; "
+    "`service show` prints a request's trail.",
+    no_args_is_help=True,
+)
+app.add_typer(service_app, name="service")
 
 
 def _settings() -> Settings:
@@ -300,6 +321,229 @@ def campaign_list(
             f"{c.campaign_id}  created {c.created_at.isoformat()} by {c.created_by}; "
             f"scheduled {scheduled}; {len(c.triggers)} trigger(s); decisions: {decided}"
         )
+
+
+class CatalogueSource(str, Enum):
+    """Where ``service list`` and ``show`` read the catalogue's records."""
+
+    topic = "topic"
+    clickhouse = "clickhouse"
+
+
+From = Annotated[
+    CatalogueSource,
+    typer.Option(
+        "--from",
+        help="Fold the topic (every record written so far) or the ClickHouse table (what the "
+        "sink has written).",
+    ),
+]
+
+
+def _catalogue(settings: Settings, source: CatalogueSource) -> "Catalogue":
+    """The catalogue folded from ``source``; a broker or storage error is one line, exit 1."""
+    from channelhub.catalogue import store
+
+    try:
+        read = (
+            _read_clickhouse(settings, store.read_clickhouse)
+            if source is CatalogueSource.clickhouse
+            else store.read_topic(settings)
+        )
+    except ChannelhubError as e:
+        _fail(e)
+    if read.unreadable:
+        typer.echo(f"channelhub: {read.unreadable} record(s) did not decode; skipped", err=True)
+    return read.catalogue
+
+
+@service_app.command("list")
+def service_list(
+    source: From = CatalogueSource.topic,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """What each channel offers now, and the requests in progress with their next step."""
+    import json
+
+    from channelhub.catalogue import report
+
+    catalogue = _catalogue(_settings(), source)
+    if as_json:
+        typer.echo(json.dumps(report.catalogue_data(catalogue), ensure_ascii=False))
+        return
+    for line in report.catalogue_lines(catalogue):
+        typer.echo(line)
+
+
+@service_app.command("seed")
+def service_seed() -> None:
+    """Write today's static catalogue as seed records; records already there are skipped."""
+    from channelhub.catalogue import store
+
+    try:
+        written, present = store.seed(_settings())
+    except ChannelhubError as e:
+        _fail(e)
+    typer.echo(f"seeded {written} catalogue entries ({present} already there)")
+
+
+def _entries(options: dict[str, list[str]]) -> "tuple[Entry, ...]":
+    """The entries named by ``--ivr``, ``--sms`` (``CODE`` or ``CODE:KEYWORD,KEYWORD``),
+    ``--web``, ``--wap`` and ``--kiosk``; a malformed one is a usage error."""
+    import msgspec
+
+    from schemas.catalogue import Entry
+
+    entries: list[Entry] = []
+    for channel, values in options.items():
+        for value in values:
+            if channel == "sms":
+                code, _, words = value.partition(":")
+                fields: dict[str, object] = {
+                    "code": code,
+                    "keywords": words.split(",") if words else [],
+                }
+            else:
+                fields = {"keys" if channel == "ivr" else "function": value}
+            try:
+                entries.append(msgspec.convert({"channel": channel, **fields}, Entry))
+            except msgspec.ValidationError as e:
+                raise typer.BadParameter(f"{value!r}: {e}", param_hint=f"--{channel}") from e
+    return tuple(entries)
+
+
+@service_app.command("request-open")
+def service_request_open(
+    service: Annotated[str, typer.Argument(help="The service, e.g. handling.family_plan.")],
+    ivr: Annotated[
+        list[str] | None, typer.Option(help="IVR keys of its menu item, e.g. 3-9 (repeatable).")
+    ] = None,
+    sms: Annotated[
+        list[str] | None,
+        typer.Option(help="SMS-hall code, with keywords: 0207 or 0207:JT,家庭 (repeatable)."),
+    ] = None,
+    web: Annotated[list[str] | None, typer.Option(help="Web hall function (repeatable).")] = None,
+    wap: Annotated[list[str] | None, typer.Option(help="WAP hall function (repeatable).")] = None,
+    kiosk: Annotated[list[str] | None, typer.Option(help="Kiosk service (repeatable).")] = None,
+    reason: Annotated[str, typer.Option(help="Why the department needs it.")] = "",
+    by: By = None,
+) -> None:
+    """Request to open a service on the chosen channels (as a requester of a department)."""
+    from channelhub.catalogue import store
+
+    named = {"ivr": ivr, "sms": sms, "web": web, "wap": wap, "kiosk": kiosk}
+    entries = _entries({channel: values or [] for channel, values in named.items()})
+    if not entries:
+        raise typer.BadParameter("name at least one entry: --ivr, --sms, --web, --wap, --kiosk")
+    settings = _settings()
+    try:
+        event = store.request_open(settings, service, entries, by=by or _login(), reason=reason)
+    except ChannelhubError as e:
+        _fail(e)
+    typer.echo(
+        f"requested to open {service!r}: request {event.request_id}; next "
+        f"`channelhub service step {event.request_id[:8]} marketing_reviewed` by a "
+        "marketing_reviewer"
+    )
+
+
+def _channels(names: list[str]) -> "tuple[CatalogueChannel, ...]":
+    from schemas.catalogue import CATALOGUE_CHANNELS
+
+    wrong = [n for n in names if n not in CATALOGUE_CHANNELS]
+    if wrong:
+        raise typer.BadParameter(
+            f"{', '.join(wrong)} is not a catalogue channel; "
+            f"one of {', '.join(CATALOGUE_CHANNELS)}",
+            param_hint="--channel",
+        )
+    return tuple(c for c in CATALOGUE_CHANNELS if c in names)
+
+
+@service_app.command("request-retire")
+def service_request_retire(
+    service: Annotated[str, typer.Argument(help="The service to retire.")],
+    channel: Annotated[
+        list[str] | None,
+        typer.Option(help="Retire it only from this channel (repeatable; default: every one)."),
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why it retires early.")] = "",
+    by: By = None,
+) -> None:
+    """Request to retire a service early (as a requester of a department)."""
+    from channelhub.catalogue import store
+
+    settings = _settings()
+    try:
+        event = store.request_retire(
+            settings, service, _channels(channel or []), by=by or _login(), reason=reason
+        )
+    except ChannelhubError as e:
+        _fail(e)
+    typer.echo(
+        f"requested to retire {service!r}: request {event.request_id}; next "
+        f"`channelhub service step {event.request_id[:8]} submitted` by a requester"
+    )
+
+
+@service_app.command("step")
+def service_step(
+    request: Annotated[str, typer.Argument(help="The request's id, or its first 4+ characters.")],
+    step: Annotated[str, typer.Argument(help="The step taken, e.g. marketing_reviewed.")],
+    note: Annotated[str, typer.Option(help="What the reviewer or tester found.")] = "",
+    by: By = None,
+) -> None:
+    """Record a step of a request: the one after the last step taken, in its role."""
+    from channelhub.catalogue import store
+
+    settings = _settings()
+    try:
+        event, after = store.take_step(settings, request, step, by=by or _login(), note=note)
+    except ChannelhubError as e:
+        _fail(e)
+    then = f"next {after[0]} by a {after[1]}" if after else f"the service is {event.step}"
+    typer.echo(f"{event.step} recorded for request {event.request_id} ({event.service!r}); {then}")
+
+
+@service_app.command("show")
+def service_show(
+    request: Annotated[
+        str, typer.Argument(help="A request id (or its first 4+ characters), or a service.")
+    ],
+    source: From = CatalogueSource.topic,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """The audit trail of a request, or of every request for a service.
+
+    Each step with who, in which role and when, and the attempts that were refused; for a
+    service, also its open entries.
+    """
+    import json
+
+    import msgspec
+
+    from channelhub.catalogue import report, store
+
+    catalogue = _catalogue(_settings(), source)
+    workflows = [w for w in catalogue.workflows.values() if w.request.service == request]
+    if not workflows and request not in catalogue.services():
+        try:
+            workflows = [store.find_request(catalogue, request)]
+        except ChannelhubError as e:
+            _fail(e)
+    if as_json:
+        shown = {
+            "entries": [msgspec.to_builtins(e) for e in catalogue.entries(request)],
+            "requests": [report.workflow_data(w) for w in workflows],
+        }
+        typer.echo(json.dumps(shown, ensure_ascii=False))
+        return
+    if request in catalogue.services():
+        entries = "; ".join(report.entry_text(e) for e in catalogue.entries(request))
+        typer.echo(f"{request!r} is open on: {entries}")
+    for workflow in workflows:
+        for line in report.trail_lines(workflow):
+            typer.echo(line)
 
 
 @app.command("uplift")

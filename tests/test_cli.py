@@ -29,6 +29,9 @@ def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         (["migrate", "--bogus"], "--bogus"),
         (["rules", "backtest", "no-such-rule.toml"], "no-such-rule.toml"),
         (["rules", "backtest", "pyproject.toml", "--days", "0"], "--days"),
+        (["service", "request-open", "a.new"], "name at least one entry"),
+        (["service", "request-open", "a.new", "--sms", "01x"], "--sms"),
+        (["service", "request-retire", "a.new", "--channel", "fax"], "--channel"),
     ],
 )
 def test_bad_arguments_get_one_line_and_exit_2(args: list[str], says: str) -> None:
@@ -97,5 +100,15 @@ def test_schemas_export_writes_files(tmp_path: Path) -> None:
 def test_help_explains_every_command() -> None:
     result = _cli("--help")
     assert result.returncode == 0
-    for command in ("up", "down", "status", "migrate", "simulate", "schemas", "rules"):
+    for command in ("up", "down", "status", "migrate", "simulate", "schemas", "rules", "service"):
         assert command in result.stdout
+
+
+def test_a_service_request_by_someone_without_the_role_is_one_line_before_any_broker() -> None:
+    result = _cli(
+        "service", "request-open", "a.new", "--web", "a.page", "--by", "developer",
+        CHANNELHUB_KAFKA_BOOTSTRAP="127.0.0.1:1",
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "'developer' holds ['developer'], not 'requester'" in result.stderr
