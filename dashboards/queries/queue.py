@@ -78,45 +78,58 @@ FROM (
 GROUP BY k
 """
 
+#: The callers who joined the queue in the lookback and have not left it: the sessions of the
+#: ``ivr.queue_entered`` events in it, less those with an event that ends the wait (one
+#: set of session ids, not a group of every queue event by session).
 WAITING = """
-SELECT prefecture, count() FROM (
-    SELECT session_id, any(prefecture) AS prefecture
-    FROM events
-    WHERE channel = 'ivr'
-      AND event_type IN ('ivr.queue_entered', 'ivr.agent_answered', 'ivr.abandoned',
-                         'ivr.call_ended')
-      AND occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(end)s)
-    GROUP BY session_id
-    HAVING countIf(event_type = 'ivr.queue_entered') > 0
-       AND countIf(event_type != 'ivr.queue_entered') = 0
-)
+SELECT prefecture, uniqExact(session_id)
+FROM events
+WHERE channel = 'ivr' AND event_type = 'ivr.queue_entered'
+  AND occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(end)s)
+  AND session_id NOT IN (
+      SELECT session_id
+      FROM events
+      WHERE channel = 'ivr'
+        AND event_type IN ('ivr.agent_answered', 'ivr.abandoned', 'ivr.call_ended')
+        AND occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(end)s)
+  )
 GROUP BY prefecture
 """
 
-OCCUPANCY = """
+_ANSWERED = (
+    "channel = 'ivr' AND event_type = 'ivr.agent_answered' "
+    "AND occurred_at >= toDateTime(%(lookback)s) AND occurred_at < toDateTime(%(end)s)"
+)
+
+#: Per agent, the calls answered (sorted by answer time), each running from its answer to the
+#: earlier of its end and the agent's next answer, clipped to the window. The lambda takes the
+#: starts, ends and next starts as parallel arrays: one that read ``calls[i + 1]`` would copy
+#: the agent's whole array for every call. Only the answered calls' endings are grouped.
+OCCUPANCY = f"""
 SELECT countIf(talk > 0), sum(talk) FROM (
     SELECT agent,
            arraySort(groupArray((toInt64(answered), session_id,
                                  toInt64(if(ended = 0, %(end)s, ended))))) AS calls,
+           arrayMap(c -> tupleElement(c, 1), calls) AS starts,
            arraySum(arrayMap(
-               i -> greatest(toInt64(0),
-                             least(tupleElement(calls[i], 3),
-                                   if(i < length(calls), tupleElement(calls[i + 1], 1),
-                                      toInt64(%(end)s)))
-                             - greatest(tupleElement(calls[i], 1), toInt64(%(start)s))),
-               arrayEnumerate(calls))) AS talk
+               (answered, ended, next) -> greatest(toInt64(0),
+                                                   least(ended, next)
+                                                   - greatest(answered, toInt64(%(start)s))),
+               starts,
+               arrayMap(c -> tupleElement(c, 3), calls),
+               arrayPushBack(arrayPopFront(starts), toInt64(%(end)s)))) AS talk
     FROM (
         SELECT session_id, visitParamExtractString(attributes, 'agent_id') AS agent,
                toUInt32(occurred_at) AS answered
         FROM events
-        WHERE channel = 'ivr' AND event_type = 'ivr.agent_answered'
-          AND occurred_at >= toDateTime(%(lookback)s) AND occurred_at < toDateTime(%(end)s)
+        WHERE {_ANSWERED}
     ) AS answers
     ANY LEFT JOIN (
         SELECT session_id, toUInt32(min(occurred_at)) AS ended
         FROM events
         WHERE channel = 'ivr' AND event_type = 'ivr.call_ended'
           AND occurred_at >= toDateTime(%(lookback)s) AND occurred_at < toDateTime(%(end)s)
+          AND session_id IN (SELECT session_id FROM events WHERE {_ANSWERED})
         GROUP BY session_id
     ) AS endings USING session_id
     GROUP BY agent
