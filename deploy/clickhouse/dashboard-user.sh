@@ -15,7 +15,7 @@ CLICKHOUSE_USER="$CLICKHOUSE_USER" CLICKHOUSE_PASSWORD="$CLICKHOUSE_PASSWORD" \
   clickhouse client --multiquery <<SQL
 CREATE SETTINGS PROFILE IF NOT EXISTS dashboard SETTINGS
     readonly = 1, max_execution_time = 10, max_memory_usage = 2000000000,
-    max_result_rows = 1000000, result_overflow_mode = 'throw', max_threads = 4;
+    max_bytes_before_external_group_by = 1000000000, max_result_rows = 1000000, result_overflow_mode = 'throw', max_threads = 4;
 CREATE USER IF NOT EXISTS dashboard IDENTIFIED WITH sha256_hash BY '${hash}'
     DEFAULT DATABASE ${CLICKHOUSE_DB} SETTINGS PROFILE 'dashboard';
 CREATE QUOTA IF NOT EXISTS dashboard
