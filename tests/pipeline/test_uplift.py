@@ -1,13 +1,13 @@
 """Measured uplift against the truth, on the whole nudge loop.
 
 A seeded morning runs through the worker (validation and nudges), the dispatcher (file
-gateway) and the sink, while simulated handsets answer the SMS they are sent with a known
-probability. One rule, ``agent.self_service_next_time``, holds out half its subscribers. The
-truth is computed here, independently of the attribution code: for every exposure of that rule
-(sent or held out), whether the subscriber's own simulated traffic already uses the suggested
-function in the window, and whether the handset would answer the SMS. ClickHouse's
-``nudge_uplift`` row for the rule must count exactly those conversions per group, and its 95%
-interval must contain the true average effect.
+gateway) and the sink; once it is decided, simulated handsets answer the SMS they are sent
+with a known probability. One rule, ``agent.self_service_next_time``, holds out half its
+subscribers. The truth is computed here, independently of the attribution code: for every
+exposure of that rule (sent or held out), whether the subscriber's own simulated traffic
+already uses the suggested function in the window, and whether the handset would answer the
+SMS. ClickHouse's ``nudge_uplift`` row for the rule must count exactly those conversions per
+group, and its 95% interval must contain the true average effect.
 """
 
 import os
@@ -77,8 +77,6 @@ def test_the_measured_uplift_interval_contains_the_true_effect(
     dispatcher = tcp_open("127.0.0.1", settings.dispatcher_web_port)
     start_service("dispatcher", "streams", settings, "--stage", "dispatch", health=dispatcher,
                   timeout=120)  # fmt: skip
-    start_service("handsets", "channelhub.simulator.handsets", settings, "--population-seed",
-                  SEED)  # fmt: skip
     start_service("sink", "sinks", settings)
     simulator = subprocess.run(
         [sys.executable, "-m", "channelhub.simulator", "--events", EVENTS, "--start", START,
@@ -87,6 +85,19 @@ def test_the_measured_uplift_interval_contains_the_true_effect(
         timeout=300,
     )  # fmt: skip
     assert simulator.returncode == 0, simulator.stderr
+    # The handsets answer once the morning has been decided: an answer stamped later than the
+    # backlog still to be read would move its partition's event time ahead of it, and what the
+    # morning's requests become would then depend on how fast each process ran.
+    inputs = stage_inputs(settings)
+    wait_for(
+        lambda: not any(
+            group_lag(settings.kafka_bootstrap, f"{settings.group_prefix}-{stage}", inputs[stage])
+            for stage in ("validate", "nudges")
+        ),
+        "validation and the nudge stage to read the simulated morning",
+    )
+    start_service("handsets", "channelhub.simulator.handsets", settings, "--population-seed",
+                  SEED)  # fmt: skip
     client = connect(settings)
 
     def scalar(sql: str) -> int:
