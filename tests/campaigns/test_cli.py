@@ -1,7 +1,6 @@
 """``channelhub campaign`` as marketing runs it, against the real broker, sink and ClickHouse."""
 
 import json
-import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta, timezone
@@ -10,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from channelhub.platform.env import settings_env
 from kernel.settings import Settings
 from orchestration.campaigns import load_campaign_file
 from sinks import migrations
@@ -18,6 +16,7 @@ from sinks.client import connect
 from sinks.tables import nudge_decisions
 from tests.campaigns.data import expected, insert, population
 from tests.campaigns.test_loading import GOOD
+from tests.fixtures.cli import cli_ok, run_cli
 from tests.fixtures.services import StartService, Topics
 from tests.fixtures.waiting import wait_for
 
@@ -27,19 +26,11 @@ HUNAN = timezone(timedelta(hours=8))
 
 
 def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "channelhub.cli", "campaign", *args],
-        env={**os.environ, **settings_env(settings)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(settings, "campaign", *args)
 
 
 def _ok(settings: Settings, *args: str) -> str:
-    result = _cli(settings, *args)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    return cli_ok(settings, "campaign", *args)
 
 
 def _one_line_error(settings: Settings, code: int, *args: str) -> str:

@@ -3,17 +3,15 @@ service opened and another retired through every step, the refusals on the way, 
 trail read back from ClickHouse."""
 
 import json
-import os
 import subprocess
-import sys
 from typing import Any
 
 import pytest
 
-from channelhub.platform.env import settings_env
 from kernel.settings import Settings
 from sinks import migrations
 from sinks.client import connect
+from tests.fixtures.cli import cli_ok, run_cli
 from tests.fixtures.services import StartService, Topics
 from tests.fixtures.waiting import wait_for
 
@@ -36,19 +34,11 @@ RETIRING = [
 
 
 def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "channelhub.cli", "service", *args],
-        env={**os.environ, **settings_env(settings)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(settings, "service", *args)
 
 
 def _ok(settings: Settings, *args: str) -> str:
-    result = _cli(settings, *args)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    return cli_ok(settings, "service", *args)
 
 
 def _refused(settings: Settings, *args: str) -> str:
