@@ -15,6 +15,7 @@ import pytest
 from channelhub.platform.env import settings_env
 from kernel.settings import Settings
 from sinks.client import connect
+from tests.fixtures.cli import run_cli
 from tests.fixtures.services import free_port, local_settings
 
 pytestmark = pytest.mark.integration
@@ -36,13 +37,7 @@ def _own_ports(tmp_path: Path) -> Settings:
 
 
 def _cli(settings: Settings, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "channelhub.cli", *args],
-        env={**os.environ, **settings_env(settings)},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_cli(settings, *args, timeout=timeout)
 
 
 def _service(settings: Settings, name: str) -> dict[str, Any]:
