@@ -53,6 +53,7 @@ MIN_PREFIX = 4
 
 
 R = TypeVar("R", OpenRequested, RetireRequested, StepTaken)
+RequestT = TypeVar("RequestT", OpenRequested, RetireRequested)
 
 
 @dataclass(frozen=True)
@@ -109,14 +110,7 @@ def request_open(
     settings: Settings, service: str, entries: tuple[Entry, ...], *, by: str, reason: str = ""
 ) -> OpenRequested:
     """Ask, for ``by``'s department, to open ``service`` with ``entries``."""
-    person = load_staff(staff_file(settings)).require(by, "requester", file=_file(settings))
-    event = _checked(
-        OpenRequested,
-        event_id=records.new_id(), service=service, who=by, at=datetime.now(UTC),
-        department=person.department, entries=entries, reason=reason,
-    )  # fmt: skip
-    _write(settings, read_topic(settings).catalogue, event)
-    return event
+    return _request(settings, OpenRequested, service, by, reason, entries=entries)
 
 
 def request_retire(
@@ -128,11 +122,24 @@ def request_retire(
     reason: str = "",
 ) -> RetireRequested:
     """Ask, for ``by``'s department, to retire ``service`` from ``channels`` (none: all)."""
+    return _request(settings, RetireRequested, service, by, reason, channels=channels)
+
+
+def _request(
+    settings: Settings,
+    kind: type[RequestT],
+    service: str,
+    by: str,
+    reason: str,
+    **what: object,
+) -> RequestT:
+    """A request of ``kind`` by ``by``, who must hold the requester role, checked by the fold
+    and written; ``what`` is what the kind asks for (entries to open, channels to retire)."""
     person = load_staff(staff_file(settings)).require(by, "requester", file=_file(settings))
     event = _checked(
-        RetireRequested,
+        kind,
         event_id=records.new_id(), service=service, who=by, at=datetime.now(UTC),
-        department=person.department, channels=channels, reason=reason,
+        department=person.department, reason=reason, **what,
     )  # fmt: skip
     _write(settings, read_topic(settings).catalogue, event)
     return event
