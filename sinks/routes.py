@@ -73,6 +73,8 @@ VIEWS: dict[str, View] = {
         session_rollups.SMS_CONFIRMATIONS_PER_HOUR,
         kiosk_rollups.KIOSK_TERMINALS_PER_HOUR,
         kiosk_rollups.KIOSK_TERMINALS_PER_MINUTE,
+        kiosk_rollups.KIOSK_TERMINALS_PER_SIX_HOURS,
+        kiosk_rollups.KIOSK_TERMINALS_PER_DAY,
         contacts.CONTACTS_PER_MINUTE,
     )
 }

@@ -5,9 +5,9 @@ A terminal is *known* when it produced any event in the range or the :data:`LOOK
 its end; a known terminal with no session in the range is *silent* (switched off, out of network,
 or simply unused: the page lists it for someone to check). Payments are in fen (0.01 CNY).
 
-Terminals are read from ``kiosk_terminals_per_hour`` for the whole hours of the lookback and
-of the range, and from ``kiosk_terminals_per_minute`` for the minutes around them
-(:mod:`sinks.tables.kiosk_rollups`), so ranges are whole minutes, as every page's are. They
+Terminals are read from the widest buckets that cover the lookback and the range: whole days,
+then six-hour blocks, hours and minutes at the edges (:mod:`sinks.tables.kiosk_rollups`), so
+ranges are whole minutes, as every page's are. They
 count what the sink inserted, which holds no duplicates: the answers of ``events FINAL``.
 """
 
@@ -18,10 +18,9 @@ from itertools import pairwise
 from clickhouse_driver import Client
 
 from schemas.envelope import PREFECTURES
+from sinks.tables.kiosk_rollups import LEVELS
 
 LOOKBACK = timedelta(days=7)
-
-_HOUR = 3600
 
 #: A terminal's state merged over some buckets of one of its tables.
 _MERGED = """
@@ -39,9 +38,9 @@ WHERE {where}
 GROUP BY terminal, in_range
 """
 
-#: The whole hours of the lookback and of the range from the hourly table, the minutes
-#: around them from the minute one; then each terminal's lookback and range together.
-TERMINALS = f"""
+#: Each terminal's lookback and range together, from the buckets that cover them
+#: (``{merged}``: :data:`_MERGED` of each table read, joined by ``UNION ALL``).
+TERMINALS = """
 SELECT terminal,
        argMax(prefecture, last_ms) AS terminal_prefecture,
        sumIf(sessions, in_range) AS range_sessions,
@@ -50,30 +49,9 @@ SELECT terminal,
        sumIf(faults, in_range) AS range_faults,
        argMaxIf(last_fault, last_fault_ms, in_range) AS range_last_fault,
        toDateTime(intDiv(max(last_ms), 1000), 'UTC') AS last_event
-FROM (
-    {
-    _MERGED.format(
-        bucket="hour",
-        table="kiosk_terminals_per_hour",
-        where="hour >= toDateTime(%(hours_0)s) AND hour < toDateTime(%(hours_1)s)"
-        " OR hour >= toDateTime(%(hours_2)s) AND hour < toDateTime(%(hours_3)s)",
-    )
-}
-    UNION ALL
-    {
-    _MERGED.format(
-        bucket="minute",
-        table="kiosk_terminals_per_minute",
-        where=" OR ".join(
-            f"minute >= toDateTime(%(minutes_{i})s) AND minute < toDateTime(%(minutes_{i + 1})s)"
-            for i in range(0, 8, 2)
-        ),
-    )
-}
-)
+FROM ({merged})
 GROUP BY terminal
 """
-
 
 @dataclass(frozen=True)
 class Terminal:
@@ -107,10 +85,10 @@ class Prefecture:
 
 def terminals(client: Client, start: datetime, end: datetime) -> list[Terminal]:
     """Every terminal known at ``end``, by id."""
-    params = {"start": int(start.timestamp()), **_buckets(start, end)}
+    query, params = _query(start, end)
     found = [
         Terminal(terminal, prefecture, int(s), int(p), int(fen), int(f), fault, _utc(last))
-        for terminal, prefecture, s, p, fen, f, fault, last in client.execute(TERMINALS, params)
+        for terminal, prefecture, s, p, fen, f, fault, last in client.execute(query, params)
     ]
     return sorted(found, key=lambda t: t.terminal)
 
@@ -129,25 +107,44 @@ def by_prefecture(found: list[Terminal]) -> dict[str, Prefecture]:
     return split
 
 
-def _buckets(start: datetime, end: datetime) -> dict[str, int]:
-    """The bounds (Unix seconds) of the hours (``hours_0`` to ``hours_3``: two ranges) and
-    minutes (``minutes_0`` to ``minutes_7``: four) that together cover the lookback and the
-    range, each whole hour of either from the hourly table; an unused range is empty."""
+def _query(start: datetime, end: datetime) -> tuple[str, dict[str, int]]:
+    """:data:`TERMINALS` over the buckets that cover the lookback and the range, and its
+    parameters (Unix seconds)."""
     bounds = [int(t.timestamp()) for t in (min(start, end - LOOKBACK), start, end)]
-    hours: list[int] = []
-    minutes: list[int] = []
+    spans: list[list[tuple[int, int]]] = [[] for _ in LEVELS]
     for low, high in pairwise(bounds):
-        first, last = -(-low // _HOUR) * _HOUR, high // _HOUR * _HOUR
-        if first < last:
-            hours += [first, last]
-            minutes += [low, first, last, high]
+        _cover(low, high, 0, spans)
+    params = {"start": bounds[1]}
+    merged = []
+    for (table, bucket, _), found in zip(LEVELS, spans, strict=True):
+        where = []
+        for i, (low, high) in enumerate(found):
+            params[f"{bucket}_{i}_from"], params[f"{bucket}_{i}_to"] = low, high
+            where.append(
+                f"{bucket} >= toDateTime(%({bucket}_{i}_from)s)"
+                f" AND {bucket} < toDateTime(%({bucket}_{i}_to)s)"
+            )
+        if where:
+            merged.append(_MERGED.format(bucket=bucket, table=table, where=" OR ".join(where)))
+    return TERMINALS.format(merged="UNION ALL".join(merged)), params
+
+
+def _cover(low: int, high: int, level: int, spans: list[list[tuple[int, int]]]) -> None:
+    """Add to ``spans`` (one list per :data:`LEVELS`) the widest whole buckets that cover
+    ``[low, high)``: those of ``level`` inside it, then the narrower ones at its edges."""
+    if low >= high:
+        return
+    *_, seconds = LEVELS[level]
+    first, last = -(-low // seconds) * seconds, high // seconds * seconds
+    if level == len(LEVELS) - 1 or first >= last:
+        if level == len(LEVELS) - 1:
+            spans[level].append((low, high))
         else:
-            hours += [0, 0]
-            minutes += [low, high, 0, 0]
-    return {
-        **{f"hours_{i}": s for i, s in enumerate(hours)},
-        **{f"minutes_{i}": s for i, s in enumerate(minutes)},
-    }
+            _cover(low, high, level + 1, spans)
+        return
+    spans[level].append((first, last))
+    _cover(low, first, level + 1, spans)
+    _cover(last, high, level + 1, spans)
 
 
 def _utc(moment: datetime) -> datetime:

@@ -1,15 +1,19 @@
 """Aggregate tables of ``events`` for the kiosks page's terminals, so a week of a province's
-600 terminals is read as some hundred thousand rows instead of every kiosk event.
+terminals is read as a few dozen rows per terminal instead of every kiosk event.
 
 The panel groups by terminal, not by session: what it shows of a terminal (its sessions,
 payments, faults and last fault in the range, its prefecture and last event over the week
-before) aggregates per terminal and time bucket. ``kiosk_terminals_per_hour`` answers the
-whole hours of a range, ``kiosk_terminals_per_minute`` the minutes at its edges; both are
-filled by materialized views on ``events`` (and, when created over stored events, by their
-fills: :func:`sinks.tables.rollup`). Counts are ``sum`` states of what the sink inserted, which
+before) aggregates per terminal and time bucket. Four tables of widening buckets cover a range
+between them (:data:`LEVELS`): whole UTC days from ``kiosk_terminals_per_day``, the whole
+six-hour blocks at their edges from ``kiosk_terminals_per_six_hours``, the whole hours at
+theirs from ``kiosk_terminals_per_hour`` and the minutes left from
+``kiosk_terminals_per_minute``. A week and a day ending at any minute is then some 40 rows per
+terminal instead of 170 hours and the minutes at their edges. All four are filled by
+materialized views on ``events`` (and, when created over stored events, by their fills:
+:func:`sinks.tables.rollup`). Counts are ``sum`` states of what the sink inserted, which
 is exact because the sink removes duplicates before inserting, as ``events FINAL`` counted;
 the prefecture and the last fault are ``argMax`` states by the event's millisecond, kept with
-that millisecond so the buckets of both tables combine.
+that millisecond so the buckets of all four tables combine.
 """
 
 from sinks.engines import aggregating_merge_tree
@@ -22,7 +26,7 @@ _PAYMENT = "event_type = 'kiosk.payment_completed'"
 
 def _terminals(name: str, bucket: str, start_of: str) -> View:
     """The aggregate table ``name`` of each terminal per ``bucket`` (``start_of`` the event's
-    time)."""
+    time, a format string of the column)."""
     return rollup(
         name,
         f"""
@@ -40,7 +44,7 @@ CREATE TABLE IF NOT EXISTS {{db}}.{name} (
 ) {aggregating_merge_tree(partition_by=f"toYYYYMM({bucket})", order_by=f"{bucket}, terminal")}
 """,
         f"""
-SELECT {start_of}(occurred_at) AS {bucket},
+SELECT {start_of.format("occurred_at")} AS {bucket},
        visitParamExtractString(attributes, 'terminal_id') AS terminal,
        argMaxState(prefecture, {_MS}) AS prefecture_state,
        maxState({_MS}) AS last_ms_state,
@@ -59,5 +63,26 @@ GROUP BY {bucket}, terminal
     )
 
 
-KIOSK_TERMINALS_PER_HOUR = _terminals("kiosk_terminals_per_hour", "hour", "toStartOfHour")
-KIOSK_TERMINALS_PER_MINUTE = _terminals("kiosk_terminals_per_minute", "minute", "toStartOfMinute")
+def _every(seconds: int) -> str:
+    """The start of the UTC block of ``seconds`` that holds a time (a format string)."""
+    return f"toDateTime(intDiv(toUInt32({{}}), {seconds}) * {seconds}, 'UTC')"
+
+
+KIOSK_TERMINALS_PER_DAY = _terminals("kiosk_terminals_per_day", "day", _every(86_400))
+KIOSK_TERMINALS_PER_SIX_HOURS = _terminals(
+    "kiosk_terminals_per_six_hours", "six_hours", _every(21_600)
+)
+KIOSK_TERMINALS_PER_HOUR = _terminals("kiosk_terminals_per_hour", "hour", "toStartOfHour({})")
+KIOSK_TERMINALS_PER_MINUTE = _terminals(
+    "kiosk_terminals_per_minute", "minute", "toStartOfMinute({})"
+)
+
+#: The tables that cover a range of whole minutes, widest buckets first: (table, its bucket
+#: column, the bucket's length in seconds). Each bucket starts at a multiple of its length
+#: since the epoch, so a wider one is made of whole narrower ones.
+LEVELS: tuple[tuple[str, str, int], ...] = (
+    ("kiosk_terminals_per_day", "day", 86_400),
+    ("kiosk_terminals_per_six_hours", "six_hours", 21_600),
+    ("kiosk_terminals_per_hour", "hour", 3_600),
+    ("kiosk_terminals_per_minute", "minute", 60),
+)

@@ -262,18 +262,23 @@ def test_health_reads_its_tables_as_it_read_events(
 def _bounds(start: datetime, end: datetime) -> dict[str, int]:
     """The parameters the kiosks' query on ``events`` took."""
     known_from = min(start, end - kiosks.LOOKBACK)
-    return {"known_from": int(known_from.timestamp()), "end": int(end.timestamp())}
+    return {
+        "start": int(start.timestamp()),
+        "known_from": int(known_from.timestamp()),
+        "end": int(end.timestamp()),
+    }
 
 
-def test_kiosk_terminals_read_hours_and_edge_minutes_as_they_read_events(
+def test_kiosk_terminals_read_days_and_edge_blocks_as_they_read_events(
     filled: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     answered = 0
     for start, end in ranges():
         found = kiosks.terminals(filled, start, end)
         with monkeypatch.context() as patched:
-            patched.setattr(kiosks, "TERMINALS", REFERENCES[kiosks, "TERMINALS"])
-            patched.setattr(kiosks, "_buckets", _bounds)
+            patched.setattr(
+                kiosks, "_query", lambda s, e: (REFERENCES[kiosks, "TERMINALS"], _bounds(s, e))
+            )
             assert kiosks.terminals(filled, start, end) == found, (start, end)
         answered += any(t.sessions for t in found) and any(t.faults for t in found)
     assert answered >= 4

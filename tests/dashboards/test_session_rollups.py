@@ -30,7 +30,10 @@ pytestmark = pytest.mark.integration
 
 #: The migrations of the aggregate tables checked here (the kiosks' are read by the
 #: per-minute tests of ``test_rollups.py``, their fill is checked here).
-MIGRATIONS = ("0009_session_rollups", "0010_confirmation_rollups", "0011_kiosk_rollups")
+MIGRATIONS = (
+    "0009_session_rollups", "0010_confirmation_rollups", "0011_kiosk_rollups",
+    "0018_kiosk_day_rollups",
+)  # fmt: skip
 ROLLUPS: tuple[str, ...] = tuple(
     name
     for migration in MIGRATIONS
