@@ -378,10 +378,10 @@ def service_list(
 @service_app.command("seed")
 def service_seed() -> None:
     """Write today's static catalogue as seed records; records already there are skipped."""
-    from channelhub.catalogue import store
+    from channelhub.catalogue import seed
 
     try:
-        written, present = store.seed(_settings())
+        written, present = seed.seed(_settings())
     except ChannelhubError as e:
         _fail(e)
     typer.echo(f"seeded {written} catalogue entries ({present} already there)")

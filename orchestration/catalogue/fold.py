@@ -145,6 +145,8 @@ class Catalogue:
         self.refusals: list[Refusal] = []
         #: How many records changed the catalogue or a workflow: its version.
         self.version = 0
+        #: Whether a seeded entry was accepted: the catalogue started from today's.
+        self.seeded = False
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -339,6 +341,7 @@ class Catalogue:
     def _accept(self, event: CatalogueEvent) -> None:
         if isinstance(event, ServiceSeeded):
             self._open_entries(event.service, (event.entry,))
+            self.seeded = True
         elif isinstance(event, OpenRequested | RetireRequested):
             self.workflows[event.event_id] = Workflow(request=event, trail=[(event, None)])
         else:
