@@ -176,6 +176,21 @@ def take_step(
     return event, following[0] if following else None
 
 
+def parse_entry(channel: str, value: str) -> Entry:
+    """The entry ``value`` names on ``channel``: IVR keys (``3-9``), an SMS code with its
+    keywords (``0207`` or ``0207:JT,家庭``), or a hall or kiosk function; :class:`ConfigError`
+    says what is wrong with it."""
+    if channel == "sms":
+        code, _, words = value.strip().partition(":")
+        fields: dict[str, object] = {"code": code, "keywords": words.split(",") if words else []}
+    else:
+        fields = {"keys" if channel == "ivr" else "function": value.strip()}
+    try:
+        return msgspec.convert({"channel": channel, **fields}, Entry)  # type: ignore[arg-type]
+    except msgspec.ValidationError as e:
+        raise ConfigError(f"{channel} {value!r}: {e}") from e
+
+
 def find_request(catalogue: Catalogue, request: str) -> Workflow:
     """The workflow whose request id is ``request`` or starts with it (at least
     :data:`MIN_PREFIX` characters, and only one id)."""
