@@ -59,7 +59,9 @@ def _hint_for(settings: Settings, client: Client, item: str, wanted: Callable[[s
         return next((text for (text,) in rows if wanted(text) and item_name in text), None)
 
     item_name = {"query.points": "积分", "query.top_up": "充值缴费"}[item]
-    return wait_for(nudged, f"a long-wait nudge about {item} as wanted", timeout=120, every=1.0)
+    found = wait_for(nudged, f"a long-wait nudge about {item} as wanted", timeout=120, every=1.0)
+    assert found is not None
+    return found
 
 
 def test_the_running_stage_stops_suggesting_a_retired_code_and_suggests_an_opened_way(
