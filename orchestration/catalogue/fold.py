@@ -37,6 +37,7 @@ may be shared: one web page, kiosk function or SMS code may serve several servic
 unsubscription page serves every SP service).
 """
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -190,6 +191,12 @@ class Catalogue:
     def retired(self) -> list[Retired]:
         """Every entry retired and not open again, for any service, by channel and slot."""
         return [self._retired[slot] for slot in sorted(self._retired, key=_slot_order)]
+
+    def retired_codes_in(self, text: str) -> list[str]:
+        """The retired SMS codes ``text`` names as a whole number: what a campaign must no
+        longer tell anyone to send."""
+        retired = {r.slot for r in self._retired.values() if r.channel == "sms"}
+        return sorted({run for run in _NUMBERS.findall(text) if run in retired})
 
     def keywords(self) -> dict[str, str]:
         """Every open SMS keyword (compared form: latin in lower case) → its code."""
@@ -406,6 +413,10 @@ class Catalogue:
             for word in entry.keywords:
                 if _keyword(word) not in still:
                     self._keywords.pop(_keyword(word), None)
+
+
+#: Digit runs, whole: ``0103`` in "发送0103到10086", not in "01031".
+_NUMBERS = re.compile(r"(?<![0-9])[0-9]{1,8}(?![0-9])")
 
 
 def _slot_order(slot: Slot) -> tuple[int, str]:
