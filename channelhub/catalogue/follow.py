@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 #: How long one refresh may wait for the broker to send what it said it has.
 STALL_SECONDS = 30.0
+#: How long one request for offsets may take: a broker that went away is an error, not a
+#: stage stalled behind its catalogue.
+OFFSETS_TIMEOUT_MS = 10_000
 
 
 class Follower:
@@ -93,9 +96,19 @@ class Follower:
         they sit on one partition, in the order every reader folds them. Nothing new (the
         usual case for a process that polls) costs one offsets request, no waiting fetch."""
         ends = _end_offsets(reader, self._assigned)
+        if any((reader.position(tp, timeout_ms=OFFSETS_TIMEOUT_MS) or 0) > ends[tp]
+               for tp in self._assigned):  # fmt: skip
+            # The topic is shorter than what was read: a broker that lost it (Tansu keeps
+            # topics in memory) and made it anew. Its catalogue is what it holds now.
+            log.warning("%s starts again below what was read; folding it anew", self.topic)
+            self.catalogue = Catalogue()
+            reader.seek_to_beginning(*self._assigned)
         started = time.monotonic()
         while True:
-            reached = all(reader.position(tp) >= ends[tp] for tp in self._assigned)
+            reached = all(
+                (reader.position(tp, timeout_ms=OFFSETS_TIMEOUT_MS) or 0) >= ends[tp]
+                for tp in self._assigned
+            )
             # At the reported end, what one more fetch holds is the rest of the last batch.
             fetched = reader.poll(timeout_ms=0 if reached else 200, max_records=10_000)
             for tp in sorted(fetched, key=lambda tp: tp.partition):
@@ -136,13 +149,10 @@ class LiveWays:
         if time.monotonic() < self._next:
             return False
         self._next = time.monotonic() + self.every_seconds
-        before = self.follower.catalogue.version
         try:
             catalogue = self.follower.refresh()
         except ServiceError as e:
             log.warning("service catalogue not refreshed, the ways in force stay: %s", e)
-            return False
-        if catalogue.version == before and before:
             return False
         changed = guidance.follow(catalogue)
         if changed:
@@ -155,7 +165,7 @@ def _end_offsets(reader: KafkaConsumer, tps: list[TopicPartition]) -> dict[Topic
     partition out, which Tansu does now and then under load; asked again, it answers."""
     for attempt in range(1, 6):
         try:
-            return dict(reader.end_offsets(tps))
+            return dict(reader.end_offsets(tps, timeout_ms=OFFSETS_TIMEOUT_MS))
         except KeyError:
             time.sleep(0.2 * attempt)
     raise ServiceError("the broker did not list the catalogue's offsets five times in a row")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from channelhub.catalogue import store
 from channelhub.catalogue.seed import seed, seed_records
 from channelhub.platform import broker, pids
 from channelhub.platform.restarts import Backoff
@@ -126,6 +127,9 @@ def test_a_restarted_broker_gets_its_topics_and_its_catalogue_again(tmp_path: Pa
         (tansu,) = stack.processes
         old = tansu.pid
         assert old is not None
+        follower = store.follower(settings, "test-follower")
+        store.request_retire(settings, "query.points", ("sms",), by="billing")
+        assert len(follower.refresh().workflows) == 1
 
         os.kill(old, signal.SIGKILL)
         deadline = time.monotonic() + 60
@@ -142,6 +146,11 @@ def test_a_restarted_broker_gets_its_topics_and_its_catalogue_again(tmp_path: Pa
         # ... and the catalogue exists only if it was seeded again, once.
         written, already = seed(settings)
         assert (written, already) == (0, len(seed_records(datetime.now(UTC))))
+        # A follower that had read further folds the new, shorter topic anew.
+        again = follower.refresh()
+        assert again.seeded
+        assert again.workflows == {}
+        follower.close()
     finally:
         stack.stop()
 
