@@ -378,10 +378,10 @@ def service_list(
 @service_app.command("seed")
 def service_seed() -> None:
     """Write today's static catalogue as seed records; records already there are skipped."""
-    from channelhub.catalogue import store
+    from channelhub.catalogue import seed
 
     try:
-        written, present = store.seed(_settings())
+        written, present = seed.seed(_settings())
     except ChannelhubError as e:
         _fail(e)
     typer.echo(f"seeded {written} catalogue entries ({present} already there)")
@@ -390,25 +390,15 @@ def service_seed() -> None:
 def _entries(options: dict[str, list[str]]) -> "tuple[Entry, ...]":
     """The entries named by ``--ivr``, ``--sms`` (``CODE`` or ``CODE:KEYWORD,KEYWORD``),
     ``--web``, ``--wap`` and ``--kiosk``; a malformed one is a usage error."""
-    import msgspec
-
-    from schemas.catalogue import Entry
+    from channelhub.catalogue import store
 
     entries: list[Entry] = []
     for channel, values in options.items():
         for value in values:
-            if channel == "sms":
-                code, _, words = value.partition(":")
-                fields: dict[str, object] = {
-                    "code": code,
-                    "keywords": words.split(",") if words else [],
-                }
-            else:
-                fields = {"keys" if channel == "ivr" else "function": value}
             try:
-                entries.append(msgspec.convert({"channel": channel, **fields}, Entry))
-            except msgspec.ValidationError as e:
-                raise typer.BadParameter(f"{value!r}: {e}", param_hint=f"--{channel}") from e
+                entries.append(store.parse_entry(channel, value))
+            except ChannelhubError as e:
+                raise typer.BadParameter(str(e), param_hint=f"--{channel}") from e
     return tuple(entries)
 
 

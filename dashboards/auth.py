@@ -54,7 +54,9 @@ log = logging.getLogger(__name__)
 DEV_USERS_FILE = Path(__file__).parent / "users.toml"
 #: The development users' passwords, published in the README: no user may have one of them
 #: outside development, whatever file it comes from and however it was hashed.
-DEV_PASSWORDS = ("dev-analyst", "dev-ops", "dev-marketing")
+DEV_PASSWORDS = (
+    "dev-analyst", "dev-ops", "dev-marketing", "dev-reviewer", "dev-developer", "dev-content",
+)  # fmt: skip
 SESSION_HOURS = 12
 
 #: Served to anyone: the login form, static files, and Dash's own JavaScript (no data).

@@ -18,7 +18,9 @@ from typing import Any, Literal, TypeVar, get_args
 
 import dash
 
-Role = Literal["analyst", "ops", "marketing"]
+#: ``catalogue``: staff of the service catalogue's workflows who need no other page (who
+#: may take which step is the catalogue's staff file, by user name).
+Role = Literal["analyst", "ops", "marketing", "catalogue"]
 ROLES: tuple[Role, ...] = get_args(Role)
 
 #: Dash's own page router (``use_pages``): open to every signed-in user, as the layouts it

@@ -23,7 +23,7 @@ from typing import Literal, NamedTuple
 
 import msgspec
 
-from orchestration.rules.guidance import way_for
+from orchestration.rules import guidance
 from schemas.envelope import Envelope
 from schemas.events import IvrAgentRequested, SmsMessageReceived
 from schemas.nudges import Decision, Group, NudgeRequest
@@ -47,9 +47,15 @@ class ParsedGoal(NamedTuple):
     window_ms: int
 
 
-@lru_cache(maxsize=1024)
 def parse_goal(goal: str) -> ParsedGoal | None:
-    """What a goal string asks for; None for one this code does not know."""
+    """What a goal string asks for; None for one this code does not know. A self-service goal
+    accepts the ways open now (:func:`orchestration.rules.guidance.way_for`)."""
+    return _parse_goal(goal, guidance.version())
+
+
+@lru_cache(maxsize=1024)
+def _parse_goal(goal: str, ways: int) -> ParsedGoal | None:
+    """:func:`parse_goal` while the ways are at version ``ways``."""
     match = _GOAL.match(goal)
     if match is None:
         return None
@@ -120,7 +126,7 @@ def opened(request: NudgeRequest, decision: Decision, exposed_ms: int) -> OpenGo
 
 def goal_functions(item: str) -> tuple[str, ...]:
     """The journey keys of every self-service way to do ``item``."""
-    way = way_for(item)
+    way = guidance.way_for(item)
     keys = {f"ivr:{item}", f"sms:{item}", f"kiosk:{item}"}
     if way.web_function:
         keys.add(f"web:{way.web_function}")

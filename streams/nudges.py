@@ -8,7 +8,9 @@ arrive in order on one partition, and each partition is folded by
 
 It also reads ``campaigns.requests`` (co-partitioned: chunk p holds the campaign audience of
 events partition p), and re-reads its rule directory every ``rules_reload_seconds``, so edited
-rules apply without a restart and a broken file only logs its error.
+rules apply without a restart and a broken file only logs its error. As often it follows the
+service catalogue (``channel.catalogue``): the self-service ways the rules suggest and the
+goals count are those open now (:mod:`orchestration.rules.guidance`).
 
 Per batch: fold every partition's records, produce every request (``nudges.requested``),
 every decision (``nudges.decisions``), the approved ones (``nudges.outbound``), conversions
@@ -31,6 +33,7 @@ import time
 import msgspec
 from aiokafka import ConsumerRecord, TopicPartition
 
+from channelhub.catalogue.store import live_ways
 from kernel.errors import ChannelhubError
 from kernel.pseudonym import Pseudonymizer
 from kernel.settings import Settings
@@ -75,6 +78,7 @@ class NudgeStage(BatchStage):
         )
         self.parts: dict[int, PartitionNudges] = {}
         self._last_reload = time.monotonic()
+        self.ways = live_ways(settings, f"{settings.group_prefix}-nudges-catalogue")
         super().__init__(settings, **kwargs)
 
     def topics(self) -> list[str]:
@@ -90,7 +94,9 @@ class NudgeStage(BatchStage):
         )
 
     async def between_batches(self) -> None:
-        """Swap in the rule directory's current rules every ``rules_reload_seconds``."""
+        """Swap in the rule directory's current rules and the catalogue's self-service ways
+        every ``rules_reload_seconds``."""
+        await asyncio.to_thread(self.ways.poll)
         if time.monotonic() - self._last_reload <= self.settings.rules_reload_seconds:
             return
         self._last_reload = time.monotonic()

@@ -9,8 +9,10 @@ The layers, bottom up (a module belongs to the longest prefix that names it):
    (``sinks.client``, ``sinks.tables``, ``sinks.engines``, ``sinks.routes``, ``sinks.migrations``);
 4. cores: ``orchestration``, pure decisions that import no Kafka or ClickHouse client;
 5. processes: the stream stages, the sink, the dashboard, the ingestion front doors, and
-   marketing's I/O (campaign store, audiences, uplift) that the dashboard and the CLI share;
-6. the roof: the CLI, the local platform that starts the processes, the simulator, recovery.
+   marketing's I/O (campaign store, audiences, uplift) and the service catalogue's (its
+   follower and store) that the stages, the dashboard and the CLI share;
+6. the roof: the CLI, the local platform that starts the processes, the simulator, recovery,
+   and the catalogue's seed, which reads the simulator's static catalogue.
 
 The test reads the source (``ast``), so it sees imports inside functions too.
 """
@@ -23,6 +25,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("kernel", "schemas", "sinks", "streams", "orchestration", "dashboards", "channelhub")
+#: The packages under ``channelhub`` that the stages and the dashboard share with the CLI.
+PROCESS_PACKAGES = ("channelhub.ingest", "channelhub.marketing", "channelhub.catalogue")
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("kernel", ("kernel",)),
     ("contracts", ("schemas",)),
@@ -31,8 +35,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("sinks.client", "sinks.engines", "sinks.tables", "sinks.routes", "sinks.migrations"),
     ),
     ("cores", ("orchestration",)),
-    ("processes", ("streams", "sinks", "dashboards", "channelhub.ingest", "channelhub.marketing")),
-    ("roof", ("channelhub",)),
+    ("processes", ("streams", "sinks", "dashboards", *PROCESS_PACKAGES)),
+    ("roof", ("channelhub", "channelhub.catalogue.seed")),
 )
 #: Client libraries of the outside world that a pure core must not touch.
 IO_CLIENTS = ("kafka", "aiokafka", "clickhouse_driver")

@@ -1,11 +1,11 @@
-"""The catalogue and the workflows as ``channelhub service list`` and ``show`` print them: lines
-for people, plain data for ``--json``."""
+"""The catalogue and the workflows as ``channelhub service list`` and ``show`` print them (lines
+for people, plain data for ``--json``) and as the dashboard's ``/catalogue`` page lays them out."""
 
 from typing import Any
 
 import msgspec
 
-from orchestration.catalogue import REQUESTED, Catalogue, Workflow
+from orchestration.catalogue import REQUESTED, REVIEWS, Catalogue, Staff, Workflow
 from schemas.catalogue import (
     CATALOGUE_CHANNELS,
     CatalogueEvent,
@@ -14,6 +14,7 @@ from schemas.catalogue import (
     RetireRequested,
     SmsHallCode,
     StepTaken,
+    channel_of,
 )
 
 
@@ -114,3 +115,33 @@ def _note(event: CatalogueEvent) -> str:
     if isinstance(event, StepTaken):
         return event.note
     return event.reason if isinstance(event, OpenRequested | RetireRequested) else ""
+
+
+def service_rows(catalogue: Catalogue) -> list[tuple[str, dict[str, str]]]:
+    """Every service with an open or retired entry, and per channel what it has there: its
+    open slots, or the slots retired from it that no one has open again."""
+    states: dict[str, dict[str, list[str]]] = {}
+    for service in catalogue.services():
+        for entry in catalogue.entries(service):
+            states.setdefault(service, {}).setdefault(channel_of(entry), []).append(entry.slot)
+    for retired in catalogue.retired():
+        on = states.setdefault(retired.service, {}).setdefault(retired.channel, [])
+        on.append(f"retired {retired.slot}")
+    return [
+        (service, {channel: ", ".join(slots) for channel, slots in states[service].items()})
+        for service in sorted(states)
+    ]
+
+
+def who_may_take(staff: Staff, workflow: Workflow) -> list[str]:
+    """Who may take the request's next step: the people holding its role, but for a review
+    not whoever asked for the request or submitted it."""
+    upcoming = workflow.next_step
+    if upcoming is None:
+        return []
+    step, role = upcoming
+    return sorted(
+        name
+        for name, person in staff.people.items()
+        if role in person.roles and not (step in REVIEWS and name in workflow.parties)
+    )

@@ -15,12 +15,18 @@ topic (the SP unsubscription page serves every SP topic); a hall function no way
 own service.
 
 The records' ids derive from the service and the entry, so seeding again adds nothing, and an
-entry retired through the workflow is not brought back by the next seeding.
+entry retired through the workflow is not brought back by the next seeding. ``channelhub up``
+seeds once the topics exist (and again after a broker restart, which empties them locally).
+
+The seed reads the simulator's static catalogue, so this module sits at the roof, above the
+rest of :mod:`channelhub.catalogue` that the stages and the dashboard use.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 
+from channelhub.catalogue import store
 from channelhub.simulator import catalog
+from kernel.settings import Settings
 from orchestration.rules.guidance import WAYS
 from schemas.catalogue import (
     Entry,
@@ -80,3 +86,8 @@ def seed_records(at: datetime) -> list[ServiceSeeded]:
     return [
         seeded(service, entry, at=at) for service, entry in [*_ivr(), *_sms(), *_halls(), *_kiosk()]
     ]
+
+
+def seed(settings: Settings, *, at: datetime | None = None) -> tuple[int, int]:
+    """Write the seed records the topic does not hold yet; (written, already there)."""
+    return store.write_new(settings, seed_records(at or datetime.now(UTC)))

@@ -19,9 +19,8 @@ from typing import TypeVar
 import msgspec
 from clickhouse_driver import Client
 
-from channelhub.catalogue.seed import seed_records
+from channelhub.catalogue.follow import Follower, LiveWays
 from channelhub.ingest.producer import Producer
-from channelhub.recovery import topics
 from kernel.errors import ConfigError
 from kernel.settings import Settings
 from orchestration.catalogue import (
@@ -42,6 +41,7 @@ from schemas.catalogue import (
     OpenRequested,
     RetireRequested,
     Role,
+    ServiceSeeded,
     Step,
     StepTaken,
 )
@@ -64,19 +64,25 @@ class Read:
     unreadable: int
 
 
+def follower(settings: Settings, client_id: str) -> Follower:
+    """A follower of ``settings``' catalogue topic (:mod:`channelhub.catalogue.follow`)."""
+    return Follower(settings.kafka_bootstrap, settings.topic_catalogue, client_id=client_id)
+
+
+def live_ways(settings: Settings, client_id: str) -> LiveWays:
+    """This process's self-service ways kept on the catalogue, read every
+    ``rules_reload_seconds`` (as the nudge stage re-reads its rules)."""
+    return LiveWays(follower(settings, client_id), settings.rules_reload_seconds)
+
+
 def read_topic(settings: Settings) -> Read:
     """The catalogue folded from every record of ``channel.catalogue``, in topic order."""
-    reader = topics.consumer(settings.kafka_bootstrap, "channelhub-catalogue-reader")
+    reader = follower(settings, "channelhub-catalogue-reader")
     try:
-        tps = topics.partitions(reader, [settings.topic_catalogue])
-        ends = topics.end_offsets(reader, tps)
-        read = sorted(
-            ((r.partition, r.offset, r.value) for r in topics.read_to_end(reader, ends)),
-            key=lambda r: (r[0], r[1]),
-        )
+        catalogue = reader.refresh()
     finally:
         reader.close()
-    return _folded(value for _, _, value in read)
+    return Read(catalogue=catalogue, unreadable=reader.unreadable)
 
 
 def read_clickhouse(client: Client, db: str) -> Read:
@@ -97,10 +103,10 @@ def _folded(values: Iterable[bytes | None]) -> Read:
     return Read(catalogue=fold(events), unreadable=unreadable)
 
 
-def seed(settings: Settings, *, at: datetime | None = None) -> tuple[int, int]:
-    """Write the seed records the topic does not hold yet; (written, already there)."""
+def write_new(settings: Settings, wanted: Sequence[ServiceSeeded]) -> tuple[int, int]:
+    """Write those of ``wanted`` the topic does not hold yet (the seed: records with fixed
+    ids); (written, already there)."""
     catalogue = read_topic(settings).catalogue
-    wanted = seed_records(at or datetime.now(UTC))
     missing = [r for r in wanted if not catalogue.has_applied(r.event_id)]
     _produce(settings, missing)
     return len(missing), len(wanted) - len(missing)
@@ -168,6 +174,21 @@ def take_step(
     _write(settings, catalogue, event)
     following = STEPS[process][len(workflow.steps) + 1 :]
     return event, following[0] if following else None
+
+
+def parse_entry(channel: str, value: str) -> Entry:
+    """The entry ``value`` names on ``channel``: IVR keys (``3-9``), an SMS code with its
+    keywords (``0207`` or ``0207:JT,家庭``), or a hall or kiosk function; :class:`ConfigError`
+    says what is wrong with it."""
+    if channel == "sms":
+        code, _, words = value.strip().partition(":")
+        fields: dict[str, object] = {"code": code, "keywords": words.split(",") if words else []}
+    else:
+        fields = {"keys" if channel == "ivr" else "function": value.strip()}
+    try:
+        return msgspec.convert({"channel": channel, **fields}, Entry)  # type: ignore[arg-type]
+    except msgspec.ValidationError as e:
+        raise ConfigError(f"{channel} {value!r}: {e}") from e
 
 
 def find_request(catalogue: Catalogue, request: str) -> Workflow:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 from clickhouse_driver import Client
 
+from channelhub.catalogue import store as catalogue_store
 from channelhub.ingest.producer import Producer
 from kernel.errors import ConfigError
 from kernel.settings import Settings
@@ -80,8 +81,10 @@ class CampaignSummary(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def create(settings: Settings, spec: CampaignSpec, *, by: str) -> CampaignCreated:
-    """Check ``spec``, refuse an id already created, and produce its ``CampaignCreated``."""
+    """Check ``spec``, refuse an id already created or a template that names a retired SMS
+    code, and produce its ``CampaignCreated``."""
     check_spec(spec, f"campaign {spec.id}")
+    _refuse_retired_codes(settings, spec)
     with _client(settings) as (client, db):
         if _find_spec(client, db, spec.id) is not None:
             raise ConfigError(
@@ -103,13 +106,15 @@ def trigger(
     """Produce a ``CampaignTriggered`` for ``at``, else the campaign's schedule, else now.
 
     A time in the past is refused: the audience would be selected as of a moment already
-    gone and its messages would be asked late.
+    gone and its messages would be asked late. So is a campaign whose template names an SMS
+    code retired since it was created.
     """
     if at is not None and at.tzinfo is None:
         raise ConfigError(f"trigger time {at.isoformat()} needs a UTC offset, e.g. +08:00")
     now = datetime.now(UTC)
     with _client(settings) as (client, db):
         spec = find_spec(client, db, campaign_id)
+    _refuse_retired_codes(settings, spec)
     scheduled = at or spec.schedule.at or now
     if scheduled < now - PAST_TOLERANCE:
         where = "the trigger time" if at else f"campaign {campaign_id!r}'s schedule.at"
@@ -119,6 +124,17 @@ def trigger(
     event = campaign_events.triggered(campaign_id, scheduled_at=scheduled, at=now, by=by)
     _produce(settings, event)
     return event
+
+
+def _refuse_retired_codes(settings: Settings, spec: CampaignSpec) -> None:
+    """No campaign may tell people to send a code the SMS hall no longer answers (the live
+    service catalogue, :mod:`channelhub.catalogue`)."""
+    named = catalogue_store.read_topic(settings).catalogue.retired_codes_in(spec.template)
+    if named:
+        raise ConfigError(
+            f"campaign {spec.id!r}'s template tells people to send {', '.join(named)}, retired "
+            "from the SMS hall; name an open code or the web and WAP halls instead"
+        )
 
 
 def find_spec(client: Client, db: str, campaign_id: str) -> CampaignSpec:

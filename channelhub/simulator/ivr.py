@@ -6,6 +6,10 @@ self-service; some press 0 (more often for handling and consultation, always for
 "complaint / human help" items) and join the agent queue. What happens in the queue is settled
 by :class:`~channelhub.simulator.queue.AgentQueue` in arrival order, once every call that could
 join earlier has been generated: see :meth:`IvrHall.settle`.
+
+Callers press the keys they know from today's menu. Keys the live catalogue has retired
+(:attr:`IvrHall.removed`) lead nowhere any more: the menu is played again and the caller asks
+for an agent about what they wanted, which is the demand the phone hall no longer meets.
 """
 
 import heapq
@@ -99,6 +103,8 @@ class IvrHall(Hall):
         self._queue = AgentQueue(self._staffing)
         self._requests: list[tuple[int, int, int, int, Session, str, int, bool]] = []
         self._request_seq = itertools.count()
+        #: Key paths the live catalogue has retired; the simulator swaps in the current set.
+        self.removed: frozenset[str] = frozenset()
 
     @staticmethod
     def _branch_menu(rng: random.Random) -> dict[str, _Branch]:
@@ -159,6 +165,10 @@ class IvrHall(Hall):
 
         if item in HUMAN_HELP_ITEMS:
             self._request_agent(call, start, t + seconds(rng, 1, 3), key_path, item, busy)
+            return
+        if key_path in self.removed:  # "invalid choice", the menu again, then 0
+            t += seconds(rng, 8, 20)
+            self._request_agent(call, start, t, f"{key_path}-0", item, busy)
             return
         draw = rng.random()
         if draw < branch_def.agent_share:

@@ -8,6 +8,12 @@ second; a scaled rate builds up over the first few minutes, as a call's events s
 after it starts. Either way the last line on
 standard output is the JSON summary of what was delivered.
 
+Producing to Kafka, the SMS hall and the IVR menu follow the live service catalogue
+(``channel.catalogue``), read again every ``rules_reload_seconds``: a code retired there is
+answered as unknown from then on (:mod:`channelhub.simulator.sms`), and retired keys lead
+callers to an agent (:mod:`channelhub.simulator.ivr`). An ndjson run, the
+recomputations of the tests, answers from today's static catalogue.
+
 Where the simulated clock starts:
 
 - ``--start`` if given (then the stream is reproducible byte for byte with ``--seed``);
@@ -33,13 +39,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+from channelhub.catalogue.store import follower
 from channelhub.simulator.engine import Engine, Scenario
 from channelhub.simulator.ids import iso
 from channelhub.simulator.load import HOUR_MS, LoadModel
 from channelhub.simulator.output import KafkaOutput, NdjsonOutput, Output
+from channelhub.simulator.sms import Offer
 from channelhub.simulator.summary import Tally
 from kernel.clock import to_ms
-from kernel.errors import ConfigError
+from kernel.errors import ConfigError, ServiceError
 from kernel.settings import Settings
 
 OUTPUTS = ("kafka", "ndjson")
@@ -244,10 +252,13 @@ def run(
     sink = output or _open_output(settings, options)
     tally = Tally(options.seed)
     stop = _Stop()
+    follow = _Following(settings, engine, stderr) if isinstance(sink, KafkaOutput) else None
     with _signals(stop):
         try:
-            _produce(engine, sink, tally, the_plan, options, stop, stderr)
+            _produce(engine, sink, tally, the_plan, options, stop, stderr, follow)
         finally:
+            if follow is not None:
+                follow.close()
             error = sink.finish()
     for label in sink.undelivered:
         tally.retract(label)
@@ -258,6 +269,35 @@ def run(
     return summary
 
 
+class _Following:
+    """Swaps the SMS hall's offer and the IVR's retired keys for the live catalogue's every
+    ``every_s`` of wall time."""
+
+    def __init__(self, settings: Settings, engine: Engine, stderr: TextIO) -> None:
+        self._follower = follower(settings, "channelhub-simulator-catalogue")
+        self._engine, self._stderr = engine, stderr
+        self.every_s = settings.rules_reload_seconds
+        self.due = 0.0
+
+    def __call__(self, now: float) -> None:
+        if now < self.due:
+            return
+        self.due = now + self.every_s
+        try:
+            catalogue = self._follower.refresh()
+        except ServiceError as e:
+            print(f"simulate: catalogue not refreshed, the halls keep their offer: {e}",
+                  file=self._stderr, flush=True)  # fmt: skip
+            return
+        self._engine.sms.offer = Offer.of(catalogue)
+        self._engine.ivr.removed = frozenset(
+            r.slot for r in catalogue.retired() if r.channel == "ivr"
+        )
+
+    def close(self) -> None:
+        self._follower.close()
+
+
 def _produce(
     engine: Engine,
     sink: Output,
@@ -266,12 +306,15 @@ def _produce(
     options: RunOptions,
     stop: _Stop,
     stderr: TextIO,
+    follow: Callable[[float], None] | None = None,
 ) -> None:
     limit = options.events
     history_end = None if options.live else the_plan.history_end_ms
     pacer = _Pacer(the_plan, options.rate, stop)
     write, count = sink.write, tally.count
     last_report, reported = time.monotonic(), 0
+    if follow is not None:
+        follow(last_report)
     for produced, item in enumerate(engine, 1):
         if history_end is not None and item.t_ms > history_end:
             break
@@ -283,6 +326,8 @@ def _produce(
         if produced == limit:
             break
         now = time.monotonic()
+        if follow is not None:
+            follow(now)
         if now - last_report >= options.progress_seconds:
             rate = (produced - reported) / (now - last_report)
             last_report, reported = now, produced

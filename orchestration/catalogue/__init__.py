@@ -2,6 +2,7 @@
 deck's processes for opening and retiring a service.
 
     fold(events) -> Catalogue              the live catalogue, workflows and refusals
+    Catalogue.retired() -> [Retired]       entries retired and not open again (unmet demand)
     Catalogue.judge(event) -> Refusal|None   what apply would decide, changing nothing
     load_staff(path).require(who, role)    the person, if they hold the role
 
@@ -11,7 +12,15 @@ from today's static catalogue) is :mod:`channelhub.catalogue`.
 """
 
 from orchestration.catalogue.errors import NotAllowedError, RefusedError, StaffFileError
-from orchestration.catalogue.fold import Catalogue, Refusal, RefusalCode, Workflow, fold, slot_of
+from orchestration.catalogue.fold import (
+    Catalogue,
+    Refusal,
+    RefusalCode,
+    Retired,
+    Workflow,
+    fold,
+    slot_of,
+)
 from orchestration.catalogue.staff import Person, Staff, load_staff, staff_file
 from orchestration.catalogue.workflows import REQUESTED, REVIEWS, STEPS, Process, role_for
 
@@ -26,6 +35,7 @@ __all__ = [
     "Refusal",
     "RefusalCode",
     "RefusedError",
+    "Retired",
     "Staff",
     "StaffFileError",
     "Workflow",

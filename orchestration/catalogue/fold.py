@@ -37,8 +37,10 @@ may be shared: one web page, kiosk function or SMS code may serve several servic
 unsubscription page serves every SP service).
 """
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 import msgspec
@@ -75,6 +77,23 @@ RefusalCode = Literal[
 
 #: Where an entry sits: its channel and its slot there (keys, code or function).
 Slot = tuple[CatalogueChannel, str]
+
+
+class Retired(msgspec.Struct, frozen=True, kw_only=True):
+    """An entry a retirement closed that no service has open again: what customers who still
+    ask for it there no longer get (``service`` retired it ``at``)."""
+
+    entry: Entry
+    service: str
+    at: datetime
+
+    @property
+    def channel(self) -> CatalogueChannel:
+        return channel_of(self.entry)
+
+    @property
+    def slot(self) -> str:
+        return self.entry.slot
 
 
 class Refusal(msgspec.Struct, frozen=True, kw_only=True):
@@ -139,12 +158,15 @@ class Catalogue:
         self._open: dict[str, dict[Slot, Entry]] = {}
         self._ivr: dict[str, str] = {}  # key path → service
         self._keywords: dict[str, str] = {}  # keyword (compared form) → code
+        self._retired: dict[Slot, Retired] = {}
         self._seen: set[str] = set()
         self.workflows: dict[str, Workflow] = {}
         #: Every refusal but duplicates, in order.
         self.refusals: list[Refusal] = []
         #: How many records changed the catalogue or a workflow: its version.
         self.version = 0
+        #: Whether a seeded entry was accepted: the catalogue started from today's.
+        self.seeded = False
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -165,6 +187,16 @@ class Catalogue:
                 if on == channel:
                     offered.setdefault(slot, []).append((service, entry))
         return dict(sorted(offered.items()))
+
+    def retired(self) -> list[Retired]:
+        """Every entry retired and not open again, for any service, by channel and slot."""
+        return [self._retired[slot] for slot in sorted(self._retired, key=_slot_order)]
+
+    def retired_codes_in(self, text: str) -> list[str]:
+        """The retired SMS codes ``text`` names as a whole number: what a campaign must no
+        longer tell anyone to send."""
+        retired = {r.slot for r in self._retired.values() if r.channel == "sms"}
+        return sorted({run for run in _NUMBERS.findall(text) if run in retired})
 
     def keywords(self) -> dict[str, str]:
         """Every open SMS keyword (compared form: latin in lower case) → its code."""
@@ -339,6 +371,7 @@ class Catalogue:
     def _accept(self, event: CatalogueEvent) -> None:
         if isinstance(event, ServiceSeeded):
             self._open_entries(event.service, (event.entry,))
+            self.seeded = True
         elif isinstance(event, OpenRequested | RetireRequested):
             self.workflows[event.event_id] = Workflow(request=event, trail=[(event, None)])
         else:
@@ -349,21 +382,24 @@ class Catalogue:
                 self._open_entries(request.service, request.entries)
             elif event.step == "retired" and isinstance(request, RetireRequested):
                 for slot in self._closing(request.service, request.channels):
-                    self._close(request.service, slot)
+                    self._close(request.service, slot, at=event.at)
 
     def _open_entries(self, service: str, entries: Iterable[Entry]) -> None:
         for entry in entries:
             self._open.setdefault(service, {})[slot_of(entry)] = entry
+            self._retired.pop(slot_of(entry), None)
             if isinstance(entry, IvrItem):
                 self._ivr[entry.keys] = service
             elif isinstance(entry, SmsHallCode):
                 for word in entry.keywords:
                     self._keywords[_keyword(word)] = entry.code
 
-    def _close(self, service: str, slot: Slot) -> None:
+    def _close(self, service: str, slot: Slot, *, at: datetime) -> None:
         entry = self._open[service].pop(slot)
         if not self._open[service]:
             del self._open[service]
+        if not any(slot in entries for entries in self._open.values()):
+            self._retired[slot] = Retired(entry=entry, service=service, at=at)
         if isinstance(entry, IvrItem):
             del self._ivr[entry.keys]
         elif isinstance(entry, SmsHallCode):
@@ -377,6 +413,10 @@ class Catalogue:
             for word in entry.keywords:
                 if _keyword(word) not in still:
                     self._keywords.pop(_keyword(word), None)
+
+
+#: Digit runs, whole: ``0103`` in "发送0103到10086", not in "01031".
+_NUMBERS = re.compile(r"(?<![0-9])[0-9]{1,8}(?![0-9])")
 
 
 def _slot_order(slot: Slot) -> tuple[int, str]:

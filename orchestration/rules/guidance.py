@@ -6,9 +6,21 @@ hall function and WAP hall function, all taken from :mod:`channelhub.simulator.c
 test checks every name against it). Items with no self-service way (a complaint, a location
 lookup) have a name but no way, so rules can say what happened without pointing anywhere.
 Attribution reads the same table to recognise a "used the suggested self-service" conversion.
+
+The table is where the live service catalogue starts (it seeds it, with the simulator's
+catalogue), and once a process follows the catalogue (:func:`follow`) :func:`way_for` answers
+from it: a way is the SMS code, web and WAP hall functions open for the item's service now,
+so a retired SMS code is no longer in any hint and a newly opened way is suggested. One table
+per process, swapped whole, so a rule evaluated while it changes reads one or the other. Until
+the catalogue holds its seed (a topic nobody has seeded, as in a test of another stage) the
+static table stands in for it: it is what the seed writes.
 """
 
+from collections.abc import Mapping
 from typing import NamedTuple
+
+from orchestration.catalogue import Catalogue
+from schemas.catalogue import channel_of
 
 
 class SelfServiceWay(NamedTuple):
@@ -102,6 +114,60 @@ WAYS: dict[str, SelfServiceWay] = {
 }
 
 
+#: The ways in force in this process, and how many times they were swapped.
+_current: Mapping[str, SelfServiceWay] = WAYS
+_version = 0
+
+
 def way_for(item: str) -> SelfServiceWay:
-    """The item's way; :data:`UNKNOWN` (no way) for an item the table does not know."""
-    return WAYS.get(item, UNKNOWN)
+    """The item's way now; :data:`UNKNOWN` (no way) for an item no one knows."""
+    return _current.get(item, UNKNOWN)
+
+
+def version() -> int:
+    """Changes with every :func:`follow` that changed the ways: a key for what is cached
+    from them."""
+    return _version
+
+
+def follow(catalogue: Catalogue) -> bool:
+    """Answer from ``catalogue`` from now on (from the static table while it is not seeded);
+    whether any way changed."""
+    global _current, _version
+    ways = ways_in(catalogue) if catalogue.seeded else WAYS
+    if ways == _current:
+        return False
+    _current, _version = ways, _version + 1
+    return True
+
+
+def ways_in(catalogue: Catalogue) -> dict[str, SelfServiceWay]:
+    """Every item's way in ``catalogue``: the static table's items and the services opened
+    through the workflow, each with the code and functions open for it now. Of several open
+    on one channel, the static table's own stays first while it is open. The seed alone gives
+    the static table back (a hall or kiosk function seeded as its own service is no item a
+    customer asks an agent for)."""
+    opened = {
+        w.request.service
+        for w in catalogue.workflows.values()
+        if w.process == "open" and w.finished
+    }
+    found: dict[str, SelfServiceWay] = {}
+    for item in sorted({*WAYS, *opened}):
+        static = WAYS.get(item, UNKNOWN)
+        slots: dict[str, list[str]] = {}
+        for entry in catalogue.entries(item):
+            slots.setdefault(channel_of(entry), []).append(entry.slot)
+        found[item] = SelfServiceWay(
+            static.name,
+            _pick(slots.get("sms", []), static.sms_code),
+            _pick(slots.get("web", []), static.web_function),
+            _pick(slots.get("wap", []), static.wap_function),
+        )
+    return found
+
+
+def _pick(open_slots: list[str], usual: str | None) -> str | None:
+    if usual in open_slots:
+        return usual
+    return open_slots[0] if open_slots else None

@@ -7,10 +7,13 @@ import subprocess
 import sys
 import textwrap
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from channelhub.catalogue import store
+from channelhub.catalogue.seed import seed, seed_records
 from channelhub.platform import broker, pids
 from channelhub.platform.restarts import Backoff
 from channelhub.platform.stack import Hook, Stack, plan
@@ -54,6 +57,7 @@ def test_plan_runs_migrations_and_topics_between_clickhouse_and_the_worker(
         "clickhouse",
         "migrations",
         "topics",
+        "catalogue",
         "worker",
         "nudger",
         "campaigns",
@@ -108,20 +112,24 @@ def test_sigterm_stops_broker_clickhouse_and_services_within_10_seconds(tmp_path
         log.close()
 
 
-def test_a_restarted_broker_gets_its_topics_again(tmp_path: Path) -> None:
+def test_a_restarted_broker_gets_its_topics_and_its_catalogue_again(tmp_path: Path) -> None:
     settings = local_settings(state_dir=tmp_path, kafka_bootstrap=f"127.0.0.1:{free_port()}")
     names = broker.topic_names(settings)
-    topics = plan(settings, simulator=False)[3]
+    topics, catalogue = plan(settings, simulator=False)[3:5]
     assert isinstance(topics, Hook)
-    assert topics.rerun_after == ("broker",)
+    assert isinstance(catalogue, Hook)
+    assert topics.rerun_after == catalogue.rerun_after == ("broker",)
     lines: list[str] = []
-    stack = Stack(settings, [broker.spec(settings.kafka_bootstrap), topics], lines.append,
-                  Backoff(initial=0.1))  # fmt: skip
+    stack = Stack(settings, [broker.spec(settings.kafka_bootstrap), topics, catalogue],
+                  lines.append, Backoff(initial=0.1))  # fmt: skip
     try:
         stack.start()
         (tansu,) = stack.processes
         old = tansu.pid
         assert old is not None
+        follower = store.follower(settings, "test-follower")
+        store.request_retire(settings, "query.points", ("sms",), by="billing")
+        assert len(follower.refresh().workflows) == 1
 
         os.kill(old, signal.SIGKILL)
         deadline = time.monotonic() + 60
@@ -135,6 +143,14 @@ def test_a_restarted_broker_gets_its_topics_again(tmp_path: Path) -> None:
         assert (
             broker.ensure_topics(settings.kafka_bootstrap, names, settings.topic_partitions) == []
         )
+        # ... and the catalogue exists only if it was seeded again, once.
+        written, already = seed(settings)
+        assert (written, already) == (0, len(seed_records(datetime.now(UTC))))
+        # A follower that had read further folds the new, shorter topic anew.
+        again = follower.refresh()
+        assert again.seeded
+        assert again.workflows == {}
+        follower.close()
     finally:
         stack.stop()
 

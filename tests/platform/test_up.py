@@ -74,6 +74,9 @@ def test_up_detached_serves_data_and_down_leaves_no_process(tmp_path: Path) -> N
 
         with urllib.request.urlopen(settings.dashboard_url, timeout=10) as page:
             assert page.status == 200
+        # up seeded the service catalogue the stages, the simulator and the dashboard follow.
+        catalogue = json.loads(_cli(settings, "service", "list", "--json").stdout)
+        assert "0101" in catalogue["channels"]["sms"]
         client = connect(settings)
         deadline = time.monotonic() + 120
         while (n := client.execute("SELECT count() FROM events")[0][0]) < 1000:

@@ -24,13 +24,15 @@ from hypothesis import strategies as st
 from channelhub.marketing import audience as marketing_audience
 from channelhub.marketing import store, uplift
 from dashboards.alerts import changes, service
-from dashboards.queries import cross_channel, marketing, queue
+from dashboards.queries import catalogue, cross_channel, marketing, queue
 from dashboards.queries.panels import panels
 from kernel.pseudonym import Pseudonymizer
 from kernel.settings import Settings
 from orchestration.campaigns.audience import members_query
+from orchestration.catalogue import Retired
 from schemas import Event as Canonical
 from schemas.campaign_spec import AgentContacts, Audience, ChannelUse
+from schemas.catalogue import IvrItem, SmsHallCode, WebFunction
 from schemas.nudges import OptOutRecorded
 from sinks import migrations, rekey
 from sinks.client import connect
@@ -198,7 +200,14 @@ def test_every_panel_answers_the_same_on_both_engines(
 def _other_queries(now: datetime) -> dict[str, Callable[[Any, str], Any]]:
     """The dashboard's queries that are no panel of their own: (client, database) → answer."""
     hour = now - timedelta(hours=1)
+    retired = [
+        Retired(entry=IvrItem(keys="1-1"), service="query.realtime_charges", at=hour),
+        Retired(entry=SmsHallCode(code="0101", keywords=("HF", "话费")), service="q.x", at=hour),
+        Retired(entry=WebFunction(function="bill.monthly"), service="query.monthly_bill",
+                at=now - timedelta(days=1)),
+    ]  # fmt: skip
     return {
+        "catalogue.unmet": lambda c, _: catalogue.unmet(c, retired, now),
         "cross_channel.last_seen": lambda c, _: cross_channel.last_seen(c, "ivr", "sms"),
         "marketing.sources": lambda c, _: marketing.sources(c),
         "queue.waiting": lambda c, _: queue.waiting(c, now),

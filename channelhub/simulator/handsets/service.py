@@ -26,6 +26,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.structs import OffsetAndMetadata
 
+from channelhub.catalogue.store import live_ways
 from channelhub.ingest.producer import Producer
 from channelhub.simulator.engine import Engine, Scenario
 from channelhub.simulator.handsets.answers import occurred_ms, responses
@@ -83,6 +84,9 @@ class Handsets:
         consumer.subscribe(
             [settings.topic_nudges_dispatches], listener=_Rebalance(self, consumer, producer)
         )
+        # The ways a subscriber may use are those the catalogue holds open, as the nudge
+        # stage suggests them: a retired one is not used, an opened web or WAP function is.
+        ways = live_ways(settings, "channelhub-handsets-catalogue")
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._stop)
         log.info(
@@ -93,6 +97,7 @@ class Handsets:
         last_report = time.monotonic()
         try:
             while not self._stopping:
+                ways.poll()
                 fetched = consumer.poll(timeout_ms=self._wait_ms(), max_records=MAX_RECORDS)
                 for tp, records in fetched.items():
                     for record in records:
@@ -104,6 +109,7 @@ class Handsets:
                     log.info("progress: %s, %d event(s) held", dict(self.counts), len(self.held))
                     last_report = time.monotonic()
         finally:
+            ways.follower.close()
             consumer.close(autocommit=False)
             producer.close()
             log.info(
