@@ -7,8 +7,10 @@ so a step taken anywhere shows within a refresh, and writes through the same fun
 ``channelhub service`` (:mod:`channelhub.catalogue.store`): the signed-in user is the actor,
 and the staff file decides whether they hold the role a request or step is taken in, as on
 the command line. Every role may open the page (analysts read the unmet demand); only the
-catalogue's staff can change anything. Ids are prefixed ``catalogue-``; tests read
-``catalogue-services``, ``catalogue-requests``, ``catalogue-unmet`` and the ``-result`` lines.
+catalogue's staff can change anything. For the latest openings and retirements the page shows
+the service's use week by week around the change, for analysts judging it. Ids are prefixed
+``catalogue-``; tests read ``catalogue-services``, ``catalogue-requests``, ``catalogue-unmet``,
+``catalogue-changes`` and the ``-result`` lines.
 """
 
 from datetime import UTC, datetime
@@ -22,12 +24,15 @@ from dashboards import auth, db
 from dashboards.deep_dive import table
 from dashboards.labels import CHANNEL_LABELS
 from dashboards.queries import catalogue as queries
+from dashboards.queries import service_usage
 from dashboards.roles import ROLES, Role, callback
 from kernel.errors import ChannelhubError
 from orchestration.catalogue import Catalogue, load_staff, staff_file
-from schemas.catalogue import CATALOGUE_CHANNELS
+from schemas.catalogue import CATALOGUE_CHANNELS, OpenRequested
 
 ALLOWED: tuple[Role, ...] = ROLES
+#: How many of the latest openings and retirements the page follows week by week.
+CHANGES_SHOWN = 10
 
 dash.register_page(
     __name__,
@@ -58,6 +63,13 @@ def layout(**_query: str) -> html.Div:
                 children=[
                     html.H2("Unmet demand: requests for retired services since they retired"),
                     html.Div(id="catalogue-unmet"),
+                ],
+            ),
+            html.Section(
+                className="card",
+                children=[
+                    html.H2("Use around each change: self-service uses · agent contacts, by week"),
+                    html.Div(id="catalogue-changes"),
                 ],
             ),
             html.Section(className="card", children=_request_forms()),
@@ -136,6 +148,7 @@ def _request_forms() -> list[Any]:
     Output("catalogue-retire-service", "options"),
     Output("catalogue-services", "children"),
     Output("catalogue-unmet", "children"),
+    Output("catalogue-changes", "children"),
     Input("catalogue-interval", "n_intervals"),
     Input("catalogue-step-result", "children"),
     Input("catalogue-request-result", "children"),
@@ -148,7 +161,7 @@ def refresh(_tick: int | None, _stepped: Any, _requested: Any) -> tuple[Any, ...
         catalogue = store.read_topic(settings).catalogue
         staff = load_staff(staff_file(settings))
     except ChannelhubError as e:
-        return (f"{e}", *([dash.no_update] * 5))
+        return (f"{e}", *([dash.no_update] * 6))
     pending = [w for w in catalogue.workflows.values() if not w.finished]
     requests = table(
         ["request", "process", "service", "department", "at", "next step", "taken by a",
@@ -178,6 +191,7 @@ def refresh(_tick: int | None, _stepped: Any, _requested: Any) -> tuple[Any, ...
         catalogue.services(),
         _services(catalogue),
         _unmet(settings, catalogue),
+        _changes(settings, catalogue),
     )
 
 
@@ -210,6 +224,44 @@ def _unmet(settings: Any, catalogue: Catalogue) -> Any:
         empty="Nothing is retired.",
         row_ids=[f"catalogue-unmet-{u.channel}-{u.slot}" for u in found],
     )  # fmt: skip
+
+
+def _changes(settings: Any, catalogue: Catalogue) -> Any:
+    """The latest openings and retirements, each with its service's use per week around it
+    (:mod:`dashboards.queries.service_usage`): on the channels it had or has entries on, and
+    the agent contacts on its topic."""
+    done = sorted(
+        (w for w in catalogue.workflows.values() if w.finished and w.steps),
+        key=lambda w: w.steps[-1].at,
+        reverse=True,
+    )[:CHANGES_SHOWN]
+    weeks = range(-service_usage.WEEKS, service_usage.WEEKS)
+    rows, ids = [], []
+    try:
+        with db.client(settings) as client:
+            for w in done:
+                service = w.request.service
+                entries = [*catalogue.entries(service)]
+                entries += [r.entry for r in catalogue.retired() if r.service == service]
+                if isinstance(w.request, OpenRequested):
+                    entries += w.request.entries
+                around = service_usage.around(
+                    client, w.steps[-1].at, service_usage.names_of(service, entries)
+                )
+                rows.append((
+                    service, "opened" if w.process == "open" else "retired",
+                    f"{w.steps[-1].at:%Y-%m-%d %H:%M}",
+                    *(f"{week.self_service:,} · {week.agent_contacts:,}" for week in around),
+                ))  # fmt: skip
+                ids.append(f"catalogue-change-{w.request.event_id[:8]}")
+    except ChannelhubError as e:
+        return html.P(f"{e}", className="table-empty")
+    return table(
+        ["service", "change", "at (UTC)", *(f"week {k:+d}" if k else "week 0" for k in weeks)],
+        rows,
+        empty="No service has been opened or retired through the workflow yet.",
+        row_ids=ids,
+    )
 
 
 def _user() -> str:

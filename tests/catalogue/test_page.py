@@ -16,6 +16,7 @@ from channelhub.catalogue import store
 from channelhub.catalogue.seed import seed
 from channelhub.ingest.producer import Producer
 from channelhub.platform.health import http_ok, tcp_open
+from dashboards.queries import service_usage
 from kernel.settings import Settings
 from sinks import migrations
 from sinks.client import connect
@@ -96,6 +97,9 @@ def test_unmet_demand_and_steps_taken_on_the_page(
     sign_in_as(browser, f"{settings.dashboard_url}catalogue", "analyst")
     row = wait_for_text(browser, "catalogue-unmet-sms-0103", lambda t: "query.points" in t)
     assert row.split()[-2:] == ["3", "2"]  # three requests from two people since it retired
+    change = wait_for_text(browser, f"catalogue-change-{retiring[:8]}", lambda t: "retired" in t)
+    assert change.split()[:2] == ["query.points", "retired"]
+    assert change.count("·") == 2 * service_usage.WEEKS  # uses · agent contacts, per week
     services = wait_for_text(browser, "catalogue-services", lambda t: "query.points" in t)
     assert "retired 0103" in services
 
