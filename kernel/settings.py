@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     topic_nudges_optouts: str = "nudges.optouts"
     #: Contacts the nudge stage counts as they begin, and sessions found re-contacted.
     topic_contacts: str = "channel.contacts"
+    #: IVR calls the nudge stage summarises once they are over, and self-service calls
+    #: found re-contacted.
+    topic_calls: str = "ivr.calls"
     #: Campaign fan-out: audience chunks, each on the events partition of its subscribers.
     topic_campaign_requests: str = "campaigns.requests"
     #: Campaign lifecycle events: created, triggered (the trigger is an event).

@@ -43,6 +43,7 @@ import msgspec
 
 from kernel.settings import Settings
 from schemas.alerts import AlertEvent, RuleChange
+from schemas.calls import CallSummarised
 from schemas.campaigns import CampaignEvent, CampaignRequest
 from schemas.catalogue import CatalogueEvent
 from schemas.contacts import ContactCounted
@@ -122,6 +123,7 @@ CONTRACTS: tuple[Contract, ...] = (
         "topic_nudges_optouts", OptOutRecorded, "the subscriber's MSISDN", "retain", "opt_outs"
     ),
     Contract("topic_contacts", ContactCounted, "the subscriber's MSISDN", "retain", "contacts"),
+    Contract("topic_calls", CallSummarised, "the subscriber's MSISDN", "retain", "ivr_calls"),
     Contract(
         "topic_campaign_requests", CampaignRequest,
         "the campaign id; the partition is the events partition of the audience chunk",

@@ -23,6 +23,7 @@ from sinks.tables import (
     contacts,
     dead_letters,
     events,
+    ivr_calls,
     kiosk_rollups,
     nudge_conversions,
     nudge_decisions,
@@ -48,6 +49,7 @@ TABLES: dict[str, Table[Any]] = {
         nudge_conversions.TABLE,
         opt_outs.TABLE,
         contacts.TABLE,
+        ivr_calls.TABLE,
         campaign_events.TABLE,
         alert_events.TABLE,
         alert_rule_changes.TABLE,
@@ -76,6 +78,9 @@ VIEWS: dict[str, View] = {
         kiosk_rollups.KIOSK_TERMINALS_PER_SIX_HOURS,
         kiosk_rollups.KIOSK_TERMINALS_PER_DAY,
         contacts.CONTACTS_PER_MINUTE,
+        ivr_calls.IVR_STEPS_PER_MINUTE,
+        ivr_calls.IVR_LEAD_INS_PER_MINUTE,
+        ivr_calls.IVR_CONTAINMENT_PER_MINUTE,
     )
 }
 

@@ -18,7 +18,9 @@ Per event, in order:
    time. An idle partition does not advance, so its held requests wait for its next event.
    Then close every "no agent call" goal whose window has passed (a conversion).
 3. Count the contact the event opens, if any, and the re-contact it reveals
-   (:mod:`orchestration.contacts`). Attribute: the event may reach an open goal of a sent or
+   (:mod:`orchestration.contacts`); follow the subscriber's IVR call and summarise it once
+   it is over, and re-contact its self-service calls (:mod:`orchestration.call_summaries`;
+   a late event only re-contacts). Attribute: the event may reach an open goal of a sent or
    held-out nudge (:mod:`orchestration.conversions`). Both are done for late events too.
 4. Record an opt-out if the event is an SMS to 10086 that says ``TD`` (or a variant); this
    is done for late events too, so an opt-out is never lost to a slow SMS gateway.
@@ -41,6 +43,8 @@ import msgspec
 
 from kernel.clock import from_ms, to_ms
 from kernel.pseudonym import Pseudonymizer
+from orchestration.call_summaries import close as close_calls
+from orchestration.call_summaries import step as summarise_calls
 from orchestration.contacts import step as count_contacts
 from orchestration.conversions import OpenGoal, closes_on_deadline, opened, reached
 from orchestration.guardrails import (
@@ -52,10 +56,17 @@ from orchestration.guardrails import (
 )
 from orchestration.guardrails.budget import BudgetState
 from orchestration.guardrails.state import id_digest
-from orchestration.journey import KEEP_MS, apply, function_used, in_live_call
+from orchestration.journey import (
+    KEEP_MS,
+    LIVE_CALL_TIMEOUT_MS,
+    apply,
+    function_used,
+    in_live_call,
+)
 from orchestration.rules import Rule, evaluate
 from orchestration.templates import BRAND_NAMES, PREFECTURE_NAMES, Template, compile_template
 from schemas import Event
+from schemas.calls import CallSummarised
 from schemas.campaigns import CampaignRequest, campaign_rule_id
 from schemas.contacts import ContactCounted
 from schemas.events import SmsMessageReceived
@@ -100,6 +111,9 @@ class Outputs:
     opt_outs: list[OptOutRecorded] = field(default_factory=list)
     #: Contacts opened and sessions found re-contacted (:mod:`orchestration.contacts`).
     contacts: list[ContactCounted] = field(default_factory=list)
+    #: IVR calls summarised and self-service calls re-contacted
+    #: (:mod:`orchestration.call_summaries`).
+    calls: list[CallSummarised] = field(default_factory=list)
     skipped: int = 0  # duplicates and replays, not evaluated
     #: Campaign audience members this partition has never seen an event of (or has evicted).
     unknown_subscribers: int = 0
@@ -155,11 +169,12 @@ class NudgeCore:
             self._release_due(part, by_id, out)
             self._close_goals(part, out)
             self._on_event(part, by_id, event, out)
-        out.evicted = self._sweep(part)
+        out.evicted = self._sweep(part, out)
         return out
 
-    def _sweep(self, part: PartitionNudges) -> int:
-        """Evict the subscribers no window can use any more; return how many.
+    def _sweep(self, part: PartitionNudges, out: Outputs) -> int:
+        """Close the calls of subscribers silent for the calls' timeout, and evict the
+        subscribers no window can use any more; return how many were evicted.
 
         A state is needed while the journey's window (:attr:`keep_ms`) is open, and while a
         request is held or a goal is open; caps, decided ids and dedupe all look back less
@@ -167,14 +182,23 @@ class NudgeCore:
         finds (its opt-outs aside, which :attr:`PartitionNudges.opt_outs` keeps), so
         evicting changes no decision. A few thousand states are looked at per call, walking
         the whole partition once per hour of event time
-        (:meth:`~streams.nudge_state.SubscriberStore.idle`).
+        (:meth:`~streams.nudge_state.SubscriberStore.sweep`). A call silent that long is over
+        (:func:`orchestration.call_summaries.close`), so its summary does not wait for the
+        subscriber's next event; a state is closed before it is evicted.
         """
-        store = part.subscribers
-        idle = store.idle(part.watermark_ms, self.keep_ms, SWEEP_PER_BATCH, SWEEP_EVERY_MS)
-        for msisdn in idle:
+        store, now_ms = part.subscribers, part.watermark_ms
+        swept = store.sweep(
+            now_ms, self.keep_ms, LIVE_CALL_TIMEOUT_MS, SWEEP_PER_BATCH, SWEEP_EVERY_MS
+        )
+        for msisdn in swept.calls:
+            sub = store[msisdn]
+            calls, done = close_calls(sub.calls, msisdn, now_ms)
+            out.calls += done
+            if calls is not sub.calls:
+                store[msisdn] = msgspec.structs.replace(sub, calls=calls)
+        for msisdn in swept.idle:
             del store[msisdn]
-        evicted = len(idle)
-        return evicted
+        return len(swept.idle)
 
     def process_campaign(self, part: PartitionNudges, request: CampaignRequest) -> Outputs:
         """Ask, for each audience member on this partition, for the campaign's SMS.
@@ -246,6 +270,11 @@ class NudgeCore:
         if isinstance(event, SmsMessageReceived):
             opt_out = parse_opt_out(event.attributes.text)
         sub = self._count_contacts(sub, msisdn, event, at_ms, out)
+        late = at_ms < sub.newest_ms - LATE_MS
+        calls, done = summarise_calls(sub.calls, msisdn, event, at_ms, late=late)
+        out.calls += done
+        if calls is not sub.calls:
+            sub = msgspec.structs.replace(sub, calls=calls)
         # Attribution first, and even for a late event: a conversion is news whenever it comes.
         sub = self._attribute(sub, msisdn, event, at_ms, opt_out is not None, out)
         # So is an opt-out: a subscriber who said TD is never sent to again, however late the

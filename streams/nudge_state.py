@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 import msgspec
 
 from kernel.clock import EPOCH
+from orchestration.call_summaries import Calls
 from orchestration.contacts import Session
 from orchestration.conversions import OpenGoal, closes_on_deadline
 from orchestration.guardrails import SubscriberState, TokenBucket
@@ -69,6 +70,12 @@ class SubscriberNudges(msgspec.Struct, frozen=True, kw_only=True, array_like=Tru
     brand: Brand | None = None
     #: The sessions the contact counts still need (:mod:`orchestration.contacts`).
     contacts: tuple[Session, ...] = ()
+    #: The call in progress and the self-service calls whose containment window is open
+    #: (:mod:`orchestration.call_summaries`); None, one byte, for a subscriber with neither.
+    calls: Calls | None = None
+
+
+_NIL, _EMPTY_ARRAY = b"\xc0", b"\x90"  # MessagePack's None and empty array
 
 
 class _Pending(msgspec.Struct, frozen=True, array_like=True):
@@ -85,17 +92,31 @@ class _Pending(msgspec.Struct, frozen=True, array_like=True):
 
 
 class _Idle(msgspec.Struct, frozen=True, array_like=True):
-    """The fields of :class:`SubscriberNudges` eviction looks at, the rest left raw."""
+    """The fields of :class:`SubscriberNudges` the sweep looks at, the rest left raw."""
 
     journey: msgspec.Raw
     guardrails: msgspec.Raw
     held: msgspec.Raw
     recent: msgspec.Raw
     newest_ms: int = 0
-    goals: msgspec.Raw = msgspec.Raw(b"\x90")
+    goals: msgspec.Raw = msgspec.Raw(_EMPTY_ARRAY)
+    prefecture: msgspec.Raw = msgspec.Raw(_NIL)
+    brand: msgspec.Raw = msgspec.Raw(_NIL)
+    contacts: msgspec.Raw = msgspec.Raw(_EMPTY_ARRAY)
+    calls: msgspec.Raw = msgspec.Raw(_NIL)
 
 
-_EMPTY_ARRAY = b"\x90"
+@dataclass
+class Swept:
+    """What one step of the sweep found (:meth:`SubscriberStore.sweep`)."""
+
+    #: States no window can use any more: to evict.
+    idle: list[str] = field(default_factory=list)
+    #: States silent for the calls' timeout that hold calls (:mod:`orchestration.call_summaries`):
+    #: a call there may be over, a containment window passed.
+    calls: list[str] = field(default_factory=list)
+
+
 _encode = msgspec.msgpack.Encoder().encode
 _decode_state = msgspec.msgpack.Decoder(SubscriberNudges).decode
 _decode_pending = msgspec.msgpack.Decoder(_Pending).decode
@@ -189,29 +210,32 @@ class SubscriberStore(MutableMapping[str, SubscriberNudges]):
         self.changed.clear()
         return records
 
-    def idle(self, now_ms: int, idle_ms: int, limit: int, every_ms: int) -> list[str]:
-        """Up to ``limit`` more MSISDNs of the eviction sweep whose newest event is over
-        ``idle_ms`` before ``now_ms`` and who have nothing held and no goal open. A sweep
-        walks every stored state once (reading only those fields), a few thousand per call;
-        the next one starts ``every_ms`` of event time after the last began."""
+    def sweep(self, now_ms: int, idle_ms: int, calls_ms: int, limit: int, every_ms: int) -> Swept:
+        """The next step of the sweep: up to ``limit`` more states looked at, of which those
+        whose newest event is over ``idle_ms`` before ``now_ms`` with nothing held and no goal
+        open are idle, and those over ``calls_ms`` before it that hold calls are listed to
+        be closed. A sweep walks every stored state once (reading only those fields), a few
+        thousand per call; the next one starts ``every_ms`` of event time after the last
+        began."""
         if not self._sweep:
             if now_ms - self._swept_at < every_ms:
-                return []
+                return Swept()
             self._sweep, self._swept_at = list(self.encoded), now_ms
         chunk, self._sweep = self._sweep[-limit:], self._sweep[:-limit]
-        horizon = now_ms - idle_ms
-        found = []
+        found = Swept()
         for msisdn in chunk:
             raw = self.encoded.get(msisdn)
             if raw is None or msisdn in self.changed:
                 continue  # evicted since, or written this batch (so not idle)
             state = _decode_idle(raw)
+            if state.newest_ms < now_ms - calls_ms and bytes(state.calls) != _NIL:
+                found.calls.append(msisdn)
             if (
-                state.newest_ms < horizon
+                state.newest_ms < now_ms - idle_ms
                 and bytes(state.held) == _EMPTY_ARRAY
                 and bytes(state.goals) == _EMPTY_ARRAY
             ):
-                found.append(msisdn)
+                found.idle.append(msisdn)
         return found
 
 

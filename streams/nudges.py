@@ -12,17 +12,17 @@ rules apply without a restart and a broken file only logs its error. As often it
 service catalogue (``channel.catalogue``): the self-service ways the rules suggest and the
 goals count are those open now (:mod:`orchestration.rules.guidance`).
 
-Per batch: fold every partition's records, produce every request (``nudges.requested``),
-every decision (``nudges.decisions``), the approved ones (``nudges.outbound``), conversions
-(``nudges.conversions``), opt-outs (``nudges.optouts``), the changed subscribers and a
-checkpoint per partition (the changelog, :mod:`streams.state_store`), wait for all
-acknowledgements, then commit the offsets. The changelog checkpoint, not the
-committed offset, says where a partition's state stands: on assignment the stage restores it
-and seeks there. A crash before the acknowledgements makes the next owner redo the batch from
-the same state, producing the same records (same nudge ids, same event-time decisions), which
-the sink collapses and the dispatcher sends once per nudge id. Campaign requests are
-not in the checkpoint: a re-delivered chunk asks for the same nudge ids, which the guardrails
-recognise as duplicates.
+Per batch: fold every partition's records, produce every request (``nudges.requested``), every
+decision (``nudges.decisions``), the approved ones (``nudges.outbound``), conversions
+(``nudges.conversions``), opt-outs (``nudges.optouts``), contacts (``channel.contacts``), IVR
+call summaries (``ivr.calls``), the changed subscribers and a checkpoint per partition (the
+changelog, :mod:`streams.state_store`), wait for all acknowledgements, then commit the offsets.
+The changelog checkpoint, not the committed offset, says where a partition's state stands: on
+assignment the stage restores it and seeks there. A crash before the acknowledgements makes the
+next owner redo the batch from the same state, producing the same records (same nudge ids, same
+event-time decisions), which the sink collapses and the dispatcher sends once per nudge id.
+Campaign requests are not in the checkpoint: a re-delivered chunk asks for the same nudge ids,
+which the guardrails recognise as duplicates.
 """
 
 import asyncio
@@ -90,7 +90,8 @@ class NudgeStage(BatchStage):
             f"nudging from {s.topic_events} and {s.topic_campaign_requests} with rules "
             f"{[r.id for r in self.core.rules]} from {self.rules.directory} → "
             f"{s.topic_nudges_requested}, {s.topic_nudges_decisions}, "
-            f"{s.topic_nudges_outbound}, {s.topic_contacts} (state in {s.topic_nudges_state})"
+            f"{s.topic_nudges_outbound}, {s.topic_contacts}, {s.topic_calls} "
+            f"(state in {s.topic_nudges_state})"
         )
 
     async def between_batches(self) -> None:
@@ -129,7 +130,7 @@ class NudgeStage(BatchStage):
                 requested=len(out.requests), decided=len(out.decided),
                 approved=len(out.approved), skipped=out.skipped,
                 conversions=len(out.conversions), opt_outs=len(out.opt_outs),
-                contacts=len(out.contacts),
+                contacts=len(out.contacts), calls=len(out.calls),
                 unknown_campaign_subscribers=out.unknown_subscribers, evicted=out.evicted,
             )  # fmt: skip
         return pending, commit
@@ -173,6 +174,7 @@ class NudgeStage(BatchStage):
             s.topic_nudges_conversions: [(c.msisdn.encode(), _json(c)) for c in out.conversions],
             s.topic_nudges_optouts: [(o.msisdn.encode(), _json(o)) for o in out.opt_outs],
             s.topic_contacts: [(c.msisdn.encode(), _json(c)) for c in out.contacts],
+            s.topic_calls: [(c.msisdn.encode(), _json(c)) for c in out.calls],
         }
         futures = []
         for topic, records in outputs.items():

@@ -1,24 +1,21 @@
 """The 10086 IVR deep-dive: where callers go in the menu, what ends in self-service, and how
 the personalised lead-in prompts compare.
 
-Everything is counted per call (``session_id``) over the calls that *started* in the range (a
-call belongs to the range that holds its ``ivr.call_started``), each followed for
-:data:`FOLLOW` after the range so a call that began just before the end still shows how it
-ended. A call's menu steps are ``"<key path> <item>"``: branches re-order the level-2 items of
-keys 2 and 3, so ``2-1`` is a different item in different prefectures and the pair, not the
-key path alone, says where callers went.
+Everything is counted per call over the calls that *started* in the range (a call belongs to
+the minute of its ``ivr.call_started``), once each call is over: the nudge stage summarises
+each call when it ends, or when it has been silent for :data:`FOLLOW`
+(:mod:`orchestration.call_summaries`), and materialized views sum the summaries per minute of
+the call's start (:mod:`sinks.tables.ivr_calls`). So every panel reads a few thousand rows per
+day of its range, whatever the day's volume, for whole-minute ranges; a call still in progress
+is not counted yet. A call's menu steps are ``"<key path> <item>"``: branches re-order the
+level-2 items of keys 2 and 3, so ``2-1`` is a different item in different prefectures and the
+pair, not the key path alone, says where callers went.
 
-The calls come from ``ivr_calls_per_hour`` (:mod:`sinks.tables.session_rollups`): per call and
-hour, the states of what the panels take of a call, merged here over the hours read. The table
-keeps whole hours, so a call counts every event it has from the hour its range starts in to
-the end of the hour that holds the range's end plus :data:`FOLLOW`: the same figures as
-reading ``events`` from the range's start to exactly :data:`FOLLOW` after its end for every
-call whose events all lie after its start and within :data:`FOLLOW` of the range's end, which
-is every call that lasts less than :data:`FOLLOW`. Every state is one a duplicate event
-cannot change (``any``, ``min``, ``max``, ``argMax``, ``groupUniqArray``).
-Re-contact reads ``contacts_per_hour``: each session's first and last event per hour, which
-tell exactly whether it had an event in a window of :data:`RECONTACT_WINDOW`.
-Times cross as Unix seconds (``toDateTime(%(start)s)``), milliseconds as milliseconds.
+Containment counts the self-service calls (ended in self-service, no agent request) the stage
+did not find re-contacted: no event of another session of the caller, on any channel, within
+:data:`RECONTACT_WINDOW` after the call ended. Whether the window is still open at ``as_of`` is
+told from the minute the call ended: a call that ended in the minute a day before ``as_of``'s
+counts as still open. Times cross as Unix seconds (``toDateTime(%(start)s)``).
 """
 
 from dataclasses import dataclass
@@ -26,99 +23,48 @@ from datetime import datetime, timedelta
 
 from clickhouse_driver import Client
 
-#: How long after the range a call that started in it is followed to its end.
-FOLLOW = timedelta(hours=2)
+from orchestration.journey import LIVE_CALL_TIMEOUT_MS
+from schemas.calls import CONTAINMENT_WINDOW_MS
+
+#: A call is over when it ends, or once it has been silent this long: the longest it is
+#: followed after the range.
+FOLLOW = timedelta(milliseconds=LIVE_CALL_TIMEOUT_MS)
 #: A self-service call is contained when nobody is heard of again for this long.
-RECONTACT_WINDOW = timedelta(hours=24)
+RECONTACT_WINDOW = timedelta(milliseconds=CONTAINMENT_WINDOW_MS)
 
 #: The step of calls that pressed no key at all: they hung up or pressed 0 in the lead-in.
 LEAD_IN = ""
 
-_HOURS = "hour >= toStartOfHour(toDateTime(%(start)s)) AND hour < toDateTime(%(follow)s)"
-
-#: How each figure of a call is merged from its hours' states.
-_MERGED = {
-    "caller": "any(subscriber)",
-    "call_prefecture": "anyIfMerge(call_prefecture_state)",
-    "call_brand": "anyIfMerge(call_brand_state)",
-    "variant": "anyIfMerge(variant_state)",
-    "busy": "anyIfMerge(busy_state)",
-    "steps": "groupUniqArrayIfMerge(steps_state)",
-    "last_step": "argMaxIfMerge(last_step_state)",
-    "zero": "maxMerge(zero_state)",
-    "outcome": "anyIfMerge(outcome_state)",
-    "ended_ms": "maxIfMerge(ended_ms_state)",
-}
-
-
-def _calls(*figures: str) -> str:
-    """One row per call started in ``[start, end)`` with ``figures``: the subquery every IVR
-    panel is built on, merging only what the panel uses."""
-    merged = "".join(f",\n       {_MERGED[f]} AS {f}" for f in figures)
-    return f"""
-SELECT session_id{merged}
-FROM ivr_calls_per_hour
-WHERE {_HOURS}
-GROUP BY session_id
-HAVING minIfMerge(started_ms_state) >= %(start_ms)s AND minIfMerge(started_ms_state) < %(end_ms)s
-"""
-
+_RANGE = "minute >= toDateTime(%(start)s) AND minute < toDateTime(%(end)s)"
 
 FUNNEL = f"""
 SELECT step,
-       count() AS reached,
-       countIf(step = last_step) AS stopped,
-       countIf(step = last_step AND outcome = 'self_service') AS self_served,
-       countIf(step = last_step AND zero) AS pressed_zero,
-       countIf(step = last_step AND outcome = 'hangup') AS hung_up,
-       countIf(step = last_step AND outcome = 'abandoned') AS abandoned
-FROM ({_calls("steps", "last_step", "zero", "outcome")})
-ARRAY JOIN if(empty(steps), [''], steps) AS step
+       sum(reached), sum(stopped), sum(self_served), sum(pressed_zero), sum(hung_up),
+       sum(abandoned)
+FROM ivr_steps_per_minute
+WHERE {_RANGE}
 GROUP BY step
 """
 
 LEAD_INS = f"""
-SELECT variant, call_prefecture, call_brand, busy,
-       count() AS calls,
-       countIf(outcome = 'self_service') AS self_served,
-       countIf(zero) AS pressed_zero,
-       countIf(outcome = 'hangup') AS hung_up
-FROM ({_calls("variant", "call_prefecture", "call_brand", "busy", "zero", "outcome")})
-GROUP BY variant, call_prefecture, call_brand, busy
+SELECT lead_in_variant, prefecture, brand, busy_period,
+       sum(calls), sum(self_served), sum(pressed_zero), sum(hung_up)
+FROM ivr_lead_ins_per_minute
+WHERE {_RANGE}
+GROUP BY lead_in_variant, prefecture, brand, busy_period
 """
 
-_CONTAINED = _calls("caller", "zero", "outcome", "ended_ms")
+_OPEN = "ended_minute >= toDateTime(%(open_from)s)"
 
-#: Every call, and for each self-service one whether its caller came back in another session
-#: within the window; the callers' other sessions are fetched only for self-service callers.
-#: A session had an event in the window when one of its hours has its last event after the
-#: window's start and its first not after the window's end.
+#: Every call, the self-service ones, those not re-contacted, and of those the ones whose
+#: window was still open at ``as_of``.
 CONTAINMENT = f"""
-SELECT count() AS calls,
-       countIf(self_service) AS self_service_calls,
-       countIf(self_service AND recontacts = 0) AS contained,
-       countIf(self_service AND recontacts = 0 AND ended_ms + %(window_ms)s > %(as_of_ms)s)
-           AS still_open
-FROM (
-    SELECT session_id, self_service, ended_ms,
-           countIf(other_last_ms > ended_ms AND other_first_ms <= ended_ms + %(window_ms)s
-                   AND other_session != session_id) AS recontacts
-    FROM (
-        SELECT session_id, caller AS subscriber, ended_ms,
-               outcome = 'self_service' AND NOT zero AS self_service
-        FROM ({_CONTAINED})
-    ) AS calls
-    ALL LEFT JOIN (
-        SELECT subscriber, session_id AS other_session,
-               minMerge(first_ms_state) AS other_first_ms,
-               maxMerge(last_ms_state) AS other_last_ms
-        FROM contacts_per_hour
-        WHERE hour >= toStartOfHour(toDateTime(%(start)s)) AND hour < toDateTime(%(until)s)
-          AND subscriber IN (SELECT caller FROM ({_CONTAINED}) WHERE outcome = 'self_service')
-        GROUP BY hour, subscriber, session_id
-    ) AS later USING subscriber
-    GROUP BY session_id, self_service, ended_ms
-)
+SELECT sum(calls),
+       sum(self_service),
+       sum(self_service) - sum(recontacted),
+       sumIf(self_service, {_OPEN}) - sumIf(recontacted, {_OPEN})
+FROM ivr_containment_per_minute
+WHERE {_RANGE}
 """
 
 
@@ -127,8 +73,8 @@ class Step:
     """One menu step (key path and item) and what became of the calls that reached it.
 
     ``stopped`` calls went no deeper; they split into ``self_served``, ``pressed_zero`` (of
-    which ``abandoned`` gave up waiting in the queue), ``hung_up`` in the menu, and calls not
-    ended yet.
+    which ``abandoned`` gave up waiting in the queue), ``hung_up`` in the menu, and calls that
+    went silent without an end.
     """
 
     key_path: str
@@ -165,7 +111,8 @@ class Containment:
 
     ``contained``: the call ended in self-service, with no agent request, and the caller had no
     other session on any channel within :data:`RECONTACT_WINDOW` after it ended.
-    ``still_open`` of those are younger than the window at ``as_of``, so may yet be re-contacted.
+    ``still_open`` of those are younger than the window at ``as_of`` (by the minute they
+    ended), so may yet be re-contacted.
     """
 
     calls: int
@@ -195,27 +142,18 @@ def lead_ins(client: Client, start: datetime, end: datetime) -> list[LeadIn]:
         LeadIn(variant, prefecture, brand, bool(busy), *(int(n) for n in counts))
         for variant, prefecture, brand, busy, *counts in rows
     ]
-    return sorted(found, key=lambda v: (-v.calls, v.variant))
+    return sorted(found, key=lambda v: (-v.calls, v.variant, v.prefecture, v.brand, v.busy))
 
 
 def containment(client: Client, start: datetime, end: datetime, as_of: datetime) -> Containment:
+    as_of_minute = int(as_of.timestamp()) // 60 * 60
     params = {
         **_range(start, end),
-        # The hours read hold every event of the window of a call that ended in the last
-        # hour it was followed.
-        "until": int((end + FOLLOW + RECONTACT_WINDOW + timedelta(hours=1)).timestamp()),
-        "window_ms": int(RECONTACT_WINDOW.total_seconds() * 1000),
-        "as_of_ms": int(as_of.timestamp() * 1000),
+        "open_from": as_of_minute - int(RECONTACT_WINDOW.total_seconds()),
     }
     [counts] = client.execute(CONTAINMENT, params)
     return Containment(*(int(n) for n in counts))
 
 
 def _range(start: datetime, end: datetime) -> dict[str, int]:
-    return {
-        "start": int(start.timestamp()),
-        "end": int(end.timestamp()),
-        "follow": int((end + FOLLOW).timestamp()),
-        "start_ms": int(start.timestamp()) * 1000,
-        "end_ms": int(end.timestamp()) * 1000,
-    }
+    return {"start": int(start.timestamp()), "end": int(end.timestamp())}

@@ -184,6 +184,15 @@ def moment(value: datetime) -> datetime:
     raise ValueError(f"{value.isoformat()} is outside what a DateTime holds (1970 to 2106)")
 
 
+def letters(hex_digits: str) -> str:
+    """The SQL of ``hex_digits`` with each decimal digit d replaced by the letter q + d: an id
+    a fill makes from a digest, in letters only as the stage's ids are (no scrubber takes a
+    run of its digits for a phone number)."""
+    for d in range(10):
+        hex_digits = f"replaceAll({hex_digits}, '{d}', '{chr(ord('q') + d)}')"
+    return hex_digits
+
+
 def millis(value: datetime) -> int:
     """The milliseconds of a time, for the ``*_ms`` column beside its whole-second column."""
     return value.microsecond // 1000

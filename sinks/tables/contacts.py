@@ -20,7 +20,7 @@ from typing import Any
 from kernel.pseudonym import Pseudonymizer
 from schemas.contacts import RECONTACT_WINDOW_MS, ContactCounted
 from sinks.engines import replacing_merge_tree, summing_merge_tree
-from sinks.tables import Table, View, moment, uint
+from sinks.tables import Table, View, letters, moment, uint
 
 NAME = "contacts"
 
@@ -72,15 +72,8 @@ _MS = "toUInt64(occurred_at) * 1000 + occurred_ms"
 _ROW_END = "0 AS kafka_partition, toUInt64(0) AS kafka_offset, now() AS ingested_at"
 
 
-def _letters(hex_digits: str) -> str:
-    """The SQL of ``hex_digits`` with each decimal digit d replaced by the letter q + d."""
-    for d in range(10):
-        hex_digits = f"replaceAll({hex_digits}, '{d}', '{chr(ord('q') + d)}')"
-    return hex_digits
-
-
 #: A stored session's id, in letters only as the stage's ids are.
-_STORED_ID = f"concat('stored-', {_letters('lower(hex(sipHash64(session_id)))')})"
+_STORED_ID = f"concat('stored-', {letters('lower(hex(sipHash64(session_id)))')})"
 _SESSIONS = f"""
     SELECT session_id, subscriber, argMin(channel, {_MS}) AS first_channel, min({_MS}) AS first
     FROM {{db}}.events

@@ -10,7 +10,7 @@ an independent path to the same grouping.
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -18,15 +18,18 @@ from channelhub.simulator.engine import Engine, Scenario
 from channelhub.simulator.run import RunOptions, plan
 from kernel.pseudonym import Pseudonymizer
 from kernel.settings import Settings
+from orchestration.call_summaries import close as close_calls
+from orchestration.journey import LIVE_CALL_TIMEOUT_MS
 from schemas import Event as Canonical
 from schemas import Rejection, validate
 from sinks.client import connect
-from sinks.tables import contacts, events
-from streams.nudge_core import NudgeCore
+from sinks.tables import Table, contacts, events, ivr_calls
+from streams.nudge_core import NudgeCore, Outputs
 from streams.nudge_state import PartitionNudges
 from streams.nudges import partition_policy
 
 Event = dict[str, Any]
+R = TypeVar("R")
 
 
 def simulated(n: int, seed: int, start: datetime) -> list[Event]:
@@ -115,21 +118,44 @@ def insert_with_duplicates(settings: Settings, produced: list[Event]) -> None:
 
 
 def insert_contacts(settings: Settings, produced: Iterable[Event]) -> int:
-    """Count the contacts of ``produced`` as the nudge stage does (one partition, no rules:
-    each subscriber's counts depend only on its own events) and insert them as the sink does;
-    returns how many rows."""
+    """Count the contacts of ``produced`` as the nudge stage does and insert them as the sink
+    does; returns how many rows."""
+    out, _ = _staged(settings, produced)
+    return _insert_records(settings, contacts.TABLE, out.contacts)
+
+
+def insert_calls(settings: Settings, produced: Iterable[Event]) -> int:
+    """Summarise the IVR calls of ``produced`` as the nudge stage does, each call still open at
+    the end closed as the stage's sweep closes it once it has been silent for the timeout, and
+    insert them as the sink does; returns how many rows."""
+    out, part = _staged(settings, produced)
+    summaries = out.calls
+    for msisdn, sub in part.subscribers.items():
+        silent = sub.newest_ms + LIVE_CALL_TIMEOUT_MS + 1
+        summaries += close_calls(sub.calls, msisdn, silent)[1]
+    return _insert_records(settings, ivr_calls.TABLE, summaries)
+
+
+def _staged(settings: Settings, produced: Iterable[Event]) -> tuple[Outputs, PartitionNudges]:
+    """What the nudge stage publishes for ``produced``, and the state it ends in (one
+    partition, no rules: each subscriber's contacts and calls depend only on its own events)."""
     core = NudgeCore(rules=(), policy=partition_policy(settings))
     decoded = [msgspec.json.decode(msgspec.json.encode(e), type=Canonical) for e in produced]
-    out = core.process(PartitionNudges(), enumerate(decoded))
+    part = PartitionNudges()
+    return core.process(part, enumerate(decoded)), part
+
+
+def _insert_records(settings: Settings, table: Table[R], records: list[R]) -> int:
+    """Insert ``records`` into ``table`` as the sink does; returns how many rows."""
     pseudonymize = Pseudonymizer.from_settings(settings)
     now = datetime.now(UTC).replace(microsecond=0)
     rows = [
-        contacts.TABLE.row(c, partition=0, offset=i, ingested_at=now, pseudonymize=pseudonymize)[1]
-        for i, c in enumerate(out.contacts)
+        table.row(r, partition=0, offset=i, ingested_at=now, pseudonymize=pseudonymize)[1]
+        for i, r in enumerate(records)
     ]
     client = connect(settings)
     try:
-        client.execute(contacts.TABLE.insert.format(db=settings.clickhouse_database), rows)
+        client.execute(table.insert.format(db=settings.clickhouse_database), rows)
     finally:
         client.disconnect()
     return len(rows)

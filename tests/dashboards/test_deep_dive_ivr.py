@@ -1,22 +1,31 @@
 """The IVR deep-dive queries against a real ClickHouse, every number recomputed in Python.
 
 Data: several hours of simulated traffic on every channel, plus hand-made calls at the edges
-of the range and of the 24 h re-contact window. The expectations group by clear MSISDN and
-session in plain Python; ClickHouse groups by pseudonym, so both paths must agree.
+of the range and of the 24 h re-contact window, summarised by the real nudge core (duplicates
+included) and stored as the sink stores them. The expectations group the events by clear MSISDN
+and session in plain Python, as the panels grouped the stored events before the stage
+summarised calls; ClickHouse sums the stage's summaries by pseudonym, so both paths must agree.
+The migration's fill, which summarises the events stored before, must find what the stage
+finds.
 """
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from dashboards import db
 from dashboards.queries import ivr
 from kernel.settings import Settings
+from sinks.client import connect
+from sinks.tables import ivr_calls
 from tests.dashboards.deep_dive_data import (
     Event,
     event,
+    insert,
+    insert_calls,
     insert_with_duplicates,
     occurred,
     simulated,
@@ -89,11 +98,18 @@ def edge_cases() -> list[Event]:
     ]  # fmt: skip
 
 
+def produced() -> list[Event]:
+    return [*simulated(30_000, seed=11, start=SIMULATED_FROM), *edge_cases()]
+
+
 @pytest.fixture
 def known(migrated: Settings) -> list[Event]:
-    produced = [*simulated(30_000, seed=11, start=SIMULATED_FROM), *edge_cases()]
-    insert_with_duplicates(migrated, produced)
-    return produced
+    """The events as stored, and the calls the nudge stage summarises of them, duplicates at
+    least once delivery makes included: the summaries must not change."""
+    events = produced()
+    insert_with_duplicates(migrated, events)
+    insert_calls(migrated, [*events, *events[::5]])
+    return events
 
 
 @dataclass
@@ -238,7 +254,10 @@ def test_containment_needs_self_service_and_24_hours_of_silence(
     assert result.calls == len(found)
     assert result.self_service == len(self_service)
     assert result.contained == len(silent)
-    assert result.still_open == sum(c.ended_ms + window > as_of_ms for c in silent)
+    # Still open: ended in a minute less than the window before as_of's minute.
+    assert result.still_open == sum(
+        c.ended_ms // 60_000 * 60_000 >= as_of_ms // 60_000 * 60_000 - window for c in silent
+    )
     assert result.rate == pytest.approx(len(silent) / len(found))
     assert 0 < result.still_open < result.contained < result.self_service < result.calls
     sessions = {c.session for c in silent}
@@ -252,3 +271,38 @@ def test_an_empty_range_has_no_calls(migrated: Settings) -> None:
         assert ivr.lead_ins(client, START, END) == []
         result = ivr.containment(client, START, END, AS_OF)
     assert (result.calls, result.self_service, result.contained, result.rate) == (0, 0, 0, None)
+
+
+def test_the_fill_summarises_stored_events_as_the_stage_does(migrated: Settings) -> None:
+    """An upgrade summarises the calls of the events stored before the stage summarised any
+    with the migration's fill; on the same events it must find what the stage finds."""
+    events = produced()
+    insert(migrated, events)
+    views = ("ivr_steps_per_minute", "ivr_lead_ins_per_minute", "ivr_containment_per_minute")
+    client = connect(migrated)
+    try:
+        for fill in ivr_calls.IVR_CONTAINMENT_PER_MINUTE.fill_statements:
+            client.execute(fill.format(db=migrated.clickhouse_database))
+        filled = {view: _sums(client, view) for view in views}
+        for table in ("ivr_calls", *views):
+            client.execute(f"TRUNCATE TABLE {table}")
+        rows = insert_calls(migrated, events)
+        streamed = {view: _sums(client, view) for view in views}
+    finally:
+        client.disconnect()
+    assert filled == streamed
+    summed = [sum(row[i] for row in streamed[views[2]]) for i in (2, 3, 4)]
+    total, self_service, recontacted = summed
+    assert rows == total + recontacted
+    assert 0 < recontacted < self_service < total
+
+
+def _sums(client: Any, view: str) -> list[tuple[Any, ...]]:
+    """Every key of a per-minute view with its summed counts, in key order."""
+    described = client.execute(f"DESCRIBE TABLE {view}")
+    keys = [name for name, kind, *_ in described if kind != "UInt64"]
+    counts = [f"sum({name})" for name, kind, *_ in described if kind == "UInt64"]
+    return client.execute(
+        f"SELECT {', '.join(keys)}, {', '.join(counts)} FROM {view}"
+        f" GROUP BY {', '.join(keys)} ORDER BY {', '.join(keys)}"
+    )

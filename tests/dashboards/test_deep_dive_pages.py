@@ -15,6 +15,7 @@ from tests.dashboards.deep_dive_data import (
     ending_now,
     event,
     insert,
+    insert_calls,
     insert_contacts,
     occurred,
     simulated,
@@ -57,6 +58,7 @@ def test_every_deep_dive_page_loads_with_its_numbers(
     ]
     insert(migrated, known)
     insert_contacts(migrated, known)
+    insert_calls(migrated, known)
     start, end = preset_range("24h", datetime.now(UTC))  # every page's default range
     url = serve(start_service, migrated)
 
