@@ -34,6 +34,7 @@ it again. Remove it when done.
 """
 
 import math
+import re
 import statistics
 import sys
 import tempfile
@@ -41,7 +42,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 import typer
@@ -63,7 +64,7 @@ from kernel.settings import Settings
 from schemas import Event
 from sinks import migrations
 from sinks.client import connect
-from sinks.tables import contacts, events
+from sinks.tables import contacts, events, ivr_calls
 
 TARGET_QUERY_P95_MS, TARGET_PAGE_S = 100.0, 1.0
 #: A page not drawn by then is reported as not drawn (``inf``).
@@ -81,6 +82,18 @@ PAGES = (
     ("/campaigns", "marketing", "#marketing-status"),
 )
 CHUNK = 100_000
+#: What the nudge stage derives from the events, which the benchmark derives from the generated
+#: ones with the migrations' fills and copies with them: each table, where its rows of the
+#: generated events go, and its fills.
+DERIVED = (
+    (contacts, "generated_contacts", contacts.CONTACTS_PER_MINUTE.fill_statements),
+    (ivr_calls, "generated_calls", ivr_calls.IVR_CONTAINMENT_PER_MINUTE.fill_statements),
+)
+#: Each derived table's id column and time columns (a call never ended keeps its 1970 end).
+MOVED = {
+    contacts: ("contact_id", ("first_at",)),
+    ivr_calls: ("call_id", ("started_at", "ended_at")),
+}
 
 
 def _say(message: str) -> None:
@@ -118,14 +131,12 @@ def _fill(settings: Settings, client: Client, n: int, seed: int) -> tuple[dateti
         _say(f"  {written:,} events written (simulated clock {last:%Y-%m-%d %H:%M} UTC)")
     assert first is not None
     assert last is not None
-    _say("counting their contacts ...")
-    client.execute(f"CREATE TABLE IF NOT EXISTS {db}.generated_contacts AS {db}.contacts")
-    for fill in contacts.CONTACTS_PER_MINUTE.fill_statements:
-        client.execute(
-            fill.format(db=db)
-            .replace(f"{db}.events", f"{db}.generated")
-            .replace(f"{db}.contacts", f"{db}.generated_contacts")
-        )
+    for table, generated, fills in DERIVED:
+        _say(f"deriving {table.NAME} from them ...")
+        client.execute(f"CREATE TABLE IF NOT EXISTS {db}.{generated} AS {db}.{table.NAME}")
+        for fill in fills:
+            sql = fill.format(db=db).replace(f"{db}.events", f"{db}.generated")
+            client.execute(re.sub(rf"\b{db}\.{table.NAME}\b", f"{db}.{generated}", sql))
     return first, last
 
 
@@ -140,23 +151,22 @@ def _copy(client: Client, db: str, copies: range, shift: timedelta, span: timede
         }.get(c, c)
         for c in events.COLUMNS
     )
-    counted = ", ".join(
-        {
-            "contact_id": "if(%(k)s = 0, contact_id, concat(contact_id, '-', toString(%(k)s)))",
-            "first_at": "first_at + %(shift)s - %(span)s * %(k)s",
-        }.get(c, c)
-        for c in contacts.COLUMNS
-    )
+    derived = [
+        (table.NAME, table.COLUMNS, generated, _moved(table, "{} + %(shift)s - %(span)s * %(k)s",
+         "if(%(k)s = 0, {0}, concat({0}, '-', toString(%(k)s)))", "{}"))
+        for table, generated, _ in DERIVED
+    ]  # fmt: skip
     for k in copies:
         params = {"k": k, "shift": int(shift.total_seconds()), "span": int(span.total_seconds())}
         client.execute(
             f"INSERT INTO {db}.events ({columns}) SELECT {moved} FROM {db}.generated", params
         )
-        client.execute(
-            f"INSERT INTO {db}.contacts ({', '.join(contacts.COLUMNS)}) "
-            f"SELECT {counted} FROM {db}.generated_contacts",
-            params,
-        )
+        for name, table_columns, generated, select in derived:
+            client.execute(
+                f"INSERT INTO {db}.{name} ({', '.join(table_columns)}) "
+                f"SELECT {select} FROM {db}.{generated}",
+                params,
+            )
         _say(f"  copy {k} made")
 
 
@@ -183,8 +193,8 @@ def _copy_inside(client: Client, db: str, copies: int, shift: timedelta, now: da
     """``copies - 1`` copies of the generated events of the last week (once moved ``shift``
     later, as copy 0), copy ``k`` moved ``k`` steps of :data:`COPY_STEP` later and wrapped
     round inside the week, with ``-k`` added to its event, session and subscriber ids and to
-    its reservations, and its agents and terminals drawn from a set of their own; the contacts
-    counted of the generated events are copied the same way."""
+    its reservations, and its agents and terminals drawn from a set of their own; what the
+    stage derives of the generated events (:data:`DERIVED`) is copied the same way."""
     week = int(timedelta(days=7).total_seconds())
     since = int(now.timestamp()) - week
     attributes = "attributes"
@@ -209,14 +219,11 @@ def _copy_inside(client: Client, db: str, copies: int, shift: timedelta, now: da
         }.get(c, c)
         for c in events.COLUMNS
     )
-    counted = ", ".join(
-        {
-            "contact_id": "concat(contact_id, '-', toString(k))",
-            "subscriber": suffixed.format("subscriber"),
-            "first_at": wrapped.format("first_at"),
-        }.get(c, c)
-        for c in contacts.COLUMNS
-    )
+    derived = [
+        (table.NAME, table.COLUMNS, _moved(table, wrapped, "concat({}, '-', toString(k))",
+         suffixed), generated, MOVED[table][1][0])
+        for table, generated, _ in DERIVED
+    ]  # fmt: skip
     for first in range(1, copies, COPIES_PER_INSERT):
         last = min(copies, first + COPIES_PER_INSERT)
         params = {
@@ -225,7 +232,7 @@ def _copy_inside(client: Client, db: str, copies: int, shift: timedelta, now: da
         }  # fmt: skip
         for table, columns, select, source, time_column in (
             ("events", events.COLUMNS, moved, "generated", "occurred_at"),
-            ("contacts", contacts.COLUMNS, counted, "generated_contacts", "first_at"),
+            *derived,
         ):
             client.execute(
                 f"INSERT INTO {db}.{table} ({', '.join(columns)}) SELECT {select} FROM ("
@@ -235,6 +242,23 @@ def _copy_inside(client: Client, db: str, copies: int, shift: timedelta, now: da
                 settings={"max_memory_usage": 12 << 30},
             )
         _say(f"  copies {first} to {last - 1} of {copies - 1} made")
+
+
+def _moved(table: Any, time: str, new_id: str, subscriber: str) -> str:
+    """The select list that copies a row of a derived ``table``: its id made ``new_id``, its
+    times ``time`` (format strings of the column; a 1970 time stays) and its subscriber
+    ``subscriber``."""
+    id_column, times = MOVED[table]
+    return ", ".join(
+        new_id.format(c)
+        if c == id_column
+        else f"if(toUInt32({c}) = 0, {c}, {time.format(c)})"
+        if c in times
+        else subscriber.format(c)
+        if c == "subscriber"
+        else c
+        for c in table.COLUMNS
+    )
 
 
 def _settle(client: Client, db: str) -> None:
