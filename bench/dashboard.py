@@ -64,7 +64,7 @@ from kernel.settings import Settings
 from schemas import Event
 from sinks import migrations
 from sinks.client import connect
-from sinks.tables import contacts, events, ivr_calls
+from sinks.tables import contacts, events, ivr_calls, sliced
 
 TARGET_QUERY_P95_MS, TARGET_PAGE_S = 100.0, 1.0
 #: A page not drawn by then is reported as not drawn (``inf``).
@@ -134,7 +134,7 @@ def _fill(settings: Settings, client: Client, n: int, seed: int) -> tuple[dateti
     for table, generated, fills in DERIVED:
         _say(f"deriving {table.NAME} from them ...")
         client.execute(f"CREATE TABLE IF NOT EXISTS {db}.{generated} AS {db}.{table.NAME}")
-        for fill in fills:
+        for fill in (part for statement in fills for part in sliced(statement)):
             sql = fill.format(db=db).replace(f"{db}.events", f"{db}.generated")
             client.execute(re.sub(rf"\b{db}\.{table.NAME}\b", f"{db}.{generated}", sql))
     return first, last

@@ -24,6 +24,7 @@ from pathlib import Path
 from kernel.settings import Settings
 from sinks.client import connect, database_name, storage_errors
 from sinks.migrations.cluster import Cluster, merge_trees
+from sinks.tables import sliced
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def layout(settings: Settings) -> Cluster | None:
     return Cluster(
         name=settings.clickhouse_cluster,
         database=db,
-        sharded=merge_trees((s.format(db=db) for s in every), db),
+        sharded=merge_trees((s for t in every for s in rendered(None, db, t)), db),
         replicated=settings.clickhouse_replicated,
         zookeeper_prefix=settings.clickhouse_zookeeper_prefix,
     )
@@ -91,9 +92,12 @@ def layout(settings: Settings) -> Cluster | None:
 
 def rendered(cluster: Cluster | None, db: str, template: str) -> tuple[str, ...]:
     """What runs for the statement ``template`` (``{db}`` for the database): the statement
-    itself on one server, its :meth:`Cluster.rewrite` on a cluster."""
-    statement = template.format(db=db)
-    return (statement,) if cluster is None else cluster.rewrite(statement)
+    itself on one server, its :meth:`Cluster.rewrite` on a cluster; a fill that names
+    ``{slice}`` once per share of the subscribers (:func:`sinks.tables.sliced`)."""
+    statements = [part.format(db=db) for part in sliced(template)]
+    if cluster is None:
+        return tuple(statements)
+    return tuple(s for statement in statements for s in cluster.rewrite(statement))
 
 
 def migrate(settings: Settings) -> list[str]:

@@ -184,6 +184,25 @@ def moment(value: datetime) -> datetime:
     raise ValueError(f"{value.isoformat()} is outside what a DateTime holds (1970 to 2106)")
 
 
+#: The fills of tables derived per subscriber from the stored events (the contacts, the IVR
+#: calls) group every session of a subscriber at once; at a province's volume that is more
+#: than a server lets one query use. They name ``{slice}`` where they read a subscriber's rows
+#: (events, and the table's own rows in their run-once guard), and run once per share of the
+#: subscribers: a subscriber's rows all fall in one share, so the answer is the same.
+FILL_SLICES = 16
+
+
+def sliced(template: str) -> list[str]:
+    """``template`` once per share of the subscribers when it names ``{slice}`` (each guarded
+    on its own share, so a fill interrupted half-way runs the rest again), else as it is."""
+    if "{slice}" not in template:
+        return [template]
+    return [
+        template.replace("{slice}", f"cityHash64(subscriber) % {FILL_SLICES} = {i}")
+        for i in range(FILL_SLICES)
+    ]
+
+
 def letters(hex_digits: str) -> str:
     """The SQL of ``hex_digits`` with each decimal digit d replaced by the letter q + d: an id
     a fill makes from a digest, in letters only as the stage's ids are (no scrubber takes a

@@ -77,7 +77,7 @@ _STORED_ID = f"concat('stored-', {letters('lower(hex(sipHash64(session_id)))')})
 _SESSIONS = f"""
     SELECT session_id, subscriber, argMin(channel, {_MS}) AS first_channel, min({_MS}) AS first
     FROM {{db}}.events
-    WHERE subscriber != ''
+    WHERE subscriber != '' AND {{slice}}
     GROUP BY session_id, subscriber
 """
 
@@ -91,10 +91,10 @@ SELECT concat({_STORED_ID}, '-', channel), 'opened', subscriber,
 FROM (
     SELECT session_id, subscriber, channel, min({_MS}) AS first_pair
     FROM {{db}}.events
-    WHERE subscriber != ''
+    WHERE subscriber != '' AND {{slice}}
     GROUP BY session_id, subscriber, channel
 ) AS pairs ALL INNER JOIN ({_SESSIONS}) AS sessions USING session_id, subscriber
-WHERE (SELECT count() FROM {{db}}.{NAME} WHERE kind = 'opened') = 0
+WHERE (SELECT count() FROM {{db}}.{NAME} WHERE kind = 'opened' AND {{slice}}) = 0
 """
 
 #: The stored sessions another session of the same subscriber began after, within 24 h.
@@ -109,13 +109,13 @@ FROM (
     FROM ({_SESSIONS}) AS sessions ALL LEFT JOIN (
         SELECT subscriber, session_id AS other_session, min({_MS}) AS other
         FROM {{db}}.events
-        WHERE subscriber != ''
+        WHERE subscriber != '' AND {{slice}}
         GROUP BY subscriber, session_id
     ) AS others USING subscriber
     GROUP BY session_id, subscriber, first_channel, first
 )
 WHERE again > 0
-  AND (SELECT count() FROM {{db}}.{NAME} WHERE kind = 'recontacted') = 0
+  AND (SELECT count() FROM {{db}}.{NAME} WHERE kind = 'recontacted' AND {{slice}}) = 0
 """
 
 CONTACTS_PER_MINUTE = View(

@@ -116,7 +116,7 @@ _STORED_CALLS = f"""
            max(event_type = 'ivr.agent_requested') AS pressed_zero,
            anyIf(visitParamExtractString(attributes, 'outcome'), {_ENDED}) AS outcome
     FROM {{db}}.events
-    WHERE channel = 'ivr' AND subscriber != ''
+    WHERE channel = 'ivr' AND subscriber != '' AND {{slice}}
     GROUP BY session_id, subscriber
     HAVING countIf({_STARTED}) > 0
 """
@@ -134,7 +134,7 @@ SELECT concat({_STORED_ID}, '-call'), 'call', subscriber, {_TIMES},
        call_prefecture, call_brand, variant, busy, steps, last_step, pressed_zero, outcome,
        {_ROW_END}
 FROM ({_STORED_CALLS})
-WHERE (SELECT count() FROM {{db}}.{NAME} WHERE kind = 'call') = 0
+WHERE (SELECT count() FROM {{db}}.{NAME} WHERE kind = 'call' AND {{slice}}) = 0
 """
 
 #: The stored self-service calls their caller came back to within 24 h of their end: an
@@ -156,13 +156,14 @@ FROM (
         SELECT subscriber, session_id AS other_session,
                min({_MS}) AS other_first, max({_MS}) AS other_last
         FROM {{db}}.events
-        WHERE subscriber IN (SELECT subscriber FROM ({_STORED_CALLS}) WHERE {_SELF_SERVICE})
+        WHERE {{slice}}
+          AND subscriber IN (SELECT subscriber FROM ({_STORED_CALLS}) WHERE {_SELF_SERVICE})
         GROUP BY toStartOfHour(occurred_at), subscriber, session_id
     ) AS others USING subscriber
     GROUP BY session_id, subscriber, started, ended
 )
 WHERE again > 0
-  AND (SELECT count() FROM {{db}}.{NAME} WHERE kind = 'recontacted') = 0
+  AND (SELECT count() FROM {{db}}.{NAME} WHERE kind = 'recontacted' AND {{slice}}) = 0
 """
 
 _MINUTE = "toStartOfMinute(started_at) AS minute"

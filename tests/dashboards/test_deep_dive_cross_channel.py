@@ -11,6 +11,7 @@ from dashboards.queries import cross_channel
 from kernel.settings import Settings
 from orchestration.rules.guidance import WAYS
 from schemas.envelope import CHANNELS
+from sinks import migrations
 from sinks.client import connect
 from sinks.tables import contacts
 from tests.dashboards.deep_dive_data import (
@@ -236,7 +237,8 @@ def test_the_fill_counts_stored_events_as_the_stage_counts_them(migrated: Settin
     client = connect(migrated)
     try:
         for fill in contacts.CONTACTS_PER_MINUTE.fill_statements:
-            client.execute(fill.format(db=migrated.clickhouse_database))
+            for statement in migrations.rendered(None, migrated.clickhouse_database, fill):
+                client.execute(statement)
         filled = client.execute(sums)
         for table in ("contacts", "contacts_per_minute"):
             client.execute(f"TRUNCATE TABLE {table}")

@@ -19,6 +19,7 @@ import pytest
 from dashboards import db
 from dashboards.queries import ivr
 from kernel.settings import Settings
+from sinks import migrations
 from sinks.client import connect
 from sinks.tables import ivr_calls
 from tests.dashboards.deep_dive_data import (
@@ -282,7 +283,8 @@ def test_the_fill_summarises_stored_events_as_the_stage_does(migrated: Settings)
     client = connect(migrated)
     try:
         for fill in ivr_calls.IVR_CONTAINMENT_PER_MINUTE.fill_statements:
-            client.execute(fill.format(db=migrated.clickhouse_database))
+            for statement in migrations.rendered(None, migrated.clickhouse_database, fill):
+                client.execute(statement)
         filled = {view: _sums(client, view) for view in views}
         for table in ("ivr_calls", *views):
             client.execute(f"TRUNCATE TABLE {table}")

@@ -35,7 +35,8 @@ def test_the_buckets_tile_the_lookback_and_the_range(first: int, length: int) ->
     for seconds, since, until in spans:
         assert since == covered  # no gap, no overlap
         assert since < until
-        assert since % seconds == 0 and until % seconds == 0  # whole buckets
+        assert since % seconds == 0  # whole buckets
+        assert until % seconds == 0
         assert not since < cut < until  # the range's start is a bucket edge
         covered = until
     assert covered == high

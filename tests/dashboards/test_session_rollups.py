@@ -237,7 +237,8 @@ def filled(migrated: Settings) -> Iterator[Client]:
     insert(migrated, [*traffic, *edge_calls(), *edge_dialogues()])
     client = connect(migrated)
     for fill in ivr_calls.IVR_CONTAINMENT_PER_MINUTE.fill_statements:
-        client.execute(fill.format(db=migrated.clickhouse_database))
+        for statement in migrations.rendered(None, migrated.clickhouse_database, fill):
+            client.execute(statement)
     yield client
     client.disconnect()
 

@@ -30,6 +30,11 @@ def _templates() -> list[str]:
     return [migrations.CREATE_DATABASE, migrations.CREATE_LOG, *ops]
 
 
+def _rendered() -> list[str]:
+    """Every statement ``migrate`` runs on one server, for the database ``DB``."""
+    return [s for t in _templates() for s in migrations.rendered(None, DB, t)]
+
+
 def _cluster(**values: Any) -> Cluster:
     layout = migrations.layout(_settings(clickhouse_cluster="prod", **values))
     assert layout is not None
@@ -70,7 +75,9 @@ def test_without_a_cluster_migrate_runs_the_statements_exactly_as_written(
         f"SELECT name FROM {DB}.schema_migrations",
     ]
     for name in migrations.available():
-        expected += [s.format(db=DB) for s in migrations.operations(name)] + [_log(name)]
+        expected += [
+            s for t in migrations.operations(name) for s in migrations.rendered(None, DB, t)
+        ] + [_log(name)]
     assert migrations.layout(_settings()) is None
     assert _migrate(monkeypatch, _settings()) == expected
 
@@ -93,8 +100,7 @@ def test_on_a_cluster_migrate_runs_every_ddl_on_it_and_keeps_one_log(
 def test_every_merge_tree_table_becomes_a_replicated_local_table_behind_a_distributed_one() -> None:
     cluster = _cluster()
     sharded = 0
-    for template in _templates():
-        statement = template.format(db=DB)
+    for statement in _rendered():
         table = parse_table(statement, DB)
         if table is None or not table.engine.endswith("MergeTree"):
             continue
@@ -121,17 +127,16 @@ def test_every_merge_tree_table_becomes_a_replicated_local_table_behind_a_distri
 
 def test_every_statement_of_every_migration_renders_on_the_cluster() -> None:
     cluster = _cluster()
-    for template in _templates():
-        statement = template.format(db=DB)
+    for statement in _rendered():
         rendered = cluster.rewrite(statement)
         if statement.lstrip().startswith("INSERT"):
             # A fill runs once, through the Distributed tables, which send each row to its shard.
             assert rendered == (statement,)
             continue
-        assert rendered, template
-        assert all(" ON CLUSTER prod" in s for s in rendered), template
-        # Nothing the cluster runs is left with the template's placeholder.
-        assert not any("{db}" in s for s in rendered)
+        assert rendered, statement
+        assert all(" ON CLUSTER prod" in s for s in rendered), statement
+        # Nothing the cluster runs is left with a template's placeholder.
+        assert not any("{db}" in s or "{slice}" in s for s in rendered)
 
 
 def test_materialized_views_read_and_write_shard_local_tables() -> None:
@@ -160,7 +165,9 @@ def test_plain_views_read_the_distributed_tables() -> None:
 def test_sharding_keeps_a_subscriber_on_one_shard_and_other_rows_by_their_sort_key() -> None:
     keys = {
         t.name: t.sharding_key
-        for t in (parse_table(s.format(db=DB), DB) for s in _templates())
+        for t in (
+            parse_table(s, DB) for t in _templates() for s in migrations.rendered(None, DB, t)
+        )
         if t is not None
     }
     assert keys["events"] == "cityHash64(subscriber)"

@@ -53,7 +53,8 @@ def current(tmp_path_factory: pytest.TempPathFactory) -> CurrentEngine:
     engine = CurrentEngine(tmp_path_factory.mktemp("chdb"))
     for name in migrations.available():
         for statement in migrations.operations(name):
-            engine.execute(statement.format(db=engine.database))
+            for part in migrations.rendered(None, engine.database, statement):
+                engine.execute(part)
     return engine
 
 
@@ -270,7 +271,8 @@ def test_a_key_rotation_re_keys_the_current_engine_too(current: CurrentEngine) -
     current.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
     for name in migrations.available():
         for statement in migrations.operations(name):
-            current.execute(statement.format(db=db))
+            for part in migrations.rendered(None, db, statement):
+                current.execute(part)
     old = Pseudonymizer(b"the old key")
     new = Pseudonymizer(b"the new key", key_id=2, retired={1: b"the old key"})
     a, b, c = "13800000001", "13800000002", "13800000003"

@@ -26,7 +26,7 @@ from schemas.registry import CONTRACTS
 from sinks import migrations
 from sinks.client import connect
 from sinks.routes import TABLES, VIEWS, decoders, fed, routes
-from sinks.tables import Table, View
+from sinks.tables import FILL_SLICES, Table, View
 from tests.fixtures.services import local_settings
 from tests.records import comparable, readable_numbers, records
 
@@ -137,3 +137,14 @@ def test_records_of_every_topic_round_trip_through_their_tables(
         round_trip()
     finally:
         client.disconnect()
+
+
+def test_a_sliced_fill_runs_once_per_share_of_the_subscribers() -> None:
+    fill = "INSERT INTO {db}.t SELECT * FROM {db}.events WHERE {slice}"
+    parts = migrations.rendered(None, "ch", fill)
+    assert len(parts) == FILL_SLICES
+    share = f"cityHash64(subscriber) % {FILL_SLICES} = 3"
+    assert parts[3] == f"INSERT INTO ch.t SELECT * FROM ch.events WHERE {share}"
+    assert migrations.rendered(None, "ch", "SELECT 1 FROM {db}.t") == ("SELECT 1 FROM ch.t",)
+    sliced_fills = [s for view in VIEWS.values() for s in view.fill_statements if "{slice}" in s]
+    assert len(sliced_fills) == 4  # the contacts' and the IVR calls' fills
