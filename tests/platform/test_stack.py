@@ -56,6 +56,7 @@ def test_plan_runs_migrations_and_topics_between_clickhouse_and_the_worker(
         "topics",
         "worker",
         "nudger",
+        "waits",
         "campaigns",
         "dispatcher",
         "sink",

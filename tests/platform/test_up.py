@@ -63,7 +63,7 @@ def test_up_detached_serves_data_and_down_leaves_no_process(tmp_path: Path) -> N
         status = json.loads(_cli(settings, "status", "--json").stdout)
         services = {s["name"]: s for s in status["services"]}
         assert set(services) == {
-            "broker", "clickhouse", "worker", "nudger", "dispatcher", "campaigns", "sink",
+            "broker", "clickhouse", "worker", "nudger", "waits", "dispatcher", "campaigns", "sink",
             "collector", "dashboard", "alerts", "simulator", "handsets",
         }  # fmt: skip
         assert all(s["state"] == "running" for s in services.values()), services
