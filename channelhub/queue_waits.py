@@ -9,8 +9,8 @@ shipped rules. Nothing is sent and no service is needed. It prints, as the queue
 campaigns pages define them (:mod:`dashboards.queries.wait_predictions`):
 
 - predicted against actual wait for the answered callers (absolute error p50 and p90, bias),
-  beside the steady-state Erlang C figure for the same load, and the abandoned (censored)
-  callers;
+  for all of them and for those who joined behind others, beside the steady-state Erlang C
+  figure for the same load, and the abandoned (censored) callers;
 - the in-queue rule's calls by arm, and its effect on abandonment and on agent load (the
   share of calls an agent answered), treated - holdout with a 95% interval.
 
@@ -126,6 +126,9 @@ def measure(events: int, seed: int, start_ms: int, rule: str = RULE) -> dict[str
         "seed": seed,
         "predictions": len(predicted),
         "erlang_a": _errors([(a.predicted_wait_s, w) for a, w in answered]),
+        "erlang_a_behind_others": _errors(
+            [(a.predicted_wait_s, w) for a, w in answered if a.position > 0]
+        ),
         "erlang_c": _errors(
             [(a.erlang_c_wait_s, w) for a, w in answered if a.erlang_c_wait_s is not None]
         ),
@@ -142,7 +145,12 @@ def measure(events: int, seed: int, start_ms: int, rule: str = RULE) -> dict[str
     }
 
 
-@app.command(help=__doc__)
+@app.command(
+    help="Run simulated traffic through the wait predictor and the nudge core with the "
+    "shipped rules, in one process, and print as JSON the predicted against actual waits "
+    "(answered callers; abandoned ones are censored) and the in-queue rule's effect on "
+    "abandonment and agent load against its holdout."
+)
 def main(
     events: Annotated[int, typer.Option(min=1, help="Simulated events to run.")] = 300_000,
     seed: Annotated[int, typer.Option(help="The simulator's seed.")] = 1,
