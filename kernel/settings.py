@@ -166,6 +166,11 @@ class Settings(BaseSettings):
     worker_web_port: int = 16066
     nudger_web_port: int = 16067
     campaigns_web_port: int = 16069
+    #: The wait predictor (``--stage waits``): its web port, and the span of event time its
+    #: estimates of each agent queue (arrivals, agents, handle time, patience) average over,
+    #: with exponentially decaying weights.
+    waits_web_port: int = 16070
+    queue_wait_window_seconds: float = Field(900.0, ge=60, le=86_400)
     worker_batch_size: int = Field(2000, ge=1)
     worker_batch_seconds: float = Field(0.2, gt=0)
     #: The SMS gateway's rate in nudges per second of event time, shared out evenly over the

@@ -63,6 +63,20 @@ class Abandoned(Attributes):
     wait_s: Seconds
 
 
+class WaitPredicted(Attributes):
+    """The wait a caller who just joined the queue can expect (:mod:`orchestration.queue_wait`),
+    estimated from the queue's recent events; sent by the platform's wait predictor."""
+
+    queue: Name
+    position: Annotated[int, msgspec.Meta(ge=0, le=100_000)]  # callers ahead on joining
+    predicted_wait_s: Seconds  # expected wait if the caller stays (Erlang A, queue state)
+    erlang_c_wait_s: Seconds | None  # steady-state Erlang C mean; None when overloaded
+    agents: Annotated[int, msgspec.Meta(ge=1, le=100_000)]  # estimated on shift
+    arrivals_per_min: Annotated[float, msgspec.Meta(ge=0, le=1_000_000)]
+    service_s: Seconds  # handle time plus after-call work
+    patience_s: Seconds | None  # mean patience measured; None before any abandonment
+
+
 class CallEnded(Attributes):
     duration_s: Seconds
     outcome: Literal["self_service", "agent", "abandoned", "hangup"]
@@ -94,6 +108,10 @@ class IvrAgentAnswered(Envelope, tag="ivr.agent_answered"):
 
 class IvrAbandoned(Envelope, tag="ivr.abandoned"):
     attributes: Abandoned
+
+
+class IvrWaitPredicted(Envelope, tag="ivr.wait_predicted"):
+    attributes: WaitPredicted
 
 
 class IvrCallEnded(Envelope, tag="ivr.call_ended"):
@@ -271,7 +289,7 @@ class AgentRequestHandled(Envelope, tag="agent.request_handled"):
 
 EVENT_CLASSES: tuple[type[Envelope], ...] = (
     IvrCallStarted, IvrMenuSelected, IvrSelfServiceCompleted, IvrAgentRequested,
-    IvrQueueEntered, IvrAgentAnswered, IvrAbandoned, IvrCallEnded,
+    IvrQueueEntered, IvrAgentAnswered, IvrAbandoned, IvrCallEnded, IvrWaitPredicted,
     SmsMessageReceived, SmsConfirmationRequested, SmsConfirmationReplied,
     SmsServiceCompletedEvent, SmsReplySent,
     WebLogin, WebFunctionUsed, WebOrderSubmitted, WebNumberReserved, WebNumberActivated,
@@ -282,7 +300,7 @@ EVENT_CLASSES: tuple[type[Envelope], ...] = (
 
 Event = (
     IvrCallStarted | IvrMenuSelected | IvrSelfServiceCompleted | IvrAgentRequested
-    | IvrQueueEntered | IvrAgentAnswered | IvrAbandoned | IvrCallEnded
+    | IvrQueueEntered | IvrAgentAnswered | IvrAbandoned | IvrCallEnded | IvrWaitPredicted
     | SmsMessageReceived | SmsConfirmationRequested | SmsConfirmationReplied
     | SmsServiceCompletedEvent | SmsReplySent
     | WebLogin | WebFunctionUsed | WebOrderSubmitted | WebNumberReserved | WebNumberActivated

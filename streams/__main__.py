@@ -1,4 +1,4 @@
-"""``python -m streams [--stage validate|nudges|dispatch|campaigns]``: run a stream worker.
+"""``python -m streams [--stage validate|nudges|waits|dispatch|campaigns]``: run a stream worker.
 
 Without ``--stage`` one process runs validation and nudges (tests, small set-ups); the
 dispatcher runs only when asked for, because it sends real SMS through the configured
@@ -21,6 +21,7 @@ from streams.campaigns import CampaignFanOut
 from streams.dispatcher import DispatchStage, add_callback_page
 from streams.nudges import NudgeStage
 from streams.validator import RawValidator
+from streams.wait_predictor import WaitPredictor
 
 _FAUST_LEVELS = {"DEBUG": "debug", "INFO": "info", "WARNING": "warn", "ERROR": "error"}
 
@@ -30,15 +31,16 @@ class Stage(StrEnum):
     NUDGES = "nudges"
     DISPATCH = "dispatch"
     CAMPAIGNS = "campaigns"
+    WAITS = "waits"
 
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 
 @app.command(
-    help="Run a stream worker: one stage (validate, nudges, dispatch or campaigns) or, "
-    "without --stage, validation and nudges in one process. Settings come from CHANNELHUB_* "
-    "environment variables."
+    help="Run a stream worker: one stage (validate, nudges, waits, dispatch or campaigns) "
+    "or, without --stage, validation and nudges in one process. Settings come from "
+    "CHANNELHUB_* environment variables."
 )
 def main(
     stage: Annotated[
@@ -61,6 +63,9 @@ def main(
         )  # fmt: skip
         add_callback_page(faust_app, dispatcher)
         services: list[Service] = [dispatcher]
+    elif stage == "waits":
+        services = [WaitPredictor(settings)]
+        faust_app = create_app(settings, name=stage, web_port=settings.waits_web_port)
     elif stage == "campaigns":
         services = [CampaignFanOut(settings)]
         faust_app = create_app(settings, name=stage, web_port=settings.campaigns_web_port)

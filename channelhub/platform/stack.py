@@ -150,6 +150,8 @@ def endpoints(settings: Settings) -> dict[str, str]:
         "worker": f"http://{WORKER_HOST}:{settings.worker_web_port}/ (faust web)",
         "nudger": f"http://{WORKER_HOST}:{settings.nudger_web_port}/ (faust web)",
         "campaigns": f"http://{WORKER_HOST}:{settings.campaigns_web_port}/ (faust web)",
+        "waits": f"http://{WORKER_HOST}:{settings.waits_web_port}/ (faust web), "
+        f"{settings.topic_events} → ivr.wait_predicted",
         "dispatcher": f"http://{WORKER_HOST}:{settings.dispatcher_web_port}/ (faust web), SMS → "
         + (str(outbox_path(settings)) if settings.sms_gateway == "file" else settings.sms_gateway),
         "sink": f"→ ClickHouse database {settings.clickhouse_database}",
@@ -186,6 +188,8 @@ def plan(settings: Settings, *, simulator: bool) -> list[Step]:
         # One worker process per stream stage: the nudge stage's CPU never slows validation.
         _stage(settings, "worker", "validate", settings.worker_web_port, where),
         _stage(settings, "nudger", "nudges", settings.nudger_web_port, where),
+        # Exactly one wait predictor: a queue's state is made of every partition's events.
+        _stage(settings, "waits", "waits", settings.waits_web_port, where),
         # Campaign fan-out: triggered campaigns → audience chunks for the nudge stage.
         _stage(settings, "campaigns", "campaigns", settings.campaigns_web_port, where),
         # Its own process too: a slow or unreachable gateway never holds up the nudge stage.

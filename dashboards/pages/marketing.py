@@ -1,10 +1,12 @@
 """Campaigns and nudges: the funnel of every rule and campaign, its uplift, and the campaigns.
 
 Everyone with the page (analysts, ops, marketing) reads the funnel
-(:mod:`dashboards.queries.marketing`), the measured uplift (:mod:`channelhub.marketing.uplift`) and
-the campaign list. Creating and triggering a campaign is marketing's alone and on its own page
+(:mod:`dashboards.queries.marketing`), the measured uplift (:mod:`channelhub.marketing.uplift`),
+for an in-queue rule its effect on abandonment and agent load against its holdout
+(:mod:`dashboards.queries.wait_predictions`), and the campaign list. Creating and
+triggering a campaign is marketing's alone and on its own page
 (:mod:`dashboards.pages.marketing_new_campaign`), linked from here for marketing. Ids are
-prefixed ``marketing-``; tests read ``marketing-funnel-<stage>``.
+prefixed ``marketing-``; tests read ``marketing-funnel-<stage>`` and ``marketing-effect``.
 """
 
 from datetime import datetime, timedelta
@@ -21,6 +23,8 @@ from channelhub.marketing.uplift import Uplift, uplift
 from dashboards import auth, charts, db, deep_dive
 from dashboards import refresh as page_refresh
 from dashboards.queries import marketing as queries
+from dashboards.queries import wait_predictions
+from dashboards.queries.wait_predictions import Difference, Effect
 from dashboards.roles import Role, callback
 
 ALLOWED: tuple[Role, ...] = ("analyst", "ops", "marketing")
@@ -109,6 +113,7 @@ def _funnel_card(source: str | None) -> list[Any]:
         dcc.Graph(id="marketing-funnel-chart", config=deep_dive.GRAPH_CONFIG),
         html.Div(id="marketing-suppressed"),
         html.Div(id="marketing-uplift", className="uplift"),
+        html.Div(id="marketing-effect", className="uplift"),
     ]
 
 
@@ -185,6 +190,7 @@ def _campaign_table(campaigns: list[store.CampaignSummary]) -> Any:
         "chart": Output("marketing-funnel-chart", "figure"),
         "suppressed": Output("marketing-suppressed", "children"),
         "uplift": Output("marketing-uplift", "children"),
+        "effect": Output("marketing-effect", "children"),
         "status": Output("marketing-status", "children"),
     },
     inputs={
@@ -211,15 +217,19 @@ def refresh_funnel(source: str | None, span: str, _tick: int | None) -> dict[str
 
 def _funnel(
     client: Client, source: str, start: datetime, end: datetime
-) -> tuple[queries.Funnel, Uplift | None]:
-    """``source``'s funnel from ``start`` to ``end``, and its uplift over all time."""
+) -> tuple[queries.Funnel, Uplift | None, Effect | None]:
+    """``source``'s funnel from ``start`` to ``end``, its uplift over all time, and, for an
+    in-queue rule, its effect on the calls of the same range."""
     database = db.request_settings().clickhouse_database
     measured = {u.rule_id: u for u in uplift(client, database)}
-    return queries.funnel(client, source, start, end), measured.get(source)
+    effect = None
+    if source in wait_predictions.in_queue_rules(client):
+        effect = wait_predictions.effect(client, source, start, end)
+    return queries.funnel(client, source, start, end), measured.get(source), effect
 
 
 def _funnel_view(
-    source: str, span: str, f: queries.Funnel, measured: Uplift | None
+    source: str, span: str, f: queries.Funnel, measured: Uplift | None, effect: Effect | None
 ) -> dict[str, Any]:
     if not f.requested:
         return _funnel_blank(f"{source} asked for no nudge in the last {span}.")
@@ -235,6 +245,7 @@ def _funnel_view(
         "chart": _funnel_chart(values, source),
         "suppressed": _suppressed(f.suppressed, f.held),
         "uplift": _uplift_text(measured),
+        "effect": _effect_text(effect, span),
         "status": "",
     }
 
@@ -245,6 +256,7 @@ def _funnel_blank(why: str) -> dict[str, Any]:
         "chart": charts.empty(why, height=300),
         "suppressed": "",
         "uplift": "",
+        "effect": "",
         "status": why,
     }
 
@@ -282,4 +294,24 @@ def _uplift_text(u: Uplift | None) -> str:
     return (
         f"Uplift over all time: {u.uplift:+.1%} (95% CI {u.ci_low:+.1%} to "
         f"{u.ci_high:+.1%}); {groups}."
+    )
+
+
+def _effect_text(e: Effect | None, span: str) -> str:
+    """An in-queue rule's effect on the calls it met: treated against holdout."""
+    if e is None:
+        return ""
+    calls = f"{e.treated_calls:,} calls sent to, {e.holdout_calls:,} held out (last {span})"
+    if e.abandonment.difference is None or e.agent_answered.difference is None:
+        return f"Effect on the calls: {calls}; no comparison until both groups have calls."
+    return (
+        f"Effect on the calls: abandoned {_rate_change(e.abandonment)}, answered by an agent "
+        f"{_rate_change(e.agent_answered)}; {calls}."
+    )
+
+
+def _rate_change(d: Difference) -> str:
+    return (
+        f"{d.treated:.1%} against {d.holdout:.1%} ({d.difference:+.1%}, 95% CI "
+        f"{d.ci_low:+.1%} to {d.ci_high:+.1%})"
     )

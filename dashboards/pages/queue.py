@@ -1,9 +1,10 @@
 """Queue monitor (ops): the IVR agent queue now, by prefecture and over the last hours.
 
 KPI cards (calls waiting now, service level, average speed of answer, abandonment, wait
-percentiles, occupancy) over a recent window, a per-prefecture table, five-minute charts, and
-the alert rules in force with their readings. Every number comes from
-:mod:`dashboards.queries.queue`; the definitions are documented there.
+percentiles, occupancy) over a recent window, a per-prefecture table, five-minute charts, the
+wait predictor's error against the actual waits, and the alert rules in force with their
+readings. Every number comes from :mod:`dashboards.queries.queue` and
+:mod:`dashboards.queries.wait_predictions`; the definitions are documented there.
 
 Alerts here are for display: the page evaluates the rules in force against the readings it
 just took, and records nothing; the one evaluator that records alerts and calls the webhook is
@@ -40,6 +41,7 @@ from dashboards.deep_dive import NOTHING
 from dashboards.filters import SHANGHAI
 from dashboards.labels import PREFECTURE_LABELS
 from dashboards.queries import queue as queries
+from dashboards.queries import wait_predictions
 from dashboards.queries.queue import Series, Snapshot
 from dashboards.roles import Role, callback
 
@@ -111,6 +113,21 @@ def layout(**_query: str) -> html.Div:
                             dcc.Graph(id="queue-chart-calls", config=deep_dive.GRAPH_CONFIG),
                         ],
                     ),
+                ],
+            ),
+            html.Section(
+                className="card",
+                id="queue-predictions-card",
+                children=[
+                    html.H2("Predicted against actual waits"),
+                    html.P(
+                        "Each caller's wait as the wait predictor expected it on joining the "
+                        "queue (Erlang A on the callers ahead and the agents), against the wait "
+                        "of the callers answered in the window. Abandoned callers' waits are "
+                        "censored (they would have waited longer): counted, not in the errors.",
+                        className="card-note",
+                    ),
+                    html.Div(id="queue-predictions"),
                 ],
             ),
             _rules_card(),
@@ -191,6 +208,7 @@ def _rules_card() -> html.Section:
         "kpis": {key: Output(f"queue-kpi-{key}", "children") for key in KPIS},
         "details": {key: Output(f"queue-detail-{key}", "children") for key in KPIS},
         "table": Output("queue-table", "children"),
+        "predictions": Output("queue-predictions", "children"),
         "rates": Output("queue-chart-rates", "figure"),
         "calls": Output("queue-chart-calls", "figure"),
         "status": Output("queue-status", "children"),
@@ -236,6 +254,7 @@ class Reading(NamedTuple):
     readings: dict[str, float | None]
     recorded: dict[str, OpenAlert]
     newest: datetime | None
+    accuracy: wait_predictions.Accuracy
 
 
 def _checked(window: Any, history: Any) -> Checked:
@@ -255,11 +274,12 @@ def _fetch(client: Client, checked: Checked, now: datetime) -> Reading:
         readings=measure.readings(client, in_force.config.rules, now, judged),
         recorded=recorded_open(client, database),
         newest=queries.newest_call(client, now),
+        accuracy=wait_predictions.accuracy(client, now - timedelta(minutes=checked.minutes), now),
     )
 
 
 def _view(_checked: Checked, reading: Reading, now: datetime) -> dict[str, Any]:
-    in_force, snap, series, readings, recorded, newest = reading
+    in_force, snap, series, readings, recorded, newest, accuracy = reading
     config = in_force.config
     overall = snap.overall
     p50, p90, p99 = overall.wait_percentiles or (None, None, None)
@@ -299,6 +319,7 @@ def _view(_checked: Checked, reading: Reading, now: datetime) -> dict[str, Any]:
         "kpis": kpis,
         "details": details,
         "table": _table(snap),
+        "predictions": _predictions(accuracy, minutes),
         "rates": _rates_chart(series, target.target),
         "calls": _calls_chart(series),
         "status": status,
@@ -408,6 +429,24 @@ def _table(snap: Snapshot) -> Any:
     )  # fmt: skip
 
 
+def _predictions(a: wait_predictions.Accuracy, minutes: int) -> html.P:
+    if not a.answered and not a.abandoned:
+        return html.P(
+            f"No predicted caller left the queue in the last {minutes} minutes (is the waits "
+            "stage running?).",
+            className="status empty",
+        )
+    bias = NOTHING if a.bias_s is None else f"{a.bias_s:+,.1f} s"
+    return html.P(
+        f"{a.answered:,} answered in the last {minutes} min: absolute error "
+        f"p50 {_seconds(a.abs_error_p50_s)}, p90 {_seconds(a.abs_error_p90_s)}, bias {bias} "
+        f"(predicted - actual). {a.abandoned:,} abandoned, censored; for "
+        f"{a.abandoned_consistent:,} of them the prediction was at least the wait they gave "
+        "up after.",
+        id="queue-predictions-text",
+    )
+
+
 def _rates_chart(series: Series, target: float) -> go.Figure:
     x = [_local(b) for b in series.buckets]
     figure = go.Figure()
@@ -462,6 +501,7 @@ def _blank(message: str, now: datetime, status_class: str) -> dict[str, Any]:
         "kpis": dict.fromkeys(KPIS, NOTHING),
         "details": dict.fromkeys(KPIS, ""),
         "table": None,
+        "predictions": None,
         "rates": nothing,
         "calls": nothing,
         "status": message,

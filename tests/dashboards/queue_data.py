@@ -28,6 +28,7 @@ class RawEvent:
     prefecture: str
     occurred_at: datetime
     attributes: dict[str, Any] = field(default_factory=dict)
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,11 @@ def raw_events(calls: Iterable[Call]) -> list[RawEvent]:
 
 def insert_calls(settings: Settings, calls: Iterable[Call]) -> list[RawEvent]:
     """Insert the calls' events; return them."""
-    raw = raw_events(calls)
+    return insert_raw(settings, raw_events(calls))
+
+
+def insert_raw(settings: Settings, raw: list[RawEvent]) -> list[RawEvent]:
+    """Insert IVR events as they are; return them."""
     client = connect(settings)
     try:
         client.execute(
@@ -107,7 +112,7 @@ def insert_calls(settings: Settings, calls: Iterable[Call]) -> list[RawEvent]:
 def _row(e: RawEvent) -> tuple[object, ...]:
     occurred = e.occurred_at.astimezone(UTC)
     return (
-        str(uuid.uuid4()), e.event_type, "ivr", occurred.replace(microsecond=0),
+        e.event_id, e.event_type, "ivr", occurred.replace(microsecond=0),
         occurred.microsecond // 1000, uuid.uuid4().hex, e.session_id, e.prefecture, "gotone",
         msgspec.json.encode(e.attributes).decode(), 1, 0, 0,
         datetime.now(UTC).replace(microsecond=0),

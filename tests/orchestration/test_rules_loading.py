@@ -34,7 +34,7 @@ kind = "uses_self_service"
 def test_every_shipped_rule_loads_and_is_on() -> None:
     rules, errors = load_rules(SHIPPED_RULES_DIR)
     assert errors == []
-    assert len(rules) == len(list(SHIPPED_RULES_DIR.glob("*.toml"))) == 6
+    assert len(rules) == len(list(SHIPPED_RULES_DIR.glob("*.toml"))) == 7
     assert all(r.enabled and isinstance(r.guardrails, GuardrailSettings) for r in rules)
 
 

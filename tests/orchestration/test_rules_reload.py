@@ -28,7 +28,7 @@ def _touch(path: Path, text: str) -> None:
 
 def test_nothing_changed_means_no_reload(rules_dir: Path) -> None:
     directory = RuleDirectory(rules_dir)
-    assert len(directory.rules) == 6
+    assert len(directory.rules) == 7
     assert directory.poll() is False
 
 
@@ -48,7 +48,7 @@ def test_an_edit_applies_and_a_broken_edit_keeps_the_previous_version(
         assert directory.poll() is True
     kept = next(r for r in directory.rules if r.id == "ivr.long_agent_wait")
     assert kept is rule  # the last good version still runs
-    assert len(directory.rules) == 6
+    assert len(directory.rules) == 7
     [error] = directory.errors
     assert (error.file, error.rule) == (str(path), "ivr.long_agent_wait")
     assert error.field == "rule.delay_s"
@@ -71,5 +71,5 @@ def test_a_new_broken_file_is_ignored_and_reported(rules_dir: Path) -> None:
     directory = RuleDirectory(rules_dir)
     _touch(rules_dir / "broken.toml", "version = 1\n[rule\n")
     assert directory.poll() is True
-    assert len(directory.rules) == 6
+    assert len(directory.rules) == 7
     assert [e.field for e in directory.errors] == ["<file>"]

@@ -31,6 +31,7 @@ HOLDS: dict[str, tuple[set[str], tuple[SecretName, ...]]] = {
     "init": ({"CLICKHOUSE_PASSWORD"}, ()),
     "worker": (set(), ()),
     "nudger": ({"PSEUDONYM_KEY"}, ("pseudonym_key",)),
+    "waits": (set(), ()),
     "campaigns": ({"CLICKHOUSE_PASSWORD"}, ()),
     "dispatcher": ({"SMS_WEBHOOK_TOKEN", "SMS_CALLBACK_TOKEN", "SMS_SMPP_PASSWORD"}, ()),
     "sink": ({"CLICKHOUSE_PASSWORD", "PSEUDONYM_KEY"}, ("pseudonym_key",)),

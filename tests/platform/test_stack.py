@@ -60,6 +60,7 @@ def test_plan_runs_migrations_and_topics_between_clickhouse_and_the_worker(
         "catalogue",
         "worker",
         "nudger",
+        "waits",
         "campaigns",
         "dispatcher",
         "sink",

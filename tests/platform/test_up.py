@@ -31,6 +31,7 @@ def _own_ports(tmp_path: Path) -> Settings:
         nudger_web_port=free_port(),
         dispatcher_web_port=free_port(),
         campaigns_web_port=free_port(),
+        waits_web_port=free_port(),
         collector_port=free_port(),
         dashboard_port=free_port(),
     )
@@ -63,7 +64,7 @@ def test_up_detached_serves_data_and_down_leaves_no_process(tmp_path: Path) -> N
         status = json.loads(_cli(settings, "status", "--json").stdout)
         services = {s["name"]: s for s in status["services"]}
         assert set(services) == {
-            "broker", "clickhouse", "worker", "nudger", "dispatcher", "campaigns", "sink",
+            "broker", "clickhouse", "worker", "nudger", "waits", "dispatcher", "campaigns", "sink",
             "collector", "dashboard", "alerts", "simulator", "handsets",
         }  # fmt: skip
         assert all(s["state"] == "running" for s in services.values()), services
@@ -123,7 +124,7 @@ def test_ctrl_c_stops_a_foreground_stack_within_10_seconds(tmp_path: Path) -> No
             pytest.fail(f"up exited with {up.wait()} before it was ready")
         status = json.loads(_cli(settings, "status", "--json").stdout)
         pids = [s["pid"] for s in status["services"] if s["pid"]]
-        assert len(pids) == 10  # every service but the simulator and its handsets
+        assert len(pids) == 11  # every service but the simulator and its handsets
         began = time.monotonic()
         up.send_signal(signal.SIGINT)
         assert up.wait(timeout=15) == 0

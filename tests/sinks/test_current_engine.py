@@ -24,15 +24,17 @@ from hypothesis import strategies as st
 from channelhub.marketing import audience as marketing_audience
 from channelhub.marketing import store, uplift
 from dashboards.alerts import changes, service
-from dashboards.queries import catalogue, cross_channel, marketing, queue
+from dashboards.queries import catalogue, cross_channel, marketing, queue, wait_predictions
 from dashboards.queries.panels import panels
 from kernel.pseudonym import Pseudonymizer
 from kernel.settings import Settings
 from orchestration.campaigns.audience import members_query
 from orchestration.catalogue import Retired
+from orchestration.queue_wait import QueueWaits, prediction_event
 from schemas import Event as Canonical
 from schemas.campaign_spec import AgentContacts, Audience, ChannelUse
 from schemas.catalogue import IvrItem, SmsHallCode, WebFunction
+from schemas.events import IvrQueueEntered
 from schemas.nudges import OptOutRecorded
 from sinks import migrations, rekey
 from sinks.client import connect
@@ -75,7 +77,7 @@ def _rows(settings: Settings, now: datetime) -> Iterator[tuple[str, list[tuple[A
     their times moved into the last week and their rule and nudge ids shared, so that the
     panels' joins find each other."""
     ring = Pseudonymizer.from_settings(settings)
-    traffic = simulated(20_000, seed=21, start=ending_now(20_000, seed=21))
+    traffic = _with_predictions(simulated(20_000, seed=21, start=ending_now(20_000, seed=21)))
     events = TABLES["events"]
     yield (
         "events",
@@ -125,6 +127,20 @@ def _rows(settings: Settings, now: datetime) -> Iterator[tuple[str, list[tuple[A
     seen: set[tuple[str, str]] = set()
     draw()
     yield from drawn_rows
+
+
+def _with_predictions(traffic: list[Any]) -> list[Any]:
+    """The traffic with each queue join followed by its wait prediction, as the waits stage
+    adds them."""
+    waits, out = QueueWaits(), []
+    for raw in traffic:
+        out.append(raw)
+        event = msgspec.json.decode(msgspec.json.encode(raw), type=Canonical)
+        prediction = waits.observe(event)
+        if prediction is not None and isinstance(event, IvrQueueEntered):
+            out.append(msgspec.to_builtins(prediction_event(event, prediction)))
+    assert len(out) > len(traffic)
+    return out
 
 
 def _shared(columns: tuple[str, ...], row: tuple[Any, ...], i: int, now: datetime) -> tuple:
@@ -215,6 +231,11 @@ def _other_queries(now: datetime) -> dict[str, Callable[[Any, str], Any]]:
         "queue.occupancy": lambda c, _: queue.occupancy(c, hour, now),
         "queue.stats": lambda c, _: queue.stats(c, hour, now, queue.Rules()),
         "queue.newest_call": lambda c, _: queue.newest_call(c, now),
+        "wait_predictions.accuracy": lambda c, _: wait_predictions.accuracy(c, hour, now),
+        "wait_predictions.effect": lambda c, _: wait_predictions.effect(
+            c, RULES[0], now - timedelta(days=7), now
+        ),
+        "wait_predictions.in_queue_rules": lambda c, _: wait_predictions.in_queue_rules(c),
         "alerts.latest_rule_changes": lambda c, db: changes.latest(c, db),
         "alerts.recorded_open": lambda c, db: service.recorded_open(c, db),
     }
