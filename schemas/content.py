@@ -33,7 +33,7 @@ SCHEMA_VERSION: Literal[1] = 1
 ItemId = Annotated[
     str,
     msgspec.Meta(
-        pattern=r"^(rule|campaign):[a-z0-9][a-z0-9_.-]{0,63}$|^web:[a-z]+:[a-z0-9][a-z0-9_.-]{0,63}$",
+        pattern=r"^(rule|campaign):[a-z0-9][a-z0-9_.-]{0,63}$|^web:[a-z]{1,16}:[a-z0-9][a-z0-9_.-]{0,63}$",
         description="rule:<rule id>, campaign:<campaign id> or web:<prefecture>:<name>",
     ),
 ]

@@ -31,7 +31,6 @@ CREATE TABLE IF NOT EXISTS {{db}}.{NAME} (
     prefecture String,
     brand String,
     text String,
-    template_version UInt32,
     goal String,
     requested_at DateTime('UTC'),
     requested_ms UInt16,
@@ -82,7 +81,8 @@ TABLE = Table[NudgeRequest](
     values=_values,
 )
 
-#: Migration 0015 adds ``template_version`` to a table made before it.
+#: Migration 0015 adds ``template_version``, after ``text``, to the table the CREATE above
+#: makes (so the CREATE stays the one migration 0002 applied).
 ADD_TEMPLATE_VERSION = f"""
-ALTER TABLE {{db}}.{NAME} ADD COLUMN IF NOT EXISTS template_version UInt32 AFTER text
+ALTER TABLE {{db}}.{NAME} ADD COLUMN template_version UInt32 AFTER text
 """
