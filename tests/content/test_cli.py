@@ -18,7 +18,7 @@ from tests.fixtures.waiting import wait_for
 pytestmark = pytest.mark.integration
 
 ITEM = "rule:ivr.long_agent_wait"
-NEW = "【湖南移动】{brand_name}客户您好，{service_name}可自助办理：{self_service_hint}。"
+NEW = "【湖南移动】{brand_name}客户您好，{service_name}可自助办理：{self_service_hint}。"  # noqa: RUF001
 REVIEWS = [
     ("branch_reviewed", "branch_admin"),
     ("column_reviewed", "column"),
