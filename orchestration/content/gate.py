@@ -15,6 +15,7 @@ no version, so a platform that has not begun publishing runs as it did.
 import dataclasses
 from collections.abc import Callable
 
+from orchestration.campaigns.errors import CampaignConfigError
 from orchestration.content.fold import Content
 from orchestration.rules.compile import Rule
 from orchestration.rules.errors import RuleConfigError
@@ -45,6 +46,19 @@ def bind_rule(rule: Rule, content: Content) -> Rule:
     if version is None:
         raise RuleConfigError(rule.source, rule.id, "rule.template", unpublished(item))
     return dataclasses.replace(rule, template_version=version)
+
+
+def campaign_version(campaign_id: str, template: str, content: Content) -> int | None:
+    """The published version of a campaign's template; None while publishing is not in force;
+    :class:`CampaignConfigError` if its text is not published."""
+    if not content.items:
+        return None
+    item = campaign_item(campaign_id)
+    version = content.published_version(item, template)
+    if version is None:
+        raise CampaignConfigError(f"campaign {campaign_id}", campaign_id, "campaign.template",
+                                  unpublished(item))  # fmt: skip
+    return version
 
 
 def binder(content: Content) -> Callable[[Rule], Rule] | None:

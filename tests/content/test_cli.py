@@ -4,10 +4,12 @@ way, the refusals that say what is due, and the trail read back from ClickHouse.
 
 import json
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from channelhub.content.seed import EXAMPLE_CAMPAIGNS
 from kernel.settings import Settings
 from sinks import migrations
 from sinks.client import connect
@@ -18,6 +20,7 @@ from tests.fixtures.waiting import wait_for
 pytestmark = pytest.mark.integration
 
 ITEM = "rule:ivr.long_agent_wait"
+EXAMPLE = EXAMPLE_CAMPAIGNS / "sms_hall_winback.toml"
 NEW = "【湖南移动】{brand_name}客户您好，{service_name}可自助办理：{self_service_hint}。"  # noqa: RUF001
 REVIEWS = [
     ("branch_reviewed", "branch_admin"),
@@ -127,3 +130,20 @@ def test_bad_arguments_are_one_line(settings: Settings, topics: Topics) -> None:
     assert "item: Expected `str` matching regex" in _refused(
         settings, "draft", "nope", "x", "--by", "editor"
     )
+
+
+def test_a_campaign_is_created_only_with_a_published_text(
+    settings: Settings, topics: Topics, clickhouse_db: str, tmp_path: Path
+) -> None:
+    migrations.migrate(settings)
+    _ok(settings, "seed")
+    source = EXAMPLE.read_text(encoding="utf-8")
+    changed = tmp_path / "winback.toml"
+    changed.write_text(source.replace("免排队。", "不用排队。"), encoding="utf-8")
+    result = run_cli(settings, "campaign", "create", str(changed))
+    assert result.returncode != 0
+    assert (
+        "campaign.template: this text is not a published version of campaign:sms-hall-winback"
+        in (result.stderr)
+    )
+    assert "sms-hall-winback" in cli_ok(settings, "campaign", "create", str(EXAMPLE))
