@@ -151,23 +151,26 @@ def take_step(
     _require(settings, by, role, item)
     content = read_topic(settings).content
     version = _last(content, item)
+    fields = dict(
+        event_id=records.new_id(), item=item, version=version.number, who=by,
+        at=datetime.now(UTC), step=step, role=role, note=note,
+    )  # fmt: skip
+    refusal = content.judge(_checked(StepTaken, **fields))
+    if refusal is not None:  # a step out of turn is refused as such, before any check
+        raise RefusedError(refusal)
     if step == "knowledge_checked":
         problems, checked = knowledge.check(
             item, version.text, fields=_fields(settings, item), codes=SMS_SERVICES.keys()
         )
-        if problems and content.judge(_stand_in(item, version.number, step, role, by)) is None:
+        if problems:
             raise KnowledgeCheckError(
                 f"version {version.number} of {item} fails the knowledge-base check: "
                 f"{'; '.join(problems)}; reject it (`channelhub content reject {item} "
                 "--reason ...`)"
             )
-        note = f"{note}; {checked}" if note else checked
-    event = _checked(
-        StepTaken,
-        event_id=records.new_id(), item=item, version=version.number, who=by,
-        at=datetime.now(UTC), step=step, role=role, note=note,
-    )  # fmt: skip
-    _write(settings, content, event)
+        fields["note"] = f"{note}; {checked}" if note else checked
+    event = _checked(StepTaken, **fields)
+    _produce(settings, [event])
     following = STEPS[[s for s, _ in STEPS].index(event.step) + 1 :]
     return event, following[0] if following else None
 
@@ -202,15 +205,6 @@ def _last(content: Content, item: str) -> Version:
             f"`channelhub content draft {item} TEXT` drafts it"
         )
     return found.last
-
-
-def _stand_in(item: str, version: int, step: str, role: Role, by: str) -> StepTaken:
-    """The step as it would be recorded, to ask the fold before checking the text: a step
-    out of turn is refused as such, not as a failed check."""
-    return StepTaken(
-        event_id=records.new_id(), item=item, version=version, who=by, at=datetime.now(UTC),
-        step=step, role=role,  # type: ignore[arg-type]  # role_for checked the step
-    )  # fmt: skip
 
 
 def _fields(settings: Settings, item: str) -> Sequence[str]:
