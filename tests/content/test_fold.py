@@ -43,7 +43,7 @@ def draft(version: int, text: str = "新文本", who: str = "ann", item: str = I
 def step(version: int, name: str, who: str | None = None, role: str | None = None) -> StepTaken:
     return StepTaken(
         event_id=_id(), item=ITEM, version=version, who=who or REVIEWERS[name], at=T0,
-        step=name, role=role or dict(STEPS)[name],  # type: ignore[arg-type]
+        step=name, role=role or dict(STEPS)[name],  # type: ignore[arg-type,index]
     )  # fmt: skip
 
 
