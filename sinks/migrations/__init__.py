@@ -43,6 +43,12 @@ ENGINE = MergeTree() ORDER BY name
 """
 
 
+def added_column(statement: str) -> tuple[str, str] | None:
+    """(table, column) of an ``ALTER TABLE {db}.<table> ADD COLUMN <column>``; None otherwise."""
+    found = _ADD_COLUMN.match(statement)
+    return None if found is None else (found.group(1), found.group(2))
+
+
 def available() -> list[str]:
     """Migration module names in order; numbers must be unique."""
     names = sorted(p.stem for p in Path(__file__).parent.glob("[0-9]*.py"))
@@ -122,9 +128,9 @@ def migrate(settings: Settings) -> list[str]:
             if name in done:
                 continue
             for statement in operations(name):
-                added = _ADD_COLUMN.match(statement)
+                added = added_column(statement)
                 if added is not None:
-                    table, column = added.groups()
+                    table, column = added
                     ((present,),) = client.execute(
                         HAS_COLUMN, {"db": db, "table": table, "column": column}
                     )

@@ -43,6 +43,9 @@ class _Recording:
         self.ran: list[str] = []
 
     def execute(self, sql: str, params: Any = None) -> list[Any]:
+        if sql == migrations.HAS_COLUMN:  # an ADD COLUMN's check: the column is not there
+            self.ran.append(f"{sql} -- {params['table']}.{params['column']}")
+            return [(0,)]
         self.ran.append(sql if params is None else f"{sql} -- {params['name']}")
         return []
 
@@ -70,7 +73,12 @@ def test_without_a_cluster_migrate_runs_the_statements_exactly_as_written(
         f"SELECT name FROM {DB}.schema_migrations",
     ]
     for name in migrations.available():
-        expected += [s.format(db=DB) for s in migrations.operations(name)] + [_log(name)]
+        for s in migrations.operations(name):
+            added = migrations.added_column(s)
+            if added is not None:
+                expected.append(f"{migrations.HAS_COLUMN} -- {added[0]}.{added[1]}")
+            expected.append(s.format(db=DB))
+        expected.append(_log(name))
     assert migrations.layout(_settings()) is None
     assert _migrate(monkeypatch, _settings()) == expected
 
