@@ -2,10 +2,10 @@
 
 A rule's template is content item ``rule:<rule id>``, a campaign's ``campaign:<campaign id>``.
 The template a rule or campaign file holds must be the text of a published version of its
-item; the newest such version is the one that goes out, and its number travels on every
-nudge request (``template_version``). A file whose text no published version has is refused
-where rules are loaded (the nudge stage's rule directory, with the reload's rule: the rule's
-previous version keeps running), with a message that says how to publish it.
+item, and that version's number travels on every nudge request (``template_version``). A text
+no published version has is refused where rules are loaded (the nudge stage's rule directory,
+with the reload's rule: the rule's previous version keeps running) and where campaigns are
+created, with a message that says how to publish it.
 
 Publishing is in force once ``channel.content`` holds a record (``channelhub content seed``
 starts it): before, on a topic nobody has written, templates are not checked and nudges carry
