@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from clickhouse_driver import Client
 
     from orchestration.catalogue import Catalogue
+    from orchestration.content import Content
     from schemas.catalogue import CatalogueChannel, Entry
 
 T = TypeVar("T")
@@ -72,6 +73,21 @@ service_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(service_app, name="service")
+content_app = typer.Typer(
+    help="Published content: every SMS template a rule or campaign sends (items rule:<id>, "
+    "campaign:<id>) and each prefecture's web-hall content (web:<prefecture>:<name>), in "
+    "numbered versions, each through the deck's four reviews by someone who holds the role in "
+    "the staff file (CHANNELHUB_CATALOGUE_STAFF_FILE).\n\n"
+    "draft (branch_maintainer of the item's branch), branch_reviewed (branch_administrator of "
+    "the branch), column_reviewed (column_owner), knowledge_checked (service_centre: the "
+    "placeholders are ones the item can fill, the SMS codes ones the SMS hall answers), "
+    "published (service_centre).\n\n"
+    "Whoever is due to take the next step may reject the version instead, with a reason; the "
+    "item is then a draft again. No one reviews a version they drafted. The nudge stage sends "
+    "only a published version of a rule's template; `content show` prints an item's trail.",
+    no_args_is_help=True,
+)
+app.add_typer(content_app, name="content")
 
 
 def _settings() -> Settings:
@@ -534,6 +550,144 @@ def service_show(
     for workflow in workflows:
         for line in report.trail_lines(workflow):
             typer.echo(line)
+
+
+def _content(settings: Settings, source: CatalogueSource) -> "Content":
+    """The content folded from ``source``; a broker or storage error is one line, exit 1."""
+    from channelhub.content import store
+
+    try:
+        read = (
+            _read_clickhouse(settings, store.read_clickhouse)
+            if source is CatalogueSource.clickhouse
+            else store.read_topic(settings)
+        )
+    except ChannelhubError as e:
+        _fail(e)
+    if read.unreadable:
+        typer.echo(f"channelhub: {read.unreadable} record(s) did not decode; skipped", err=True)
+    return read.content
+
+
+Item = Annotated[
+    str, typer.Argument(help="rule:<rule id>, campaign:<campaign id> or web:<prefecture>:<name>.")
+]
+
+
+@content_app.command("list")
+def content_list(
+    source: From = CatalogueSource.topic,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Every content item: the version in use, and the version in review with its next step."""
+    import json
+
+    from channelhub.content import report
+
+    content = _content(_settings(), source)
+    if as_json:
+        typer.echo(json.dumps(report.list_data(content), ensure_ascii=False))
+        return
+    for line in report.list_lines(content):
+        typer.echo(line)
+
+
+@content_app.command("seed")
+def content_seed() -> None:
+    """Publish the texts of the shipped rules and example campaigns as version 1 of their
+    items, by ``system``; an item that has versions already is left alone."""
+    from channelhub.content import store
+
+    try:
+        done = store.seed(_settings())
+    except ChannelhubError as e:
+        _fail(e)
+    typer.echo(f"seeded {done.written} content items ({done.present} already there)")
+    for line in done.unpublished:
+        typer.echo(f"channelhub: {line}", err=True)
+
+
+@content_app.command("draft")
+def content_draft(
+    item: Item,
+    text: Annotated[str, typer.Argument(help="The text; a template's {placeholders} included.")],
+    note: Annotated[str, typer.Option(help="What changed and why.")] = "",
+    by: By = None,
+) -> None:
+    """Draft the item's next version (as a branch maintainer of its branch)."""
+    from channelhub.content import store
+
+    try:
+        event = store.draft(_settings(), item, text, by=by or _login(), note=note)
+    except ChannelhubError as e:
+        _fail(e)
+    typer.echo(
+        f"drafted version {event.version} of {item}; next `channelhub content step {item} "
+        "branch_reviewed` by a branch_administrator"
+    )
+
+
+@content_app.command("step")
+def content_step(
+    item: Item,
+    step: Annotated[str, typer.Argument(help="The step taken, e.g. branch_reviewed.")],
+    note: Annotated[str, typer.Option(help="What the reviewer found.")] = "",
+    by: By = None,
+) -> None:
+    """Record the next step of the item's version in review, in its role."""
+    from channelhub.content import store
+
+    try:
+        event, after = store.take_step(_settings(), item, step, by=by or _login(), note=note)
+    except ChannelhubError as e:
+        _fail(e)
+    then = f"next {after[0]} by a {after[1]}" if after else "it is now the version in use"
+    typer.echo(f"{event.step} recorded for version {event.version} of {item}; {then}")
+
+
+@content_app.command("reject")
+def content_reject(
+    item: Item,
+    reason: Annotated[str, typer.Option(help="Why it goes back to draft (required).")],
+    by: By = None,
+) -> None:
+    """Send the version in review back to draft, in the role of its next step."""
+    from channelhub.content import store
+
+    try:
+        event = store.reject(_settings(), item, reason=reason, by=by or _login())
+    except ChannelhubError as e:
+        _fail(e)
+    typer.echo(
+        f"version {event.version} of {item} rejected; `channelhub content draft {item} TEXT` "
+        "drafts the next one"
+    )
+
+
+@content_app.command("show")
+def content_show(
+    item: Item,
+    source: From = CatalogueSource.topic,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """The item's audit trail: every version with its text, and every draft, step and
+    rejection with who, in which role and when, refused attempts included."""
+    import json
+
+    from channelhub.content import report
+
+    content = _content(_settings(), source)
+    found = content.items.get(item)
+    if found is None:
+        typer.echo(
+            f"channelhub: no content item {item!r}; `channelhub content list` shows them", err=True
+        )
+        raise typer.Exit(1)
+    if as_json:
+        typer.echo(json.dumps(report.item_data(found), ensure_ascii=False))
+        return
+    for line in report.trail_lines(found):
+        typer.echo(line)
 
 
 @app.command("uplift")

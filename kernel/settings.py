@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     topic_alert_rules: str = "alerts.rules"
     #: The service catalogue: entries seeded, opening and retirement requests and their steps.
     topic_catalogue: str = "channel.catalogue"
+    #: Published content: every version of every SMS template and web-hall text, and its reviews.
+    topic_content: str = "channel.content"
     topic_partitions: int = Field(4, ge=1, le=256)
     #: Tansu answers JoinGroup only after half the session timeout: short means fast starts.
     kafka_session_timeout_ms: int = Field(6000, ge=1000)

@@ -40,6 +40,9 @@ class CampaignCreated(
     created_at: UtcTime
     created_by: str
     spec: CampaignSpec
+    #: The published version of the template (``channel.content``, item ``campaign:<id>``);
+    #: None when publishing was not in force at creation.
+    template_version: int | None = None
 
 
 class CampaignTriggered(
@@ -64,10 +67,13 @@ CampaignEvent = CampaignCreated | CampaignTriggered
 _decoder = msgspec.json.Decoder(CampaignEvent)
 
 
-def created(spec: CampaignSpec, *, at: datetime, by: str) -> CampaignCreated:
+def created(
+    spec: CampaignSpec, *, at: datetime, by: str, template_version: int | None = None
+) -> CampaignCreated:
     return CampaignCreated(
-        event_id=str(uuid.uuid4()), campaign_id=spec.id, created_at=at, created_by=by, spec=spec
-    )
+        event_id=str(uuid.uuid4()), campaign_id=spec.id, created_at=at, created_by=by, spec=spec,
+        template_version=template_version,
+    )  # fmt: skip
 
 
 def triggered(
@@ -113,3 +119,4 @@ class CampaignRequest(msgspec.Struct, frozen=True, kw_only=True):
     guardrails: GuardrailSettings
     goal: Goal
     requested_at: UtcTime  # the campaign's scheduled time: the moment every request is asked
+    template_version: int | None = None  # as the campaign was created with

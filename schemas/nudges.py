@@ -32,6 +32,9 @@ class NudgeRequest(msgspec.Struct, frozen=True, kw_only=True):
     prefecture: Prefecture
     brand: Brand | None
     text: str  # rendered, personalised SMS text
+    #: The published version of the rule's or campaign's template (``channel.content``);
+    #: None for nudges asked for before publishing was enforced.
+    template_version: int | None = None
     goal: str  # conversion goal id, for attribution
     requested_at: UtcTime  # when the trigger happened
     send_at: UtcTime  # requested_at plus the rule's delay

@@ -33,7 +33,9 @@ settings, into the configs every topic is created with (``cleanup.policy``, ``re
   they sit on one partition in one order and every reader (the CLI, a stage, a rebuild from
   ClickHouse) decides the same way which of two competing changes came first (two requests
   for one IVR key). Compaction would keep one record of the whole catalogue. The catalogue
-  changes a few times a week: one partition and no deletion cost nothing.
+  changes a few times a week: one partition and no deletion cost nothing. Published content
+  likewise: which version of a text is published is the fold of every record, and the records
+  are each text's audit trail.
 """
 
 from dataclasses import dataclass
@@ -47,6 +49,7 @@ from schemas.calls import CallSummarised
 from schemas.campaigns import CampaignEvent, CampaignRequest
 from schemas.catalogue import CatalogueEvent
 from schemas.contacts import ContactCounted
+from schemas.content import ContentEvent
 from schemas.dead_letter import DeadLetter
 from schemas.events import Event
 from schemas.nudges import (
@@ -137,5 +140,9 @@ CONTRACTS: tuple[Contract, ...] = (
     Contract(
         "topic_catalogue", CatalogueEvent, "the constant 'catalogue': one partition, one order",
         "forever", "catalogue_events",
+    ),
+    Contract(
+        "topic_content", ContentEvent, "the constant 'content': one partition, one order",
+        "forever", "content_events",
     ),
 )  # fmt: skip

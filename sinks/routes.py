@@ -21,6 +21,7 @@ from sinks.tables import (
     catalogue_events,
     channel_rollups,
     contacts,
+    content_events,
     dead_letters,
     events,
     ivr_calls,
@@ -54,6 +55,7 @@ TABLES: dict[str, Table[Any]] = {
         alert_events.TABLE,
         alert_rule_changes.TABLE,
         catalogue_events.TABLE,
+        content_events.TABLE,
     )
 }
 

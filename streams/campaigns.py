@@ -128,15 +128,16 @@ class CampaignFanOut(BatchStage):
                       event.trigger_id, event.campaign_id, record.offset)  # fmt: skip
             return
         self.counts["triggers"] += 1
-        task = asyncio.create_task(self._run(tp, part, record.offset, created.spec, event))
+        task = asyncio.create_task(self._run(tp, part, record.offset, created, event))
         task.add_done_callback(_report)
         part.running[record.offset] = task
 
     async def _run(
-        self, tp: TopicPartition, part: _Partition, offset: int, spec: CampaignSpec,
+        self, tp: TopicPartition, part: _Partition, offset: int, created: CampaignCreated,
         trigger: CampaignTriggered,
     ) -> None:  # fmt: skip
         """Wait for the scheduled time, fan out (retrying), then let the offset move on."""
+        spec = created.spec
         wait = (trigger.scheduled_at - datetime.now(UTC)).total_seconds()
         if wait > 0:
             log.info("trigger %s of %s waits %.0fs until %s", trigger.trigger_id, spec.id, wait,
@@ -145,7 +146,7 @@ class CampaignFanOut(BatchStage):
         attempt = 0
         while True:
             try:
-                await self._fan_out(spec, trigger)
+                await self._fan_out(created, trigger)
                 break
             except ConfigError as e:
                 log.error("trigger %s of %s cannot run: %s", trigger.trigger_id, spec.id, e)
@@ -159,10 +160,12 @@ class CampaignFanOut(BatchStage):
         del part.running[offset]
         await self.commit(part.advance(tp))
 
-    async def _fan_out(self, spec: CampaignSpec, trigger: CampaignTriggered) -> None:
-        s = self.settings
+    async def _fan_out(self, created: CampaignCreated, trigger: CampaignTriggered) -> None:
+        s, spec = self.settings, created.spec
         members = await asyncio.to_thread(self._members, spec, trigger.scheduled_at)
-        requests = plan(spec, trigger, members, s.topic_partitions)
+        requests = plan(
+            spec, trigger, members, s.topic_partitions, template_version=created.template_version
+        )
         key = spec.id.encode()
         acks = [
             await self.producer.send(

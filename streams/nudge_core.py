@@ -231,6 +231,7 @@ class NudgeCore:
                         "prefecture_name": PREFECTURE_NAMES.get(sub.prefecture or ""),
                     }
                 ),
+                template_version=request.template_version,
                 goal=request.goal.goal_id(""),
                 requested_at=request.requested_at,
                 send_at=request.requested_at,

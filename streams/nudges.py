@@ -10,7 +10,10 @@ It also reads ``campaigns.requests`` (co-partitioned: chunk p holds the campaign
 events partition p), and re-reads its rule directory every ``rules_reload_seconds``, so edited
 rules apply without a restart and a broken file only logs its error. As often it follows the
 service catalogue (``channel.catalogue``): the self-service ways the rules suggest and the
-goals count are those open now (:mod:`orchestration.rules.guidance`).
+goals count are those open now (:mod:`orchestration.rules.guidance`). At the same pace it
+follows ``channel.content`` (:mod:`streams.content`): once publishing is in force, a rule
+runs only with a published version of its template, and its nudges carry that version
+(:mod:`orchestration.content.gate`).
 
 Per batch: fold every partition's records, produce every request (``nudges.requested``), every
 decision (``nudges.decisions``), the approved ones (``nudges.outbound``), conversions
@@ -28,6 +31,7 @@ which the guardrails recognise as duplicates.
 import asyncio
 import dataclasses
 import logging
+import math
 import time
 
 import msgspec
@@ -37,6 +41,7 @@ from channelhub.catalogue.store import live_ways
 from kernel.errors import ChannelhubError
 from kernel.pseudonym import Pseudonymizer
 from kernel.settings import Settings
+from orchestration.content.gate import binder
 from orchestration.guardrails import GuardrailPolicy, RateLimit
 from orchestration.rules import SHIPPED_RULES_DIR
 from orchestration.rules.reload import RuleDirectory
@@ -44,6 +49,7 @@ from schemas import Rejection, validate
 from schemas.campaigns import CampaignRequest
 from schemas.events import Event
 from streams.acks import Offsets
+from streams.content import PublishedContent
 from streams.nudge_core import NudgeCore, Outputs, PartitionNudges
 from streams.produce import send_records
 from streams.runtime import Acks, BatchStage, Fetched
@@ -77,8 +83,9 @@ class NudgeStage(BatchStage):
             pseudonymize=Pseudonymizer.from_settings(settings),
         )
         self.parts: dict[int, PartitionNudges] = {}
-        self._last_reload = time.monotonic()
         self.ways = live_ways(settings, f"{settings.group_prefix}-nudges-catalogue")
+        self.published = PublishedContent(settings)
+        self._last_reload = -math.inf  # the first batch waits for the published content
         super().__init__(settings, **kwargs)
 
     def topics(self) -> list[str]:
@@ -95,13 +102,23 @@ class NudgeStage(BatchStage):
         )
 
     async def between_batches(self) -> None:
-        """Swap in the rule directory's current rules and the catalogue's self-service ways
-        every ``rules_reload_seconds``."""
+        """Swap in the catalogue's self-service ways, and the rule directory's current rules
+        bound to the published content, every ``rules_reload_seconds``."""
         await asyncio.to_thread(self.ways.poll)
         if time.monotonic() - self._last_reload <= self.settings.rules_reload_seconds:
             return
+        first = self._last_reload == -math.inf
         self._last_reload = time.monotonic()
-        changed = await asyncio.to_thread(self.rules.poll)
+        published = await asyncio.to_thread(self.published.poll)
+        if published:
+            self.rules.bind = binder(self.published.content)
+        elif first:
+            log.warning(
+                "%s holds no record: publishing is not in force, rule templates are not "
+                "checked (`channelhub content seed` starts it)",
+                self.settings.topic_content,
+            )
+        changed = await asyncio.to_thread(self.rules.poll, force=published)
         if changed:
             async with self._lock:
                 self.core = dataclasses.replace(self.core, rules=self.rules.rules)
@@ -109,6 +126,10 @@ class NudgeStage(BatchStage):
                 "rules reloaded from %s: %s (%d files rejected)", self.rules.directory,
                 [r.id for r in self.core.rules], len(self.rules.errors),
             )  # fmt: skip
+
+    async def on_stop(self) -> None:
+        self.published.close()
+        await super().on_stop()
 
     async def fold(self, fetched: Fetched) -> tuple[Acks, Offsets]:
         """Fold and publish a batch; return its acknowledgements and the offsets to commit

@@ -25,11 +25,14 @@ from kernel.errors import ConfigError
 from kernel.settings import Settings
 from orchestration.campaigns.errors import UnknownCampaignError
 from orchestration.campaigns.loader import check_spec
+from orchestration.content import Content
+from orchestration.content.gate import campaign_version
 from schemas import campaigns as campaign_events
 from schemas.campaign_spec import CampaignSpec
 from schemas.campaigns import CampaignCreated, CampaignEvent, CampaignTriggered, campaign_rule_id
 from sinks.client import connect, database_name, storage_errors
 from sinks.tables.campaign_events import UNSCHEDULED
+from streams.content import PublishedContent
 
 #: How far in the past a trigger's time may be: the time it takes to type the command.
 PAST_TOLERANCE = timedelta(minutes=1)
@@ -81,19 +84,31 @@ class CampaignSummary(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def create(settings: Settings, spec: CampaignSpec, *, by: str) -> CampaignCreated:
-    """Check ``spec``, refuse an id already created or a template that names a retired SMS
-    code, and produce its ``CampaignCreated``."""
+    """Check ``spec`` (its template published, once publishing is in force), refuse an id
+    already created or a template that names a retired SMS code, and produce its
+    ``CampaignCreated`` with the template's version."""
     check_spec(spec, f"campaign {spec.id}")
     _refuse_retired_codes(settings, spec)
+    version = campaign_version(spec.id, spec.template, _published(settings))
     with _client(settings) as (client, db):
         if _find_spec(client, db, spec.id) is not None:
             raise ConfigError(
                 f"campaign {spec.id!r} already exists and a campaign never changes; give the "
                 "new version a new id"
             )
-    event = campaign_events.created(spec, at=datetime.now(UTC), by=by)
+    event = campaign_events.created(spec, at=datetime.now(UTC), by=by, template_version=version)
     _produce(settings, event)
     return event
+
+
+def _published(settings: Settings) -> Content:
+    """``channel.content`` folded to its end."""
+    published = PublishedContent(settings)
+    try:
+        published.poll()
+    finally:
+        published.close()
+    return published.content
 
 
 def trigger(

@@ -111,6 +111,7 @@ def _funnel_card(source: str | None) -> list[Any]:
             ],
         ),
         dcc.Graph(id="marketing-funnel-chart", config=deep_dive.GRAPH_CONFIG),
+        html.P(id="marketing-template"),
         html.Div(id="marketing-suppressed"),
         html.Div(id="marketing-uplift", className="uplift"),
         html.Div(id="marketing-effect", className="uplift"),
@@ -188,6 +189,7 @@ def _campaign_table(campaigns: list[store.CampaignSummary]) -> Any:
     output={
         "stages": {s: Output(f"marketing-funnel-{s}", "children") for s in STAGES},
         "chart": Output("marketing-funnel-chart", "figure"),
+        "template": Output("marketing-template", "children"),
         "suppressed": Output("marketing-suppressed", "children"),
         "uplift": Output("marketing-uplift", "children"),
         "effect": Output("marketing-effect", "children"),
@@ -243,6 +245,7 @@ def _funnel_view(
     return {
         "stages": {s: f"{n:,}" for s, n in values.items()},
         "chart": _funnel_chart(values, source),
+        "template": _template_text(f.sent_versions),
         "suppressed": _suppressed(f.suppressed, f.held),
         "uplift": _uplift_text(measured),
         "effect": _effect_text(effect, span),
@@ -254,6 +257,7 @@ def _funnel_blank(why: str) -> dict[str, Any]:
     return {
         "stages": dict.fromkeys(STAGES, "—"),
         "chart": charts.empty(why, height=300),
+        "template": "",
         "suppressed": "",
         "uplift": "",
         "effect": "",
@@ -271,6 +275,17 @@ def _funnel_chart(values: dict[str, int], source: str) -> go.Figure:
         )
     )
     return charts.base_layout(figure, height=320, revision=source)
+
+
+def _template_text(versions: dict[int, int]) -> str:
+    """Which published version of the template the sent nudges carried."""
+    if not versions:
+        return "Template: nothing sent yet."
+    sent = [
+        f"v{version}: {n:,} sent" if version else f"before publishing: {n:,} sent"
+        for version, n in sorted(versions.items(), reverse=True)
+    ]
+    return f"Template versions sent: {'; '.join(sent)} (their texts: channelhub content show)."
 
 
 def _suppressed(reasons: dict[str, int], held: int) -> Any:

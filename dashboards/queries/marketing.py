@@ -4,7 +4,9 @@ Every stage counts nudges (``nudge_id``), restricted to the nudges *requested* i
 time range, so the stages of one row describe the same population and only shrink. A nudge's
 fate is its last decision (a held nudge is decided again later); a ``duplicate`` refusal is
 a replayed request's echo, not a fate, and is left out. A nudge counts as delivered when
-every part the gateway accepted has a ``delivered`` receipt.
+every part the gateway accepted has a ``delivered`` receipt. Which version of the template
+went out is counted over the nudges sent (``template_version`` 0: sent before publishing was
+in force).
 
 Times cross as Unix seconds (``toDateTime(%(start)s)``), as in :mod:`dashboards.queries.volume`.
 """
@@ -63,6 +65,17 @@ WHERE rule_id = %(rule)s AND nudge_id IN ({_REQUESTED})
 GROUP BY arm
 """
 
+SENT_VERSIONS = """
+SELECT template_version, uniqExact(nudge_id) FROM nudge_requests
+WHERE rule_id = %(rule)s
+  AND requested_at >= toDateTime(%(start)s) AND requested_at < toDateTime(%(end)s)
+  AND nudge_id IN (
+      SELECT nudge_id FROM nudge_dispatches WHERE rule_id = %(rule)s AND status = 'sent'
+  )
+GROUP BY template_version
+ORDER BY template_version
+"""
+
 SOURCES = "SELECT DISTINCT rule_id FROM nudge_requests ORDER BY rule_id"
 
 
@@ -80,6 +93,8 @@ class Funnel:
     delivered: int = 0
     converted_sent: int = 0
     converted_holdout: int = 0
+    #: Template version → nudges sent with it (0: before publishing was in force).
+    sent_versions: dict[int, int] = field(default_factory=dict)
 
 
 def funnel(client: Client, rule_id: str, start: datetime, end: datetime) -> Funnel:
@@ -106,6 +121,7 @@ def funnel(client: Client, rule_id: str, start: datetime, end: datetime) -> Funn
         delivered=delivered,
         converted_sent=converted.get("sent", 0),
         converted_holdout=converted.get("holdout", 0),
+        sent_versions=dict(client.execute(SENT_VERSIONS, params)),
     )
 
 

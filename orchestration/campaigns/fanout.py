@@ -57,6 +57,7 @@ def plan(
     partitions: int,
     *,
     chunk_size: int = CHUNK_SIZE,
+    template_version: int | None = None,
 ) -> list[tuple[int, CampaignRequest]]:
     """(partition, request) for every chunk of ``members`` ((pseudonym, partition) pairs).
 
@@ -85,6 +86,7 @@ def plan(
                 guardrails=guardrails,
                 goal=spec.goal,
                 requested_at=trigger.scheduled_at,
+                template_version=template_version,
             )
             requests.append((partition, request))
     return requests

@@ -9,6 +9,10 @@ The dashboard's users (:mod:`dashboards.roles`) sign in to read pages; these rol
 taking part in a business process, held by people of named departments, and a person may
 have both. A user id here is the same string as ``--by`` on the command line and, for a
 dashboard user, their user name.
+
+The same file says who may take part in publishing content (:mod:`orchestration.content`):
+its roles are in ``roles`` too, and the branch roles (drafting and the branch review) hold
+only for the ``branches`` listed: prefectures, or ``province`` for the SMS templates.
 """
 
 from pathlib import Path
@@ -19,6 +23,7 @@ import msgspec
 from kernel.settings import Settings
 from orchestration.catalogue.errors import NotAllowedError, StaffFileError
 from orchestration.config_files import load_versioned
+from schemas import content
 from schemas.catalogue import Actor, Department, Role
 
 FORMAT_VERSION = 1
@@ -27,7 +32,9 @@ DEV_STAFF_FILE = Path(__file__).parent / "config" / "staff.toml"
 
 class Person(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     department: Department
-    roles: Annotated[frozenset[Role], msgspec.Meta(min_length=1)]
+    roles: Annotated[frozenset[Role | content.Role], msgspec.Meta(min_length=1)]
+    #: Where the person holds the branch roles of publishing: prefectures, or ``province``.
+    branches: frozenset[str] = frozenset()
 
 
 class Staff(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -36,8 +43,16 @@ class Staff(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     version: int
     people: dict[Actor, Person]
 
-    def require(self, who: str, role: Role, *, file: str = "the staff file") -> Person:
-        """``who``'s entry, when they hold ``role``; :class:`NotAllowedError` otherwise."""
+    def require(
+        self,
+        who: str,
+        role: Role | content.Role,
+        *,
+        file: str = "the staff file",
+        branch: str | None = None,
+    ) -> Person:
+        """``who``'s entry, when they hold ``role`` (for ``branch``, when given);
+        :class:`NotAllowedError` otherwise."""
         person = self.people.get(who)
         if person is None:
             raise NotAllowedError(
@@ -49,6 +64,14 @@ class Staff(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
             raise NotAllowedError(
                 f"{who!r} holds {sorted(person.roles)}, not {role!r}; "
                 f"{', '.join(holders) or 'no one'} can take this step"
+            )
+        if branch is not None and branch not in person.branches:
+            holders = sorted(
+                name for name, p in self.people.items() if role in p.roles and branch in p.branches
+            )
+            raise NotAllowedError(
+                f"{who!r} is a {role} for {sorted(person.branches) or 'no branch'}, not for "
+                f"{branch!r}; {', '.join(holders) or 'no one'} can act for it (branches in {file})"
             )
         return person
 

@@ -50,6 +50,9 @@ class Rule:
     source: str
     template: Template
     triggers: Mapping[str, _Trigger]
+    #: The published version of the rule's template (:mod:`orchestration.content.gate`), once
+    #: the stage has checked it; None before.
+    template_version: int | None = None
 
     @property
     def id(self) -> str:

@@ -35,6 +35,7 @@ def evaluate(rules: Iterable[Rule], event: Envelope, journey: Journey) -> list[N
                 prefecture=event.prefecture,
                 brand=event.brand,
                 text=text,
+                template_version=rule.template_version,
                 goal=goal,
                 requested_at=event.occurred_at,
                 send_at=event.occurred_at + rule.delay,

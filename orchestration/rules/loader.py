@@ -4,6 +4,7 @@
 that reloads its rules keeps every valid one and reports the rest instead of stopping.
 """
 
+from collections.abc import Callable
 from pathlib import Path
 
 from orchestration.config_files import load_versioned
@@ -24,17 +25,22 @@ def load_rule_file(path: Path) -> Rule:
     return compile_rule(spec, str(path))
 
 
-def load_rules(directory: Path) -> tuple[list[Rule], list[RuleConfigError]]:
+def load_rules(
+    directory: Path, bind: Callable[[Rule], Rule] | None = None
+) -> tuple[list[Rule], list[RuleConfigError]]:
     """Every valid rule in ``directory/*.toml`` (by file name), and an error for each bad file.
 
     A rule id already taken by an earlier file is an error of the later file; the earlier
-    rule stays.
+    rule stays. ``bind``, when given, is applied to each rule as it is loaded (the nudge
+    stage binds each to its published template, :mod:`orchestration.content.gate`); the
+    :class:`RuleConfigError` it raises is the file's error.
     """
     rules: dict[str, Rule] = {}
     errors: list[RuleConfigError] = []
     for path in sorted(directory.glob("*.toml")):
         try:
             rule = load_rule_file(path)
+            rule = bind(rule) if bind is not None else rule
         except RuleConfigError as e:
             errors.append(e)
             continue

@@ -5,9 +5,14 @@ loads the directory again. A file that now fails validation is reported (its
 :class:`RuleConfigError` names the file, the rule and the field) and the rule it held before
 keeps running unchanged, so a typo in one file never stops a rule, let alone the stage. A
 deleted file removes its rule.
+
+A rule is also refused while its template is not published (:attr:`RuleDirectory.bind`, set by
+the nudge stage from ``channel.content``); ``poll(force=True)`` loads the directory again when
+the published content changed, so a text published since is taken up without a file change.
 """
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from orchestration.rules.compile import Rule
@@ -24,22 +29,27 @@ class RuleDirectory:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        #: Applied to each loaded rule (:func:`orchestration.rules.load_rules`).
+        self.bind: Callable[[Rule], Rule] | None = None
         self._seen: Snapshot = {}
         self._by_file: dict[str, Rule] = {}
         self.rules: tuple[Rule, ...] = ()
         self.errors: list[RuleConfigError] = []
         self.poll()
 
-    def poll(self) -> bool:
-        """Reload if a file was added, changed or removed; return whether the rules changed."""
+    def poll(self, *, force: bool = False) -> bool:
+        """Reload if a file was added, changed or removed (or ``force``); return whether the
+        rules were loaded again."""
         snapshot = _snapshot(self.directory)
-        if snapshot == self._seen:
+        if snapshot == self._seen and not force:
             return False
         self._seen = snapshot
-        loaded, errors = load_rules(self.directory)
+        loaded, errors = load_rules(self.directory, self.bind)
         by_file = {rule.source: rule for rule in loaded}
         for error in errors:
             previous = self._by_file.get(error.file)
+            if self.bind is not None and previous is not None and previous.template_version is None:
+                previous = None  # loaded before publishing was in force: its text is unchecked
             if previous is not None and previous.id not in {r.id for r in by_file.values()}:
                 by_file[error.file] = previous
                 log.error("%s; rule %r keeps its previous version", error, previous.id)

@@ -8,7 +8,9 @@ migration interrupted half-way simply runs again.
 A table or view new to the registry gets its migration from :func:`write_missing`
 (``channelhub migrate --new``): one module per table that no migration creates yet, applying
 its CREATE statements as the table object renders them. A change to an existing table is an
-``ALTER`` written by hand in a new module.
+``ALTER`` written by hand in a new module. ClickHouse 18.16 takes no ``IF NOT EXISTS`` on
+``ADD COLUMN``, so the runner skips an ``ALTER TABLE {db}.<table> ADD COLUMN <name>`` whose
+column the table has already: such a migration, interrupted, runs again too.
 
 Migrations are written for one server. With ``clickhouse_cluster`` set, every statement (the
 log's own table too) is laid out on that cluster as it runs: ``ON CLUSTER``, shard-local
@@ -29,12 +31,23 @@ from sinks.tables import sliced
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+$")
+_ADD_COLUMN = re.compile(r"^\s*ALTER\s+TABLE\s+\{db\}\.(\w+)\s+ADD\s+COLUMN\s+(\w+)\s", re.I)
+HAS_COLUMN = """
+SELECT count() FROM system.columns
+WHERE database = %(db)s AND table = %(table)s AND name = %(column)s
+"""
 
 CREATE_DATABASE = "CREATE DATABASE IF NOT EXISTS {db}"
 CREATE_LOG = """
 CREATE TABLE IF NOT EXISTS {db}.schema_migrations (name String, applied_at DateTime('UTC'))
 ENGINE = MergeTree() ORDER BY name
 """
+
+
+def added_column(statement: str) -> tuple[str, str] | None:
+    """(table, column) of an ``ALTER TABLE {db}.<table> ADD COLUMN <column>``; None otherwise."""
+    found = _ADD_COLUMN.match(statement)
+    return None if found is None else (found.group(1), found.group(2))
 
 
 def available() -> list[str]:
@@ -119,6 +132,14 @@ def migrate(settings: Settings) -> list[str]:
             if name in done:
                 continue
             for statement in operations(name):
+                added = added_column(statement)
+                if added is not None:
+                    table, column = added
+                    ((present,),) = client.execute(
+                        HAS_COLUMN, {"db": db, "table": table, "column": column}
+                    )
+                    if present:
+                        continue
                 run(statement)
             client.execute(
                 f"INSERT INTO {db}.schema_migrations (name, applied_at) SELECT %(name)s, now()",

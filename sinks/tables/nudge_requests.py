@@ -3,7 +3,9 @@
 One row per ``nudge_id`` (deterministic from rule and trigger), ``ReplacingMergeTree``
 partitioned by the request's own time, so a replayed request collapses onto the first. The
 MSISDN is stored as its pseudonym, as in ``events``; the SMS text is masked the same way in
-case a template personalises it with a number.
+case a template personalises it with a number. ``template_version`` is the published version
+of the rule's or campaign's template the text was rendered from (0: none, before publishing
+was in force).
 """
 
 from typing import Any
@@ -45,8 +47,8 @@ CREATE TABLE IF NOT EXISTS {{db}}.{NAME} (
 
 COLUMNS = (
     "nudge_id", "rule_id", "campaign_id", "trigger_event_id", "subscriber", "prefecture",
-    "brand", "text", "goal", "requested_at", "requested_ms", "send_at", "kafka_partition",
-    "kafka_offset", "ingested_at",
+    "brand", "text", "template_version", "goal", "requested_at", "requested_ms", "send_at",
+    "kafka_partition", "kafka_offset", "ingested_at",
 )  # fmt: skip
 
 
@@ -62,6 +64,7 @@ def _values(r: NudgeRequest, pseudonymize: Pseudonymizer) -> tuple[str, tuple[An
         r.prefecture,
         r.brand or "",
         r.text,
+        r.template_version or 0,
         r.goal,
         requested,
         millis(requested),
@@ -77,3 +80,9 @@ TABLE = Table[NudgeRequest](
     time_column="requested_at",
     values=_values,
 )
+
+#: Migration 0015 adds ``template_version``, after ``text``, to the table the CREATE above
+#: makes (so the CREATE stays the one migration 0002 applied).
+ADD_TEMPLATE_VERSION = f"""
+ALTER TABLE {{db}}.{NAME} ADD COLUMN template_version UInt32 AFTER text
+"""

@@ -45,6 +45,7 @@ def _history(rng: random.Random) -> tuple[dict[str, list[Any]], dict[str, Any]]:
     records: dict[str, list[Any]] = {t: [] for t in ("req", "dec", "dis", "rec", "conv")}
     want: Counter[str] = Counter()
     suppressed: Counter[str] = Counter()
+    versions: Counter[int] = Counter()
     for i in range(200):
         rule = RULE if i % 4 else "ivr.long_agent_wait"
         at = T0 + timedelta(minutes=10 * i) - timedelta(hours=2)  # some before the range
@@ -53,7 +54,7 @@ def _history(rng: random.Random) -> tuple[dict[str, list[Any]], dict[str, Any]]:
             nudge_id=f"n{i:04d}", rule_id=rule, campaign_id="spring" if rule == RULE else None,
             trigger_event_id=f"t{i}", msisdn=f"1380000{i:04d}", prefecture="changsha",
             brand="mzone", text="【湖南移动】回复TD退订", goal="uses_self_service:any:72h",
-            requested_at=at, send_at=at,
+            requested_at=at, send_at=at, template_version=(i % 3) or None,
         )  # fmt: skip
         records["req"].append(request)
         want["requested"] += counted
@@ -80,6 +81,7 @@ def _history(rng: random.Random) -> tuple[dict[str, list[Any]], dict[str, Any]]:
                 segments=parts, approved_at=decided, dispatched_at=decided,
             ))  # fmt: skip
             want[status] += counted
+            versions[request.template_version or 0] += counted and status == "sent"
             delivered = [m for m in ids if rng.random() < 0.8]
             for m in ids:
                 status_of: DeliveryStatus = "delivered" if m in delivered else "failed"
@@ -95,7 +97,7 @@ def _history(rng: random.Random) -> tuple[dict[str, list[Any]], dict[str, Any]]:
                 goal=request.goal, exposed_at=decided, converted_at=decided, event_id=f"e{i}",
             ))  # fmt: skip
             want[f"converted_{arm}"] += counted
-    return records, {**want, "suppressed": dict(suppressed)}
+    return records, {**want, "suppressed": dict(suppressed), "versions": +versions}
 
 
 def _decided(request: NudgeRequest, outcome: str, reason: str | None, at: datetime) -> Any:
@@ -131,6 +133,8 @@ def test_every_stage_of_the_funnel_matches_a_count_of_the_records(
     assert (got.converted_sent, got.converted_holdout) == (
         want["converted_sent"], want["converted_holdout"]
     )  # fmt: skip
+    assert got.sent_versions == want["versions"]
+    assert set(got.sent_versions) == {0, 1, 2}  # before publishing, then two versions
     assert sources(client) == ["campaign:spring", "ivr.long_agent_wait"]
     empty = funnel(client, RULE, T0 - timedelta(days=9), T0 - timedelta(days=8))
     assert (empty.requested, empty.sent, empty.suppressed) == (0, 0, {})

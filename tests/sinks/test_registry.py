@@ -66,7 +66,8 @@ def test_the_migrations_create_every_statement_once() -> None:
         "a table's statements are in no migration: `channelhub migrate --new` writes one: "
         f"{sorted(missing)}"
     )
-    assert set(applied) == set(registered)
+    # Beside them only the ALTERs written by hand for a table made before a change.
+    assert {s for s in applied if not s.lstrip().startswith("ALTER")} == set(registered)
 
 
 def test_a_new_table_gets_its_migration_written(
@@ -86,7 +87,13 @@ def test_a_new_table_gets_its_migration_written(
     assert namespace["OPERATIONS"] == statements
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# One record of every contract per example: with a score of contracts that is more data than
+# hypothesis likes to draw at once, and it is meant to be.
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(data=st.data())
 def test_every_contract_s_records_decode_as_its_producer_encodes_them(data: st.DataObject) -> None:
     for contract in CONTRACTS:
