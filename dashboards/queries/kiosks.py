@@ -53,6 +53,7 @@ FROM ({merged})
 GROUP BY terminal
 """
 
+
 @dataclass(frozen=True)
 class Terminal:
     """One terminal's range: sessions, payments (count and fen), faults and its last fault."""
