@@ -20,7 +20,7 @@ import msgspec
 from clickhouse_driver import Client
 
 from channelhub.catalogue.follow import Follower, LiveWays
-from channelhub.ingest.producer import Producer
+from channelhub.ingest import ledger
 from kernel.errors import ConfigError
 from kernel.settings import Settings
 from orchestration.catalogue import (
@@ -52,7 +52,6 @@ from sinks.tables import catalogue_events
 MIN_PREFIX = 4
 
 
-R = TypeVar("R", OpenRequested, RetireRequested, StepTaken)
 RequestT = TypeVar("RequestT", OpenRequested, RetireRequested)
 
 
@@ -93,13 +92,7 @@ def read_clickhouse(client: Client, db: str) -> Read:
 
 
 def _folded(values: Iterable[bytes | None]) -> Read:
-    events: list[CatalogueEvent] = []
-    unreadable = 0
-    for value in values:
-        try:
-            events.append(records.decode(value or b""))
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            unreadable += 1  # the sink dead-letters it with the reason
+    events, unreadable = ledger.decoded(values, records.decode)
     return Read(catalogue=fold(events), unreadable=unreadable)
 
 
@@ -142,7 +135,7 @@ def _request(
     """A request of ``kind`` by ``by``, who must hold the requester role, checked by the fold
     and written; ``what`` is what the kind asks for (entries to open, channels to retire)."""
     person = load_staff(staff_file(settings)).require(by, "requester", file=_file(settings))
-    event = _checked(
+    event = ledger.checked(
         kind,
         event_id=records.new_id(), service=service, who=by, at=datetime.now(UTC),
         department=person.department, reason=reason, **what,
@@ -165,7 +158,7 @@ def take_step(
         steps = ", ".join(name for name, _ in STEPS[process])
         raise ConfigError(f"{step!r} is not a step of the {process} process; its steps: {steps}")
     staff.require(by, role, file=_file(settings))
-    event = _checked(
+    event = ledger.checked(
         StepTaken,
         event_id=records.new_id(), service=workflow.request.service, who=by,
         at=datetime.now(UTC), request_id=workflow.request.event_id, step=step, role=role,
@@ -211,16 +204,6 @@ def find_request(catalogue: Catalogue, request: str) -> Workflow:
     )
 
 
-def _checked(kind: type[R], **fields: object) -> R:
-    """A ``kind`` record of ``fields``, validated as a consumer would decode it, so a bad name
-    or code from the command line is a one-line error rather than a record refused later."""
-    try:
-        return msgspec.convert(fields, kind)
-    except msgspec.ValidationError as e:
-        problem, _, where = str(e).partition(" - at `$.")
-        raise ConfigError(f"{where.rstrip('`') or kind.__name__}: {problem}") from e
-
-
 def _write(settings: Settings, catalogue: Catalogue, event: CatalogueEvent) -> None:
     refusal = catalogue.judge(event)
     if refusal is not None:
@@ -229,14 +212,10 @@ def _write(settings: Settings, catalogue: Catalogue, event: CatalogueEvent) -> N
 
 
 def _produce(settings: Settings, events: Sequence[CatalogueEvent]) -> None:
-    """Send ``events`` under the topic's one key and wait for the acknowledgements."""
-    if not events:
-        return
-    with Producer(
-        settings.kafka_bootstrap, settings.topic_catalogue, client_id="channelhub-catalogue"
-    ) as producer:
-        for event in events:
-            producer.send(records.KEY, records.encode(event))
+    ledger.append(
+        settings.kafka_bootstrap, settings.topic_catalogue, records.KEY,
+        [records.encode(e) for e in events], client_id="channelhub-catalogue",
+    )  # fmt: skip
 
 
 def _file(settings: Settings) -> str:

@@ -12,13 +12,11 @@ checked.
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
 
-import msgspec
 from clickhouse_driver import Client
 
 from channelhub.content.seed import seed_records
-from channelhub.ingest.producer import Producer
+from channelhub.ingest import ledger
 from channelhub.recovery import topics
 from channelhub.simulator.catalog import SMS_SERVICES
 from kernel.errors import ConfigError
@@ -51,8 +49,6 @@ from schemas.content import (
 )
 from sinks.client import storage_errors
 from sinks.tables import content_events
-
-R = TypeVar("R", Drafted, StepTaken, Rejected)
 
 
 @dataclass(frozen=True)
@@ -96,13 +92,7 @@ def read_clickhouse(client: Client, db: str) -> Read:
 
 
 def _folded(values: Iterable[bytes | None]) -> Read:
-    events: list[ContentEvent] = []
-    unreadable = 0
-    for value in values:
-        try:
-            events.append(records.decode(value or b""))
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            unreadable += 1  # the sink dead-letters it with the reason
+    events, unreadable = ledger.decoded(values, records.decode)
     return Read(content=fold(events), unreadable=unreadable)
 
 
@@ -129,7 +119,7 @@ def draft(settings: Settings, item: str, text: str, *, by: str, note: str = "") 
     content = read_topic(settings).content
     found = content.items.get(item)
     last = None if found is None else found.last
-    event = _checked(
+    event = ledger.checked(
         Drafted,
         event_id=records.new_id(), item=item, version=1 if last is None else last.number + 1,
         who=by, at=datetime.now(UTC), text=text, note=note,
@@ -155,7 +145,7 @@ def take_step(
         event_id=records.new_id(), item=item, version=version.number, who=by,
         at=datetime.now(UTC), step=step, role=role, note=note,
     )  # fmt: skip
-    refusal = content.judge(_checked(StepTaken, **fields))
+    refusal = content.judge(ledger.checked(StepTaken, **fields))
     if refusal is not None:  # a step out of turn is refused as such, before any check
         raise RefusedError(refusal)
     if step == "knowledge_checked":
@@ -169,7 +159,7 @@ def take_step(
                 "--reason ...`)"
             )
         fields["note"] = f"{note}; {checked}" if note else checked
-    event = _checked(StepTaken, **fields)
+    event = ledger.checked(StepTaken, **fields)
     _produce(settings, [event])
     following = STEPS[[s for s, _ in STEPS].index(event.step) + 1 :]
     return event, following[0] if following else None
@@ -187,7 +177,7 @@ def reject(settings: Settings, item: str, *, reason: str, by: str) -> Rejected:
         )
     role = upcoming[1]
     _require(settings, by, role, item)
-    event = _checked(
+    event = ledger.checked(
         Rejected,
         event_id=records.new_id(), item=item, version=version.number, who=by,
         at=datetime.now(UTC), role=role, reason=reason,
@@ -235,15 +225,6 @@ def _require(settings: Settings, who: str, role: Role, item: str) -> None:
     )
 
 
-def _checked(kind: type[R], **fields: object) -> R:
-    """A ``kind`` record of ``fields``, validated as a consumer would decode it."""
-    try:
-        return msgspec.convert(fields, kind)
-    except msgspec.ValidationError as e:
-        problem, _, where = str(e).partition(" - at `$.")
-        raise ConfigError(f"{where.rstrip('`') or kind.__name__}: {problem}") from e
-
-
 def _write(settings: Settings, content: Content, event: ContentEvent) -> None:
     refusal = content.judge(event)
     if refusal is not None:
@@ -252,11 +233,7 @@ def _write(settings: Settings, content: Content, event: ContentEvent) -> None:
 
 
 def _produce(settings: Settings, events: Sequence[ContentEvent]) -> None:
-    """Send ``events`` under the topic's one key and wait for the acknowledgements."""
-    if not events:
-        return
-    with Producer(
-        settings.kafka_bootstrap, settings.topic_content, client_id="channelhub-content"
-    ) as producer:
-        for event in events:
-            producer.send(records.KEY, records.encode(event))
+    ledger.append(
+        settings.kafka_bootstrap, settings.topic_content, records.KEY,
+        [records.encode(e) for e in events], client_id="channelhub-content",
+    )  # fmt: skip
