@@ -3,18 +3,18 @@
 The plan is data: a list of :class:`ServiceSpec` and :class:`Hook` steps built from one
 Settings object. :class:`Stack` walks it, waiting for each service's health before the next
 step, because each step needs the previous one (migrations need ClickHouse; the worker needs
-its topics, which Tansu forgets on every restart; the service catalogue is seeded once the
-topics exist).
+its topics, which Tansu forgets on every restart; the service catalogue and the published
+content are seeded once the topics exist).
 
 Once everything is up, :meth:`Stack.supervise` restarts a service that exits, after a
 backoff (:mod:`channelhub.platform.restarts`), and leaves the others running: the stages
 commit only what they finished and the sink retries ClickHouse, so one service's crash need
 not take the platform down. A restart waits for the service's health as the first start
 did, then runs the hooks that depend on it again: Tansu keeps its topics in memory, so after
-a broker restart the topics are created and the catalogue seeded again. ClickHouse keeps its
-data directory, so after its restart there is nothing to redo. Each exit is logged and
-counted in the service's status record, so a crash loop is as visible as a stopped stack
-would be.
+a broker restart the topics are created and the catalogue and content seeded again.
+ClickHouse keeps its data directory, so after its restart there is nothing to redo. Each
+exit is logged and counted in the service's status record, so a crash loop is as visible as
+a stopped stack would be.
 """
 
 import enum
@@ -97,6 +97,15 @@ def _seed_catalogue(settings: Settings) -> object:
     """Today's static catalogue on ``channel.catalogue``, once: the seed records have fixed ids,
     so a second run (or a run after a broker restart that kept the topic) writes nothing."""
     from channelhub.catalogue.seed import seed
+
+    return seed(settings)
+
+
+def _seed_content(settings: Settings) -> object:
+    """The shipped rules' and example campaign's texts as published version 1 on
+    ``channel.content``, so publishing is in force from the first start: an item that has a
+    version already is left alone."""
+    from channelhub.content.store import seed
 
     return seed(settings)
 
@@ -185,6 +194,8 @@ def plan(settings: Settings, *, simulator: bool) -> list[Step]:
         Hook("topics", lambda: _create_topics(settings), rerun_after=("broker",)),
         # The live catalogue the nudge stage, the simulator and the dashboard follow.
         Hook("catalogue", lambda: _seed_catalogue(settings), rerun_after=("broker",)),
+        # Publishing in force: the nudge stage sends only published texts.
+        Hook("content", lambda: _seed_content(settings), rerun_after=("broker",)),
         # One worker process per stream stage: the nudge stage's CPU never slows validation.
         _stage(settings, "worker", "validate", settings.worker_web_port, where),
         _stage(settings, "nudger", "nudges", settings.nudger_web_port, where),

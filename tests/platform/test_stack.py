@@ -58,6 +58,7 @@ def test_plan_runs_migrations_and_topics_between_clickhouse_and_the_worker(
         "migrations",
         "topics",
         "catalogue",
+        "content",
         "worker",
         "nudger",
         "waits",

@@ -78,6 +78,10 @@ def test_up_detached_serves_data_and_down_leaves_no_process(tmp_path: Path) -> N
         # up seeded the service catalogue the stages, the simulator and the dashboard follow.
         catalogue = json.loads(_cli(settings, "service", "list", "--json").stdout)
         assert "0101" in catalogue["channels"]["sms"]
+        # ... and published the shipped texts, so the nudge stage sends only published ones.
+        content = json.loads(_cli(settings, "content", "list", "--json").stdout)
+        published = {c["item"]: c["published_version"] for c in content}
+        assert published["rule:ivr.long_agent_wait"] == 1
         client = connect(settings)
         deadline = time.monotonic() + 120
         while (n := client.execute("SELECT count() FROM events")[0][0]) < 1000:
