@@ -21,8 +21,10 @@ from channelhub.marketing.backtest import (
 from kernel.clock import to_ms
 from kernel.pseudonym import Pseudonymizer
 from orchestration.guardrails import in_holdout
+from orchestration.queue_wait import QueueWaits, prediction_event
 from orchestration.rules import Rule, load_rule_file, load_shipped_rules
 from schemas import Event
+from schemas.events import IvrQueueEntered
 from schemas.nudges import DecidedNudge
 from sinks.tables.events import TABLE as EVENTS
 from streams.nudges import partition_policy
@@ -39,7 +41,16 @@ SHIPPED = {rule.id: rule for rule in load_shipped_rules()}
 
 @pytest.fixture(scope="module")
 def events() -> list[Event]:
-    return simulated(12_000, seed=7, start_ms=START_MS)
+    """The simulated day with each queued caller's predicted wait right behind their join, as
+    the wait predictor writes it to the canonical topic (the in-queue rule's trigger)."""
+    waits = QueueWaits()
+    found: list[Event] = []
+    for event in simulated(12_000, seed=7, start_ms=START_MS):
+        found.append(event)
+        prediction = waits.observe(event)
+        if prediction is not None and isinstance(event, IvrQueueEntered):
+            found.append(prediction_event(event, prediction))
+    return found
 
 
 @pytest.fixture(scope="module")
