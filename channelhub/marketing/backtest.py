@@ -69,6 +69,8 @@ from streams.nudges import partition_policy
 #: Events folded per call of the core, as a batch of the live stage (batch size changes no
 #: decision: eviction, the only per-call work, drops states no decision reads).
 CHUNK = 5000
+#: How many days before the window a fold starts by default, so caps and held nudges carry in.
+DEFAULT_WARMUP_DAYS = 7.0
 #: Progress is reported every this many events.
 PROGRESS_EVERY = 100_000
 #: What a segment costs when the rule sets no budget of its own: the budget's default rate.

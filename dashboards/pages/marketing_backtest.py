@@ -19,7 +19,13 @@ from typing import Any
 import dash
 from dash import Input, Output, State, ctx, dcc, html
 
-from channelhub.marketing.backtest import Backtest, plan_for, rule_from_text, table
+from channelhub.marketing.backtest import (
+    DEFAULT_WARMUP_DAYS,
+    Backtest,
+    plan_for,
+    rule_from_text,
+    table,
+)
 from channelhub.marketing.history import replay
 from dashboards import auth, db
 from dashboards.backtest_jobs import Jobs
@@ -43,8 +49,6 @@ MAX_DAYS = 30
 KEEP_S = 15 * 60
 #: How often the page asks a running back-test how far it is.
 POLL_MS = 1000
-#: The CLI's default: fold a week before the window so caps and journeys carry into it.
-WARMUP = timedelta(days=7)
 JOBS = Jobs(keep_s=KEEP_S)
 
 
@@ -167,7 +171,9 @@ def run(_clicks: int, text: str | None, name: str | None, days: Any) -> tuple[An
         return dash.no_update, str(e), True
     settings = db.request_settings()
     end = datetime.now(UTC).replace(microsecond=0)
-    plan, errors = plan_for(settings, candidate, days=int(days), end=end, warmup=WARMUP)
+    plan, errors = plan_for(
+        settings, candidate, days=int(days), end=end, warmup=timedelta(days=DEFAULT_WARMUP_DAYS)
+    )
 
     def work(folded: Any) -> Backtest:
         with db.client(settings) as client:

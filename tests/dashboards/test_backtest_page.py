@@ -17,11 +17,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from channelhub.marketing.backtest import plan_for, rule_from_text, table
+from channelhub.marketing.backtest import DEFAULT_WARMUP_DAYS, plan_for, rule_from_text, table
 from channelhub.marketing.history import replay
 from channelhub.platform.env import settings_env
 from channelhub.platform.health import http_ok, tcp_open
-from dashboards.pages.marketing_backtest import WARMUP
 from kernel.settings import Settings
 from orchestration.rules import SHIPPED_RULES_DIR
 from orchestration.rules.errors import RuleConfigError
@@ -70,7 +69,9 @@ def test_marketing_backtests_an_uploaded_rule_and_sees_a_bad_one_refused(
     # The same back-test, run here over the window the page reports.
     end = datetime.fromisoformat(shown[0].rsplit(" to ", 1)[1])
     candidate = rule_from_text(text, edited.name)
-    plan, errors = plan_for(settings, candidate, days=7, end=end, warmup=WARMUP)
+    plan, errors = plan_for(
+        settings, candidate, days=7, end=end, warmup=timedelta(days=DEFAULT_WARMUP_DAYS)
+    )
     assert errors == []
     client = connect(settings)
     report = replay(client, database_name(settings), plan).report
