@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -25,7 +26,7 @@ from kernel.settings import Settings
 from orchestration.rules import SHIPPED_RULES_DIR
 from orchestration.rules.errors import RuleConfigError
 from sinks.client import connect, database_name
-from tests.dashboards.browser import WAIT_S, sign_in_as, text_of, type_text, wait_for_text
+from tests.dashboards.browser import WAIT_S, sign_in_as, text_of, wait_for_text
 from tests.fixtures.services import StartService, Topics
 from tests.fixtures.waiting import wait_until_settled
 
@@ -53,7 +54,11 @@ def test_marketing_backtests_an_uploaded_rule_and_sees_a_bad_one_refused(
     start_service("dashboard", "dashboards", settings, health=http_ok(settings.dashboard_url))
 
     edited = tmp_path / "ivr_long_agent_wait_30.toml"
-    text = SHIPPED.read_text(encoding="utf-8").replace("value = 60", "value = 30")
+    # Any wait, on any day: enough requests in a few hours of traffic to fill every figure.
+    busy = '[[rule.conditions]]\nfield = "call_busy_period"\nop = "eq"\nvalue = true\n\n'
+    shipped = SHIPPED.read_text(encoding="utf-8")
+    assert busy in shipped
+    text = shipped.replace(busy, "").replace("value = 60", "value = 0")
     edited.write_text(text, encoding="utf-8")
     sign_in_as(browser, f"{settings.dashboard_url}campaigns/backtest", "marketing")
     WebDriverWait(browser, WAIT_S).until(lambda d: d.find_elements(By.ID, "marketing-backtest-run"))
@@ -80,7 +85,12 @@ def test_marketing_backtests_an_uploaded_rule_and_sees_a_bad_one_refused(
     assert shown == [line.rstrip() for line in table(report)]
     assert plan.start == end - timedelta(days=7)
 
-    type_text(browser.find_element(By.ID, "marketing-backtest-text"), BAD)
+    # A person replaces the file's text: select it all, then type (clear() bypasses React).
+    editor = browser.find_element(By.ID, "marketing-backtest-text")
+    editor.send_keys(Keys.CONTROL, "a")
+    editor.send_keys(Keys.DELETE)
+    editor.send_keys(BAD)
+    WebDriverWait(browser, WAIT_S).until(lambda d: editor.get_attribute("value") == BAD)
     browser.find_element(By.ID, "marketing-backtest-run").click()
     with pytest.raises(RuleConfigError) as refused:
         rule_from_text(BAD, edited.name)
