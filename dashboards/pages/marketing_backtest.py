@@ -31,8 +31,7 @@ from dashboards import auth, db
 from dashboards.backtest_jobs import Jobs
 from dashboards.roles import Role, callback
 from kernel.errors import ChannelhubError
-from kernel.settings import Settings
-from orchestration.rules import SHIPPED_RULES_DIR
+from orchestration.rules import SHIPPED_RULES_DIR, load_rules
 
 ALLOWED: tuple[Role, ...] = ("marketing",)
 
@@ -118,12 +117,11 @@ def _card() -> list[Any]:
     ]
 
 
-def _rules_dir(settings: Settings) -> Path:
-    return settings.rules_dir or SHIPPED_RULES_DIR
-
-
 def _rule_files() -> list[Path]:
-    return sorted(_rules_dir(db.request_settings()).glob("*.toml"))
+    """The files of the rules the nudge stage runs, to start an edit from."""
+    settings = db.request_settings()
+    rules, _errors = load_rules(settings.rules_dir or SHIPPED_RULES_DIR)
+    return [Path(r.source) for r in rules if r.enabled]
 
 
 @callback(

@@ -96,3 +96,14 @@ def test_marketing_backtests_an_uploaded_rule_and_sees_a_bad_one_refused(
         rule_from_text(BAD, edited.name)
     wait_for_text(browser, "marketing-backtest-error", str(refused.value))
     assert "Traceback" not in browser.page_source
+
+    # Starting from an enabled rule puts its file's text in the editor.
+    browser.find_element(By.ID, "marketing-backtest-start").click()
+    search = WebDriverWait(browser, WAIT_S).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, ".dash-dropdown-content .dash-dropdown-search")
+    )
+    search.send_keys(SHIPPED.name)
+    search.send_keys(Keys.ENTER)
+    WebDriverWait(browser, WAIT_S).until(lambda d: editor.get_attribute("value") == shipped)
+    name = browser.find_element(By.ID, "marketing-backtest-name").get_attribute("value")
+    assert name == SHIPPED.name
