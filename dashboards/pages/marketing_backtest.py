@@ -90,7 +90,6 @@ def _card() -> list[Any]:
                     children=html.Button("Upload a rule file"),
                     accept=".toml",
                 ),
-                field("Rule file (TOML)", dcc.Textarea(id="marketing-backtest-text", value="")),
                 field(
                     "File name",
                     dcc.Input(id="marketing-backtest-name", value="rule.toml", type="text"),
@@ -108,10 +107,19 @@ def _card() -> list[Any]:
                 ),
             ],
         ),
+        field(
+            "Rule file (TOML)",
+            dcc.Textarea(
+                id="marketing-backtest-text",
+                value="",
+                rows=18,
+                style={"width": "100%", "fontFamily": "monospace"},
+            ),
+        ),
         html.Button("Run back-test", id="marketing-backtest-run", n_clicks=0),
         html.Div(id="marketing-backtest-error", className="result"),
         html.Div(id="marketing-backtest-progress", className="result"),
-        html.Pre(id="marketing-backtest-report"),
+        html.Pre(id="marketing-backtest-report", style={"overflowX": "auto"}),
         dcc.Store(id="marketing-backtest-job"),
         dcc.Interval(id="marketing-backtest-poll", interval=POLL_MS, disabled=True),
     ]
