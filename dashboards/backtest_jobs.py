@@ -81,8 +81,9 @@ class Jobs:
 
         try:
             job.report = work(folded)
-        except Exception as e:
-            job.error = str(e) or type(e).__name__
+        except Exception as e:  # a job's failure is told to its user, never lost with the thread
+            # One line: a server's exception can carry its stack trace after the message.
+            job.error = (str(e) or type(e).__name__).splitlines()[0]
         job.ended = self._clock()
 
     def _forget_old(self) -> None:

@@ -39,7 +39,7 @@ def _work(folded: Folded) -> Backtest:
 
 
 def _failing(folded: Folded) -> Backtest:
-    raise RuntimeError("ClickHouse went away")
+    raise RuntimeError("ClickHouse went away\nStack trace:\n0. somewhere")
 
 
 def test_a_user_runs_one_back_test_at_a_time() -> None:
