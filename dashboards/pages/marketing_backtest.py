@@ -12,6 +12,7 @@ progress. Ids are prefixed ``marketing-backtest-``; tests read ``marketing-backt
 
 import base64
 import binascii
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -181,7 +182,7 @@ def run(_clicks: int, text: str | None, name: str | None, days: Any) -> tuple[An
         settings, candidate, days=int(days), end=end, warmup=timedelta(days=DEFAULT_WARMUP_DAYS)
     )
 
-    def work(folded: Any) -> Backtest:
+    def work(folded: Callable[[int, int], None]) -> Backtest:
         with db.client(settings) as client:
             return replay(client, settings.clickhouse_database, plan, folded=folded).report
 
