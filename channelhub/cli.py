@@ -757,26 +757,22 @@ def rules_backtest(
 
     import msgspec
 
-    from channelhub.marketing.backtest import Plan, table
+    from channelhub.marketing.backtest import plan_for, table
     from channelhub.marketing.history import replay
-    from orchestration.rules import SHIPPED_RULES_DIR, load_rule_file, load_rules
-    from streams.nudges import partition_policy
+    from orchestration.rules import load_rule_file
 
     end = (_time(until, "--until") or datetime.now(UTC)).replace(microsecond=0)
     settings = _settings()
-    directory = rules_dir or settings.rules_dir or SHIPPED_RULES_DIR
     try:
         candidate = load_rule_file(file)
     except ChannelhubError as e:
         _fail(e)
-    live, errors = load_rules(directory)
+    plan, errors = plan_for(
+        settings, candidate, days=days, end=end, warmup=timedelta(days=warmup_days),
+        rules_dir=rules_dir,
+    )  # fmt: skip
     for error in errors:
         typer.echo(f"channelhub: skipped, as the nudge stage does: {error}", err=True)
-    plan = Plan(
-        candidate=candidate, live=tuple(r for r in live if r.enabled),
-        policy=partition_policy(settings), start=end - timedelta(days=days), end=end,
-        warmup=timedelta(days=warmup_days),
-    )  # fmt: skip
     result = _read_clickhouse(
         settings,
         lambda client, db: replay(client, db, plan, lambda line: typer.echo(line, err=True)),

@@ -41,6 +41,7 @@ a local broker restarted within the window starts its offsets over.
 """
 
 import dataclasses
+import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -52,19 +53,24 @@ from typing import NamedTuple
 import msgspec
 
 from kernel.clock import from_ms, to_ms
+from kernel.settings import Settings
 from orchestration.dispatch import encode_sms
 from orchestration.guardrails import Budget, BudgetState, GuardrailPolicy, in_holdout
 from orchestration.guardrails.budget import charge, would_exceed
 from orchestration.guardrails.clock import to_local
-from orchestration.rules import Rule
+from orchestration.rules import SHIPPED_RULES_DIR, Rule, load_rule_file, load_rules
+from orchestration.rules.errors import RuleConfigError
 from schemas import Event
 from schemas.events import PERSONAL_ATTRIBUTES
 from schemas.nudges import DecidedNudge, NudgeRequest
 from streams.nudge_core import NudgeCore, PartitionNudges
+from streams.nudges import partition_policy
 
 #: Events folded per call of the core, as a batch of the live stage (batch size changes no
 #: decision: eviction, the only per-call work, drops states no decision reads).
 CHUNK = 5000
+#: How many days before the window a fold starts by default, so caps and held nudges carry in.
+DEFAULT_WARMUP_DAYS = 7.0
 #: Progress is reported every this many events.
 PROGRESS_EVERY = 100_000
 #: What a segment costs when the rule sets no budget of its own: the budget's default rate.
@@ -186,6 +192,42 @@ class Plan:
         live = {r.id: r.guardrails.holdout_share for r in self.live}
         share = self.candidate.guardrails.holdout_share
         return frozenset(i for i in live if i != self.candidate.id or live[i] == share)
+
+
+def plan_for(
+    settings: Settings,
+    candidate: Rule,
+    *,
+    days: float,
+    end: datetime,
+    warmup: timedelta,
+    rules_dir: Path | None = None,
+) -> tuple[Plan, list[RuleConfigError]]:
+    """The plan for back-testing ``candidate`` over the ``days`` before ``end`` beside the
+    enabled rules of ``rules_dir`` (default: the nudge stage's directory), and the errors of
+    the files the stage skips too. The one way the CLI and the campaigns page build a plan."""
+    directory = rules_dir or settings.rules_dir or SHIPPED_RULES_DIR
+    live, errors = load_rules(directory)
+    plan = Plan(
+        candidate=candidate, live=tuple(r for r in live if r.enabled),
+        policy=partition_policy(settings), start=end - timedelta(days=days), end=end,
+        warmup=warmup,
+    )  # fmt: skip
+    return plan, errors
+
+
+def rule_from_text(text: str, name: str) -> Rule:
+    """The rule in ``text``, as a rule file named ``name`` would load (the name places it among
+    the enabled rules); raises :class:`RuleConfigError`, its message naming ``name``."""
+    name = Path(name).name or "rule.toml"
+    with tempfile.TemporaryDirectory(prefix="channelhub-rule-") as folder:
+        path = Path(folder) / name
+        path.write_text(text, encoding="utf-8")
+        try:
+            rule = load_rule_file(path)
+        except RuleConfigError as e:
+            raise RuleConfigError(name, e.rule, e.field, e.problem) from None
+    return dataclasses.replace(rule, source=name)
 
 
 class DayPrefecture(msgspec.Struct, frozen=True, kw_only=True):

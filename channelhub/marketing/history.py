@@ -8,7 +8,7 @@ from datetime import datetime
 
 from clickhouse_driver import Client
 
-from channelhub.marketing.backtest import Plan, Replay, StoredEvent, backtest
+from channelhub.marketing.backtest import CHUNK, Plan, Replay, StoredEvent, backtest
 from sinks.client import storage_errors
 
 #: Each partition of ``channel.events`` in offset order: the order the stage folded it in.
@@ -39,14 +39,33 @@ GROUP BY rule_id, subscriber
 
 
 def replay(
-    client: Client, db: str, plan: Plan, progress: Callable[[str], None] = lambda line: None
+    client: Client,
+    db: str,
+    plan: Plan,
+    progress: Callable[[str], None] = lambda line: None,
+    folded: Callable[[int, int], None] = lambda done, total: None,
 ) -> Replay:
-    """Back-test ``plan`` over the events ClickHouse holds for its fold."""
+    """Back-test ``plan`` over the events ClickHouse holds for its fold; ``folded(done,
+    total)`` hears how many of its events have been read, every :data:`CHUNK` and at the end."""
     since = plan.folded_from
     total = count_events(client, db, since, plan.end)
     progress(f"folding {total:,} events from {since.isoformat()} to {plan.end.isoformat()}")
+    folded(0, total)
     known = memberships(client, db, [r.id for r in plan.rules()], since)
-    return backtest(plan, events(client, db, since, plan.end), known, progress)
+    result = backtest(
+        plan, _counted(events(client, db, since, plan.end), total, folded), known, progress
+    )
+    folded(result.report.events, total)
+    return result
+
+
+def _counted(
+    rows: Iterator[StoredEvent], total: int, folded: Callable[[int, int], None]
+) -> Iterator[StoredEvent]:
+    for done, row in enumerate(rows, 1):
+        if done % CHUNK == 0:
+            folded(done, total)
+        yield row
 
 
 def count_events(client: Client, db: str, since: datetime, until: datetime) -> int:

@@ -5,7 +5,8 @@ Everyone with the page (analysts, ops, marketing) reads the funnel
 for an in-queue rule its effect on abandonment and agent load against its holdout
 (:mod:`dashboards.queries.wait_predictions`), and the campaign list. Creating and
 triggering a campaign is marketing's alone and on its own page
-(:mod:`dashboards.pages.marketing_new_campaign`), linked from here for marketing. Ids are
+(:mod:`dashboards.pages.marketing_new_campaign`), as is back-testing a rule
+(:mod:`dashboards.pages.marketing_backtest`), both linked from here for marketing. Ids are
 prefixed ``marketing-``; tests read ``marketing-funnel-<stage>`` and ``marketing-effect``.
 """
 
@@ -42,6 +43,8 @@ RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(
 STAGES = ("requested", "approved", "holdout", "sent", "delivered", "converted")
 #: Where marketing creates and triggers campaigns (:mod:`dashboards.pages.marketing_new_campaign`).
 AUTHORING = "/campaigns/new"
+#: Where marketing back-tests a rule file (:mod:`dashboards.pages.marketing_backtest`).
+BACKTEST = "/campaigns/backtest"
 
 
 def layout(source: str | None = None, **_query: str) -> html.Div:
@@ -66,7 +69,10 @@ def layout(source: str | None = None, **_query: str) -> html.Div:
 
 
 def _authoring_link() -> list[html.P]:
-    return [html.P(dcc.Link("Create or trigger a campaign", href=AUTHORING), className="card-note")]
+    return [
+        html.P(dcc.Link("Create or trigger a campaign", href=AUTHORING), className="card-note"),
+        html.P(dcc.Link("Back-test a rule", href=BACKTEST), className="card-note"),
+    ]
 
 
 def _funnel_card(source: str | None) -> list[Any]:

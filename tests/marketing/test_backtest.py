@@ -16,6 +16,7 @@ from channelhub.marketing.backtest import (
     StoredEvent,
     backtest,
     final_outcomes,
+    rule_from_text,
     table,
 )
 from kernel.clock import to_ms
@@ -23,6 +24,7 @@ from kernel.pseudonym import Pseudonymizer
 from orchestration.guardrails import in_holdout
 from orchestration.queue_wait import QueueWaits, prediction_event
 from orchestration.rules import Rule, load_rule_file, load_shipped_rules
+from orchestration.rules.errors import RuleConfigError
 from schemas import Event
 from schemas.events import IvrQueueEntered
 from schemas.nudges import DecidedNudge
@@ -227,3 +229,17 @@ def test_a_row_that_no_longer_decodes_is_counted_not_guessed(rows: list[StoredEv
     broken = rows[0]._replace(event_id="msisdn:k1.0123456789abcdef0123456789abcdef")
     replay = backtest(_plan(SHIPPED["survey.satisfaction"]), [broken, *rows[1:3]], {})
     assert (replay.report.events, replay.report.unreadable) == (3, 1)
+
+
+def test_a_pasted_rule_loads_as_its_file_would(tmp_path: Path) -> None:
+    original = SHIPPED["ivr.long_agent_wait"]
+    text = Path(original.source).read_text(encoding="utf-8")
+    pasted = rule_from_text(text, "edited.toml")
+    assert (pasted.spec, pasted.source) == (original.spec, "edited.toml")
+
+
+def test_a_bad_pasted_rule_is_the_loaders_one_line_error() -> None:
+    with pytest.raises(RuleConfigError) as raised:
+        rule_from_text("version = 1\n[rule]\nid = 'x'\n", "mine.toml")
+    assert str(raised.value).startswith("mine.toml: rule 'x', field rule.")
+    assert "\n" not in str(raised.value)
