@@ -93,7 +93,7 @@ def test_simulate_to_ndjson_ends_with_its_summary(tmp_path: Path) -> None:
 def test_schemas_export_writes_files(tmp_path: Path) -> None:
     result = _cli("schemas", "export", str(tmp_path / "schemas"))
     assert result.returncode == 0
-    assert "wrote 27 schema file(s)" in result.stdout
+    assert "wrote 28 schema file(s)" in result.stdout
     assert (tmp_path / "schemas" / "ivr.queue_entered.schema.json").exists()
 
 

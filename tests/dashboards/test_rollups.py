@@ -156,7 +156,10 @@ def edges() -> list[Event]:
                               "success": True}),
             event("kiosk.session_started", at, msisdn=msisdn, session=f"kiosk-edge-{i}",
                   attributes={"terminal_id": f"K{9000 + i}"}),
-            event("kiosk.terminal_fault", at, msisdn=None, session=f"fault-edge-{i}",
+            # i ms later, still in the same second: two moments can be the same second
+            # (when NOW is on a five-minute block), and the last fault must not be a tie.
+            event("kiosk.terminal_fault", at + timedelta(milliseconds=i), msisdn=None,
+                  session=f"fault-edge-{i}",
                   attributes={"terminal_id": "K0001", "fault_code": f"jam-{i}",
                               "severity": "warning"}),
         ]  # fmt: skip

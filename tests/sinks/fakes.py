@@ -21,19 +21,28 @@ from clickhouse_driver.context import Context
 from clickhouse_driver.errors import ServerException
 
 from kernel.settings import Settings
+from sinks import migrations
 from sinks.routes import routes
 from sinks.tables import Table
 from tests.fixtures.services import local_settings
 
 _COLUMN = re.compile(r"^\s+(\w+) (.+?),?$")
+_ADDED = re.compile(r"^\s*ALTER TABLE \{db\}\.(\w+) ADD COLUMN (\w+) (\S+)")
 _INSERT = re.compile(r"INSERT INTO \w+\.(\w+) \(([^)]*)\) VALUES")
 
 
 def column_types(table: Table[Any]) -> dict[str, str]:
-    """Column → ClickHouse type, read from the table's CREATE TABLE statement."""
+    """Column → ClickHouse type, read from the table's CREATE TABLE statement and the
+    columns later migrations add to it (``ALTER TABLE … ADD COLUMN``)."""
     create = table.create_statements[0]
     body = create.split("(", 1)[1].rsplit(")", 1)[0]
-    return {m[1]: m[2] for line in body.splitlines() if (m := _COLUMN.match(line))}
+    types = {m[1]: m[2] for line in body.splitlines() if (m := _COLUMN.match(line))}
+    for name in migrations.available():
+        for statement in migrations.operations(name):
+            added = _ADDED.match(statement)
+            if added is not None and added[1] == table.name:
+                types[added[2]] = added[3]
+    return types
 
 
 class _Discard:
