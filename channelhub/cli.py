@@ -5,7 +5,7 @@ heavy imports (faust, dash, kafka) happen only for the command that needs them.
 """
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
@@ -373,22 +373,29 @@ def _catalogue(settings: Settings, source: CatalogueSource) -> "Catalogue":
     return read.catalogue
 
 
+def _print(as_json: bool, data: Callable[[], object], lines: Callable[[], Iterable[str]]) -> None:
+    """``data()`` as one line of JSON for scripts (``--json``), else ``lines()`` for a person."""
+    import json
+
+    if as_json:
+        typer.echo(json.dumps(data(), ensure_ascii=False))
+        return
+    for line in lines():
+        typer.echo(line)
+
+
 @service_app.command("list")
 def service_list(
     source: From = CatalogueSource.topic,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """What each channel offers now, and the requests in progress with their next step."""
-    import json
-
     from channelhub.catalogue import report
 
     catalogue = _catalogue(_settings(), source)
-    if as_json:
-        typer.echo(json.dumps(report.catalogue_data(catalogue), ensure_ascii=False))
-        return
-    for line in report.catalogue_lines(catalogue):
-        typer.echo(line)
+    _print(
+        as_json, lambda: report.catalogue_data(catalogue), lambda: report.catalogue_lines(catalogue)
+    )
 
 
 @service_app.command("seed")
@@ -580,16 +587,10 @@ def content_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Every content item: the version in use, and the version in review with its next step."""
-    import json
-
     from channelhub.content import report
 
     content = _content(_settings(), source)
-    if as_json:
-        typer.echo(json.dumps(report.list_data(content), ensure_ascii=False))
-        return
-    for line in report.list_lines(content):
-        typer.echo(line)
+    _print(as_json, lambda: report.list_data(content), lambda: report.list_lines(content))
 
 
 @content_app.command("seed")
@@ -672,8 +673,6 @@ def content_show(
 ) -> None:
     """The item's audit trail: every version with its text, and every draft, step and
     rejection with who, in which role and when, refused attempts included."""
-    import json
-
     from channelhub.content import report
 
     content = _content(_settings(), source)
@@ -683,11 +682,7 @@ def content_show(
             f"channelhub: no content item {item!r}; `channelhub content list` shows them", err=True
         )
         raise typer.Exit(1)
-    if as_json:
-        typer.echo(json.dumps(report.item_data(found), ensure_ascii=False))
-        return
-    for line in report.trail_lines(found):
-        typer.echo(line)
+    _print(as_json, lambda: report.item_data(found), lambda: report.trail_lines(found))
 
 
 @app.command("uplift")
