@@ -356,10 +356,9 @@ From = Annotated[
 ]
 
 
-def _catalogue(settings: Settings, source: CatalogueSource) -> "Catalogue":
-    """The catalogue folded from ``source``; a broker or storage error is one line, exit 1."""
-    from channelhub.catalogue import store
-
+def _ledger(settings: Settings, source: CatalogueSource, store: Any) -> Any:
+    """What ``store`` (the catalogue's or the content's) reads from ``source``: a broker or
+    storage error is one line, exit 1; records that did not decode are counted on stderr."""
     try:
         read = (
             _read_clickhouse(settings, store.read_clickhouse)
@@ -370,7 +369,15 @@ def _catalogue(settings: Settings, source: CatalogueSource) -> "Catalogue":
         _fail(e)
     if read.unreadable:
         typer.echo(f"channelhub: {read.unreadable} record(s) did not decode; skipped", err=True)
-    return read.catalogue
+    return read
+
+
+def _catalogue(settings: Settings, source: CatalogueSource) -> "Catalogue":
+    """The catalogue folded from ``source``."""
+    from channelhub.catalogue import store
+
+    catalogue: Catalogue = _ledger(settings, source, store).catalogue
+    return catalogue
 
 
 def _print(as_json: bool, data: Callable[[], object], lines: Callable[[], Iterable[str]]) -> None:
@@ -560,20 +567,11 @@ def service_show(
 
 
 def _content(settings: Settings, source: CatalogueSource) -> "Content":
-    """The content folded from ``source``; a broker or storage error is one line, exit 1."""
+    """The content folded from ``source``."""
     from channelhub.content import store
 
-    try:
-        read = (
-            _read_clickhouse(settings, store.read_clickhouse)
-            if source is CatalogueSource.clickhouse
-            else store.read_topic(settings)
-        )
-    except ChannelhubError as e:
-        _fail(e)
-    if read.unreadable:
-        typer.echo(f"channelhub: {read.unreadable} record(s) did not decode; skipped", err=True)
-    return read.content
+    content: Content = _ledger(settings, source, store).content
+    return content
 
 
 Item = Annotated[

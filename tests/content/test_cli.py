@@ -14,7 +14,7 @@ from channelhub.content.seed import EXAMPLE_CAMPAIGNS, seed_records
 from kernel.settings import Settings
 from sinks import migrations
 from sinks.client import connect
-from tests.fixtures.cli import cli_ok, run_cli
+from tests.fixtures.cli import cli_ok, cli_refused, run_cli
 from tests.fixtures.services import StartService, Topics
 from tests.fixtures.waiting import wait_for
 
@@ -40,11 +40,7 @@ def _ok(settings: Settings, *args: str) -> str:
 
 
 def _refused(settings: Settings, *args: str) -> str:
-    result = _cli(settings, *args)
-    assert result.returncode == 1, result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
+    return cli_refused(settings, "content", *args)
 
 
 def _shown(settings: Settings, source: str = "topic") -> dict[str, Any]:
