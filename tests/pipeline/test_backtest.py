@@ -1,5 +1,5 @@
-"""``channelhub rules backtest`` on the real stack: the simulator's traffic goes through the
-live nudge stage into ClickHouse, then each shipped rule is back-tested over that history and
+"""``channelhub rules backtest`` on the real stack: a simulated week of traffic goes through the
+live nudge stage into ClickHouse, then each shipped rule is back-tested over that week and
 must make every decision the live stage recorded, exactly: the same nudges, outcomes, reasons,
 instants and send times, requests released together at the end of quiet hours included.
 
@@ -33,9 +33,9 @@ from tests.fixtures.waiting import wait_until_settled
 
 pytestmark = pytest.mark.integration
 
-START = "2026-02-28T16:00:00Z"  # midnight in Hunan: quiet hours, then the morning rush
-EVENTS = "8000"
-SUBSCRIBERS = "3000"
+START = "2026-02-22T16:00:00Z"  # a Monday's midnight in Hunan: quiet hours, then the rush
+HOURS = "168"  # a whole week, so weekly caps and every day's quiet hours come into play
+SUBSCRIBERS = "1500"  # some 10,000 events in the week
 
 
 def _live(client: Client, rule_id: str) -> list[Decided]:
@@ -71,7 +71,7 @@ def test_each_shipped_rule_backtests_to_what_the_live_stage_decided(
     )  # fmt: skip
     start_service("sink", "sinks", settings)
     simulated = subprocess.run(
-        [sys.executable, "-m", "channelhub.simulator", "--events", EVENTS, "--start", START,
+        [sys.executable, "-m", "channelhub.simulator", "--backfill-hours", HOURS, "--start", START,
          "--subscribers", SUBSCRIBERS, "--seed", "5"],
         env={**os.environ, **settings_env(settings)}, capture_output=True, text=True,
         timeout=300,
@@ -94,7 +94,10 @@ def test_each_shipped_rule_backtests_to_what_the_live_stage_decided(
         ), rule.id  # fmt: skip
         assert (result.report.unreadable, result.report.holdout_drawn) == (0, 0), rule.id
         reasons.update(result.report.outcomes)
-    assert {"approved", "holdout"} <= set(reasons), reasons
+    # the week reaches the weekly caps and holds requests over a night's quiet hours
+    assert {
+        "approved", "holdout", "suppressed:frequency_cap_rule_week", "held:quiet_hours"
+    } <= set(reasons), reasons  # fmt: skip
 
     source = load_shipped_rules()[0].source
     days = str((end - datetime.fromisoformat(START)).days + 2)  # the whole history
