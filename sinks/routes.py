@@ -72,8 +72,6 @@ VIEWS: dict[str, View] = {
         channel_rollups.SMS_UNKNOWN_TEXTS_PER_MINUTE,
         channel_rollups.SELF_SERVICE_PER_MINUTE,
         channel_rollups.HALL_FUNCTIONS_PER_MINUTE,
-        session_rollups.IVR_CALLS_PER_HOUR,
-        session_rollups.CONTACTS_PER_HOUR,
         session_rollups.SMS_CONFIRMATIONS_PER_HOUR,
         kiosk_rollups.KIOSK_TERMINALS_PER_HOUR,
         kiosk_rollups.KIOSK_TERMINALS_PER_MINUTE,

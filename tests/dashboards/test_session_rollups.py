@@ -9,8 +9,8 @@ across an hour; self-service calls re-contacted on the last millisecond of the w
 after it, by a session that began before the call ended, and in the call's own session. Every
 panel runs over ranges whose edges cut those sessions, over the page's day and a week, once
 as it is and once with the query it replaced. The tables also hold the same rows whether the
-views filled them or the fills of migrations 0009 to 0011 did (the kiosk terminals' tables
-too), and a second fill adds nothing."""
+views filled them or the fills of migrations 0010, 0011 and 0016 did (the kiosk terminals'
+tables too), and a second fill adds nothing."""
 
 import importlib
 from collections.abc import Iterator
@@ -31,10 +31,7 @@ pytestmark = pytest.mark.integration
 
 #: The migrations of the aggregate tables checked here (the kiosks' are read by the
 #: per-minute tests of ``test_rollups.py``, their fill is checked here).
-MIGRATIONS = (
-    "0009_session_rollups", "0010_confirmation_rollups", "0011_kiosk_rollups",
-    "0016_kiosk_day_rollups",
-)  # fmt: skip
+MIGRATIONS = ("0010_confirmation_rollups", "0011_kiosk_rollups", "0016_kiosk_day_rollups")
 ROLLUPS: tuple[str, ...] = tuple(
     name
     for migration in MIGRATIONS
