@@ -86,14 +86,17 @@ class Engine:
         terminals = Terminals(_rng(seed, "terminals"))
         schedule, load, people = self._schedule, self.load, self.population
         self.ivr = IvrHall(people, load, start, _rng(seed, "ivr"), schedule)
-        #: The SMS hall, whose offer the run swaps for the live catalogue's.
+        # The halls whose offer the run swaps for the live catalogue's.
         self.sms = SmsHall(people, load, start, _rng(seed, "sms"), schedule)
+        self.web = OnlineHall("web", people, load, start, _rng(seed, "web"), schedule)
+        self.wap = OnlineHall("wap", people, load, start, _rng(seed, "wap"), schedule)
+        self.kiosk = KioskHall(terminals, people, load, start, _rng(seed, "kiosk"), schedule)
         self._sources: list[Source] = [
             self.ivr,
             self.sms,
-            OnlineHall("web", people, load, start, _rng(seed, "web"), schedule),
-            OnlineHall("wap", people, load, start, _rng(seed, "wap"), schedule),
-            KioskHall(terminals, people, load, start, _rng(seed, "kiosk"), schedule),
+            self.web,
+            self.wap,
+            self.kiosk,
             KioskFaults(terminals, load, start, _rng(seed, "faults"), schedule),
         ]
 

@@ -10,12 +10,19 @@ join earlier has been generated: see :meth:`IvrHall.settle`.
 Callers press the keys they know from today's menu. Keys the live catalogue has retired
 (:attr:`IvrHall.removed`) lead nowhere any more: the menu is played again and the caller asks
 for an agent about what they wanted, which is the demand the phone hall no longer meets.
+Items the live catalogue opened since (:attr:`IvrHall.opened`, :meth:`Opened.of`) get callers
+too: an item under a level-1 key of today's menu is announced after that branch's own items
+and pressed now and then (:data:`NEW_ITEM_WEIGHT`); keys that start no branch of today's menu
+are a new level-1 choice (:data:`NEW_KEY_WEIGHT`). The item is the service the catalogue opened
+there, and callers behave there as in the branch of its key, or of its area (the part of the
+service's name before the dot), or else as :data:`NEW_AREA` says.
 """
 
 import heapq
 import itertools
 import math
 import random
+from typing import NamedTuple
 
 from channelhub.simulator.catalog import (
     BRANCH_ORDERED_KEYS,
@@ -25,11 +32,13 @@ from channelhub.simulator.catalog import (
     IVR_MENU,
     SELF_SERVICE_TOPICS,
     UNKNOWN_TOPIC_HANDLE_S,
+    MenuBranch,
 )
 from channelhub.simulator.load import HOUR_MS, LoadModel
 from channelhub.simulator.population import Population
 from channelhub.simulator.queue import AgentQueue, square_root_staffing
 from channelhub.simulator.session import Hall, Schedule, Session, seconds
+from orchestration.catalogue import Catalogue
 from schemas import PREFECTURES
 from schemas.events import (
     Abandoned,
@@ -53,6 +62,7 @@ from schemas.events import (
 )
 
 QUEUE_NAME = "general"
+AGENT_KEY = "0"
 #: Level-1 keys and how often callers press them ("0" is straight to an agent).
 LEVEL1_WEIGHTS: dict[str, float] = {"1": 46, "2": 10, "3": 18, "4": 11, "5": 4, "8": 1, "0": 7}
 ENTERPRISE_KEY8_WEIGHT = 30.0  # group customers use their own branch
@@ -73,6 +83,65 @@ PLANNED_AGENT_SHARE = 0.23
 PLANNED_AGENT_TIME_S = 235.0
 #: β of square-root staffing: enough for short waits on ordinary days.
 STAFFING_QUALITY = 0.8
+#: How often callers press an item opened after today's menu, against the position weights
+#: of its branch (1 for the first item, 0.19 for the eighth): announced last, pressed rarely.
+NEW_ITEM_WEIGHT = 0.1
+#: How often callers press keys opened as a new level-1 choice, against
+#: :data:`LEVEL1_WEIGHTS` (as the SMS hall's ``NEW_CODE_WEIGHT`` against its codes).
+NEW_KEY_WEIGHT = 2.0
+#: How callers behave at an opened item whose key and area are in no branch of today's menu.
+NEW_AREA = MenuBranch("other", {}, agent_share=0.2, handle_s=UNKNOWN_TOPIC_HANDLE_S)
+
+#: Every key path of today's menu (the level-2 items, and key 5's campaign).
+STATIC_KEY_PATHS = frozenset(
+    f"{key}-{k2}" if k2 else key
+    for key, branch in IVR_MENU.items()
+    for k2 in (branch.items or [""])
+)
+
+
+class Opened(NamedTuple):
+    """Key paths the live catalogue opened that today's menu does not have: under a branch of
+    today's menu (level-1 key → (the rest of the path, service)), or of their own
+    (path → service)."""
+
+    under: dict[str, tuple[tuple[str, str], ...]]
+    own: dict[str, str]
+    #: Every service these paths lead to.
+    services: frozenset[str]
+
+    @classmethod
+    def of(cls, catalogue: Catalogue) -> "Opened":
+        """What ``catalogue`` opened beyond today's menu, each path with the first service
+        open there. A path that is itself a level-1 key of today's menu (``8``) stays that
+        branch, pressing it plays the branch's items; and key 0 reaches an agent, whatever
+        follows it."""
+        under: dict[str, list[tuple[str, str]]] = {}
+        own: dict[str, str] = {}
+        for path, serving in catalogue.channel("ivr").items():
+            key1, _, rest = path.partition("-")
+            if path in STATIC_KEY_PATHS or path in LEVEL1_WEIGHTS or key1 == AGENT_KEY:
+                continue
+            if rest and IVR_MENU.get(key1, NEW_AREA).items:
+                under.setdefault(key1, []).append((rest, serving[0][0]))
+            else:
+                own[path] = serving[0][0]
+        services = frozenset([*own.values(), *(s for items in under.values() for _, s in items)])
+        return cls({key: tuple(items) for key, items in under.items()}, own, services)
+
+
+#: Nothing opened: today's menu.
+NOTHING_OPENED = Opened({}, {}, frozenset())
+
+
+def _behaviour(key_path: str, item: str) -> MenuBranch:
+    """The branch whose callers' behaviour holds at ``item``: that of its level-1 key, else
+    that of its area, else :data:`NEW_AREA`."""
+    branch = IVR_MENU.get(key_path.partition("-")[0])
+    if branch is not None:
+        return branch
+    area = item.partition(".")[0]
+    return next((b for b in IVR_MENU.values() if b.area == area), NEW_AREA)
 
 
 class _Branch:
@@ -105,6 +174,8 @@ class IvrHall(Hall):
         self._request_seq = itertools.count()
         #: Key paths the live catalogue has retired; the simulator swaps in the current set.
         self.removed: frozenset[str] = frozenset()
+        #: Key paths the live catalogue opened since today's menu; swapped in like ``removed``.
+        self.opened = NOTHING_OPENED
 
     @staticmethod
     def _branch_menu(rng: random.Random) -> dict[str, _Branch]:
@@ -133,6 +204,7 @@ class IvrHall(Hall):
             weights["0"] = GOTONE_KEY0_WEIGHT
         if busy:
             weights["1"] *= BUSY_QUERY_BOOST
+        weights.update((path, NEW_KEY_WEIGHT) for path in self.opened.own)
         return self._rng.choices(list(weights), list(weights.values()))[0]
 
     def start_session(self) -> None:
@@ -146,22 +218,11 @@ class IvrHall(Hall):
         t = start + seconds(rng, 8, 14) + (4000 if busy else 0)
 
         key1 = self._level1(who.brand, busy)
-        if key1 == "0":
+        if key1 == AGENT_KEY:
             self._request_agent(call, start, t + seconds(rng, 1, 3), "0", "unknown", busy)
             return
-        branch_def = IVR_MENU[key1]
-        t += seconds(rng, 2, 6)
-        schedule(t, IvrMenuSelected, call, MenuSelected(key1, branch_def.area))
-        if branch_def.items:
-            branch = self._menus[who.prefecture][key1]
-            key2, item = branch.items[
-                rng.choices(range(len(branch.items)), cum_weights=branch.cumulative)[0]
-            ]
-            key_path = f"{key1}-{key2}"
-            t += seconds(rng, 3, 10)
-            schedule(t, IvrMenuSelected, call, MenuSelected(key_path, item))
-        else:
-            key_path, item = key1, CAMPAIGN_ITEM
+        key_path, item, t = self._through_menu(call, who.prefecture, key1, t)
+        branch_def = _behaviour(key_path, item)
 
         if item in HUMAN_HELP_ITEMS:
             self._request_agent(call, start, t + seconds(rng, 1, 3), key_path, item, busy)
@@ -186,6 +247,45 @@ class IvrHall(Hall):
             t += seconds(rng, 1, 4)
             schedule(t, IvrCallEnded, call, CallEnded((t - start) / 1000, "self_service"))
 
+    def _through_menu(
+        self, call: Session, prefecture: str, pressed: str, t: int
+    ) -> tuple[str, str, int]:
+        """The menu after the caller pressed ``pressed`` (a level-1 key, or keys opened as a
+        level-1 choice of their own), with its events: the key path reached, its item, and
+        when."""
+        rng, schedule = self._rng, self._schedule
+        own = self.opened.own.get(pressed)
+        key1 = pressed.partition("-")[0]
+        area = IVR_MENU[key1].area if key1 in IVR_MENU else (own or "").partition(".")[0]
+        t += seconds(rng, 2, 6)
+        schedule(t, IvrMenuSelected, call, MenuSelected(key1, area))
+        if own is not None:
+            key_path, item = pressed, own
+        elif IVR_MENU[key1].items:
+            key2, item = self._level2(prefecture, key1)
+            key_path = f"{key1}-{key2}"
+        else:
+            return key1, CAMPAIGN_ITEM, t
+        if key_path != key1:
+            t += seconds(rng, 3, 10)
+            schedule(t, IvrMenuSelected, call, MenuSelected(key_path, item))
+        return key_path, item, t
+
+    def _level2(self, prefecture: str, key1: str) -> tuple[str, str]:
+        """The rest of the key path a caller presses in branch ``key1``, and its item: one of
+        the branch's own, or now and then one opened since."""
+        branch = self._menus[prefecture][key1]
+        items, cumulative = branch.items, branch.cumulative
+        opened = self.opened.under.get(key1)
+        if opened:
+            items = [*items, *opened]
+            top = cumulative[-1]
+            cumulative = [
+                *cumulative,
+                *(top + NEW_ITEM_WEIGHT * n for n in range(1, len(opened) + 1)),
+            ]
+        return items[self._rng.choices(range(len(items)), cum_weights=cumulative)[0]]
+
     def _request_agent(
         self, call: Session, start: int, t: int, key_path: str, topic: str, busy: bool
     ) -> None:
@@ -196,8 +296,8 @@ class IvrHall(Hall):
         patience = int(rng.expovariate(1 / mean_patience) * 1000)
         if topic in HUMAN_HELP_ITEMS:
             mean_handle = COMPLAINT_HANDLE_S
-        elif topic in SELF_SERVICE_TOPICS:
-            mean_handle = IVR_MENU[key_path[0]].handle_s
+        elif topic in SELF_SERVICE_TOPICS or topic in self.opened.services:
+            mean_handle = _behaviour(key_path, topic).handle_s
         else:
             mean_handle = UNKNOWN_TOPIC_HANDLE_S
         mu = math.log(mean_handle) - HANDLE_SIGMA**2 / 2
@@ -227,9 +327,8 @@ class IvrHall(Hall):
             done = left + handle
             complaint = topic in HUMAN_HELP_ITEMS
             resolved = rng.random() < (COMPLAINT_RESOLVED_SHARE if complaint else RESOLVED_SHARE)
-            handled = RequestHandled(
-                agent_id, topic, resolved, handle / 1000, topic in SELF_SERVICE_TOPICS
-            )
+            self_service = topic in SELF_SERVICE_TOPICS or topic in self.opened.services
+            handled = RequestHandled(agent_id, topic, resolved, handle / 1000, self_service)
             schedule(done, AgentRequestHandled, call, handled)
             ended = done + seconds(rng, 0.5, 2)
             schedule(ended, IvrCallEnded, call, CallEnded((ended - start) / 1000, "agent"))

@@ -14,6 +14,7 @@ from channelhub.simulator.catalog import (
     KIOSK_TOP_UPS_FEN,
 )
 from channelhub.simulator.load import Arrivals, LoadModel
+from channelhub.simulator.offered import STATIC, Functions
 from channelhub.simulator.population import PREFECTURE_WEIGHTS, Population
 from channelhub.simulator.session import Hall, Schedule, Session, seconds
 from schemas import PREFECTURES
@@ -65,6 +66,8 @@ class KioskHall(Hall):
         self._population = population
         self._services = list(KIOSK_SERVICES)
         self._service_weights = list(KIOSK_SERVICES.values())
+        #: What the terminals offer now; the simulator swaps in the live catalogue's.
+        self.functions: Functions = STATIC
 
     def start_session(self) -> None:
         rng, schedule = self._rng, self._schedule
@@ -81,8 +84,8 @@ class KioskHall(Hall):
             schedule(t, KioskPaymentCompleted, visit, PaymentCompleted(terminal, amount, method))  # type: ignore[arg-type]
         if not pays or rng.random() < ALSO_SERVICE_SHARE:
             t += seconds(rng, 30, 120)
-            service = rng.choices(self._services, self._service_weights)[0]
-            success = rng.random() < SERVICE_SUCCESS
+            service = self.functions.pick(rng, self._services, self._service_weights)
+            success = rng.random() < SERVICE_SUCCESS and self.functions.is_open(service)
             completed = KioskServiceCompleted(terminal, service, success)
             schedule(t, KioskServiceCompletedEvent, visit, completed)
 

@@ -8,10 +8,13 @@ second; a scaled rate builds up over the first few minutes, as a call's events s
 after it starts. Either way the last line on
 standard output is the JSON summary of what was delivered.
 
-Producing to Kafka, the SMS hall and the IVR menu follow the live service catalogue
-(``channel.catalogue``), read again every ``rules_reload_seconds``: a code retired there is
-answered as unknown from then on (:mod:`channelhub.simulator.sms`), and retired keys lead
-callers to an agent (:mod:`channelhub.simulator.ivr`). An ndjson run, the
+Producing to Kafka, every hall follows the live service catalogue (``channel.catalogue``),
+read again every ``rules_reload_seconds``: what it opened gets a share of the traffic, and
+what it retired is still asked for from habit and not served. A code retired there is
+answered as unknown from then on (:mod:`channelhub.simulator.sms`); retired keys lead callers
+to an agent and opened items are pressed (:mod:`channelhub.simulator.ivr`); a retired web or
+WAP function's page offers nothing (:mod:`channelhub.simulator.web`), and a retired kiosk
+service is not completed (:mod:`channelhub.simulator.kiosk`). An ndjson run, the
 recomputations of the tests, answers from today's static catalogue.
 
 Where the simulated clock starts:
@@ -40,15 +43,19 @@ from types import FrameType
 from typing import Any, TextIO
 
 from channelhub.catalogue.store import follower
+from channelhub.simulator.catalog import KIOSK_SERVICES, WAP_FUNCTIONS, WEB_FUNCTIONS
 from channelhub.simulator.engine import Engine, Scenario
 from channelhub.simulator.ids import iso
+from channelhub.simulator.ivr import Opened
 from channelhub.simulator.load import HOUR_MS, LoadModel
+from channelhub.simulator.offered import Functions
 from channelhub.simulator.output import KafkaOutput, NdjsonOutput, Output
 from channelhub.simulator.sms import Offer
 from channelhub.simulator.summary import Tally
 from kernel.clock import to_ms
 from kernel.errors import ConfigError, ServiceError
 from kernel.settings import Settings
+from orchestration.catalogue import Catalogue
 
 OUTPUTS = ("kafka", "ndjson")
 _MAX_SLEEP_S = 0.25  # sleep in slices so a signal is noticed quickly
@@ -269,9 +276,18 @@ def run(
     return summary
 
 
+def follow_catalogue(engine: Engine, catalogue: Catalogue) -> None:
+    """Swap what every hall of ``engine`` offers for what ``catalogue`` holds open."""
+    engine.sms.offer = Offer.of(catalogue)
+    engine.ivr.removed = frozenset(r.slot for r in catalogue.retired() if r.channel == "ivr")
+    engine.ivr.opened = Opened.of(catalogue)
+    engine.web.functions = Functions.of(catalogue, "web", WEB_FUNCTIONS)
+    engine.wap.functions = Functions.of(catalogue, "wap", WAP_FUNCTIONS)
+    engine.kiosk.functions = Functions.of(catalogue, "kiosk", KIOSK_SERVICES)
+
+
 class _Following:
-    """Swaps the SMS hall's offer and the IVR's retired keys for the live catalogue's every
-    ``every_s`` of wall time."""
+    """Swaps what the halls offer for the live catalogue's every ``every_s`` of wall time."""
 
     def __init__(self, settings: Settings, engine: Engine, stderr: TextIO) -> None:
         self._follower = follower(settings, "channelhub-simulator-catalogue")
@@ -289,10 +305,7 @@ class _Following:
             print(f"simulate: catalogue not refreshed, the halls keep their offer: {e}",
                   file=self._stderr, flush=True)  # fmt: skip
             return
-        self._engine.sms.offer = Offer.of(catalogue)
-        self._engine.ivr.removed = frozenset(
-            r.slot for r in catalogue.retired() if r.channel == "ivr"
-        )
+        follow_catalogue(self._engine, catalogue)
 
     def close(self) -> None:
         self._follower.close()

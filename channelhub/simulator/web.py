@@ -3,6 +3,14 @@
 Both halls run the same journey with their own function lists (the web hall has many more).
 Only the web hall sells numbers: a reserved number must be activated at a business hall within
 48 hours, and about half are; the activation event is scheduled hours after the visit.
+
+What a hall offers is its :attr:`OnlineHall.functions`: today's static list, or what the live
+service catalogue holds open (:class:`~channelhub.simulator.offered.Functions`), swapped in
+while the simulator runs. A function opened since gets a share of use. Customers still open a
+retired function's page from habit (a bookmark, the menu they remember): the visit is recorded
+as the function's use, as the hall logs every page opened, but the page only says the
+function is withdrawn, so nothing is ordered or reserved there. That use is the demand the
+hall no longer meets (``dashboards.queries.catalogue`` counts it).
 """
 
 import random
@@ -15,6 +23,7 @@ from channelhub.simulator.catalog import (
     WEB_FUNCTIONS,
 )
 from channelhub.simulator.load import HOUR_MS, LoadModel
+from channelhub.simulator.offered import STATIC, Functions
 from channelhub.simulator.population import Population, new_number
 from channelhub.simulator.session import Hall, Schedule, Session, seconds
 from schemas.envelope import Envelope
@@ -69,6 +78,8 @@ class OnlineHall(Hall):
         self._weights = list(functions.values())
         self._population = population
         self._orders = 0
+        #: What the hall offers now; the simulator swaps in the live catalogue's.
+        self.functions: Functions = STATIC
 
     def start_session(self) -> None:
         rng, schedule = self._rng, self._schedule
@@ -86,18 +97,25 @@ class OnlineHall(Hall):
                 return
         for _ in range(MAX_FUNCTIONS):
             t += seconds(rng, 10, 90)
-            function = rng.choices(self._functions, self._weights)[0]
+            function = self.functions.pick(rng, self._functions, self._weights)
             schedule(t, self._function, visit, FunctionUsed(function))
-            if function in ORDERABLE and rng.random() < ORDER_SHARE:
-                t += seconds(rng, 20, 90)
-                product, amount = rng.choice(ORDERABLE[function])
-                self._orders += 1
-                order_id = f"{self._channel[0].upper()}{self._orders:08d}{rng.getrandbits(32):08X}"
-                schedule(t, self._order, visit, OrderSubmitted(order_id, product, amount))
-            elif function == NUMBER_SELECT_FUNCTION and self._channel == "web":
-                t = self._reserve_number(visit, t)
+            if self.functions.is_open(function):  # a withdrawn one's page offers nothing
+                t = self._carry_out(visit, function, t)
             if rng.random() >= MORE_FUNCTIONS:
                 break
+
+    def _carry_out(self, visit: Session, function: str, t: int) -> int:
+        """What follows a function's use: an order, a number reserved, or nothing."""
+        rng = self._rng
+        if function in ORDERABLE and rng.random() < ORDER_SHARE:
+            t += seconds(rng, 20, 90)
+            product, amount = rng.choice(ORDERABLE[function])
+            self._orders += 1
+            order_id = f"{self._channel[0].upper()}{self._orders:08d}{rng.getrandbits(32):08X}"
+            self._schedule(t, self._order, visit, OrderSubmitted(order_id, product, amount))
+        elif function == NUMBER_SELECT_FUNCTION and self._channel == "web":
+            t = self._reserve_number(visit, t)
+        return t
 
     def _reserve_number(self, visit: Session, t: int) -> int:
         rng = self._rng

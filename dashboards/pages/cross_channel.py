@@ -2,7 +2,9 @@
 the channels take from the agents (the deflection the operator aims for), and re-contact
 within 24 h as a first-contact-resolution measure.
 
-Every number comes from :mod:`dashboards.queries.cross_channel`. Ids are prefixed ``cross-``;
+Every number comes from :mod:`dashboards.queries.cross_channel`; what each function does is
+named by the live service catalogue (:mod:`dashboards.live_catalogue`). Ids are prefixed
+``cross-``;
 tests read ``cross-total-<key>``.
 """
 
@@ -14,7 +16,7 @@ import plotly.graph_objects as go
 from clickhouse_driver import Client
 from dash import Output, dcc, html
 
-from dashboards import charts, deep_dive
+from dashboards import charts, db, deep_dive, live_catalogue
 from dashboards.deep_dive import share
 from dashboards.filters import SHANGHAI, VolumeFilter
 from dashboards.labels import CHANNEL_COLORS, CHANNEL_LABELS
@@ -91,9 +93,10 @@ def layout(**_query: str) -> html.Div:
 
 
 def _fetch(client: Client, f: VolumeFilter, _now: datetime) -> tuple[Any, Any, Any]:
+    names = live_catalogue.names(db.request_settings())
     return (
         cross_channel.mix(client, f),
-        cross_channel.deflection(client, f.start, f.end),
+        cross_channel.deflection(client, f.start, f.end, names),
         cross_channel.recontacts(client, f.start, f.end),
     )
 

@@ -1,7 +1,9 @@
 """SMS hall deep-dive: commands, how texts are matched, unknown texts, two-step confirmation.
 
-Every number comes from :mod:`dashboards.queries.sms_hall`. Ids are prefixed ``sms-``; tests
-read ``sms-total-<key>``.
+Every number comes from :mod:`dashboards.queries.sms_hall`; each code is labelled with the
+service the live service catalogue gives it (:mod:`dashboards.live_catalogue`), so an opened
+code shows under its service and a retired one still labels its history. Ids are prefixed
+``sms-``; tests read ``sms-total-<key>``.
 """
 
 from datetime import datetime
@@ -12,13 +14,13 @@ import plotly.graph_objects as go
 from clickhouse_driver import Client
 from dash import Output, dcc, html
 
-from dashboards import charts, deep_dive
+from dashboards import charts, db, deep_dive, live_catalogue
 from dashboards.deep_dive import share
 from dashboards.filters import VolumeFilter
 from dashboards.labels import CHANNEL_COLORS
 from dashboards.queries import sms_hall
 from dashboards.roles import Role
-from orchestration.rules.guidance import WAYS
+from dashboards.service_names import ServiceNames
 
 ALLOWED: tuple[Role, ...] = ("analyst",)
 
@@ -41,10 +43,6 @@ KIND_LABELS = {
     "unknown": "Unknown",
 }
 KIND_COLORS = {"exact": "#009E73", "menu": "#56B4E9", "fuzzy": "#E69F00", "unknown": "#D55E00"}
-#: The item each SMS code serves, as the guidance table lists it (first item for shared codes).
-CODE_ITEMS: dict[str, str] = {
-    way.sms_code: item for item, way in reversed(WAYS.items()) if way.sms_code
-}
 
 
 def layout(**_query: str) -> html.Div:
@@ -102,15 +100,16 @@ def layout(**_query: str) -> html.Div:
     )
 
 
-def _fetch(client: Client, f: VolumeFilter, _now: datetime) -> tuple[Any, Any, Any]:
+def _fetch(client: Client, f: VolumeFilter, _now: datetime) -> tuple[Any, Any, Any, Any]:
     return (
         sms_hall.messages(client, f.start, f.end),
         sms_hall.unknown_texts(client, f.start, f.end, UNKNOWN_SAMPLES),
         sms_hall.confirmations(client, f.start, f.end),
+        live_catalogue.names(db.request_settings()),
     )
 
 
-def _nothing(found: tuple[sms_hall.Messages, Any, Any]) -> deep_dive.Nothing | None:
+def _nothing(found: tuple[sms_hall.Messages, Any, Any, Any]) -> deep_dive.Nothing | None:
     return None if found[0].total else deep_dive.Nothing("texts to the SMS hall", ("sms",))
 
 
@@ -119,6 +118,7 @@ def _view(
     received: sms_hall.Messages,
     unknown: list[sms_hall.UnknownText],
     confirmations: list[sms_hall.Confirmation],
+    names: ServiceNames,
     now: datetime,
 ) -> dict[str, Any]:
     total = received.total
@@ -139,10 +139,10 @@ def _view(
             "unknown": f"{share(not_understood, total)} of texts",
             "confirmed": f"of {prompted:,} prompts ({share(done, prompted)})",
         },
-        "commands": _commands_chart(received),
+        "commands": _commands_chart(received, names),
         "kinds": _kinds_chart(received),
         "funnel": _funnel_chart(confirmations),
-        "confirmations": _confirmations_table(confirmations),
+        "confirmations": _confirmations_table(confirmations, names),
         "unknown": deep_dive.table(
             ["Text (masked)", "Messages", "Senders"],
             [[_cut(u.text), u.messages, u.senders] for u in unknown],
@@ -167,12 +167,12 @@ def _cleared() -> dict[str, Any]:
     }
 
 
-def _commands_chart(received: sms_hall.Messages) -> go.Figure:
+def _commands_chart(received: sms_hall.Messages, names: ServiceNames) -> go.Figure:
     top = received.top_codes(TOP_COMMANDS)[::-1]
     figure = go.Figure(
         go.Bar(
             x=[n for _, n in top],
-            y=[f"{code} · {CODE_ITEMS.get(code, 'unlisted')}" for code, _ in top],
+            y=[f"{code} · {names.code(code)}" for code, _ in top],
             orientation="h",
             marker={"color": CHANNEL_COLORS["sms"]},
             hovertemplate="%{y}: %{x:,} texts<extra></extra>",
@@ -223,11 +223,11 @@ def _funnel_chart(confirmations: list[sms_hall.Confirmation]) -> go.Figure:
     return charts.base_layout(figure, height=CHART_HEIGHT, revision="sms-funnel")
 
 
-def _confirmations_table(confirmations: list[sms_hall.Confirmation]) -> Any:
+def _confirmations_table(confirmations: list[sms_hall.Confirmation], names: ServiceNames) -> Any:
     return deep_dive.table(
         ["Command", "Prompted", "Yes", "No", "Timed out", "No reply yet", "Done", "Succeeded"],
         [
-            [f"{c.code} · {CODE_ITEMS.get(c.code, 'unlisted')}", c.prompted, c.yes, c.no,
+            [f"{c.code} · {names.code(c.code)}", c.prompted, c.yes, c.no,
              c.timed_out, c.unanswered, c.done, c.succeeded]
             for c in confirmations
         ],

@@ -11,8 +11,9 @@ the next one begins (:mod:`orchestration.contacts`); the mix and re-contact sum 
 per minute of the contact's first event (``contacts_per_minute``,
 :mod:`sinks.tables.contacts`), so both read a few thousand rows for any range, whatever the
 day's volume. The deflection counts events, from the per-minute ``self_service_per_minute``
-(:mod:`sinks.tables.channel_rollups`). All three take whole-minute ranges and count what the
-sink inserted, which holds no duplicates.
+(:mod:`sinks.tables.channel_rollups`), each under the item its name stands for in the live
+service catalogue (:mod:`dashboards.service_names`). All three take whole-minute ranges and
+count what the sink inserted, which holds no duplicates.
 Buckets are aligned to Shanghai midnight as on the volume page.
 """
 
@@ -23,7 +24,7 @@ from clickhouse_driver import Client
 
 from dashboards.filters import VolumeFilter
 from dashboards.queries.volume import SHANGHAI_OFFSET_S
-from orchestration.rules.guidance import WAYS, way_for
+from dashboards.service_names import STATIC, ServiceNames
 from schemas.contacts import RECONTACT_WINDOW_MS
 from schemas.envelope import CHANNELS
 
@@ -60,15 +61,6 @@ FROM contacts_per_minute
 WHERE minute >= toDateTime(%(start)s) AND minute < toDateTime(%(end)s)
 GROUP BY channel
 """
-
-#: Web and WAP functions (and kiosk services named like them) → the item they do; a function
-#: several items share (``sp.query_unsubscribe``) counts for the first the guidance lists.
-WEB_ITEMS: dict[str, str] = {
-    way.web_function: item for item, way in reversed(WAYS.items()) if way.web_function
-}
-WAP_ITEMS: dict[str, str] = {
-    way.wap_function: item for item, way in reversed(WAYS.items()) if way.wap_function
-}
 
 
 @dataclass(frozen=True)
@@ -115,33 +107,27 @@ def mix(client: Client, f: VolumeFilter) -> Mix:
     return Mix(size, buckets, contacts)
 
 
-def item_of(channel: str, name: str) -> str | None:
-    """The guidance item a channel's event name stands for, ``None`` when it is none."""
-    if channel == "web":
-        return WEB_ITEMS.get(name)
-    if channel == "wap":
-        return WAP_ITEMS.get(name)
-    if channel == "kiosk":
-        return name if name in WAYS else WEB_ITEMS.get(name)
-    return name if name in WAYS else None
-
-
-def deflection(client: Client, start: datetime, end: datetime) -> dict[str, dict[str, int]]:
+def deflection(
+    client: Client, start: datetime, end: datetime, names: ServiceNames = STATIC
+) -> dict[str, dict[str, int]]:
     """Item → channel → times done: successful self-service uses, and agents' handled requests.
 
-    Items are those the guidance table gives a self-service way, plus any a self-service
-    channel completed in the range; agents' requests on other topics are left out.
+    Each name counts for the item it stands for by ``names`` (the live catalogue's, on the
+    page): a function several items share (``sp.query_unsubscribe``) for the first the
+    guidance lists. Items are those ``names`` gives a self-service way now, plus any a
+    self-service channel completed in the range; agents' requests on other topics are left
+    out.
     """
     done: dict[str, dict[str, int]] = {}
     for channel, name, n in client.execute(SELF_SERVICE, _range(start, end)):
-        item = item_of(channel, name)
+        item = names.item_of(channel, name)
         if item is not None:
             per_channel = done.setdefault(item, {})
             per_channel[channel] = per_channel.get(channel, 0) + int(n)
     return {
         item: per_channel
         for item, per_channel in done.items()
-        if way_for(item).exists or set(per_channel) - {"agent"}
+        if names.way(item).exists or set(per_channel) - {"agent"}
     }
 
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dashboards import db
+from dashboards import db, service_names
 from dashboards.filters import VolumeFilter
 from dashboards.queries import cross_channel
 from kernel.settings import Settings
@@ -222,7 +222,7 @@ def test_last_seen_and_an_empty_range(migrated: Settings, known: list[Event]) ->
     ],
 )
 def test_item_of_names_on_each_channel(channel: str, name: str, item: str | None) -> None:
-    assert cross_channel.item_of(channel, name) == item
+    assert service_names.STATIC.item_of(channel, name) == item
 
 
 def test_the_fill_counts_stored_events_as_the_stage_counts_them(migrated: Settings) -> None:
