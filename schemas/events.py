@@ -206,6 +206,12 @@ class WebFunctionUsed(Envelope, tag="web.function_used"):
     attributes: FunctionUsed
 
 
+class WebFunctionUnavailable(Envelope, tag="web.function_unavailable"):
+    """A page opened for a function the hall has withdrawn: asked for, not used."""
+
+    attributes: FunctionUsed
+
+
 class WebOrderSubmitted(Envelope, tag="web.order_submitted"):
     attributes: OrderSubmitted
 
@@ -223,6 +229,12 @@ class WapLogin(Envelope, tag="wap.login"):
 
 
 class WapFunctionUsed(Envelope, tag="wap.function_used"):
+    attributes: FunctionUsed
+
+
+class WapFunctionUnavailable(Envelope, tag="wap.function_unavailable"):
+    """A page opened for a function the hall has withdrawn: asked for, not used."""
+
     attributes: FunctionUsed
 
 
@@ -292,8 +304,9 @@ EVENT_CLASSES: tuple[type[Envelope], ...] = (
     IvrQueueEntered, IvrAgentAnswered, IvrAbandoned, IvrCallEnded, IvrWaitPredicted,
     SmsMessageReceived, SmsConfirmationRequested, SmsConfirmationReplied,
     SmsServiceCompletedEvent, SmsReplySent,
-    WebLogin, WebFunctionUsed, WebOrderSubmitted, WebNumberReserved, WebNumberActivated,
-    WapLogin, WapFunctionUsed, WapOrderSubmitted,
+    WebLogin, WebFunctionUsed, WebFunctionUnavailable, WebOrderSubmitted, WebNumberReserved,
+    WebNumberActivated,
+    WapLogin, WapFunctionUsed, WapFunctionUnavailable, WapOrderSubmitted,
     KioskSessionStarted, KioskPaymentCompleted, KioskServiceCompletedEvent, KioskTerminalFault,
     AgentRequestHandled,
 )  # fmt: skip
@@ -303,8 +316,9 @@ Event = (
     | IvrQueueEntered | IvrAgentAnswered | IvrAbandoned | IvrCallEnded | IvrWaitPredicted
     | SmsMessageReceived | SmsConfirmationRequested | SmsConfirmationReplied
     | SmsServiceCompletedEvent | SmsReplySent
-    | WebLogin | WebFunctionUsed | WebOrderSubmitted | WebNumberReserved | WebNumberActivated
-    | WapLogin | WapFunctionUsed | WapOrderSubmitted
+    | WebLogin | WebFunctionUsed | WebFunctionUnavailable | WebOrderSubmitted | WebNumberReserved
+    | WebNumberActivated
+    | WapLogin | WapFunctionUsed | WapFunctionUnavailable | WapOrderSubmitted
     | KioskSessionStarted | KioskPaymentCompleted | KioskServiceCompletedEvent | KioskTerminalFault
     | AgentRequestHandled
 )  # fmt: skip

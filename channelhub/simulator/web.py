@@ -7,10 +7,10 @@ Only the web hall sells numbers: a reserved number must be activated at a busine
 What a hall offers is its :attr:`OnlineHall.functions`: today's static list, or what the live
 service catalogue holds open (:class:`~channelhub.simulator.offered.Functions`), swapped in
 while the simulator runs. A function opened since gets a share of use. Customers still open a
-retired function's page from habit (a bookmark, the menu they remember): the visit is recorded
-as the function's use, as the hall logs every page opened, but the page only says the
-function is withdrawn, so nothing is ordered or reserved there. That use is the demand the
-hall no longer meets (``dashboards.queries.catalogue`` counts it).
+retired function's page from habit (a bookmark, the menu they remember): the page only says the
+function is withdrawn, so the visit is recorded as ``*.function_unavailable``, not as a use
+(the self-service figures and journeys never count it), and nothing is ordered or reserved
+there. It is the demand the hall no longer meets (``dashboards.queries.catalogue`` counts it).
 """
 
 import random
@@ -33,9 +33,11 @@ from schemas.events import (
     NumberActivated,
     NumberReserved,
     OrderSubmitted,
+    WapFunctionUnavailable,
     WapFunctionUsed,
     WapLogin,
     WapOrderSubmitted,
+    WebFunctionUnavailable,
     WebFunctionUsed,
     WebLogin,
     WebNumberActivated,
@@ -43,13 +45,18 @@ from schemas.events import (
     WebOrderSubmitted,
 )
 
-#: Per hall: event classes (login, function, order), share of SMS-code logins, function weights.
-_HALLS: dict[
-    str, tuple[tuple[type[Envelope], type[Envelope], type[Envelope]], float, dict[str, float]]
-] = {
-    "web": ((WebLogin, WebFunctionUsed, WebOrderSubmitted), 0.35, WEB_FUNCTIONS),
-    "wap": ((WapLogin, WapFunctionUsed, WapOrderSubmitted), 0.6, WAP_FUNCTIONS),
-}
+#: Per hall: event classes (login, function used, function withdrawn, order), share of SMS-code
+#: logins, function weights.
+_HALLS: dict[str, tuple[tuple[type[Envelope], ...], float, dict[str, float]]] = {
+    "web": (
+        (WebLogin, WebFunctionUsed, WebFunctionUnavailable, WebOrderSubmitted), 0.35,
+        WEB_FUNCTIONS,
+    ),
+    "wap": (
+        (WapLogin, WapFunctionUsed, WapFunctionUnavailable, WapOrderSubmitted), 0.6,
+        WAP_FUNCTIONS,
+    ),
+}  # fmt: skip
 LOGIN_SUCCESS = 0.94
 RETRY_SUCCESS = 0.8
 MORE_FUNCTIONS = 0.55  # chance of using one more function after each one
@@ -73,7 +80,8 @@ class OnlineHall(Hall):
     ) -> None:
         super().__init__(channel, load.arrivals(channel, start_ms, rng), rng, schedule)
         self._channel = channel
-        (self._login, self._function, self._order), self._sms_login, functions = _HALLS[channel]
+        events, self._sms_login, functions = _HALLS[channel]
+        self._login, self._function, self._unavailable, self._order = events
         self._functions = list(functions)
         self._weights = list(functions.values())
         self._population = population
@@ -98,9 +106,11 @@ class OnlineHall(Hall):
         for _ in range(MAX_FUNCTIONS):
             t += seconds(rng, 10, 90)
             function = self.functions.pick(rng, self._functions, self._weights)
-            schedule(t, self._function, visit, FunctionUsed(function))
-            if self.functions.is_open(function):  # a withdrawn one's page offers nothing
+            if self.functions.is_open(function):
+                schedule(t, self._function, visit, FunctionUsed(function))
                 t = self._carry_out(visit, function, t)
+            else:  # a withdrawn one's page offers nothing
+                schedule(t, self._unavailable, visit, FunctionUsed(function))
             if rng.random() >= MORE_FUNCTIONS:
                 break
 

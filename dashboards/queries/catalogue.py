@@ -7,7 +7,8 @@ demand the channel no longer meets, counted from the retirement on:
 - IVR: ``ivr.menu_selected`` at the retired key path (the menu no longer leads anywhere);
 - SMS hall: ``sms.message_received`` the hall matched to nothing (``match_kind = 'unknown'``)
   whose whole text is the retired code or one of its keywords (in any case);
-- web and WAP halls: ``*.function_used`` of the retired function;
+- web and WAP halls: ``*.function_unavailable`` of the retired function (its page opened, saying
+  the function is withdrawn);
 - kiosks: ``kiosk.service_completed`` of the retired service.
 
 A Chinese keyword inside a longer text is not counted: the hall matches it anywhere, but the
@@ -37,8 +38,9 @@ FROM (
                    visitParamExtractString(attributes, 'service'),
                visitParamExtractString(attributes, 'function'))) AS key
     FROM events
-    WHERE event_type IN ('ivr.menu_selected', 'sms.message_received', 'web.function_used',
-                         'wap.function_used', 'kiosk.service_completed')
+    WHERE event_type IN ('ivr.menu_selected', 'sms.message_received',
+                         'web.function_unavailable', 'wap.function_unavailable',
+                         'kiosk.service_completed')
       AND occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(end)s)
       AND (event_type != 'sms.message_received'
            OR visitParamExtractString(attributes, 'match_kind') = 'unknown')

@@ -80,7 +80,7 @@ def _by_type(events: list[Any], event_type: str) -> list[Any]:
     return [e for e in events if e.event_type == event_type]
 
 
-def test_an_opened_web_function_is_used_and_a_retired_one_is_visited_but_orders_nothing() -> None:
+def test_an_opened_web_function_is_used_and_a_retired_one_is_asked_for_but_never_used() -> None:
     catalogue = _with(
         open_request("query.top_up", WebFunction(function="bill.top_up")),
         retire_request("handling.ringback_tone", "web"),
@@ -88,7 +88,9 @@ def test_an_opened_web_function_is_used_and_a_retired_one_is_visited_but_orders_
     events = _events(catalogue)
     used = Counter(e.attributes.function for e in _by_type(events, "web.function_used"))
     assert used["bill.top_up"] > 0
-    assert used["service.ringback_tone"] > 0  # from habit
+    assert used["service.ringback_tone"] == 0
+    withdrawn = _by_type(events, "web.function_unavailable")
+    assert {e.attributes.function for e in withdrawn} == {"service.ringback_tone"}  # from habit
     products = {e.attributes.product for e in _by_type(events, "web.order_submitted")}
     assert products  # other functions still sell
     assert not {p for p in products if p.startswith("ringback.")}

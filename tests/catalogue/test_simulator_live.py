@@ -127,7 +127,7 @@ def test_the_live_simulator_uses_what_was_opened_and_asks_in_vain_for_what_was_r
 
     # The retired ones are still asked for, counted as unmet demand since the retirement.
     for r, event_type, field in (
-        (next(r for r in retired if r.channel == "web"), "web.function_used", "function"),
+        (next(r for r in retired if r.channel == "web"), "web.function_unavailable", "function"),
         (next(r for r in retired if r.channel == "kiosk"), "kiosk.service_completed", "service"),
     ):
         expected = _recount(events, event_type, field, r.slot, r.at)

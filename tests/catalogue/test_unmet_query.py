@@ -31,8 +31,9 @@ RETIRED = [
 KINDS: list[tuple[str, str, list[str]]] = [
     ("ivr.menu_selected", "key_path", ["1-1", "1-2"]),
     ("sms.message_received", "text", ["0103", "JF", "jf", "积分", "查积分", "0101"]),
-    ("web.function_used", "function", ["points.query", "bill.realtime"]),
-    ("wap.function_used", "function", ["points.query"]),
+    ("web.function_used", "function", ["points.query", "bill.realtime"]),  # a use is met
+    ("web.function_unavailable", "function", ["points.query", "bill.realtime"]),
+    ("wap.function_unavailable", "function", ["points.query"]),
     ("kiosk.service_completed", "service", ["bill.print", "query.points"]),
 ]
 
@@ -67,7 +68,10 @@ def _expected(made: list[tuple[str, str, datetime, str, dict[str, object]]]) -> 
                     and str(attributes["text"]).lower() in {entry.code, *entry.keywords}
                 )
             elif isinstance(entry, WebFunction):
-                hit = event_type == "web.function_used" and attributes["function"] == entry.slot
+                hit = (
+                    event_type == "web.function_unavailable"
+                    and attributes["function"] == entry.slot
+                )
             else:
                 hit = (
                     event_type == "kiosk.service_completed" and attributes["service"] == entry.slot

@@ -34,8 +34,11 @@ def test_every_event_of_a_large_sample_passes_validation(emitted: list[Emitted])
 
 
 def test_the_sample_covers_every_event_type(emitted: list[Emitted]) -> None:
-    # Every type a channel system sends; the wait predictor writes ivr.wait_predicted itself.
-    assert {item.label for item in emitted} == set(schemas.EVENT_TYPES) - {"ivr.wait_predicted"}
+    # Every type a channel system sends; the wait predictor writes ivr.wait_predicted itself,
+    # and a hall sends *.function_unavailable only once a function is retired (on today's
+    # catalogue none is: tests/catalogue/test_simulator_halls_follow.py retires one).
+    not_today = {"ivr.wait_predicted", "web.function_unavailable", "wap.function_unavailable"}
+    assert {item.label for item in emitted} == set(schemas.EVENT_TYPES) - not_today
 
 
 def test_events_come_in_time_order_with_matching_timestamps(
