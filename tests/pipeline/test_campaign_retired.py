@@ -5,7 +5,7 @@ Marketing creates and triggers a campaign that tells people to send 0102 (the mo
 scheduled a little ahead; before that time the SMS hall's 0102 is retired through the CLI's
 whole retirement process. When the fan-out hands the audience to the nudge stage, every
 member's request must be refused as ``retired_service`` (recorded in ``nudge_decisions``,
-where the campaigns page counts it) and not one SMS of the campaign may reach
+and counted so by the campaigns page's funnel) and not one SMS of the campaign may reach
 ``nudges.outbound``.
 """
 
@@ -18,6 +18,7 @@ import pytest
 
 from channelhub.catalogue.seed import seed
 from channelhub.platform.health import tcp_open
+from dashboards.queries.marketing import funnel
 from kernel import kafka
 from kernel.settings import Settings
 from schemas.nudges import DecidedNudge
@@ -117,5 +118,11 @@ def test_a_campaign_sent_after_its_code_was_retired_sends_nothing(
         {"rule": RULE_ID},
     )
     assert outcomes == [("suppressed", "retired_service", audience)]
+    shown = funnel(client, RULE_ID, scheduled - timedelta(hours=1), scheduled + timedelta(hours=1))
+    assert (shown.suppressed, shown.approved, shown.holdout) == (
+        {"retired_service": audience},
+        0,
+        0,
+    )
     sent = [d for d in _outbound(settings) if d.request.rule_id == RULE_ID]
     assert sent == []
