@@ -33,7 +33,7 @@ pytestmark = pytest.mark.integration
 
 RULE_ID = "campaign:ivr-callers"
 #: How far ahead the campaign is scheduled: time enough for the retirement's six commands.
-AHEAD = timedelta(seconds=75)
+AHEAD = timedelta(seconds=120)
 
 
 def _outbound(settings: Settings) -> list[DecidedNudge]:
