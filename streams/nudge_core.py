@@ -31,10 +31,15 @@ Per event, in order:
 Campaign requests (:meth:`NudgeCore.process_campaign`) come from ``campaigns.requests``, one
 audience chunk of pseudonyms per partition: each is resolved to a subscriber this partition
 knows and decided under the campaign's guardrails and this partition's share of its budget.
+
+Every decision, of a rule's request or a campaign's, first asks :attr:`NudgeCore.retired_codes`
+whether the text names an SMS code retired by the decision's (event) time: such a request is
+suppressed as ``retired_service``, so a campaign triggered before a retirement and sent after
+it sends nothing, and the refusal is a decision marketing sees like any other.
 """
 
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -84,6 +89,16 @@ from streams.nudge_state import (
     SubscriberNudges,
     due_ms,
 )
+
+#: ``(text, at) -> codes``: the SMS codes the text names that the service catalogue had retired
+#: at ``at`` (:meth:`orchestration.catalogue.Catalogue.retired_codes_in`).
+RetiredCodes = Callable[[str, datetime], list[str]]
+
+
+def no_retirements(text: str, at: datetime) -> list[str]:
+    """A catalogue that retired nothing: a core given no catalogue."""
+    return []
+
 
 #: The fields a campaign template may use: a campaign has no triggering event to draw on.
 CAMPAIGN_FIELDS = ("brand_name", "prefecture_name")
@@ -136,6 +151,10 @@ class NudgeCore:
     #: How long after a subscriber's newest event its state is kept (when nothing else holds
     #: it): the journey's window, the longest any rule looks back.
     keep_ms: int = KEEP_MS
+    #: Which SMS codes a text names that were retired at the decision's time: a request
+    #: triggered (or held) before a retirement and decided after it is refused as
+    #: ``retired_service``, nothing sent.
+    retired_codes: RetiredCodes = no_retirements
 
     @property
     def rules_by_id(self) -> Mapping[str, Rule]:
@@ -411,7 +430,10 @@ class NudgeCore:
             budget=part.budgets.get(campaign, BudgetState()) if campaign else BudgetState(),
         )
         live = in_live_call(sub.journey, to_ms(now))
-        decision, new = self.policy.decide(request, settings, state, now, in_live_call=live)
+        retired = bool(self.retired_codes(request.text, now))
+        decision, new = self.policy.decide(
+            request, settings, state, now, in_live_call=live, names_retired=retired
+        )
         part.gateway = new.gateway
         if campaign is not None:
             part.budgets[campaign] = new.budget

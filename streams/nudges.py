@@ -10,7 +10,9 @@ It also reads ``campaigns.requests`` (co-partitioned: chunk p holds the campaign
 events partition p), and re-reads its rule directory every ``rules_reload_seconds``, so edited
 rules apply without a restart and a broken file only logs its error. As often it follows the
 service catalogue (``channel.catalogue``): the self-service ways the rules suggest and the
-goals count are those open now (:mod:`orchestration.rules.guidance`). At the same pace it
+goals count are those open now (:mod:`orchestration.rules.guidance`), and a request whose text
+names an SMS code retired by its decision's time is suppressed as ``retired_service`` (the
+catalogue is read afresh before a batch of campaign requests). At the same pace it
 follows ``channel.content`` (:mod:`streams.content`): once publishing is in force, a rule
 runs only with a published version of its template, and its nudges carry that version
 (:mod:`orchestration.content.gate`).
@@ -33,6 +35,7 @@ import dataclasses
 import logging
 import math
 import time
+from datetime import datetime
 
 import msgspec
 from aiokafka import ConsumerRecord, TopicPartition
@@ -77,13 +80,14 @@ class NudgeStage(BatchStage):
 
     def __init__(self, settings: Settings, **kwargs: object) -> None:
         self.rules = RuleDirectory(settings.rules_dir or SHIPPED_RULES_DIR)
+        self.ways = live_ways(settings, f"{settings.group_prefix}-nudges-catalogue")
         self.core = NudgeCore(
             rules=self.rules.rules,
             policy=partition_policy(settings),
             pseudonymize=Pseudonymizer.from_settings(settings),
+            retired_codes=self._retired_codes,
         )
         self.parts: dict[int, PartitionNudges] = {}
-        self.ways = live_ways(settings, f"{settings.group_prefix}-nudges-catalogue")
         self.published = PublishedContent(settings)
         self._last_reload = -math.inf  # the first batch waits for the published content
         super().__init__(settings, **kwargs)
@@ -127,6 +131,10 @@ class NudgeStage(BatchStage):
                 [r.id for r in self.core.rules], len(self.rules.errors),
             )  # fmt: skip
 
+    def _retired_codes(self, text: str, at: datetime) -> list[str]:
+        """The codes ``text`` names that the followed catalogue had retired at ``at``."""
+        return self.ways.follower.catalogue.retired_codes_in(text, at)
+
     async def on_stop(self) -> None:
         self.published.close()
         await super().on_stop()
@@ -137,6 +145,10 @@ class NudgeStage(BatchStage):
         pending: list[asyncio.Future[object]] = []
         commit: dict[TopicPartition, int] = {}
         horizon_ms = int((time.time() + self.settings.clock_skew_seconds) * 1000)
+        if any(tp.topic == self.settings.topic_campaign_requests for tp in fetched):
+            # A campaign is decided at its scheduled time: a retirement written just before
+            # it must be known, not only at the next poll.
+            await asyncio.to_thread(self.ways.poll, force=True)
         for tp, records in fetched.items():
             part = self.parts.get(tp.partition)
             if part is None:  # revoked while this batch was fetched

@@ -144,9 +144,9 @@ class LiveWays:
         self.every_seconds = every_seconds
         self._next = 0.0
 
-    def poll(self) -> bool:
-        """Whether the ways changed; reads the topic only when it is time to."""
-        if time.monotonic() < self._next:
+    def poll(self, *, force: bool = False) -> bool:
+        """Whether the ways changed; reads the topic only when it is time to, or ``force``."""
+        if time.monotonic() < self._next and not force:
             return False
         self._next = time.monotonic() + self.every_seconds
         try:

@@ -7,6 +7,11 @@ ones to the dead-letter topic with the reason. The reply comes only after the br
 acknowledged every record, so "accepted" means durable, and it says per item what happened.
 The API for channel-system developers is in ``docs/collector.md``.
 
+The prefectures' web halls read from it too, with their own tokens: ``GET
+/content/web/<prefecture>/<name>`` answers the item's published version and its number
+(:mod:`channelhub.ingest.web_content`), from ``channel.content`` read again at most every
+``rules_reload_seconds``; a broker that does not answer leaves the content last read.
+
 Run it with ``python -m channelhub.ingest.collector``; settings come from the environment.
 """
 
@@ -24,9 +29,12 @@ from aiohttp import web
 from channelhub.ingest.http_batch import RequestRefusedError, judge, split_items
 from channelhub.ingest.http_broker import BrokerUnavailableError, BrokerWriter
 from channelhub.ingest.identities import Allowance, Client, clients, identify
+from channelhub.ingest.web_content import served
 from kernel import startup
 from kernel.errors import ConfigError
 from kernel.settings import Settings
+from orchestration.content import Content
+from streams.content import PublishedContent
 
 log = logging.getLogger("channelhub.ingest.collector")  # not "__main__" under -m
 
@@ -37,6 +45,26 @@ SETTINGS = web.AppKey("settings", Settings)
 WRITER = web.AppKey("writer", BrokerWriter)
 CLIENTS = web.AppKey("clients", list[Client])
 ALLOWANCES = web.AppKey("allowances", dict[str, Allowance])
+
+
+class FollowedContent:
+    """``channel.content`` folded, read again when asked at most every ``every_s`` seconds."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.published = PublishedContent(settings)
+        self.every_s = settings.rules_reload_seconds
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def content(self) -> Content:
+        async with self._lock:
+            if time.monotonic() >= self._next:
+                await asyncio.to_thread(self.published.poll)
+                self._next = time.monotonic() + self.every_s
+        return self.published.content
+
+
+CONTENT = web.AppKey("content", FollowedContent)
 
 
 def create_app(settings: Settings, *, delivery_timeout_s: float = 10.0) -> web.Application:
@@ -55,10 +83,17 @@ def create_app(settings: Settings, *, delivery_timeout_s: float = 10.0) -> web.A
         (settings.topic_raw, settings.topic_dlq),
         delivery_timeout_s=delivery_timeout_s,
     )
+    app[CONTENT] = FollowedContent(settings)
     app.router.add_get("/health", health)
     app.router.add_post("/v1/events", post_events)
+    app.router.add_get("/content/web/{prefecture}/{name}", get_web_content)
     app.cleanup_ctx.append(_producer_lifecycle)
+    app.on_cleanup.append(_close_content)
     return app
+
+
+async def _close_content(app: web.Application) -> None:
+    await asyncio.to_thread(app[CONTENT].published.close)
 
 
 async def _producer_lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -91,6 +126,23 @@ async def post_events(request: web.Request) -> web.Response:
             refusal.status, refusal.code, request.remote, _ms_since(started), refusal.message,
         )  # fmt: skip
         return _refusal_response(refusal)
+
+
+async def get_web_content(request: web.Request) -> web.Response:
+    """A web hall asks for the text it may show: the item's published version, never a
+    draft; one log line for a refusal."""
+    try:
+        if identify(request.headers.get("Authorization"), request.app[CLIENTS]) is None:
+            raise RequestRefusedError(
+                401, "unauthorized", "send the header 'Authorization: Bearer <your token>'"
+            )
+        content = await request.app[CONTENT].content()
+        answer = served(content, request.match_info["prefecture"], request.match_info["name"])
+    except RequestRefusedError as refusal:
+        log.warning("GET %s %d %s from %s: %s", request.path, refusal.status, refusal.code,
+                    request.remote, refusal.message)  # fmt: skip
+        return _refusal_response(refusal)
+    return web.Response(body=msgspec.json.encode(answer), content_type="application/json")
 
 
 def _ms_since(started: float) -> float:

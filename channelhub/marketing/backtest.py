@@ -33,7 +33,16 @@ same. There are four exceptions worth knowing:
 - **Campaigns** share caps and gateway tokens with the rules, but their chunks are not events:
   a window in which campaigns were sent is approximated without them.
 - **The live rule directory may have changed** during the window (rules are reloaded while the
-  stage runs); the back-test runs today's directory throughout.
+  stage runs); the back-test runs today's directory throughout. It reports whether the text
+  under test is a published version of its content item (``published_version``; a draft is
+  back-tested all the same, before it is published).
+- **The service catalogue is taken at event time.** The stage suggests the self-service ways
+  open when it reads an event and refuses a text naming an SMS code retired by the moment of
+  its decision (``retired_service``); the back-test folds ``catalogue_events`` up to each
+  event's time for both (:func:`orchestration.rules.guidance.in_context`). For live traffic
+  the two agree but for the stage's catalogue poll (``rules_reload_seconds``) and the table's
+  times, kept to the second; traffic replayed long after it happened was nudged live with the
+  catalogue of the replay's day.
 
 Within those, it also assumes the table holds what the stage read: a duplicate event the sink
 dropped was skipped by the stage too (the stage remembers a subscriber's recent event ids), and
@@ -46,7 +55,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from itertools import groupby, islice
+from itertools import groupby
 from pathlib import Path
 from typing import NamedTuple
 
@@ -54,13 +63,17 @@ import msgspec
 
 from kernel.clock import from_ms, to_ms
 from kernel.settings import Settings
+from orchestration.catalogue import Catalogue, fold
+from orchestration.content import Content
+from orchestration.content.gate import rule_item
 from orchestration.dispatch import encode_sms
 from orchestration.guardrails import Budget, BudgetState, GuardrailPolicy, in_holdout
 from orchestration.guardrails.budget import charge, would_exceed
 from orchestration.guardrails.clock import to_local
-from orchestration.rules import SHIPPED_RULES_DIR, Rule, load_rule_file, load_rules
+from orchestration.rules import SHIPPED_RULES_DIR, Rule, guidance, load_rule_file, load_rules
 from orchestration.rules.errors import RuleConfigError
 from schemas import Event
+from schemas.catalogue import CatalogueEvent
 from schemas.events import PERSONAL_ATTRIBUTES
 from schemas.nudges import DecidedNudge, NudgeRequest
 from streams.nudge_core import NudgeCore, PartitionNudges
@@ -289,6 +302,23 @@ class Backtest(msgspec.Struct, frozen=True, kw_only=True):
     budget: BudgetUse
     holdout_observed: int
     holdout_drawn: int
+    #: The published version of the candidate's content item (``rule:<id>``) whose text it
+    #: is; None for a text no published version has (a draft) or before publishing began.
+    published_version: int | None = None
+    #: Whether publishing was in force (``content_events`` holds a record): without it the
+    #: live stage runs any text.
+    publishing: bool = False
+    #: Catalogue records folded as the events' time reached them.
+    catalogue_records: int = 0
+
+
+@dataclass(frozen=True)
+class Ledgers:
+    """The catalogue and content records a back-test reads beside the events: the catalogue
+    in topic order (folded up to each event's time), the content folded to its end."""
+
+    catalogue: tuple[CatalogueEvent, ...] = ()
+    content: Content = field(default_factory=Content)
 
 
 @dataclass(frozen=True)
@@ -318,6 +348,7 @@ class _Tally:
     spent: BudgetState = field(default_factory=BudgetState)
     segments: int = 0
     over_budget: int = 0
+    catalogue_records: int = 0
 
     def count(self, decided: Iterable[DecidedNudge], requests: Iterable[NudgeRequest]) -> None:
         start, end, rule = self.plan.start, self.plan.end, self.plan.candidate
@@ -439,25 +470,87 @@ def backtest(
     rows: Iterable[StoredEvent],
     memberships: Mapping[tuple[str, str], bool],
     progress: Callable[[str], None] = lambda line: None,
+    ledgers: Ledgers | None = None,
 ) -> Replay:
     """Fold ``rows`` (ordered by partition, then offset) through the live core under
     ``plan``; ``memberships`` is the holdout membership the live stage recorded, by (rule id,
-    pseudonym). See the module docstring for what makes the result exact."""
+    pseudonym); ``ledgers`` the catalogue and content records (none: the static ways, nothing
+    retired, nothing published). See the module docstring for what makes the result exact."""
+    ledgers = ledgers or Ledgers()
     standins = StandIns()
     membership = Membership(standins, memberships, plan.observable())
     policy = msgspec.structs.replace(plan.policy, holdout=membership)
-    core = NudgeCore(rules=plan.rules(), policy=policy)
+    history = fold(ledgers.catalogue)
+    core = NudgeCore(rules=plan.rules(), policy=policy, retired_codes=history.retired_codes_in)
     tally = _Tally(standins, plan)
-    for partition, stored in groupby(rows, key=lambda row: row.partition):
-        tally.partitions += 1
-        part = PartitionNudges()
-        events = _decoded(stored, standins, tally)
-        while chunk := list(islice(events, CHUNK)):
-            out = core.process(part, chunk)
-            tally.count(out.decided, out.requests)
-            if tally.events // PROGRESS_EVERY != (tally.events - len(chunk)) // PROGRESS_EVERY:
-                progress(f"partition {partition}: {tally.events:,} events folded")
-    return Replay(tally.report(membership), tuple(tally.decisions))
+    with guidance.in_context() as follow:
+        for partition, stored in groupby(rows, key=lambda row: row.partition):
+            tally.partitions += 1
+            part = PartitionNudges()
+            catalogue = _CatalogueAt(ledgers.catalogue, follow)
+            for chunk in _chunks(_decoded(stored, standins, tally), catalogue):
+                out = core.process(part, chunk)
+                tally.count(out.decided, out.requests)
+                if tally.events // PROGRESS_EVERY != (tally.events - len(chunk)) // PROGRESS_EVERY:
+                    progress(f"partition {partition}: {tally.events:,} events folded")
+            tally.catalogue_records = max(tally.catalogue_records, catalogue.applied)
+    report = tally.report(membership)
+    candidate = plan.candidate
+    report = msgspec.structs.replace(
+        report,
+        published_version=ledgers.content.published_version(
+            rule_item(candidate.id), candidate.spec.template
+        ),
+        publishing=bool(ledgers.content.items),
+        catalogue_records=tally.catalogue_records,
+    )
+    return Replay(report, tuple(tally.decisions))
+
+
+class _CatalogueAt:
+    """The catalogue of one partition's fold, advanced record by record as the events' time
+    reaches each record's, its ways made those of the fold's context (``follow``)."""
+
+    def __init__(
+        self, records: tuple[CatalogueEvent, ...], follow: Callable[[Catalogue], bool]
+    ) -> None:
+        self.records = records
+        self.follow = follow
+        self.catalogue = Catalogue()
+        self.applied = 0
+        follow(self.catalogue)  # each partition starts from before the first record
+
+    def due(self, at_ms: int) -> bool:
+        """Whether a record not folded yet was written by ``at_ms``."""
+        return self.applied < len(self.records) and to_ms(self.records[self.applied].at) <= at_ms
+
+    def advance(self, at_ms: int) -> None:
+        """Fold every record written by ``at_ms``."""
+        while self.due(at_ms):
+            self.catalogue.apply(self.records[self.applied])
+            self.applied += 1
+        self.follow(self.catalogue)
+
+
+def _chunks(
+    events: Iterator[tuple[int, Event]], catalogue: _CatalogueAt
+) -> Iterator[list[tuple[int, Event]]]:
+    """``events`` in chunks of at most :data:`CHUNK`, cut where the catalogue changes: the
+    chunk before a record's time is folded with the ways before it."""
+    chunk: list[tuple[int, Event]] = []
+    for offset, event in events:
+        at_ms = to_ms(event.occurred_at)
+        if catalogue.due(at_ms):
+            if chunk:
+                yield chunk
+                chunk = []
+            catalogue.advance(at_ms)
+        chunk.append((offset, event))
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _decoded(
@@ -498,6 +591,15 @@ def _event(row: StoredEvent, standins: StandIns) -> Event:
         "attributes": attributes,
     }
     return _decode_event(_encode(envelope))
+
+
+def _published(report: Backtest) -> str:
+    item = rule_item(report.rule_id)
+    if not report.publishing:
+        return "publishing not in force, any text runs"
+    if report.published_version is None:
+        return f"this text is not a published version of {item} (a draft)"
+    return f"this text is version {report.published_version} of {item}, published"
 
 
 def table(report: Backtest) -> list[str]:
@@ -542,5 +644,7 @@ def table(report: Backtest) -> list[str]:
         f"({b.fen / 100:,.2f} CNY) at {b.fen_per_segment} fen a segment; {limits}",
         f"holdout membership: {r.holdout_observed:,} as the live stage decided it, "
         f"{r.holdout_drawn:,} drawn from the pseudonym",
+        f"service catalogue: {r.catalogue_records:,} records folded at their time; "
+        + _published(r),
     ]
     return lines

@@ -1,6 +1,7 @@
 """What a back-test (:mod:`channelhub.marketing.backtest`) reads from ClickHouse, and only
-reads: the stored events of a window in the order the nudge stage read them, and the holdout
-membership the stage recorded for the rules it runs. :func:`replay` runs a plan over them.
+reads: the stored events of a window in the order the nudge stage read them, the holdout
+membership the stage recorded for the rules it runs, and the service catalogue's and the
+content's records (:func:`ledgers`). :func:`replay` runs a plan over them.
 """
 
 from collections.abc import Callable, Iterator
@@ -8,8 +9,12 @@ from datetime import datetime
 
 from clickhouse_driver import Client
 
-from channelhub.marketing.backtest import CHUNK, Plan, Replay, StoredEvent, backtest
+from channelhub.content import store as content_store
+from channelhub.ingest import ledger
+from channelhub.marketing.backtest import CHUNK, Ledgers, Plan, Replay, StoredEvent, backtest
+from schemas import catalogue as catalogue_records
 from sinks.client import storage_errors
+from sinks.tables import catalogue_events
 
 #: Each partition of ``channel.events`` in offset order: the order the stage folded it in.
 EVENTS = """
@@ -53,8 +58,9 @@ def replay(
     folded(0, total)
     known = memberships(client, db, [r.id for r in plan.rules()], since)
     result = backtest(
-        plan, _counted(events(client, db, since, plan.end), total, folded), known, progress
-    )
+        plan, _counted(events(client, db, since, plan.end), total, folded), known, progress,
+        ledgers(client, db),
+    )  # fmt: skip
     folded(result.report.events, total)
     return result
 
@@ -95,6 +101,19 @@ def memberships(
     with storage_errors(f"cannot read {db}.nudge_decisions"):
         rows = client.execute(MEMBERSHIPS.format(db=db), params)
     return {(rule, subscriber): bool(member) for rule, subscriber, member in rows}
+
+
+def ledgers(client: Client, db: str) -> Ledgers:
+    """The catalogue's records in topic order (a record that no longer decodes is left out,
+    as every reader of the topic skips it) and the content folded to its end."""
+    with storage_errors(f"cannot read {db}.{catalogue_events.NAME}"):
+        rows = client.execute(catalogue_events.IN_ORDER.format(db=db))
+    records, _ = ledger.decoded(
+        (catalogue_events.record_json(row) for row in rows), catalogue_records.decode
+    )
+    return Ledgers(
+        catalogue=tuple(records), content=content_store.read_clickhouse(client, db).content
+    )
 
 
 def _window(since: datetime, until: datetime) -> dict[str, int]:

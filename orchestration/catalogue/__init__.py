@@ -3,6 +3,7 @@ deck's processes for opening and retiring a service.
 
     fold(events) -> Catalogue              the live catalogue, workflows and refusals
     Catalogue.retired() -> [Retired]       entries retired and not open again (unmet demand)
+    Catalogue.retired_codes_in(text, at)   retired SMS codes a text names, now or as of ``at``
     Catalogue.judge(event) -> Refusal|None   what apply would decide, changing nothing
     load_staff(path).require(who, role)    the person, if they hold the role
 

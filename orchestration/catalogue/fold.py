@@ -37,6 +37,7 @@ may be shared: one web page, kiosk function or SMS code may serve several servic
 unsubscription page serves every SP service).
 """
 
+import bisect
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -167,6 +168,9 @@ class Catalogue:
         self.version = 0
         #: Whether a seeded entry was accepted: the catalogue started from today's.
         self.seeded = False
+        #: Each time the retired SMS codes changed, and the codes retired from then on, in
+        #: topic order: what :meth:`retired_codes_in` reads for a past moment.
+        self._sms_retirements: list[tuple[datetime, frozenset[str]]] = []
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -192,11 +196,22 @@ class Catalogue:
         """Every entry retired and not open again, for any service, by channel and slot."""
         return [self._retired[slot] for slot in sorted(self._retired, key=_slot_order)]
 
-    def retired_codes_in(self, text: str) -> list[str]:
+    def retired_codes_in(self, text: str, at: datetime | None = None) -> list[str]:
         """The retired SMS codes ``text`` names as a whole number: what a campaign must no
-        longer tell anyone to send."""
-        retired = {r.slot for r in self._retired.values() if r.channel == "sms"}
+        longer tell anyone to send. ``at`` asks as of that moment (by the times the records
+        carry), so a replay of past traffic judges a text as the catalogue stood then."""
+        retired = self._retired_sms() if at is None else self._retired_sms_at(at)
+        if not retired:
+            return []  # the common case, on every decision: nothing retired
         return sorted({run for run in _NUMBERS.findall(text) if run in retired})
+
+    def _retired_sms(self) -> frozenset[str]:
+        return frozenset(r.slot for r in self._retired.values() if r.channel == "sms")
+
+    def _retired_sms_at(self, at: datetime) -> frozenset[str]:
+        changes = self._sms_retirements
+        found = bisect.bisect_right(changes, at, key=lambda change: change[0])
+        return changes[found - 1][1] if found else frozenset()
 
     def keywords(self) -> dict[str, str]:
         """Every open SMS keyword (compared form: latin in lower case) → its code."""
@@ -221,6 +236,7 @@ class Catalogue:
             return refusal
         self._accept(event)
         self.version += 1
+        self._note_sms_retirements(event.at)
         return None
 
     def judge(self, event: CatalogueEvent) -> Refusal | None:
@@ -383,6 +399,13 @@ class Catalogue:
             elif event.step == "retired" and isinstance(request, RetireRequested):
                 for slot in self._closing(request.service, request.channels):
                     self._close(request.service, slot, at=event.at)
+
+    def _note_sms_retirements(self, at: datetime) -> None:
+        """Add a change to the timeline of retired SMS codes if ``at``'s record made one."""
+        now = self._retired_sms()
+        before = self._sms_retirements[-1][1] if self._sms_retirements else frozenset()
+        if now != before:
+            self._sms_retirements.append((at, now))
 
     def _open_entries(self, service: str, entries: Iterable[Entry]) -> None:
         for entry in entries:

@@ -8,19 +8,24 @@ Order of checks (first match wins):
 
 1. ``duplicate`` (suppressed): the nudge id was already decided; a replayed trigger.
 2. ``expired`` (suppressed): the trigger is older than the rule's ``max_age``.
-3. ``opted_out`` (suppressed): global opt-out, or of a code the rule lists.
-4. ``not_due`` (held until the request's ``send_at``): asked before the rule's delay elapsed.
-5. ``quiet_hours`` (held until the window opens, or suppressed if the rule drops).
-6. ``in_live_call`` (held for ``live_call_retry``): still in an IVR call or agent queue.
-7. ``frequency_cap_rule_day``, ``_rule_week``, ``frequency_cap_day``, ``_week`` (suppressed).
-8. ``holdout``: the rule's control group; recorded as "would have sent now".
-9. ``budget_exhausted`` (suppressed): the campaign cannot pay for this message.
-10. ``rate_limited`` (held until the gateway has a token free).
-11. otherwise ``approved``.
+3. ``retired_service`` (suppressed): the text tells people to send an SMS code the service
+   catalogue has retired by now (a campaign triggered, or a request held, before the
+   retirement); the caller says so, the policy does not read the catalogue.
+4. ``opted_out`` (suppressed): global opt-out, or of a code the rule lists.
+5. ``not_due`` (held until the request's ``send_at``): asked before the rule's delay elapsed.
+6. ``quiet_hours`` (held until the window opens, or suppressed if the rule drops).
+7. ``in_live_call`` (held for ``live_call_retry``): still in an IVR call or agent queue.
+8. ``frequency_cap_rule_day``, ``_rule_week``, ``frequency_cap_day``, ``_week`` (suppressed).
+9. ``holdout``: the rule's control group; recorded as "would have sent now".
+10. ``budget_exhausted`` (suppressed): the campaign cannot pay for this message.
+11. ``rate_limited`` (held until the gateway has a token free).
+12. otherwise ``approved``.
 
 Why this order: permanent refusals come before "not now", so nothing waits only to be
-refused. Holds count nothing (no cap, token or budget is consumed until approval), and caps are
-checked after the holds because they depend on the day the SMS really goes out. Holdout comes
+refused. A text naming a retired code is wrong for everyone, so it is refused before anything
+about the subscriber, and a holdout never "would have" received it. Holds count nothing (no
+cap, token or budget is consumed until approval), and caps are checked after the holds
+because they depend on the day the SMS really goes out. Holdout comes
 after every subscriber-side check so the control group is exactly the people who would have
 been sent the SMS at that moment: its "would have sent" time matches the sent group's send
 time for attribution windows, and it counts toward the subscriber's caps like a real send,
@@ -30,8 +35,9 @@ that an unpayable message does not wait for a token.
 
 What is remembered as decided (and so caught as ``duplicate`` on replay): approvals, holdouts
 and suppressions whose outcome could change with time (caps, a dropped quiet hour, budget).
-Expired and opted-out requests stay refused on any replay without memory, and holds are retried
-with the same id, so none of them takes a slot in the bounded memory.
+Expired, retired-service and opted-out requests stay refused on any replay without memory
+(the caller judges a retirement at the decision's time, as the catalogue stood then), and
+holds are retried with the same id, so none of them takes a slot in the bounded memory.
 """
 
 from __future__ import annotations  # the nested helpers' annotations cost 3% per decision
@@ -96,8 +102,10 @@ class GuardrailPolicy(msgspec.Struct, frozen=True, kw_only=True):
         now: datetime,
         *,
         in_live_call: bool = False,
+        names_retired: bool = False,
     ) -> tuple[Decision, GuardrailState]:
-        """Decide ``request`` at ``now`` (aware); see the module docstring for the order."""
+        """Decide ``request`` at ``now`` (aware); see the module docstring for the order.
+        ``names_retired``: the request's text names an SMS code retired by ``now``."""
         now = to_local(now)  # refuses a naive time before any arithmetic with it
         sub = state.subscriber
 
@@ -120,6 +128,8 @@ class GuardrailPolicy(msgspec.Struct, frozen=True, kw_only=True):
             return refused("duplicate")
         if now - request.requested_at > settings.max_age:
             return refused("expired")
+        if names_retired:
+            return refused("retired_service")
         if is_opted_out(sub, settings):
             return refused("opted_out")
         if now < request.send_at:

@@ -9,6 +9,7 @@ from typing import Literal
 Reason = Literal[
     "duplicate",  # suppressed: this nudge id was already decided (a replayed trigger)
     "expired",  # suppressed: the trigger is older than the rule's max_age
+    "retired_service",  # suppressed: the text names an SMS code the catalogue has retired
     "not_due",  # held: asked before the request's own send_at (the rule's delay)
     "opted_out",  # suppressed: global opt-out, or of a code the rule lists
     "quiet_hours",  # held until the window opens, or suppressed if the rule drops

@@ -14,9 +14,16 @@ so a retired SMS code is no longer in any hint and a newly opened way is suggest
 per process, swapped whole, so a rule evaluated while it changes reads one or the other. Until
 the catalogue holds its seed (a topic nobody has seeded, as in a test of another stage) the
 static table stands in for it: it is what the seed writes.
+
+A replay of the past (the back-test, :mod:`channelhub.marketing.backtest`) needs the ways as
+they stood at each moment instead, without changing what the rest of its process suggests:
+:func:`in_context` gives the calling thread (or task) ways of its own until it leaves.
 """
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import NamedTuple
 
 from orchestration.catalogue import Catalogue
@@ -117,17 +124,25 @@ WAYS: dict[str, SelfServiceWay] = {
 #: The ways in force in this process, and how many times they were swapped.
 _current: Mapping[str, SelfServiceWay] = WAYS
 _version = 0
+#: Ways of one context (:func:`in_context`) with their version, None outside one. Their
+#: versions count down from -1, so they never share a cache key with the process's.
+_local: ContextVar[tuple[Mapping[str, SelfServiceWay], int] | None] = ContextVar(
+    "self_service_ways", default=None
+)
+_local_versions = itertools.count(-1, -1)
 
 
 def way_for(item: str) -> SelfServiceWay:
     """The item's way now; :data:`UNKNOWN` (no way) for an item no one knows."""
-    return _current.get(item, UNKNOWN)
+    local = _local.get()
+    return (_current if local is None else local[0]).get(item, UNKNOWN)
 
 
 def version() -> int:
     """Changes with every :func:`follow` that changed the ways: a key for what is cached
     from them."""
-    return _version
+    local = _local.get()
+    return _version if local is None else local[1]
 
 
 def follow(catalogue: Catalogue) -> bool:
@@ -139,6 +154,27 @@ def follow(catalogue: Catalogue) -> bool:
         return False
     _current, _version = ways, _version + 1
     return True
+
+
+@contextmanager
+def in_context() -> Iterator[Callable[[Catalogue], bool]]:
+    """Ways of the calling context only, from the static table (a catalogue not seeded yet)
+    until the function it yields, :func:`follow`'s twin, swaps them for a catalogue's; the
+    process's ways are untouched, and in force again on leaving."""
+    token = _local.set((WAYS, next(_local_versions)))
+
+    def follow_here(catalogue: Catalogue) -> bool:
+        ways = ways_in(catalogue) if catalogue.seeded else WAYS
+        local = _local.get()
+        if local is not None and ways == local[0]:
+            return False
+        _local.set((ways, next(_local_versions)))
+        return True
+
+    try:
+        yield follow_here
+    finally:
+        _local.reset(token)
 
 
 def ways_in(catalogue: Catalogue) -> dict[str, SelfServiceWay]:

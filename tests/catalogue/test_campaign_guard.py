@@ -3,9 +3,10 @@ that names one, in one line, on the real broker and ClickHouse; a template namin
 is created. For any text, the codes found are retired ones the text names as whole numbers."""
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,11 +14,12 @@ from hypothesis import strategies as st
 from channelhub.catalogue.seed import seed, seed_records
 from kernel.settings import Settings
 from orchestration.catalogue import fold
+from schemas.catalogue import SmsHallCode
 from sinks import migrations
 from tests.catalogue.test_cli import RETIRING, _ok, _request_id
 from tests.fixtures.cli import run_cli
 from tests.fixtures.services import Topics
-from tests.orchestration.test_catalogue import retire_request, whole
+from tests.orchestration.test_catalogue import open_request, retire_request, whole
 
 EXAMPLE = (
     Path(__file__).resolve().parents[2] / "orchestration/campaigns/examples/sms_hall_winback.toml"
@@ -29,6 +31,22 @@ RETIRED = fold([*seed_records(datetime(2026, 3, 2, tzinfo=UTC)),
 def test_a_retired_code_is_found_only_as_a_whole_number() -> None:
     assert RETIRED.retired_codes_in("发送0103到10086查积分") == ["0103"]
     assert RETIRED.retired_codes_in("发送0101到10086 01031 10103") == []
+
+
+def test_a_code_counts_as_retired_from_its_retirement_until_it_is_opened_again() -> None:
+    retiring = whole(retire_request("query.points", "sms"))
+    retired_at = retiring[-1].at
+    reopening = [
+        msgspec.structs.replace(e, at=retired_at + timedelta(days=1))
+        for e in whole(open_request("query.points", SmsHallCode(code="0103")))
+    ]
+    catalogue = fold([*seed_records(datetime(2026, 3, 2, tzinfo=UTC)), *retiring, *reopening])
+    text = "发送0103到10086查积分"
+    assert catalogue.retired_codes_in(text, retired_at - timedelta(seconds=1)) == []
+    assert catalogue.retired_codes_in(text, retired_at) == ["0103"]
+    assert catalogue.retired_codes_in(text, retired_at + timedelta(hours=23)) == ["0103"]
+    assert catalogue.retired_codes_in(text, retired_at + timedelta(days=1)) == []
+    assert catalogue.retired_codes_in(text) == []
 
 
 @given(st.lists(st.sampled_from(["0103", "0101", "到", "1", " ", "发送", "10086"]), max_size=12))

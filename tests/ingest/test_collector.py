@@ -27,12 +27,18 @@ from channelhub.platform import broker as tansu
 from channelhub.platform.health import http_ok
 from kernel.settings import CollectorClient, Settings
 from schemas.dead_letter import DeadLetter
+from tests.content.test_cli import REVIEWS as CONTENT_REVIEWS
+from tests.content.test_cli import _ok as content_ok
 from tests.factories import make_event
 from tests.fixtures.services import Topics, free_port, start_process
+from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
 RunCollector = Callable[..., httpx.Client]
+
+WEB_NAME = "roaming"
+WEB_ITEM = f"web:changsha:{WEB_NAME}"
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -493,3 +499,59 @@ def test_each_client_sends_only_its_channels_at_its_rate(
         headers={"Authorization": f"Bearer {sms_token}"},
     )
     assert other.status_code == 200, other.text  # one client's limit is not another's
+
+
+# --- web-hall content ------------------------------------------------------------------------
+
+
+def test_a_web_hall_is_served_only_the_published_version_of_its_content(
+    run_collector: RunCollector, settings: Settings
+) -> None:
+    """Drafted through ``channelhub content``: not served while in review, served once the
+    four reviews publish it, and a newer draft does not replace it until it is published."""
+    client = run_collector(rules_reload_seconds=0.2)
+
+    def answer(name: str, wanted: Callable[[httpx.Response], bool]) -> dict[str, Any]:
+        """The answer for ``name`` once ``wanted``: the collector reads the topic again
+        every 0.2 s."""
+
+        def got() -> dict[str, Any] | None:
+            response = client.get(f"/content/web/changsha/{name}")
+            return {"status": response.status_code, **response.json()} if wanted(response) else None
+
+        found = wait_for(got, f"the answer for {name} as wanted", timeout=20)
+        assert found is not None
+        return found
+
+    def publish(item: str, text: str) -> None:
+        content_ok(settings, "draft", item, text, "--by", "editor")
+        for step, who in CONTENT_REVIEWS:
+            content_ok(settings, "step", item, step, "--by", who)
+
+    wrong = client.get(f"/content/web/changsha/{WEB_NAME}", headers={"Authorization": "Bearer x"})
+    assert wrong.status_code == 401
+    unknown = answer(WEB_NAME, lambda r: r.status_code == 404)
+    assert unknown["error"] == "unknown_item"
+    assert f"`channelhub content draft {WEB_ITEM} TEXT`" in unknown["message"]
+
+    content_ok(settings, "draft", WEB_ITEM, "漫游可在网上营业厅开通", "--by", "editor")
+    for step, who in CONTENT_REVIEWS[:3]:
+        content_ok(settings, "step", WEB_ITEM, step, "--by", who)
+    in_review = answer(WEB_NAME, lambda r: r.json().get("error") == "not_published")
+    assert in_review["status"] == 404
+    assert "version 1 waits for published by a service_centre" in in_review["message"]
+    content_ok(settings, "step", WEB_ITEM, "published", "--by", "centre")
+    first = answer(WEB_NAME, lambda r: r.status_code == 200)
+    assert (first["item"], first["version"]) == (WEB_ITEM, 1)
+    assert first["text"] == "漫游可在网上营业厅开通"
+
+    content_ok(settings, "draft", WEB_ITEM, "漫游请发送短信开通", "--by", "editor")
+    for step, who in CONTENT_REVIEWS[:3]:
+        content_ok(settings, "step", WEB_ITEM, step, "--by", who)
+    publish("web:changsha:hours", "营业时间九点至十七点")
+    # Served once the collector read the topic past the new version's draft and reviews.
+    assert answer("hours", lambda r: r.status_code == 200)["version"] == 1
+    assert answer(WEB_NAME, lambda r: True) == first
+    content_ok(settings, "step", WEB_ITEM, "published", "--by", "centre")
+    second = answer(WEB_NAME, lambda r: r.json().get("version") == 2)
+    assert second["text"] == "漫游请发送短信开通"

@@ -5,6 +5,8 @@ from typing import Any, NamedTuple, get_args
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from orchestration.guardrails import (
     ALL,
@@ -87,6 +89,7 @@ class Case(NamedTuple):
     outcome: str
     reason: Reason | None
     send_at: datetime | None = None
+    names_retired: bool = False
 
 
 CASES: dict[str, Case] = {
@@ -101,6 +104,9 @@ CASES: dict[str, Case] = {
     "max age is inclusive": Case(
         request(requested_at=MORNING - timedelta(hours=24)), DEFAULT, GuardrailState(), MORNING,
         False, "approved", None),
+    "retired service": Case(
+        request(), DEFAULT, GuardrailState(), MORNING, False, "suppressed", "retired_service",
+        names_retired=True),
     "opted out of all": Case(
         request(), DEFAULT, opted_out(ALL), MORNING, False, "suppressed", "opted_out"),
     "opted out of the rule's code": Case(
@@ -157,6 +163,22 @@ CASES: dict[str, Case] = {
         request(), DEFAULT, GuardrailState(gateway=EMPTY_BUCKET), MORNING, False, "held",
         "rate_limited", MORNING + timedelta(seconds=0.1)),
     # order: permanent refusals before holds, holds before caps, caps before holdout
+    "duplicate beats retired service": Case(
+        request(), DEFAULT,
+        GuardrailState(subscriber=SubscriberState().remember(request().nudge_id, MORNING, 8)),
+        MORNING, False, "suppressed", "duplicate", names_retired=True),
+    "expiry beats retired service": Case(
+        request(requested_at=MORNING - timedelta(hours=25)), DEFAULT, GuardrailState(), MORNING,
+        False, "suppressed", "expired", names_retired=True),
+    "retired service beats opt-out": Case(
+        request(), DEFAULT, opted_out(ALL), MORNING, False, "suppressed", "retired_service",
+        names_retired=True),
+    "retired service beats quiet hours": Case(
+        request(requested_at=NIGHT, send_at=NIGHT), DEFAULT, GuardrailState(), NIGHT, False,
+        "suppressed", "retired_service", names_retired=True),
+    "retired service beats holdout": Case(
+        request(), ALL_HELD_OUT, GuardrailState(), MORNING, False, "suppressed",
+        "retired_service", names_retired=True),
     "opt-out beats quiet hours": Case(
         request(requested_at=NIGHT, send_at=NIGHT), DEFAULT, opted_out(ALL), NIGHT, False,
         "suppressed", "opted_out"),
@@ -182,8 +204,9 @@ CASES: dict[str, Case] = {
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_decision(case: Case) -> None:
     decision, _ = POLICY.decide(
-        case.request, case.settings, case.state, case.now, in_live_call=case.in_live_call
-    )
+        case.request, case.settings, case.state, case.now, in_live_call=case.in_live_call,
+        names_retired=case.names_retired,
+    )  # fmt: skip
     assert (decision.outcome, decision.reason, decision.send_at) == (
         case.outcome,
         case.reason,
@@ -191,6 +214,25 @@ def test_decision(case: Case) -> None:
     )
     assert decision.nudge_id == case.request.nudge_id
     assert decision.decided_at == case.now
+
+
+@given(
+    st.sampled_from(list(CASES.values())),
+    st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=2)),
+)
+def test_a_text_naming_a_retired_code_is_never_sent_and_changes_no_state(
+    case: Case, later: timedelta
+) -> None:
+    """Whatever else holds, a request naming a retired code is refused now, not held, and
+    takes no cap, token, budget or memory: a replay refuses it again."""
+    now = case.now + later
+    decision, state = POLICY.decide(
+        case.request, case.settings, case.state, now, in_live_call=case.in_live_call,
+        names_retired=True,
+    )  # fmt: skip
+    assert decision.outcome == "suppressed"
+    assert decision.reason in ("duplicate", "expired", "retired_service")
+    assert state == case.state
 
 
 def test_every_reason_code_is_exercised() -> None:

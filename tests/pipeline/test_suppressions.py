@@ -2,7 +2,8 @@
 
 A handful of subscribers, each given the few events that make one guardrail speak, go through
 the raw topic, the worker (validation and nudges, with this test's own rule files) and the
-sink; a campaign audience chunk is produced to ``campaigns.requests`` twice. ClickHouse must
+sink; a campaign audience chunk is produced to ``campaigns.requests`` twice, and one of a
+campaign naming an SMS code retired through the catalogue's process. ClickHouse must
 then hold every reason code of :data:`orchestration.guardrails.reasons.Reason`, each on the
 subscriber it was staged for. Then one rule file is broken and another added while the worker
 runs: the broken rule keeps its last good version, the new one starts firing, nothing stops.
@@ -18,6 +19,8 @@ import pytest
 from kafka import KafkaProducer
 from kafka.partitioner.default import murmur2
 
+from channelhub.catalogue import store as catalogue_store
+from channelhub.catalogue.seed import seed
 from channelhub.platform.health import tcp_open
 from kernel.pseudonym import Pseudonymizer
 from kernel.settings import Settings
@@ -28,6 +31,7 @@ from schemas.goals import UsesSelfService
 from schemas.guardrails import GuardrailSettings
 from sinks import migrations
 from sinks.client import connect
+from tests.catalogue.test_cli import RETIRING
 from tests.fixtures.services import StartService, Topics
 from tests.fixtures.waiting import wait_for
 from tests.orchestration.events import make
@@ -205,6 +209,30 @@ def _campaign_chunks(settings: Settings) -> list[tuple[int, bytes]]:
     ]  # fmt: skip
 
 
+#: Asked for a campaign naming 0102, retired before it is decided.
+RETIRED_FOR = "13810000009"
+
+
+def _retire_0102(settings: Settings) -> None:
+    """Seed the catalogue and retire the monthly bill's SMS code through every step."""
+    seed(settings)
+    request = catalogue_store.request_retire(settings, "query.monthly_bill", ("sms",), by="billing")
+    for step, who in RETIRING:
+        catalogue_store.take_step(settings, request.event_id, step, by=who)
+
+
+def _retired_code_chunk(settings: Settings) -> tuple[int, bytes]:
+    """A campaign chunk asking, now, to tell :data:`RETIRED_FOR` to send the retired 0102."""
+    request = CampaignRequest(
+        campaign_id="bills", trigger_id="trigger-2",
+        subscribers=(Pseudonymizer.from_settings(settings)(RETIRED_FOR),),
+        template="【湖南移动】发送0102到10086查月账单。",
+        guardrails=GuardrailSettings(holdout_share=0.0, quiet_hours=None),
+        goal=UsesSelfService(function="query.monthly_bill"), requested_at=datetime.now(UTC),
+    )  # fmt: skip
+    return _partition(RETIRED_FOR, settings.topic_partitions), msgspec.json.encode(request)
+
+
 def test_every_guardrail_reason_lands_in_clickhouse_and_rules_reload_live(
     settings: Settings, topics: Topics, clickhouse_db: str, start_service: StartService,
     tmp_path: Path,
@@ -217,6 +245,7 @@ def test_every_guardrail_reason_lands_in_clickhouse_and_rules_reload_live(
         update={"rules_dir": rules, "rules_reload_seconds": 0.5, "nudge_rate_per_second": 4.0}
     )
     migrations.migrate(settings)
+    _retire_0102(settings)
     start_service("worker", "streams", settings,
                   health=tcp_open("127.0.0.1", settings.worker_web_port), timeout=120)  # fmt: skip
     start_service("sink", "sinks", settings)
@@ -243,6 +272,9 @@ def test_every_guardrail_reason_lands_in_clickhouse_and_rules_reload_live(
     for partition, chunk in chunks:  # the fan-out delivering its chunks again
         producer.send(settings.topic_campaign_requests, chunk, partition=partition)
     producer.flush()
+    partition, chunk = _retired_code_chunk(settings)
+    producer.send(settings.topic_campaign_requests, chunk, partition=partition)
+    producer.flush()
     # Every member but the opted-out one was remembered as decided: refused as a duplicate.
     wait_for(lambda: count("reason = 'duplicate'") >= len(STAGED) - 1, "the redelivery", timeout=60)
 
@@ -262,6 +294,7 @@ def test_every_guardrail_reason_lands_in_clickhouse_and_rules_reload_live(
     found = reasons()
     for msisdn, (_, expected) in STAGED.items():
         assert expected <= found[pseudonymize(msisdn)], msisdn
+    assert "retired_service" in found[pseudonymize(RETIRED_FOR)]
     approved = client.execute(
         "SELECT nudge_id, count() FROM nudge_decisions WHERE outcome = 'approved' "
         "GROUP BY nudge_id HAVING count() > 1"

@@ -1,6 +1,7 @@
 """Campaign audiences in the nudge core: pseudonyms resolved on the partition, the same
 guardrails as the rules, the partition's share of the budget, and re-delivery without resends."""
 
+import dataclasses
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -90,6 +91,33 @@ def test_a_chunk_fanned_out_before_the_key_rotated_still_finds_its_members(
     assert before.unknown_subscribers == since.unknown_subscribers == 1
     assert [r.msisdn for r in before.requests] == [r.msisdn for r in since.requests]
     assert len(before.requests) == 40
+
+
+def test_a_campaign_decided_after_its_code_was_retired_sends_nothing(
+    partition: tuple[NudgeCore, PartitionNudges],
+) -> None:
+    """Retired before the scheduled time: every member refused as ``retired_service``, nothing
+    approved or held out; retired after it: decided as if nothing was retired."""
+    nudge_core, morning = partition
+    request = _request(morning, 50)
+
+    def retired_at(retirement: datetime) -> NudgeCore:
+        def retired(text: str, at: datetime) -> list[str]:
+            return ["0101"] if "0101" in text and at >= retirement else []
+
+        return dataclasses.replace(nudge_core, retired_codes=retired)
+
+    before = retired_at(request.requested_at - timedelta(minutes=5))
+    refused = before.process_campaign(_copy(morning), request)
+    assert len(refused.decided) == len(refused.requests) == 50
+    assert Counter(d.decision.reason for d in refused.decided) == {"retired_service": 50}
+    assert not refused.approved
+    after = retired_at(request.requested_at + timedelta(minutes=5))
+    sent = after.process_campaign(_copy(morning), request)
+    assert [d.decision for d in sent.decided] == [
+        d.decision for d in nudge_core.process_campaign(_copy(morning), request).decided
+    ]
+    assert sent.approved
 
 
 def _copy(state: PartitionNudges) -> PartitionNudges:
