@@ -5,10 +5,11 @@ plan_for` and :func:`channelhub.marketing.history.replay`): the stored events of
 folded through the nudge stage's own core and guardrails beside the enabled rules, with the
 report the CLI prints. It only reads ClickHouse, as the dashboard's read-only user, a page of
 events per query so that days of a province stay inside that user's limits (rows and time) of
-every query: nothing is sent and no topic or table is written. A run takes as long as the fold, so it runs off the
-request thread (:mod:`dashboards.backtest_jobs`, one job per user) and the page polls it for
-progress. Ids are prefixed ``marketing-backtest-``; tests read ``marketing-backtest-error``,
-``marketing-backtest-progress`` and ``marketing-backtest-report``.
+every query: nothing is sent and no topic or table is written. A run takes as long as the
+fold, so it runs off the request thread (:mod:`dashboards.backtest_jobs`, one job per user)
+and the page polls it for progress. Ids are prefixed ``marketing-backtest-``; tests read
+``marketing-backtest-error``, ``marketing-backtest-progress`` and
+``marketing-backtest-report``.
 """
 
 import base64
