@@ -31,8 +31,8 @@ from clickhouse_driver import Client
 from channelhub.marketing.backtest import CHUNK, Plan, Replay, StoredEvent, backtest
 from sinks.client import storage_errors
 
-#: How much of the window one :data:`BLOCKS` query scans (seconds): a day of a province is some 25
-#: million events, of which it reads three small columns.
+#: How much of the window one :data:`BLOCKS` query scans, in seconds: a day of a province is
+#: some 25 million events, of which it reads three small columns.
 SCAN = 86_400
 #: Blocks per page: a page joins this many blocks of offsets when they are full, fewer at the
 #: edges of the window and of a partition.
