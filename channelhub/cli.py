@@ -768,7 +768,13 @@ def rules_backtest(
         typer.echo(f"channelhub: skipped, as the nudge stage does: {error}", err=True)
     result = _read_clickhouse(
         settings,
-        lambda client, db: replay(client, db, plan, lambda line: typer.echo(line, err=True)),
+        lambda client, db: replay(
+            client,
+            db,
+            plan,
+            page_rows=settings.backtest_page_rows,
+            progress=lambda line: typer.echo(line, err=True),
+        ),
     )
     if as_json:
         typer.echo(msgspec.json.encode(result.report).decode())

@@ -268,6 +268,13 @@ class Settings(BaseSettings):
     dashboard_clickhouse_password: SecretStr = SecretStr(DEV_DASHBOARD_CLICKHOUSE_PASSWORD)
     #: Server-side time limit of every dashboard query (the read-only user's profile).
     dashboard_query_seconds: int = Field(10, ge=1)
+    #: Most rows one dashboard query may return (the read-only user's profile): more is an
+    #: error, not a truncated answer.
+    dashboard_result_rows: int = Field(1_000_000, ge=1)
+    #: Most events one query of a back-test reads (``channelhub rules backtest`` and the
+    #: campaigns page alike): well inside ``dashboard_result_rows``, and a page is held in
+    #: memory while it is folded (some 50 MB at the default).
+    backtest_page_rows: int = Field(50_000, ge=1)
 
     # Simulated handsets (``python -m channelhub.simulator.handsets``)
     #: Share of sent nudges the simulated subscribers act on: the conversion rate that

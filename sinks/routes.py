@@ -23,6 +23,7 @@ from sinks.tables import (
     contacts,
     content_events,
     dead_letters,
+    demand_rollups,
     events,
     ivr_calls,
     kiosk_rollups,
@@ -81,6 +82,8 @@ VIEWS: dict[str, View] = {
         ivr_calls.IVR_STEPS_PER_MINUTE,
         ivr_calls.IVR_LEAD_INS_PER_MINUTE,
         ivr_calls.IVR_CONTAINMENT_PER_MINUTE,
+        demand_rollups.DEMAND_PER_HOUR,
+        demand_rollups.DEMAND_PER_MINUTE,
     )
 }
 

@@ -149,7 +149,7 @@ def users_config(settings: Settings) -> ET.Element:
                     # A grouping past half the limit goes on in files instead of failing:
                     # a day of a province's sessions answers slowly rather than not at all.
                     "max_bytes_before_external_group_by": 1_000_000_000,
-                    "max_result_rows": 1_000_000,
+                    "max_result_rows": settings.dashboard_result_rows,
                     "result_overflow_mode": "throw",
                 },
             },

@@ -3,11 +3,13 @@
 The same back-test as ``channelhub rules backtest`` (:func:`channelhub.marketing.backtest.
 plan_for` and :func:`channelhub.marketing.history.replay`): the stored events of the last days
 folded through the nudge stage's own core and guardrails beside the enabled rules, with the
-report the CLI prints. It only reads ClickHouse, as the dashboard's read-only user: nothing is
-sent and no topic or table is written. A run takes as long as the fold, so it runs off the
-request thread (:mod:`dashboards.backtest_jobs`, one job per user) and the page polls it for
-progress. Ids are prefixed ``marketing-backtest-``; tests read ``marketing-backtest-error``,
-``marketing-backtest-progress`` and ``marketing-backtest-report``.
+report the CLI prints. It only reads ClickHouse, as the dashboard's read-only user, a page of
+events per query so that days of a province stay inside that user's limits (rows and time) of
+every query: nothing is sent and no topic or table is written. A run takes as long as the
+fold, so it runs off the request thread (:mod:`dashboards.backtest_jobs`, one job per user)
+and the page polls it for progress. Ids are prefixed ``marketing-backtest-``; tests read
+``marketing-backtest-error``, ``marketing-backtest-progress`` and
+``marketing-backtest-report``.
 """
 
 import base64
@@ -184,7 +186,10 @@ def run(_clicks: int, text: str | None, name: str | None, days: Any) -> tuple[An
 
     def work(folded: Callable[[int, int], None]) -> Backtest:
         with db.client(settings) as client:
-            return replay(client, settings.clickhouse_database, plan, folded=folded).report
+            return replay(
+                client, settings.clickhouse_database, plan,
+                page_rows=settings.backtest_page_rows, folded=folded,
+            ).report  # fmt: skip
 
     job = JOBS.start(auth.current_user() or "", work)
     if job is None:

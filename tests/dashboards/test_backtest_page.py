@@ -79,7 +79,9 @@ def test_marketing_backtests_an_uploaded_rule_and_sees_a_bad_one_refused(
     )
     assert errors == []
     client = connect(settings)
-    report = replay(client, database_name(settings), plan).report
+    report = replay(
+        client, database_name(settings), plan, page_rows=settings.backtest_page_rows
+    ).report
     assert report.events == 3000, report
     assert report.requested > 0, report
     assert shown == [line.rstrip() for line in table(report)]

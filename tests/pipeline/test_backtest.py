@@ -4,8 +4,9 @@ must make every decision the live stage recorded, exactly: the same nudges, outc
 instants and send times, requests released together at the end of quiet hours included.
 
 The window is the whole history (the stage started from empty state with the first event), so
-nothing before it is missing. ``nudge_decisions`` keeps a send time to the second and no order
-across partitions, so the back-test's decisions are compared at that precision, in time order.
+nothing before it is missing; it is read in pages of a few hundred events. ``nudge_decisions``
+keeps a send time to the second and no order across partitions, so the back-test's decisions
+are compared at that precision, in time order.
 """
 
 import json
@@ -36,6 +37,8 @@ pytestmark = pytest.mark.integration
 START = "2026-02-22T16:00:00Z"  # a Monday's midnight in Hunan: quiet hours, then the rush
 HOURS = "168"  # a whole week, so weekly caps and every day's quiet hours come into play
 SUBSCRIBERS = "1500"  # some 10,000 events in the week
+#: Events per query of the back-test: the history is read in many pages.
+PAGE_ROWS = 500
 
 
 def _live(client: Client, rule_id: str) -> list[Decided]:
@@ -64,6 +67,7 @@ def _in_time_order(decisions: Iterable[Decided]) -> list[Decided]:
 def test_each_shipped_rule_backtests_to_what_the_live_stage_decided(
     settings: Settings, topics: Topics, clickhouse_db: str, start_service: StartService,
 ) -> None:  # fmt: skip
+    settings = settings.model_copy(update={"backtest_page_rows": PAGE_ROWS})  # the CLI's too
     migrations.migrate(settings)
     start_service(
         "worker", "streams", settings,
@@ -86,7 +90,8 @@ def test_each_shipped_rule_backtests_to_what_the_live_stage_decided(
             candidate=rule, live=tuple(load_shipped_rules()), policy=partition_policy(settings),
             start=datetime.fromisoformat(START) - timedelta(days=1), end=end,
         )  # fmt: skip
-        result = replay(client, database_name(settings), plan)
+        result = replay(client, database_name(settings), plan, page_rows=PAGE_ROWS)
+        assert result.report.events > 10 * PAGE_ROWS
         live = _live(client, rule.id)
         assert _as_stored(result.decisions) == live, rule.id
         assert result.report.outcomes == dict(
