@@ -2,7 +2,7 @@
 the events already stored (a materialized view sees only rows inserted after it).
 
 Nothing reads them any more: the IVR panels read the per-call summaries of migration 0014,
-and the re-contact window the contacts of migration 0012, so migration 0019 drops them. Their
+and the re-contact window the contacts of migration 0012, so migration 0018 drops them. Their
 statements stay here, as they ran, so a new database replays the same history.
 """
 

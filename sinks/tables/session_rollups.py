@@ -12,7 +12,7 @@ answers as ``events FINAL``.
 
 The IVR panels and the cross-channel re-contacts once read two more such tables, by call and by
 session; they now read the calls and contacts the nudge stage summarises
-(:mod:`sinks.tables.ivr_calls`, :mod:`sinks.tables.contacts`), and migration 0019 drops them.
+(:mod:`sinks.tables.ivr_calls`, :mod:`sinks.tables.contacts`), and migration 0018 drops them.
 """
 
 from sinks.engines import aggregating_merge_tree
