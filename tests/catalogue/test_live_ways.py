@@ -15,7 +15,7 @@ from orchestration.conversions import goal_functions, parse_goal
 from orchestration.rules import guidance
 from orchestration.rules.guidance import WAYS, way_for, ways_in
 from schemas.catalogue import SmsHallCode, WebFunction, channel_of
-from tests.orchestration.test_catalogue import open_request, retire_request, whole
+from tests.orchestration.test_catalogue import open_request, retire_request, seeded_with
 from tests.orchestration.test_rules_evaluate import LONG, NEXT_TIME, call, fired, handled, run
 
 AT = datetime(2026, 3, 2, tzinfo=UTC)
@@ -28,14 +28,6 @@ def _static_again() -> Iterator[None]:
     guidance.follow(Catalogue())
     yield
     guidance.follow(Catalogue())
-
-
-def _with(*requests: object) -> Catalogue:
-    catalogue = fold(seed_records(AT))
-    for request in requests:
-        for record in whole(request):  # type: ignore[arg-type]
-            assert catalogue.apply(record) is None, record
-    return catalogue
 
 
 def test_the_seed_gives_the_static_table_back() -> None:
@@ -53,7 +45,7 @@ def test_an_unseeded_catalogue_leaves_the_static_table_in_force() -> None:
 def test_a_retired_sms_code_leaves_the_hint_the_rules_send() -> None:
     assert "发送0101到10086" in _long_wait_text()
     before = guidance.version()
-    assert guidance.follow(_with(retire_request("query.realtime_charges", "sms")))
+    assert guidance.follow(seeded_with(AT, retire_request("query.realtime_charges", "sms")))
     assert guidance.version() == before + 1
     way = way_for("query.realtime_charges")
     assert way.sms_code is None
@@ -72,7 +64,8 @@ def test_rules_stop_suggesting_a_service_retired_everywhere_and_start_on_an_open
     assert NEXT_TIME in fired(handled(topic="query.monthly_bill"))
     assert LONG not in fired(call(item="query.top_up"))
     guidance.follow(
-        _with(
+        seeded_with(
+            AT,
             retire_request("query.monthly_bill"),
             open_request("query.top_up", SmsHallCode(code="0107", keywords=("CZ",))),
         )
@@ -84,7 +77,7 @@ def test_rules_stop_suggesting_a_service_retired_everywhere_and_start_on_an_open
 
 
 def test_a_service_retired_everywhere_has_no_way_and_its_goal_no_hall_function() -> None:
-    guidance.follow(_with(retire_request("query.call_details")))
+    guidance.follow(seeded_with(AT, retire_request("query.call_details")))
     assert not way_for("query.call_details").exists
     assert "web:bill.call_details" not in goal_functions("query.call_details")
     parsed = parse_goal("uses_self_service:query.call_details:24h")
@@ -97,7 +90,7 @@ def test_an_opened_way_is_suggested_and_counts_as_the_goal() -> None:
     goal = "uses_self_service:query.top_up:24h"
     assert parse_goal(goal) == parse_goal(goal)  # cached under the static table
     guidance.follow(
-        _with(open_request("query.top_up", SmsHallCode(code="0107", keywords=("CZ",)),
+        seeded_with(AT, open_request("query.top_up", SmsHallCode(code="0107", keywords=("CZ",)),
                            WebFunction(function="bill.top_up")))
     )  # fmt: skip
     way = way_for("query.top_up")
@@ -109,7 +102,7 @@ def test_an_opened_way_is_suggested_and_counts_as_the_goal() -> None:
 
 
 def test_a_newly_opened_service_is_an_item_with_its_way() -> None:
-    guidance.follow(_with(open_request("handling.family_plan", SmsHallCode(code="0207"))))
+    guidance.follow(seeded_with(AT, open_request("handling.family_plan", SmsHallCode(code="0207"))))
     assert way_for("handling.family_plan").sms_code == "0207"
 
 
@@ -124,7 +117,7 @@ FIELDS = {"sms": "sms_code", "web": "web_function", "wap": "wap_function"}
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.sampled_from(_entries()), max_size=12, unique=True))
 def test_a_way_is_what_is_open_and_nothing_retired(retired: list[tuple[str, str]]) -> None:
-    catalogue = _with(*(retire_request(service, channel) for service, channel in retired))
+    catalogue = seeded_with(AT, *(retire_request(service, channel) for service, channel in retired))
     ways = ways_in(catalogue)
     assert set(ways) == set(WAYS)
     for item, way in ways.items():

@@ -16,18 +16,10 @@ from channelhub.simulator.engine import Engine, Scenario
 from channelhub.simulator.sms import STATIC, Offer, match
 from orchestration.catalogue import Catalogue, fold
 from schemas.catalogue import SmsHallCode
-from tests.orchestration.test_catalogue import open_request, retire_request, whole
+from tests.orchestration.test_catalogue import open_request, retire_request, seeded_with
 
 AT = datetime(2026, 3, 2, tzinfo=UTC)
 START_MS = int(datetime(2026, 3, 2, 2, 0, tzinfo=UTC).timestamp() * 1000)  # 10:00 in Hunan
-
-
-def _with(*requests: object) -> Catalogue:
-    catalogue = fold(seed_records(AT))
-    for request in requests:
-        for record in whole(request):  # type: ignore[arg-type]
-            assert catalogue.apply(record) is None, record
-    return catalogue
 
 
 def test_the_seed_is_todays_hall_and_an_unseeded_catalogue_keeps_it() -> None:
@@ -36,7 +28,7 @@ def test_the_seed_is_todays_hall_and_an_unseeded_catalogue_keeps_it() -> None:
 
 
 def test_a_retired_code_and_its_keywords_match_nothing() -> None:
-    offer = Offer.of(_with(retire_request("query.points", "sms")))
+    offer = Offer.of(seeded_with(AT, retire_request("query.points", "sms")))
     for text in ("0103", "JF", "jf", "查积分"):
         assert match(text, offer) == (None, "unknown"), text
     assert match("0101", offer) == ("0101", "exact")
@@ -45,7 +37,7 @@ def test_a_retired_code_and_its_keywords_match_nothing() -> None:
 
 def test_an_opened_code_is_matched_by_code_and_keyword() -> None:
     opened = open_request("query.top_up", SmsHallCode(code="0107", keywords=("CZ", "充值")))
-    offer = Offer.of(_with(opened))
+    offer = Offer.of(seeded_with(AT, opened))
     assert match("0107", offer) == ("0107", "exact")
     assert match("cz", offer) == ("0107", "fuzzy")
     assert match("我要充值", offer) == ("0107", "fuzzy")
@@ -63,7 +55,7 @@ def _messages(offer: Offer, events: int = 6000) -> list[dict[str, object]]:
 
 
 def test_customers_still_send_a_retired_code_and_the_hall_refuses_it() -> None:
-    offer = Offer.of(_with(retire_request("query.points", "sms")))
+    offer = Offer.of(seeded_with(AT, retire_request("query.points", "sms")))
     sms = _messages(offer)
     sent = [e for e in sms if e["event_type"] == "sms.message_received"
             and e["attributes"]["text"] == "0103"]  # type: ignore[index]  # fmt: skip
@@ -72,7 +64,7 @@ def test_customers_still_send_a_retired_code_and_the_hall_refuses_it() -> None:
     served = [e for e in sms if e["event_type"] == "sms.service_completed"]
     assert served
     assert all(e["attributes"]["code"] != "0103" for e in served)  # type: ignore[index]
-    opened = Offer.of(_with(open_request("query.top_up", SmsHallCode(code="0107"))))
+    opened = Offer.of(seeded_with(AT, open_request("query.top_up", SmsHallCode(code="0107"))))
     codes = {e["attributes"]["code"] for e in _messages(opened)  # type: ignore[index]
              if e["event_type"] == "sms.service_completed"}  # fmt: skip
     assert "0107" in codes
@@ -91,7 +83,7 @@ TEXTS = st.one_of(
 @settings(max_examples=80, deadline=None)
 @given(st.lists(st.sampled_from(_sms_services()), max_size=6, unique=True), TEXTS)
 def test_the_hall_matches_only_what_is_open(retired: list[str], text: str) -> None:
-    catalogue = _with(*(retire_request(service, "sms") for service in retired))
+    catalogue = seeded_with(AT, *(retire_request(service, "sms") for service in retired))
     offer = Offer.of(catalogue)
     code, kind = match(text, offer)
     assert (code is None) == (kind in ("unknown", "menu"))

@@ -21,21 +21,20 @@ from channelhub.simulator.ivr import LEVEL1_WEIGHTS, STATIC_KEY_PATHS, Opened
 from channelhub.simulator.offered import NEW_FUNCTION_WEIGHT, STATIC, Functions
 from channelhub.simulator.run import follow_catalogue
 from orchestration.catalogue import Catalogue, fold
-from schemas.catalogue import IvrItem, KioskService, WapFunction, WebFunction
+from schemas.catalogue import (
+    IvrItem,
+    KioskService,
+    OpenRequested,
+    RetireRequested,
+    WapFunction,
+    WebFunction,
+)
 from schemas.events import Event
-from tests.orchestration.test_catalogue import open_request, retire_request, whole
+from tests.orchestration.test_catalogue import open_request, retire_request, seeded_with, whole
 
 AT = datetime(2026, 3, 2, tzinfo=UTC)
 START_MS = int(datetime(2026, 3, 2, 2, 0, tzinfo=UTC).timestamp() * 1000)  # 10:00 in Hunan
 _EVENT = msgspec.json.Decoder(Event)
-
-
-def _with(*requests: object) -> Catalogue:
-    catalogue = fold(seed_records(AT))
-    for request in requests:
-        for record in whole(request):  # type: ignore[arg-type]
-            assert catalogue.apply(record) is None, record
-    return catalogue
 
 
 def _events(catalogue: Catalogue | None, count: int = 30_000, seed: int = 3) -> list[Any]:
@@ -81,7 +80,8 @@ def _by_type(events: list[Any], event_type: str) -> list[Any]:
 
 
 def test_an_opened_web_function_is_used_and_a_retired_one_is_asked_for_but_never_used() -> None:
-    catalogue = _with(
+    catalogue = seeded_with(
+        AT,
         open_request("query.top_up", WebFunction(function="bill.top_up")),
         retire_request("handling.ringback_tone", "web"),
     )
@@ -101,7 +101,7 @@ def test_an_opened_web_function_is_used_and_a_retired_one_is_asked_for_but_never
 
 def test_an_opened_wap_function_gets_its_share() -> None:
     static = sum(catalog.WAP_FUNCTIONS.values())
-    opened = _with(open_request("query.top_up", WapFunction(function="bill.top_up")))
+    opened = seeded_with(AT, open_request("query.top_up", WapFunction(function="bill.top_up")))
     events = _events(opened, 150_000)
     used = Counter(e.attributes.function for e in _by_type(events, "wap.function_used"))
     share = used["bill.top_up"] / sum(used.values())
@@ -110,7 +110,8 @@ def test_an_opened_wap_function_gets_its_share() -> None:
 
 
 def test_a_retired_kiosk_service_is_asked_for_and_never_completed() -> None:
-    catalogue = _with(
+    catalogue = seeded_with(
+        AT,
         retire_request("bill.print", "kiosk"),
         open_request("query.top_up", KioskService(function="top_up.card")),
     )
@@ -134,7 +135,8 @@ def _calls(events: list[Any]) -> dict[str, list[Any]]:
 
 
 def test_callers_press_an_item_opened_under_a_branch_and_keys_of_their_own() -> None:
-    catalogue = _with(
+    catalogue = seeded_with(
+        AT,
         open_request("query.data_balance", IvrItem(keys="1-9")),
         open_request("family.plan", IvrItem(keys="7-1")),
     )
@@ -165,7 +167,7 @@ def test_callers_press_an_item_opened_under_a_branch_and_keys_of_their_own() -> 
 
 def test_an_opened_item_that_is_then_retired_sends_no_more_callers() -> None:
     request = open_request("query.data_balance", IvrItem(keys="1-9"))
-    catalogue = _with(request, retire_request("query.data_balance", "ivr"))
+    catalogue = seeded_with(AT, request, retire_request("query.data_balance", "ivr"))
     assert Opened.of(catalogue).services == frozenset()
     pressed = [e for e in _events(catalogue) if e.event_type == "ivr.menu_selected"
                and e.attributes.key_path.startswith("1-9")]  # fmt: skip
@@ -214,10 +216,12 @@ def test_any_opened_keys_give_valid_events_and_callers_behave_by_branch(
 def test_a_hall_offers_exactly_what_the_catalogue_holds_open(
     retired: list[str], opened: list[str], rng: Any
 ) -> None:
-    requests: list[object] = [retire_request(name, "kiosk") for name in retired]
+    requests: list[OpenRequested | RetireRequested] = [
+        retire_request(name, "kiosk") for name in retired
+    ]
     requests += [open_request(name, KioskService(function=name)) for name in opened
                  if name not in catalog.KIOSK_SERVICES]  # fmt: skip
-    catalogue = _with(*requests)
+    catalogue = seeded_with(AT, *requests)
     functions = Functions.of(catalogue, "kiosk", catalog.KIOSK_SERVICES)
     offered = set(catalogue.channel("kiosk"))
     everything = {*catalog.KIOSK_SERVICES, *functions.opened}

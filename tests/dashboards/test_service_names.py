@@ -17,7 +17,7 @@ from kernel.errors import ServiceError
 from orchestration.catalogue import Catalogue, fold
 from orchestration.rules.guidance import WAYS
 from schemas.catalogue import KioskService, SmsHallCode, WebFunction
-from tests.orchestration.test_catalogue import open_request, retire_request, whole
+from tests.orchestration.test_catalogue import open_request, retire_request, seeded_with
 
 AT = datetime(2026, 3, 2, tzinfo=UTC)
 
@@ -30,14 +30,6 @@ NAMES = {
     "ivr": [item for branch in catalog.IVR_MENU.values() for item in branch.items.values()],
     "agent": [*WAYS, "unknown"],
 }
-
-
-def _with(*requests: object) -> Catalogue:
-    catalogue = fold(seed_records(AT))
-    for request in requests:
-        for record in whole(request):  # type: ignore[arg-type]
-            assert catalogue.apply(record) is None, record
-    return catalogue
 
 
 def test_the_seed_names_everything_as_the_static_table_did() -> None:
@@ -54,7 +46,8 @@ def test_the_seed_names_everything_as_the_static_table_did() -> None:
 
 def test_an_opened_code_and_function_show_under_their_service() -> None:
     names = names_of(
-        _with(
+        seeded_with(
+            AT,
             open_request(
                 "query.top_up",
                 SmsHallCode(code="0107"),
@@ -76,7 +69,8 @@ def test_an_opened_code_and_function_show_under_their_service() -> None:
 
 def test_a_retired_code_and_function_still_name_their_history() -> None:
     names = names_of(
-        _with(
+        seeded_with(
+            AT,
             retire_request("query.points", "sms", "web"),
             retire_request("handling.sms_bundle", "sms"),
         )
@@ -84,7 +78,7 @@ def test_a_retired_code_and_function_still_name_their_history() -> None:
     assert names.code("0103") == "query.points"
     assert names.item_of("web", "points.query") == "consult.points_plan"  # still open for it
     assert names.code("0205") == "handling.package_conversion"  # still open for it
-    names = names_of(_with(retire_request("handling.ringback_tone")))
+    names = names_of(seeded_with(AT, retire_request("handling.ringback_tone")))
     assert names.code("0204") == "handling.ringback_tone"
     assert names.item_of("web", "service.ringback_tone") == "handling.ringback_tone"
     assert not names.way("handling.ringback_tone").exists
@@ -97,7 +91,7 @@ def _sms_services() -> list[str]:
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.sampled_from(_sms_services()), max_size=8, unique=True))
 def test_every_code_keeps_a_name_that_had_or_has_it(retired: list[str]) -> None:
-    catalogue = _with(*(retire_request(service, "sms") for service in retired))
+    catalogue = seeded_with(AT, *(retire_request(service, "sms") for service in retired))
     names = names_of(catalogue)
     offered = catalogue.channel("sms")
     gone = {r.slot: r.service for r in catalogue.retired() if r.channel == "sms"}
@@ -124,7 +118,7 @@ class FakeFollower:
 
 
 def test_the_dashboards_follower_keeps_its_names_when_the_broker_is_gone() -> None:
-    opened = _with(open_request("query.top_up", SmsHallCode(code="0107")))
+    opened = seeded_with(AT, open_request("query.top_up", SmsHallCode(code="0107")))
     fake = FakeFollower(ServiceError("no broker"), opened, ServiceError("gone again"))
     followed = live_catalogue._Followed(fake, every_seconds=0.0)  # type: ignore[arg-type]
     assert followed.current() is STATIC

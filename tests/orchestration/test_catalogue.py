@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from channelhub.catalogue.seed import seed_records
 from orchestration.catalogue import (
     REVIEWS,
     STEPS,
@@ -85,6 +86,15 @@ def whole(request: OpenRequested | RetireRequested) -> list[CatalogueEvent]:
 
 
 FAMILY = (IvrItem(keys="3-9"), SmsHallCode(code="0207", keywords=("JT", "家庭")))
+
+
+def seeded_with(at: datetime, *requests: OpenRequested | RetireRequested) -> Catalogue:
+    """Today's catalogue seeded at ``at``, then each request taken through its whole process."""
+    catalogue = fold(seed_records(at))
+    for request in requests:
+        for record in whole(request):
+            assert catalogue.apply(record) is None, record
+    return catalogue
 
 
 def test_a_service_opens_after_every_step_in_order_and_retires_the_same_way() -> None:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from clickhouse_driver import Client
 
 from channelhub.platform.env import settings_env
 from channelhub.platform.health import tcp_open
@@ -69,19 +70,9 @@ IMMEDIATE = {
 }
 
 
-def _run(settings: Settings, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", *args], env={**os.environ, **settings_env(settings)},
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def test_a_triggered_campaign_asks_once_per_audience_member(
-    settings: Settings, topics: Topics, clickhouse_db: str, start_service: StartService,
-    tmp_path: Path,
-) -> None:  # fmt: skip
+def campaign_created(settings: Settings, start_service: StartService, tmp_path: Path) -> Client:
+    """Every stage a campaign passes running, 4,000 simulated events in ClickHouse and the
+    campaign :data:`CAMPAIGN` created; a client of the test's database."""
     migrations.migrate(settings)
     start_service("worker", "streams", settings,
                   health=tcp_open("127.0.0.1", settings.worker_web_port), timeout=120)  # fmt: skip
@@ -103,7 +94,24 @@ def test_a_triggered_campaign_asks_once_per_audience_member(
     file.write_text(CAMPAIGN + away_from_now(), encoding="utf-8")
     _run(settings, "channelhub.cli", "campaign", "create", str(file), "--by", "mia")
     wait_for(lambda: "ivr-callers" in _run(settings, "channelhub.cli", "campaign", "list"),
-              "the campaign in ClickHouse")  # fmt: skip
+             "the campaign in ClickHouse")  # fmt: skip
+    return client
+
+
+def _run(settings: Settings, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", *args], env={**os.environ, **settings_env(settings)},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_a_triggered_campaign_asks_once_per_audience_member(
+    settings: Settings, topics: Topics, clickhouse_db: str, start_service: StartService,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    client = campaign_created(settings, start_service, tmp_path)
     _run(settings, "channelhub.cli", "campaign", "trigger", "ivr-callers", "--at", "now")
     audience = json.loads(_run(
         settings, "channelhub.cli", "campaign", "preview", "ivr-callers", "--json"

@@ -17,17 +17,14 @@ import msgspec
 import pytest
 
 from channelhub.catalogue.seed import seed
-from channelhub.platform.health import tcp_open
 from dashboards.queries.marketing import funnel
 from kernel import kafka
 from kernel.settings import Settings
 from schemas.nudges import DecidedNudge
-from sinks import migrations
-from sinks.client import connect
 from tests.catalogue.test_cli import RETIRING, _ok, _request_id
 from tests.fixtures.services import StartService, Topics
 from tests.fixtures.waiting import end_offsets, wait_for, wait_until_settled
-from tests.pipeline.test_campaign_nudges import CAMPAIGN, _run, away_from_now
+from tests.pipeline.test_campaign_nudges import _run, campaign_created
 
 pytestmark = pytest.mark.integration
 
@@ -61,27 +58,8 @@ def test_a_campaign_sent_after_its_code_was_retired_sends_nothing(
     settings: Settings, topics: Topics, clickhouse_db: str, start_service: StartService,
     tmp_path: Path,
 ) -> None:  # fmt: skip
-    migrations.migrate(settings)
-    seed(settings)
-    start_service("worker", "streams", settings,
-                  health=tcp_open("127.0.0.1", settings.worker_web_port), timeout=120)  # fmt: skip
-    fan_out = tcp_open("127.0.0.1", settings.campaigns_web_port)
-    start_service("campaigns", "streams", settings, "--stage", "campaigns", health=fan_out,
-                  timeout=120)  # fmt: skip
-    start_service("sink", "sinks", settings)
-    _run(settings, "channelhub.simulator", "--events", "4000", "--seed", "3")
-    client = connect(settings)
-
-    def events_in() -> bool:
-        ((n,),) = client.execute("SELECT count() FROM events")
-        return int(n) == 4000
-
-    wait_for(events_in, "the simulated events in ClickHouse")
-    file = tmp_path / "ivr-callers.toml"
-    file.write_text(CAMPAIGN + away_from_now(), encoding="utf-8")
-    _run(settings, "channelhub.cli", "campaign", "create", str(file), "--by", "mia")
-    wait_for(lambda: "ivr-callers" in _run(settings, "channelhub.cli", "campaign", "list"),
-             "the campaign in ClickHouse")  # fmt: skip
+    seed(settings)  # the catalogue the retirement changes
+    client = campaign_created(settings, start_service, tmp_path)
     scheduled = datetime.now(UTC) + AHEAD
     _run(settings, "channelhub.cli", "campaign", "trigger", "ivr-callers", "--at",
          scheduled.isoformat())  # fmt: skip
