@@ -1,7 +1,8 @@
 """The ``/catalogue`` page in real headless Chromium, on the real broker, worker, sink and
 ClickHouse: a service retired through the CLI has its unmet demand counted (texts the SMS hall
 no longer answers, from its retirement on), a signed-in reviewer takes a request's next step
-by clicking, someone without the role cannot, and a retirement is asked for from the page."""
+by clicking, someone without the role cannot, a retirement is asked for from the page, and
+once the code is open the SMS hall's page labels the texts it matched with its service."""
 
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -20,7 +21,7 @@ from dashboards.queries import service_usage
 from kernel.settings import Settings
 from sinks import migrations
 from sinks.client import connect
-from tests.catalogue.test_cli import RETIRING, _ok, _request_id
+from tests.catalogue.test_cli import OPENING, RETIRING, _ok, _request_id
 from tests.dashboards.browser import WAIT_S, browser, sign_in_as, wait_for_text
 from tests.dashboards.test_marketing_page import _pick
 from tests.fixtures.services import StartService, Topics
@@ -32,15 +33,19 @@ pytestmark = pytest.mark.browser
 __all__ = ["browser"]  # the fixture
 
 
-def _texts(settings: Settings, sent: list[tuple[str, str, str | None]]) -> None:
-    """SMS to 10086 as the hall logged them: (number, text, when; None: long ago)."""
+def _texts(
+    settings: Settings, sent: list[tuple[str, str, str | None]], matched: str | None = None
+) -> None:
+    """SMS to 10086 as the hall logged them: (number, text, when; None: long ago), matched to
+    nothing or to the code ``matched``."""
+    kind = "exact" if matched else "unknown"
     with Producer(settings.kafka_bootstrap, settings.topic_raw, client_id="test") as producer:
         for i, (msisdn, text, when) in enumerate(sent):
             at = {"occurred_at": when} if when else {}
             event = make(
                 "sms.message_received",
-                {"text": text, "matched_code": None, "match_kind": "unknown"},
-                0, msisdn=msisdn, session_id=f"sms-{i}", **at,
+                {"text": text, "matched_code": matched, "match_kind": kind},
+                0, msisdn=msisdn, session_id=f"sms-{matched}-{i}", **at,
             )  # fmt: skip
             producer.send(msisdn.encode(), msgspec.json.encode(event))
 
@@ -139,3 +144,15 @@ def test_unmet_demand_and_steps_taken_on_the_page(
         if w.request.service == "consult.promotions"
     ]  # fmt: skip
     assert (asked.request.who, asked.next_step) == ("marketing", ("submitted", "requester"))
+
+    # Once 0107 opens, the SMS hall's page labels the texts it matched with its service.
+    for step, who in OPENING[1:]:
+        _ok(settings, "step", opening, step, "--by", who)
+    now = datetime.now(UTC).isoformat(timespec="milliseconds")
+    _texts(settings, [("13800000005", "0107", now), ("13800000006", "0107", now)], "0107")
+    wait_for(
+        lambda: client.execute("SELECT count() FROM events")[0][0] == 7, "the texts in ClickHouse"
+    )
+    _as(browser, settings, "analyst")
+    browser.get(f"{settings.dashboard_url}sms-hall")
+    wait_for_text(browser, "sms-chart-commands", lambda t: "0107 · query.top_up" in t)
