@@ -29,12 +29,13 @@ from datetime import datetime
 
 from clickhouse_driver import Client
 
-from channelhub.content import store as content_store
 from channelhub.ingest import ledger
 from channelhub.marketing.backtest import CHUNK, Ledgers, Plan, Replay, StoredEvent, backtest
+from orchestration.content import fold as fold_content
 from schemas import catalogue as catalogue_records
+from schemas import content as content_records
 from sinks.client import storage_errors
-from sinks.tables import catalogue_events
+from sinks.tables import catalogue_events, content_events
 
 #: How much of the window one :data:`BLOCKS` query scans, in seconds: a day of a province is
 #: some 25 million events, of which it reads three small columns.
@@ -205,16 +206,19 @@ def memberships(
 
 
 def ledgers(client: Client, db: str) -> Ledgers:
-    """The catalogue's records in topic order (a record that no longer decodes is left out,
-    as every reader of the topic skips it) and the content folded to its end."""
+    """The catalogue's records in topic order and the content folded to its end (a record that
+    no longer decodes is left out, as every reader of the topics skips it)."""
     with storage_errors(f"cannot read {db}.{catalogue_events.NAME}"):
         rows = client.execute(catalogue_events.IN_ORDER.format(db=db))
-    records, _ = ledger.decoded(
+    catalogue, _ = ledger.decoded(
         (catalogue_events.record_json(row) for row in rows), catalogue_records.decode
     )
-    return Ledgers(
-        catalogue=tuple(records), content=content_store.read_clickhouse(client, db).content
+    with storage_errors(f"cannot read {db}.{content_events.NAME}"):
+        rows = client.execute(content_events.IN_ORDER.format(db=db))
+    content, _ = ledger.decoded(
+        (content_events.record_json(row) for row in rows), content_records.decode
     )
+    return Ledgers(catalogue=tuple(catalogue), content=fold_content(content))
 
 
 def _window(since: datetime, until: datetime) -> dict[str, int]:
