@@ -144,25 +144,27 @@ def test_callers_press_an_item_opened_under_a_branch_and_keys_of_their_own() -> 
     assert opened.under == {"1": (("9", "query.data_balance"),)}
     assert opened.own == {"7-1": "family.plan"}
     calls = _calls(_events(catalogue, 60_000))
-    at_new = [c for c in calls.values() if any(
-        e.event_type == "ivr.menu_selected" and e.attributes.key_path == "1-9" for e in c
-    )]  # fmt: skip
+    at_new = _menus_through(calls, "1-9")
     assert at_new
-    for call in at_new:
-        menu = [(e.attributes.key_path, e.attributes.item) for e in call
-                if e.event_type == "ivr.menu_selected"]  # fmt: skip
-        assert menu == [("1", "query"), ("1-9", "query.data_balance")]
-    served = {e.attributes.item for c in at_new for e in c
+    assert set(at_new.values()) == {(("1", "query"), ("1-9", "query.data_balance"))}
+    served = {e.attributes.item for session in at_new for e in calls[session]
               if e.event_type == "ivr.self_service_completed"}  # fmt: skip
     assert served == {"query.data_balance"}
-    own = [c for c in calls.values() if any(
-        e.event_type == "ivr.menu_selected" and e.attributes.key_path == "7-1" for e in c
-    )]  # fmt: skip
+    own = _menus_through(calls, "7-1")
     assert own
-    for call in own:
-        menu = [(e.attributes.key_path, e.attributes.item) for e in call
-                if e.event_type == "ivr.menu_selected"]  # fmt: skip
-        assert menu == [("7", "family"), ("7-1", "family.plan")]
+    assert set(own.values()) == {(("7", "family"), ("7-1", "family.plan"))}
+
+
+def _menus_through(
+    calls: dict[str, list[Any]], key_path: str
+) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Session → its menu steps (key path, item), for every call that pressed ``key_path``."""
+    menus = {
+        session: tuple((e.attributes.key_path, e.attributes.item) for e in call
+                       if e.event_type == "ivr.menu_selected")
+        for session, call in calls.items()
+    }  # fmt: skip
+    return {s: m for s, m in menus.items() if any(k == key_path for k, _ in m)}
 
 
 def test_an_opened_item_that_is_then_retired_sends_no_more_callers() -> None:
