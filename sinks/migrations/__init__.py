@@ -10,7 +10,9 @@ A table or view new to the registry gets its migration from :func:`write_missing
 its CREATE statements as the table object renders them. A change to an existing table is an
 ``ALTER`` written by hand in a new module. ClickHouse 18.16 takes no ``IF NOT EXISTS`` on
 ``ADD COLUMN``, so the runner skips an ``ALTER TABLE {db}.<table> ADD COLUMN <name>`` whose
-column the table has already: such a migration, interrupted, runs again too.
+column the table has already: such a migration, interrupted, runs again too. Likewise an
+``INSERT INTO {db}.<a> SELECT * FROM {db}.<b>`` whose table ``b`` is gone is skipped: a table
+rebuilt through a staging copy (migration 0019) has already been copied out of it.
 
 Migrations are written for one server. With ``clickhouse_cluster`` set, every statement (the
 log's own table too) is laid out on that cluster as it runs: ``ON CLUSTER``, shard-local
@@ -32,6 +34,10 @@ log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+$")
 _ADD_COLUMN = re.compile(r"^\s*ALTER\s+TABLE\s+\{db\}\.(\w+)\s+ADD\s+COLUMN\s+(\w+)\s", re.I)
+_COPY = re.compile(
+    r"^\s*INSERT\s+INTO\s+\{db\}\.\w+\s+SELECT\s+\*\s+FROM\s+\{db\}\.(\w+)\s*$", re.I
+)
+HAS_TABLE = "SELECT count() FROM system.tables WHERE database = %(db)s AND name = %(table)s"
 HAS_COLUMN = """
 SELECT count() FROM system.columns
 WHERE database = %(db)s AND table = %(table)s AND name = %(column)s
@@ -48,6 +54,13 @@ def added_column(statement: str) -> tuple[str, str] | None:
     """(table, column) of an ``ALTER TABLE {db}.<table> ADD COLUMN <column>``; None otherwise."""
     found = _ADD_COLUMN.match(statement)
     return None if found is None else (found.group(1), found.group(2))
+
+
+def copied_from(statement: str) -> str | None:
+    """The source table of a whole-table copy ``INSERT INTO {db}.<a> SELECT * FROM {db}.<b>``;
+    None for any other statement."""
+    found = _COPY.match(statement)
+    return None if found is None else found.group(1)
 
 
 def available() -> list[str]:
@@ -139,6 +152,11 @@ def migrate(settings: Settings) -> list[str]:
                         HAS_COLUMN, {"db": db, "table": table, "column": column}
                     )
                     if present:
+                        continue
+                source = copied_from(statement)
+                if source is not None:
+                    ((present,),) = client.execute(HAS_TABLE, {"db": db, "table": source})
+                    if not present:
                         continue
                 run(statement)
             client.execute(

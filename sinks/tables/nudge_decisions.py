@@ -1,9 +1,12 @@
 """``channelhub.nudge_decisions``: every guardrail decision, with its reason code.
 
 A held nudge is decided several times (held, then approved, suppressed or held again), so a row
-is one ``nudge_id``, ``outcome`` and ``decided_at`` (event time: a replay decides at the same
-instants and collapses). ``ReplacingMergeTree`` partitioned by the *request's* time, so every
-decision of one nudge sits in one partition. The MSISDN is stored as its pseudonym.
+is one ``nudge_id``, ``outcome``, ``reason`` and ``decided_at`` (event time: a replay decides at
+the same instants and collapses). The reason is part of the key: a campaign chunk delivered
+twice is decided again at the same instant, and its ``duplicate`` suppression must not replace
+the first decision's reason (``budget_exhausted``, say) when parts merge (migration 0019).
+``ReplacingMergeTree`` partitioned by the *request's* time, so every decision of one nudge sits
+in one partition. The MSISDN is stored as its pseudonym.
 """
 
 from datetime import datetime
@@ -40,7 +43,7 @@ CREATE TABLE IF NOT EXISTS {{db}}.{NAME} (
 ) {
     replacing_merge_tree(
         partition_by="toYYYYMM(requested_at)",
-        order_by="rule_id, nudge_id, decided_at, decided_ms, outcome",
+        order_by="rule_id, nudge_id, decided_at, decided_ms, outcome, reason",
     )
 }
 """

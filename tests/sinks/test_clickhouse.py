@@ -38,6 +38,36 @@ def test_migrate_creates_every_table_and_is_idempotent(
     assert {"events", "events_per_minute", "events_per_minute_mv", "dead_letters"} <= tables
 
 
+REKEY = "0019_nudge_decisions_keyed_by_reason"
+
+
+def test_nudge_decisions_rebuilt_keep_both_reasons_of_one_instant_even_when_interrupted(
+    settings: Settings, clickhouse_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    every = migrations.available()
+    monkeypatch.setattr(migrations, "available", lambda: [n for n in every if n != REKEY])
+    migrations.migrate(settings)
+    client = connect(settings)
+    # A campaign member refused for the budget, then as a duplicate when its chunk came again.
+    client.execute(
+        "INSERT INTO nudge_decisions (decision_id, nudge_id, rule_id, outcome, reason, "
+        "decided_at, requested_at) VALUES",
+        [(f"n1:suppressed:{reason}", "n1", "campaign:spring", "suppressed", reason,
+          datetime(2026, 3, 3, 7, tzinfo=UTC), datetime(2026, 3, 3, 7, tzinfo=UTC))
+         for reason in ("budget_exhausted", "duplicate")],
+    )  # fmt: skip
+    # Interrupted after the copy out and the drop: the run again must not lose the rows.
+    for statement in migrations.operations(REKEY)[:3]:
+        client.execute(statement.format(db=clickhouse_db))
+    monkeypatch.setattr(migrations, "available", lambda: every)
+    assert migrations.migrate(settings) == [REKEY]
+    client.execute("OPTIMIZE TABLE nudge_decisions FINAL")
+    rows = client.execute("SELECT reason FROM nudge_decisions ORDER BY reason")
+    assert rows == [("budget_exhausted",), ("duplicate",)]
+    tables = {t for (t,) in client.execute("SHOW TABLES")}
+    assert "nudge_decisions_rekeyed" not in tables
+
+
 def _produce_canonical(settings: Settings, raws: list[bytes], *, times: int = 1) -> None:
     """Route ``raws`` as if read from raw offsets 0..n-1, ``times`` times over (a replay)."""
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)

@@ -51,12 +51,13 @@ def _statements(settings: Settings) -> list[str]:
 def test_every_replicated_statement_parses_on_the_current_engine(tmp_path: Path) -> None:
     engine = CurrentEngine(tmp_path)
     settings = local_settings(clickhouse_cluster="prod", clickhouse_database="ch")
-    replicated = 0
+    replicated: set[str] = set()  # a table rebuilt with a new key is created twice
     for statement in _statements(settings):
         ((formatted,),) = engine.execute("SELECT formatQuery(%(q)s)", {"q": statement})
         assert statement.lstrip().startswith("INSERT") or " ON CLUSTER prod" in formatted
-        replicated += "ENGINE = Replicated" in formatted
-    assert replicated == len(migrations.layout(settings).sharded)  # type: ignore[union-attr]
+        if "ENGINE = Replicated" in formatted:
+            replicated.add(formatted.split(" ON CLUSTER")[0].split(".")[-1].removesuffix("_local"))
+    assert replicated == migrations.layout(settings).sharded  # type: ignore[union-attr]
 
 
 @pytest.fixture(scope="module")
