@@ -9,13 +9,16 @@
 # - Its password never appears in SQL text (nor in query_log): only its SHA-256, computed
 #   here from the environment. The admin password goes to the client through the
 #   environment too (CLICKHOUSE_PASSWORD), never on a command line.
+# - Its result-row limit is the platform's own setting (CHANNELHUB_DASHBOARD_RESULT_ROWS),
+#   so the back-test's pages and the server's refusal agree.
 set -euo pipefail
+rows=${CHANNELHUB_DASHBOARD_RESULT_ROWS:?set CHANNELHUB_DASHBOARD_RESULT_ROWS}
 hash=$(printf '%s' "$DASHBOARD_CLICKHOUSE_PASSWORD" | sha256sum | cut -d' ' -f1)
 CLICKHOUSE_USER="$CLICKHOUSE_USER" CLICKHOUSE_PASSWORD="$CLICKHOUSE_PASSWORD" \
   clickhouse client --multiquery <<SQL
 CREATE SETTINGS PROFILE IF NOT EXISTS dashboard SETTINGS
     readonly = 1, max_execution_time = 10, max_memory_usage = 2000000000,
-    max_bytes_before_external_group_by = 1000000000, max_result_rows = 1000000, result_overflow_mode = 'throw', max_threads = 4;
+    max_bytes_before_external_group_by = 1000000000, max_result_rows = ${rows}, result_overflow_mode = 'throw', max_threads = 4;
 CREATE USER IF NOT EXISTS dashboard IDENTIFIED WITH sha256_hash BY '${hash}'
     DEFAULT DATABASE ${CLICKHOUSE_DB} SETTINGS PROFILE 'dashboard';
 CREATE QUOTA IF NOT EXISTS dashboard

@@ -115,3 +115,16 @@ def test_the_init_script_puts_no_password_into_sql() -> None:
     assert "CREATE QUOTA" in sql
     assert "GRANT SELECT ON ${CLICKHOUSE_DB}.* TO dashboard" in sql
     assert "--password" not in script
+    assert "max_result_rows = ${rows}," in sql
+
+
+def test_the_dashboard_user_s_row_limit_is_the_settings_one() -> None:
+    """ClickHouse enforces the limit the back-test pages within: both read one variable,
+    whose compose default is the setting's."""
+    default = local_settings().dashboard_result_rows
+    expected = f"${{CHANNELHUB_DASHBOARD_RESULT_ROWS:-{default}}}"
+    assert COMPOSE["services"]["clickhouse"]["environment"][
+        "CHANNELHUB_DASHBOARD_RESULT_ROWS"] == expected
+    for name in ("dashboard", "sink"):
+        environment = COMPOSE["services"][name]["environment"]
+        assert environment["CHANNELHUB_DASHBOARD_RESULT_ROWS"] == expected, name
