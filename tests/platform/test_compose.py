@@ -123,8 +123,10 @@ def test_the_dashboard_user_s_row_limit_is_the_settings_one() -> None:
     whose compose default is the setting's."""
     default = local_settings().dashboard_result_rows
     expected = f"${{CHANNELHUB_DASHBOARD_RESULT_ROWS:-{default}}}"
-    assert COMPOSE["services"]["clickhouse"]["environment"][
-        "CHANNELHUB_DASHBOARD_RESULT_ROWS"] == expected
+    assert (
+        COMPOSE["services"]["clickhouse"]["environment"]["CHANNELHUB_DASHBOARD_RESULT_ROWS"]
+        == expected
+    )
     for name in ("dashboard", "sink"):
         environment = COMPOSE["services"][name]["environment"]
         assert environment["CHANNELHUB_DASHBOARD_RESULT_ROWS"] == expected, name
