@@ -5,7 +5,8 @@ campaign chunk's ``budget_exhausted``, then its ``duplicate`` when the chunk is 
 were one row to ``ReplacingMergeTree``: a merge kept one and the other reason was lost.
 ClickHouse cannot add an existing column to a sorting key, so the rows move through a staging
 table: copied out, the table made again with the key of :mod:`sinks.tables.nudge_decisions`,
-copied back. Only CREATE, INSERT and DROP, so it runs on a cluster as on one server.
+copied back. Only CREATE, INSERT and DROP, so it runs on a cluster as on one server. A new
+database, whose table migration 0002 already made with the new key, copies an empty table.
 
 Interrupted, it runs again without loss: a copy from a table already dropped is skipped by the
 runner (:func:`sinks.migrations.copied_from`), and rows copied twice are whole-row duplicates

@@ -15,6 +15,7 @@ from kernel.settings import Settings
 from sinks import migrations
 from sinks.client import connect
 from sinks.stage import SinkStage
+from sinks.tables import nudge_decisions
 from sinks.writer import Sink
 from streams.routing import RawMessage, route
 from tests.factories import encode, mixed_events
@@ -48,6 +49,10 @@ def test_nudge_decisions_rebuilt_keep_both_reasons_of_one_instant_even_when_inte
     monkeypatch.setattr(migrations, "available", lambda: [n for n in every if n != REKEY])
     migrations.migrate(settings)
     client = connect(settings)
+    # The table as migration 0002 made it before the reason joined its key.
+    client.execute("DROP TABLE nudge_decisions")
+    (create,) = nudge_decisions.TABLE.create_statements
+    client.execute(create.replace("outcome, reason)", "outcome)").format(db=clickhouse_db))
     # A campaign member refused for the budget, then as a duplicate when its chunk came again.
     client.execute(
         "INSERT INTO nudge_decisions (decision_id, nudge_id, rule_id, outcome, reason, "

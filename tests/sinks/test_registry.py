@@ -61,11 +61,10 @@ def _everything() -> list[Table[Any] | View]:
 _DROPPED = re.compile(r"DROP TABLE IF EXISTS \{db\}\.(\w+)$")
 
 
-def test_the_migrations_create_every_statement_once() -> None:
+def test_the_migrations_create_every_statement_once_and_twice_what_they_rebuild() -> None:
     applied = [s for name in migrations.available() for s in migrations.operations(name)]
     registered = [s for thing in _everything() for s in thing.create_statements]
     registered += [s for view in VIEWS.values() for s in view.fill_statements]
-    assert len(set(applied)) == len(applied)
     missing = set(registered) - set(applied)
     assert not missing, (
         "a table's statements are in no migration: `channelhub migrate --new` writes one: "
@@ -82,6 +81,8 @@ def test_the_migrations_create_every_statement_once() -> None:
             for name in dropped
         )
 
+    # Only a table rebuilt by a later migration is created twice (as the registry makes it).
+    assert all(names_dropped(s) for s in applied if applied.count(s) > 1)
     kept = {s for s in applied if not s.lstrip().startswith("ALTER") and not names_dropped(s)}
     assert kept == {s for s in registered if not names_dropped(s)}
 
