@@ -11,6 +11,7 @@ inserts, and the reads of the sink's dedupe memory), and the ratios, all from on
     .venv/bin/python bench/sink_views.py --events 100000
 """
 
+import shutil
 import sys
 import tempfile
 import time
@@ -151,6 +152,7 @@ def main(
         print(f"with views, {large:,} / {small:,} per insert: {ratio:.2f}")
     finally:
         stop_all(processes, grace=5)
+        shutil.rmtree(state, ignore_errors=True)  # nothing in it is worth a second look
 
 
 if __name__ == "__main__":
