@@ -16,8 +16,9 @@ rebuilt through a staging copy (migration 0019) has already been copied out of i
 
 Migrations are written for one server. With ``clickhouse_cluster`` set, every statement (the
 log's own table too) is laid out on that cluster as it runs: ``ON CLUSTER``, shard-local
-tables behind Distributed ones (:mod:`sinks.migrations.cluster`). Without it the statements run
-exactly as written.
+tables behind Distributed ones (:mod:`sinks.migrations.cluster`), each insert through them
+finished on the shards before the next statement (:data:`ON_CLUSTER`). Without it the
+statements run exactly as written.
 """
 
 import importlib
@@ -42,6 +43,11 @@ HAS_COLUMN = """
 SELECT count() FROM system.columns
 WHERE database = %(db)s AND table = %(table)s AND name = %(column)s
 """
+
+#: On a cluster an insert through a Distributed table is queued and sent to the shards later;
+#: a migration's next statement (the drop of what a rebuild copied out of, say) must find the
+#: rows in place, so every statement waits for them.
+ON_CLUSTER = {"insert_distributed_sync": 1}
 
 CREATE_DATABASE = "CREATE DATABASE IF NOT EXISTS {db}"
 CREATE_LOG = """
@@ -135,7 +141,7 @@ def migrate(settings: Settings) -> list[str]:
 
     def run(template: str) -> None:
         for statement in rendered(cluster, db, template):
-            client.execute(statement)
+            client.execute(statement, settings=ON_CLUSTER if cluster else None)
 
     with storage_errors(f"cannot migrate ClickHouse database {db!r}"):
         run(CREATE_DATABASE)

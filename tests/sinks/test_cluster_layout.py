@@ -46,8 +46,10 @@ class _Recording:
 
     def __init__(self) -> None:
         self.ran: list[str] = []
+        self.settings: list[Any] = []
 
-    def execute(self, sql: str, params: Any = None) -> list[Any]:
+    def execute(self, sql: str, params: Any = None, settings: Any = None) -> list[Any]:
+        self.settings.append(settings)
         if sql == migrations.HAS_COLUMN:  # an ADD COLUMN's check: the column is not there
             self.ran.append(f"{sql} -- {params['table']}.{params['column']}")
             return [(0,)]
@@ -61,11 +63,30 @@ class _Recording:
         pass
 
 
-def _migrate(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> list[str]:
+def _recorded(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> _Recording:
     client = _Recording()
     monkeypatch.setattr(migrations, "connect", lambda *_, **__: client)
     assert migrations.migrate(settings) == migrations.available()
-    return client.ran
+    return client
+
+
+def _migrate(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> list[str]:
+    return _recorded(monkeypatch, settings).ran
+
+
+def test_on_a_cluster_a_copy_reaches_the_shards_before_the_next_statement(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A rebuild drops what it copied out of: the copy must not be left queued."""
+    clustered = _recorded(monkeypatch, _settings(clickhouse_cluster="prod"))
+    copies = [
+        settings
+        for sql, settings in zip(clustered.ran, clustered.settings, strict=True)
+        if sql.startswith(f"INSERT INTO {DB}.nudge_decisions") and "SELECT * FROM" in sql
+    ]
+    assert copies == [migrations.ON_CLUSTER] * 2
+    single = _recorded(monkeypatch, _settings())
+    assert set(map(str, single.settings)) == {"None"}
 
 
 def _log(name: str) -> str:
