@@ -26,6 +26,8 @@ import logging
 import re
 from pathlib import Path
 
+from clickhouse_driver import Client
+
 from kernel.settings import Settings
 from sinks.client import connect, database_name, storage_errors
 from sinks.migrations.cluster import Cluster, merge_trees
@@ -67,6 +69,21 @@ def copied_from(statement: str) -> str | None:
     None for any other statement."""
     found = _COPY.match(statement)
     return None if found is None else found.group(1)
+
+
+def _done_already(client: Client, db: str, statement: str) -> bool:
+    """Whether an interrupted run already did what ``statement`` does, where running it
+    again would fail: the ``ADD COLUMN`` of a column there, the copy out of a table gone."""
+    added = added_column(statement)
+    if added is not None:
+        table, column = added
+        ((present,),) = client.execute(HAS_COLUMN, {"db": db, "table": table, "column": column})
+        return bool(present)
+    source = copied_from(statement)
+    if source is not None:
+        ((present,),) = client.execute(HAS_TABLE, {"db": db, "table": source})
+        return not present
+    return False
 
 
 def available() -> list[str]:
@@ -141,7 +158,7 @@ def migrate(settings: Settings) -> list[str]:
 
     def run(template: str) -> None:
         for statement in rendered(cluster, db, template):
-            client.execute(statement, settings=ON_CLUSTER if cluster else None)
+            client.execute(statement, settings=None if cluster is None else ON_CLUSTER)
 
     with storage_errors(f"cannot migrate ClickHouse database {db!r}"):
         run(CREATE_DATABASE)
@@ -151,20 +168,8 @@ def migrate(settings: Settings) -> list[str]:
             if name in done:
                 continue
             for statement in operations(name):
-                added = added_column(statement)
-                if added is not None:
-                    table, column = added
-                    ((present,),) = client.execute(
-                        HAS_COLUMN, {"db": db, "table": table, "column": column}
-                    )
-                    if present:
-                        continue
-                source = copied_from(statement)
-                if source is not None:
-                    ((present,),) = client.execute(HAS_TABLE, {"db": db, "table": source})
-                    if not present:
-                        continue
-                run(statement)
+                if not _done_already(client, db, statement):
+                    run(statement)
             client.execute(
                 f"INSERT INTO {db}.schema_migrations (name, applied_at) SELECT %(name)s, now()",
                 {"name": name},
