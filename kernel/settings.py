@@ -217,6 +217,10 @@ class Settings(BaseSettings):
     # ClickHouse sink
     sink_batch_size: int = Field(20_000, ge=1)
     sink_flush_seconds: float = Field(0.5, gt=0)
+    #: How long a sink that is behind (the rest of a full batch already waits in its topics)
+    #: may hold rows past ``sink_flush_seconds`` to write one full insert instead of several
+    #: small ones; a caught-up sink still writes every ``sink_flush_seconds``.
+    sink_catch_up_seconds: float = Field(5.0, gt=0)
     sink_dedupe_window: int = Field(500_000, ge=0, description="recent ids kept per sink")
     #: How far back from a table's newest row a sink reloads the ids it must not write again
     #: when partitions are assigned (at most ``sink_dedupe_window`` of them). Older duplicates

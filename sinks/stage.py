@@ -7,7 +7,9 @@ and what to do while ClickHouse cannot take the rows:
 
 - a fetched batch is added to the core (:mod:`sinks.writer`) and written when a flush is due
   (``sink_batch_size`` rows held, or anything held for ``sink_flush_seconds``, which
-  :meth:`SinkStage.between_batches` also checks while nothing arrives); the fold hands the
+  :meth:`SinkStage.between_batches` also checks while nothing arrives; a sink whose lag would
+  fill the batch holds its rows up to ``sink_catch_up_seconds`` for one full insert, see
+  :meth:`sinks.writer.Sink.due`); the fold hands the
   runtime the offsets of everything written, with no acknowledgements to wait for: the insert
   is done when clickhouse-driver returns;
 - every call into the core runs in a thread (``asyncio.to_thread``) under the stage's lock:
@@ -66,7 +68,7 @@ class SinkStage(BatchStage):
         was written."""
         if self.should_stop:
             return [], {}  # uncommitted: read again at the next start
-        offsets = await asyncio.to_thread(self._add_and_flush, fetched)
+        offsets = await asyncio.to_thread(self._add_and_flush, fetched, await self._waiting())
         self._follow_availability()
         return [], offsets
 
@@ -74,9 +76,9 @@ class SinkStage(BatchStage):
         """Write what has been held long enough, or try ClickHouse again after an outage's
         backoff, while nothing new arrives."""
         if not self.sink.due(time.monotonic()):
-            return
+            return  # not due even with nothing waiting: the lag need not be asked
         async with self._lock:
-            offsets = await asyncio.to_thread(self._flush_if_due)
+            offsets = await asyncio.to_thread(self._flush_if_due, await self._waiting())
             self._follow_availability()
         if offsets:
             await self._in_flight.add([], offsets)
@@ -122,13 +124,17 @@ class SinkStage(BatchStage):
         if self.crash_reason is not None:
             raise self.crash_reason
 
-    def _add_and_flush(self, fetched: Fetched) -> Offsets:
-        self.sink.add(fetched)
-        return self._flush_if_due()
+    async def _waiting(self) -> int:
+        """Records in the assigned partitions not yet read (0 while an end is unknown)."""
+        return await self.lag() or 0
 
-    def _flush_if_due(self) -> Offsets:
+    def _add_and_flush(self, fetched: Fetched, waiting: int) -> Offsets:
+        self.sink.add(fetched)
+        return self._flush_if_due(waiting)
+
+    def _flush_if_due(self, waiting: int) -> Offsets:
         """In the thread: flush when due; the offsets to commit if everything landed."""
-        if self.sink.due(time.monotonic()) and self.sink.flush():
+        if self.sink.due(time.monotonic(), waiting) and self.sink.flush():
             return self.sink.take_pending()
         return {}
 

@@ -158,11 +158,20 @@ class Record:
 @dataclass
 class FakeConsumer:
     """What the sink's stage asks of its consumer outside the fetch loop: commits, pauses,
-    the assignment."""
+    the assignment, and each partition's end and position (its lag)."""
 
     assigned: set[Any] = field(default_factory=set)
     paused_partitions: set[Any] = field(default_factory=set)
     commits: list[dict[Any, int]] = field(default_factory=list)
+    #: A partition's end offset; one missing is not known yet, as before its first fetch.
+    ends: dict[Any, int] = field(default_factory=dict)
+    positions: dict[Any, int] = field(default_factory=dict)
+
+    def highwater(self, partition: Any) -> int | None:
+        return self.ends.get(partition)
+
+    async def position(self, partition: Any) -> int:
+        return self.positions.get(partition, 0)
 
     async def commit(self, offsets: dict[Any, int]) -> None:
         self.commits.append(dict(offsets))

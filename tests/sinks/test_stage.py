@@ -98,3 +98,28 @@ def test_partitions_revoked_while_clickhouse_answers_are_written_and_committed_f
         assert len(client.tables["events"]) == 4
 
     scenario(test)
+
+
+def test_a_stage_behind_holds_its_rows_for_a_full_batch_and_writes_once_caught_up() -> None:
+    settings = unit_settings(sink_batch_size=10, sink_flush_seconds=0.01)
+    client = FakeClickHouse(settings)
+    stage = SinkStage(settings, sink=Sink(settings, client=client))
+    consumer = FakeConsumer({TopicPartition(t, 0) for t in stage.topics()})
+    stage._consumer = consumer  # type: ignore[assignment]
+
+    async def run() -> None:
+        await stage.on_assigned(consumer.assignment())
+        consumer.ends = {tp: 0 for tp in consumer.assignment()}
+        consumer.ends[TP], consumer.positions[TP] = 100, 3  # 97 more to read
+        assert await stage.fold(batch(3)) == ([], {})
+        await asyncio.sleep(0.02)
+        await stage.between_batches()  # past the timer, but behind: still held
+        assert client.tables["events"] == []
+        assert consumer.commits == []
+        consumer.positions[TP] = 100  # caught up
+        await stage.between_batches()
+        await stage._in_flight.drain()
+        assert len(client.tables["events"]) == 3
+        assert consumer.commits == [{TP: 3}]
+
+    asyncio.run(run())

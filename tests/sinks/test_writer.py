@@ -8,6 +8,8 @@ import msgspec
 import pytest
 from aiokafka import TopicPartition
 from clickhouse_driver.errors import NetworkError, ServerException, TypeMismatchError
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sinks import writer
 from sinks.tables import events
@@ -102,7 +104,13 @@ def test_a_row_clickhouse_refuses_is_bisected_out_and_dead_lettered() -> None:
     assert "poison" in letter["payload"]
     assert "13812345678" not in letter["payload"]
     assert sink.take_pending() == {TP: 37}
-    assert sink.progress()["events"] == {"written": 36, "duplicates_dropped": 0, "unwritable": 1}
+    # landed: rows 0-17, 18-21, 22, 24-26 and 27-36, each in an insert of its own
+    assert sink.progress()["events"] == {
+        "written": 36,
+        "inserts": 5,
+        "duplicates_dropped": 0,
+        "unwritable": 1,
+    }
 
 
 def test_values_the_client_refuses_for_a_narrower_column_are_dead_lettered() -> None:
@@ -261,3 +269,37 @@ def test_the_event_time_column_is_the_partition_key_of_every_table() -> None:
         time_column = table.columns[table.event_time]
         assert f"toYYYYMM({time_column})" in create.replace(" ", ""), table.name
     assert events.TABLE.columns[events.TABLE.event_time] == "occurred_at"
+
+
+def test_a_caught_up_sink_writes_on_its_timer_and_a_sink_behind_fills_its_batch() -> None:
+    sink = started(FakeClickHouse(SETTINGS), sink_batch_size=10)
+    sink.add(records(fresh_events(3)))
+    t0 = sink._last_flush
+    assert not sink.due(t0 + 0.1)  # before sink_flush_seconds
+    assert sink.due(t0 + 0.6)  # caught up: the timer writes
+    assert sink.due(t0 + 0.6, waiting=6)  # what waits cannot fill the batch of 10
+    assert not sink.due(t0 + 0.6, waiting=7)  # it can: hold for one full insert
+    assert sink.due(t0 + 5.0, waiting=10**6)  # but no longer than sink_catch_up_seconds
+    sink.add(records(fresh_events(7), first_offset=3))
+    assert sink.due(t0 + 0.1, waiting=10**6)  # a full batch is written at once
+
+
+@given(
+    held=st.integers(0, 30),
+    since=st.floats(0, 10),
+    waiting=st.integers(0, 100),
+    more=st.integers(0, 100),
+)
+def test_more_records_waiting_never_make_a_flush_due_and_the_hold_is_bounded(
+    held: int, since: float, waiting: int, more: int
+) -> None:
+    sink = started(FakeClickHouse(SETTINGS), sink_batch_size=20)
+    if held:
+        sink.add(records(fresh_events(held)))
+    now = sink._last_flush + since
+    if sink.due(now, waiting + more):
+        assert sink.due(now, waiting)
+    if held and since >= SETTINGS.sink_catch_up_seconds:
+        assert sink.due(now, waiting)
+    if not held:
+        assert not sink.due(now, waiting)
