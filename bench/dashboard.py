@@ -64,7 +64,7 @@ from kernel.settings import Settings
 from schemas import Event
 from sinks import migrations
 from sinks.client import connect
-from sinks.tables import contacts, events, ivr_calls, sliced
+from sinks.tables import contacts, events, ivr_calls, sliced, sms_dialogues
 
 TARGET_QUERY_P95_MS, TARGET_PAGE_S = 100.0, 1.0
 #: A page not drawn by then is reported as not drawn (``inf``).
@@ -88,11 +88,17 @@ CHUNK = 100_000
 DERIVED = (
     (contacts, "generated_contacts", contacts.CONTACTS_PER_MINUTE.fill_statements),
     (ivr_calls, "generated_calls", ivr_calls.IVR_CONTAINMENT_PER_MINUTE.fill_statements),
+    (
+        sms_dialogues,
+        "generated_dialogues",
+        sms_dialogues.SMS_CONFIRMATIONS_PER_MINUTE.fill_statements,
+    ),
 )
 #: Each derived table's id column and time columns (a call never ended keeps its 1970 end).
 MOVED = {
     contacts: ("contact_id", ("first_at",)),
     ivr_calls: ("call_id", ("started_at", "ended_at")),
+    sms_dialogues: ("dialogue_id", ("prompted_at",)),
 }
 
 

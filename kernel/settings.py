@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     #: IVR calls the nudge stage summarises once they are over, and self-service calls
     #: found re-contacted.
     topic_calls: str = "ivr.calls"
+    #: SMS confirmation dialogues the nudge stage summarises once they are over.
+    topic_dialogues: str = "sms.dialogues"
     #: Campaign fan-out: audience chunks, each on the events partition of its subscribers.
     topic_campaign_requests: str = "campaigns.requests"
     #: Campaign lifecycle events: created, triggered (the trigger is an event).

@@ -51,6 +51,7 @@ from schemas.catalogue import CatalogueEvent
 from schemas.contacts import ContactCounted
 from schemas.content import ContentEvent
 from schemas.dead_letter import DeadLetter
+from schemas.dialogues import DialogueSummarised
 from schemas.events import Event
 from schemas.nudges import (
     Conversion,
@@ -127,6 +128,9 @@ CONTRACTS: tuple[Contract, ...] = (
     ),
     Contract("topic_contacts", ContactCounted, "the subscriber's MSISDN", "retain", "contacts"),
     Contract("topic_calls", CallSummarised, "the subscriber's MSISDN", "retain", "ivr_calls"),
+    Contract(
+        "topic_dialogues", DialogueSummarised, "the subscriber's MSISDN", "retain", "sms_dialogues"
+    ),
     Contract(
         "topic_campaign_requests", CampaignRequest,
         "the campaign id; the partition is the events partition of the audience chunk",

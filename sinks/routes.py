@@ -35,6 +35,7 @@ from sinks.tables import (
     nudge_uplift,
     opt_outs,
     session_rollups,
+    sms_dialogues,
     volume_rollups,
 )
 
@@ -52,6 +53,7 @@ TABLES: dict[str, Table[Any]] = {
         opt_outs.TABLE,
         contacts.TABLE,
         ivr_calls.TABLE,
+        sms_dialogues.TABLE,
         campaign_events.TABLE,
         alert_events.TABLE,
         alert_rule_changes.TABLE,
@@ -82,6 +84,7 @@ VIEWS: dict[str, View] = {
         ivr_calls.IVR_STEPS_PER_MINUTE,
         ivr_calls.IVR_LEAD_INS_PER_MINUTE,
         ivr_calls.IVR_CONTAINMENT_PER_MINUTE,
+        sms_dialogues.SMS_CONFIRMATIONS_PER_MINUTE,
         demand_rollups.DEMAND_PER_HOUR,
         demand_rollups.DEMAND_PER_MINUTE,
     )

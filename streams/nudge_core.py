@@ -20,8 +20,10 @@ Per event, in order:
 3. Count the contact the event opens, if any, and the re-contact it reveals
    (:mod:`orchestration.contacts`); follow the subscriber's IVR call and summarise it once
    it is over, and re-contact its self-service calls (:mod:`orchestration.call_summaries`;
-   a late event only re-contacts). Attribute: the event may reach an open goal of a sent or
-   held-out nudge (:mod:`orchestration.conversions`). Both are done for late events too.
+   a late event only re-contacts); follow its SMS confirmation dialogues and summarise each
+   once it is over (:mod:`orchestration.sms_dialogues`; not with a late event). Attribute:
+   the event may reach an open goal of a sent or held-out nudge
+   (:mod:`orchestration.conversions`). Both are done for late events too.
 4. Record an opt-out if the event is an SMS to 10086 that says ``TD`` (or a variant); this
    is done for late events too, so an opt-out is never lost to a slow SMS gateway.
 5. ``evaluate`` the rules against the journey *before* the event, ``apply`` the event, then
@@ -69,11 +71,14 @@ from orchestration.journey import (
     in_live_call,
 )
 from orchestration.rules import Rule, evaluate
+from orchestration.sms_dialogues import close as close_dialogues
+from orchestration.sms_dialogues import step as summarise_dialogues
 from orchestration.templates import BRAND_NAMES, PREFECTURE_NAMES, Template, compile_template
 from schemas import Event
 from schemas.calls import CallSummarised
 from schemas.campaigns import CampaignRequest, campaign_rule_id
 from schemas.contacts import ContactCounted
+from schemas.dialogues import DIALOGUE_FOLLOW_MS, DialogueSummarised
 from schemas.events import SmsMessageReceived
 from schemas.nudges import (
     Conversion,
@@ -129,6 +134,8 @@ class Outputs:
     #: IVR calls summarised and self-service calls re-contacted
     #: (:mod:`orchestration.call_summaries`).
     calls: list[CallSummarised] = field(default_factory=list)
+    #: SMS confirmation dialogues summarised (:mod:`orchestration.sms_dialogues`).
+    dialogues: list[DialogueSummarised] = field(default_factory=list)
     skipped: int = 0  # duplicates and replays, not evaluated
     #: Campaign audience members this partition has never seen an event of (or has evicted).
     unknown_subscribers: int = 0
@@ -203,18 +210,26 @@ class NudgeCore:
         the whole partition once per hour of event time
         (:meth:`~streams.nudge_state.SubscriberStore.sweep`). A call silent that long is over
         (:func:`orchestration.call_summaries.close`), so its summary does not wait for the
-        subscriber's next event; a state is closed before it is evicted.
+        subscriber's next event, and so is an SMS dialogue silent for its follow window
+        (:func:`orchestration.sms_dialogues.close`); a state is closed before it is evicted.
         """
         store, now_ms = part.subscribers, part.watermark_ms
         swept = store.sweep(
-            now_ms, self.keep_ms, LIVE_CALL_TIMEOUT_MS, SWEEP_PER_BATCH, SWEEP_EVERY_MS
-        )
+            now_ms, self.keep_ms, LIVE_CALL_TIMEOUT_MS, SWEEP_PER_BATCH, SWEEP_EVERY_MS,
+            dialogues_ms=DIALOGUE_FOLLOW_MS,
+        )  # fmt: skip
         for msisdn in swept.calls:
             sub = store[msisdn]
             calls, done = close_calls(sub.calls, msisdn, now_ms)
             out.calls += done
             if calls is not sub.calls:
                 store[msisdn] = msgspec.structs.replace(sub, calls=calls)
+        for msisdn in swept.dialogues:
+            sub = store[msisdn]
+            dialogues, said = close_dialogues(sub.dialogues, msisdn, now_ms)
+            out.dialogues += said
+            if dialogues is not sub.dialogues:
+                store[msisdn] = msgspec.structs.replace(sub, dialogues=dialogues)
         for msisdn in swept.idle:
             del store[msisdn]
         return len(swept.idle)
@@ -295,6 +310,10 @@ class NudgeCore:
         out.calls += done
         if calls is not sub.calls:
             sub = msgspec.structs.replace(sub, calls=calls)
+        dialogues, said = summarise_dialogues(sub.dialogues, msisdn, event, at_ms, late=late)
+        out.dialogues += said
+        if dialogues is not sub.dialogues:
+            sub = msgspec.structs.replace(sub, dialogues=dialogues)
         # Attribution first, and even for a late event: a conversion is news whenever it comes.
         sub = self._attribute(sub, msisdn, event, at_ms, opt_out is not None, out)
         # So is an opt-out: a subscriber who said TD is never sent to again, however late the

@@ -30,6 +30,7 @@ from orchestration.conversions import OpenGoal, closes_on_deadline
 from orchestration.guardrails import SubscriberState, TokenBucket
 from orchestration.guardrails.budget import BudgetState
 from orchestration.journey import Journey
+from orchestration.sms_dialogues import Dialogues
 from schemas.envelope import Brand, Prefecture
 from schemas.guardrails import GuardrailSettings
 from schemas.nudges import NudgeRequest
@@ -73,6 +74,9 @@ class SubscriberNudges(msgspec.Struct, frozen=True, kw_only=True, array_like=Tru
     #: The call in progress and the self-service calls whose containment window is open
     #: (:mod:`orchestration.call_summaries`); None, one byte, for a subscriber with neither.
     calls: Calls | None = None
+    #: The SMS confirmation dialogues still open (:mod:`orchestration.sms_dialogues`); empty,
+    #: one byte, for a subscriber with none.
+    dialogues: Dialogues = ()
 
 
 _NIL, _EMPTY_ARRAY = b"\xc0", b"\x90"  # MessagePack's None and empty array
@@ -104,6 +108,7 @@ class _Idle(msgspec.Struct, frozen=True, array_like=True):
     brand: msgspec.Raw = msgspec.Raw(_NIL)
     contacts: msgspec.Raw = msgspec.Raw(_EMPTY_ARRAY)
     calls: msgspec.Raw = msgspec.Raw(_NIL)
+    dialogues: msgspec.Raw = msgspec.Raw(_EMPTY_ARRAY)
 
 
 @dataclass
@@ -115,6 +120,9 @@ class Swept:
     #: States silent for the calls' timeout that hold calls (:mod:`orchestration.call_summaries`):
     #: a call there may be over, a containment window passed.
     calls: list[str] = field(default_factory=list)
+    #: States silent for the dialogues' follow window that hold open SMS dialogues
+    #: (:mod:`orchestration.sms_dialogues`): a dialogue there is over.
+    dialogues: list[str] = field(default_factory=list)
 
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -210,11 +218,15 @@ class SubscriberStore(MutableMapping[str, SubscriberNudges]):
         self.changed.clear()
         return records
 
-    def sweep(self, now_ms: int, idle_ms: int, calls_ms: int, limit: int, every_ms: int) -> Swept:
+    def sweep(
+        self, now_ms: int, idle_ms: int, calls_ms: int, limit: int, every_ms: int,
+        dialogues_ms: int | None = None,
+    ) -> Swept:  # fmt: skip
         """The next step of the sweep: up to ``limit`` more states looked at, of which those
         whose newest event is over ``idle_ms`` before ``now_ms`` with nothing held and no goal
-        open are idle, and those over ``calls_ms`` before it that hold calls are listed to
-        be closed. A sweep walks every stored state once (reading only those fields), a few
+        open are idle, and those over ``calls_ms`` before it that hold calls (over
+        ``dialogues_ms``, ``calls_ms`` unless given, that hold open SMS dialogues) are listed
+        to be closed. A sweep walks every stored state once (reading only those fields), a few
         thousand per call; the next one starts ``every_ms`` of event time after the last
         began."""
         if not self._sweep:
@@ -230,6 +242,9 @@ class SubscriberStore(MutableMapping[str, SubscriberNudges]):
             state = _decode_idle(raw)
             if state.newest_ms < now_ms - calls_ms and bytes(state.calls) != _NIL:
                 found.calls.append(msisdn)
+            silent_ms = calls_ms if dialogues_ms is None else dialogues_ms
+            if state.newest_ms < now_ms - silent_ms and bytes(state.dialogues) != _EMPTY_ARRAY:
+                found.dialogues.append(msisdn)
             if (
                 state.newest_ms < now_ms - idle_ms
                 and bytes(state.held) == _EMPTY_ARRAY

@@ -20,10 +20,11 @@ runs only with a published version of its template, and its nudges carry that ve
 Per batch: fold every partition's records, produce every request (``nudges.requested``), every
 decision (``nudges.decisions``), the approved ones (``nudges.outbound``), conversions
 (``nudges.conversions``), opt-outs (``nudges.optouts``), contacts (``channel.contacts``), IVR
-call summaries (``ivr.calls``), the changed subscribers and a checkpoint per partition (the
-changelog, :mod:`streams.state_store`), wait for all acknowledgements, then commit the offsets.
-The changelog checkpoint, not the committed offset, says where a partition's state stands: on
-assignment the stage restores it and seeks there. A crash before the acknowledgements makes the
+call summaries (``ivr.calls``), SMS dialogue summaries (``sms.dialogues``), the changed
+subscribers and a checkpoint per partition (the changelog, :mod:`streams.state_store`), wait
+for all acknowledgements, then commit the offsets. The changelog checkpoint, not the committed
+offset, says where a partition's state stands: on assignment the stage restores it and seeks
+there. A crash before the acknowledgements makes the
 next owner redo the batch from the same state, producing the same records (same nudge ids, same
 event-time decisions), which the sink collapses and the dispatcher sends once per nudge id.
 Campaign requests are not in the checkpoint: a re-delivered chunk asks for the same nudge ids,
@@ -101,7 +102,8 @@ class NudgeStage(BatchStage):
             f"nudging from {s.topic_events} and {s.topic_campaign_requests} with rules "
             f"{[r.id for r in self.core.rules]} from {self.rules.directory} → "
             f"{s.topic_nudges_requested}, {s.topic_nudges_decisions}, "
-            f"{s.topic_nudges_outbound}, {s.topic_contacts}, {s.topic_calls} "
+            f"{s.topic_nudges_outbound}, {s.topic_contacts}, {s.topic_calls}, "
+            f"{s.topic_dialogues} "
             f"(state in {s.topic_nudges_state})"
         )
 
@@ -163,7 +165,7 @@ class NudgeStage(BatchStage):
                 requested=len(out.requests), decided=len(out.decided),
                 approved=len(out.approved), skipped=out.skipped,
                 conversions=len(out.conversions), opt_outs=len(out.opt_outs),
-                contacts=len(out.contacts), calls=len(out.calls),
+                contacts=len(out.contacts), calls=len(out.calls), dialogues=len(out.dialogues),
                 unknown_campaign_subscribers=out.unknown_subscribers, evicted=out.evicted,
             )  # fmt: skip
         return pending, commit
@@ -208,6 +210,7 @@ class NudgeStage(BatchStage):
             s.topic_nudges_optouts: [(o.msisdn.encode(), _json(o)) for o in out.opt_outs],
             s.topic_contacts: [(c.msisdn.encode(), _json(c)) for c in out.contacts],
             s.topic_calls: [(c.msisdn.encode(), _json(c)) for c in out.calls],
+            s.topic_dialogues: [(d.msisdn.encode(), _json(d)) for d in out.dialogues],
         }
         futures = []
         for topic, records in outputs.items():

@@ -10,14 +10,15 @@ group, with a count of distinct senders instead of any sender.
 The texts and the unknown ones are read from their per-minute tables
 (:mod:`sinks.tables.channel_rollups`), so ranges are whole minutes, as every page's are; they
 count what the sink inserted, which holds no duplicates. Confirmations are counted per dialogue
-(``session_id``) whose first prompt was sent in the range, followed for :data:`FOLLOW` after
-it, longer than the hall's 10-minute confirmation timeout, from ``sms_confirmations_per_hour``
-(:mod:`sinks.tables.session_rollups`): per dialogue and hour, states a duplicate cannot change
-(the prompt's time and command, the reply, whether the service ran and worked), merged here
-over the hours read. Those are whole hours: a dialogue counts what it did from the hour the
-range starts in to the end of the hour that holds the range's end plus :data:`FOLLOW`, the
-same as reading ``events`` from the range's start to exactly :data:`FOLLOW` after its end for
-every dialogue that prompts once and is over within :data:`FOLLOW`.
+(``session_id``) whose first prompt was sent in the range, once it is over: the nudge stage
+summarises each dialogue at its service's completion, at a "no" or "timeout" reply, or once it
+has had no event for :data:`FOLLOW`, longer than the hall's 10-minute confirmation timeout
+(:mod:`orchestration.sms_dialogues`), and a materialized view sums the summaries per minute of
+the first prompt and command (:mod:`sinks.tables.sms_dialogues`). So the panel reads about
+1440 rows per command per day of its range, where merging each dialogue's per-hour states
+(``sms_confirmations_per_hour``) made millions of groups a day of a province; a dialogue still
+open is not counted yet. The migration that made the summaries filled them from the stored
+events with the definitions the panel applied to them before.
 """
 
 from collections import Counter
@@ -26,11 +27,13 @@ from datetime import datetime, timedelta
 
 from clickhouse_driver import Client
 
+from schemas.dialogues import DIALOGUE_FOLLOW_MS
 from sinks.tables.channel_rollups import MASK, MASKED_DIGITS
 
 __all__ = ["MASK", "MASKED_DIGITS", "confirmations", "messages", "unknown_texts"]
 
-FOLLOW = timedelta(hours=1)
+#: A dialogue is over, at the latest, once it has had no event for this long.
+FOLLOW = timedelta(milliseconds=DIALOGUE_FOLLOW_MS)
 MATCH_KINDS = ("exact", "menu", "fuzzy", "unknown")
 
 MESSAGES = """
@@ -50,25 +53,9 @@ LIMIT %(limit)s
 """
 
 CONFIRMATIONS = """
-SELECT code,
-       count() AS prompted,
-       countIf(reply = 'yes') AS yes,
-       countIf(reply = 'no') AS no,
-       countIf(reply = 'timeout') AS timed_out,
-       countIf(ran) AS done,
-       countIf(worked) AS succeeded
-FROM (
-    SELECT session_id,
-           anyIfMerge(code_state) AS code,
-           anyIfMerge(reply_state) AS reply,
-           maxMerge(done_state) AS ran,
-           maxMerge(succeeded_state) AS worked
-    FROM sms_confirmations_per_hour
-    WHERE hour >= toStartOfHour(toDateTime(%(start)s)) AND hour < toDateTime(%(follow)s)
-    GROUP BY session_id
-    HAVING minIfMerge(prompted_ms_state) >= %(start_ms)s
-       AND minIfMerge(prompted_ms_state) < %(end_ms)s
-)
+SELECT code, sum(prompted), sum(yes), sum(no), sum(timed_out), sum(done), sum(succeeded)
+FROM sms_confirmations_per_minute
+WHERE minute >= toDateTime(%(start)s) AND minute < toDateTime(%(end)s)
 GROUP BY code
 """
 
@@ -143,10 +130,4 @@ def confirmations(client: Client, start: datetime, end: datetime) -> list[Confir
 
 
 def _range(start: datetime, end: datetime) -> dict[str, int]:
-    return {
-        "start": int(start.timestamp()),
-        "end": int(end.timestamp()),
-        "follow": int((end + FOLLOW).timestamp()),
-        "start_ms": int(start.timestamp()) * 1000,
-        "end_ms": int(end.timestamp()) * 1000,
-    }
+    return {"start": int(start.timestamp()), "end": int(end.timestamp())}

@@ -20,10 +20,12 @@ from kernel.pseudonym import Pseudonymizer
 from kernel.settings import Settings
 from orchestration.call_summaries import close as close_calls
 from orchestration.journey import LIVE_CALL_TIMEOUT_MS
+from orchestration.sms_dialogues import close as close_dialogues
 from schemas import Event as Canonical
 from schemas import Rejection, validate
+from schemas.dialogues import DIALOGUE_FOLLOW_MS
 from sinks.client import connect
-from sinks.tables import Table, contacts, events, ivr_calls
+from sinks.tables import Table, contacts, events, ivr_calls, sms_dialogues
 from streams.nudge_core import NudgeCore, Outputs
 from streams.nudge_state import PartitionNudges
 from streams.nudges import partition_policy
@@ -136,9 +138,22 @@ def insert_calls(settings: Settings, produced: Iterable[Event]) -> int:
     return _insert_records(settings, ivr_calls.TABLE, summaries)
 
 
+def insert_dialogues(settings: Settings, produced: Iterable[Event]) -> int:
+    """Summarise the SMS confirmation dialogues of ``produced`` as the nudge stage does, each
+    dialogue still open at the end closed as the stage's sweep closes it once it has been
+    silent for the follow window, and insert them as the sink does; returns how many rows."""
+    out, part = _staged(settings, produced)
+    summaries = out.dialogues
+    for msisdn, sub in part.subscribers.items():
+        silent = sub.newest_ms + DIALOGUE_FOLLOW_MS + 1
+        summaries += close_dialogues(sub.dialogues, msisdn, silent)[1]
+    return _insert_records(settings, sms_dialogues.TABLE, summaries)
+
+
 def _staged(settings: Settings, produced: Iterable[Event]) -> tuple[Outputs, PartitionNudges]:
     """What the nudge stage publishes for ``produced``, and the state it ends in (one
-    partition, no rules: each subscriber's contacts and calls depend only on its own events)."""
+    partition, no rules: each subscriber's contacts, calls and dialogues depend only on its own
+    events)."""
     core = NudgeCore(rules=(), policy=partition_policy(settings))
     decoded = [msgspec.json.decode(msgspec.json.encode(e), type=Canonical) for e in produced]
     part = PartitionNudges()

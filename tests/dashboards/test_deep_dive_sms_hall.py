@@ -1,7 +1,8 @@
 """The SMS hall deep-dive queries against a real ClickHouse, every number recomputed in Python.
 
 The simulator's texts include CJK, emoji, astral characters, newlines and SQL-looking text;
-hand-made messages add phone numbers to mask and confirmations at the edges of the range.
+hand-made messages add phone numbers to mask and confirmations at the edges of the range. The
+confirmations are read from the dialogues the nudge stage summarises of the same events.
 """
 
 import re
@@ -14,7 +15,14 @@ from dashboards import db
 from dashboards.queries import sms_hall
 from kernel.pseudonym import Pseudonymizer
 from kernel.settings import Settings
-from tests.dashboards.deep_dive_data import Event, event, insert, occurred, simulated
+from tests.dashboards.deep_dive_data import (
+    Event,
+    event,
+    insert,
+    insert_dialogues,
+    occurred,
+    simulated,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -68,6 +76,7 @@ def known(migrated: Settings) -> list[Event]:
     produced = [*simulated(30_000, seed=12, start=SIMULATED_FROM), *edge_cases()]
     for part in (produced[:15_000], produced[15_000:]):
         insert(migrated, part)
+    assert insert_dialogues(migrated, produced) > 0  # what the nudge stage summarises of them
     return produced
 
 

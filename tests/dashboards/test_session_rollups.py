@@ -1,7 +1,8 @@
 """The panels that read sessions, not events (the IVR panels from the calls migration 0014's
-fill summarises of the stored events, the SMS hall's confirmations from
-``sms_confirmations_per_hour``) answer exactly as the queries on ``events`` they replaced, on
-the real ClickHouse, for sessions that are over within the time they are followed.
+fill summarises of the stored events, the SMS hall's confirmations from the dialogues migration
+0020's fill summarises, and from those the nudge stage summarises of the same events) answer
+exactly as the queries on ``events`` they replaced, on the real ClickHouse, for sessions that
+are over within the time they are followed.
 
 Simulated traffic ending now and hand-made sessions go in through the sink's row builder:
 calls and dialogues starting a second before, on, and a second before the end of a range, and
@@ -24,8 +25,15 @@ from dashboards.queries import ivr, sms_hall
 from kernel.settings import Settings
 from sinks import migrations
 from sinks.client import connect
-from sinks.tables import ivr_calls
-from tests.dashboards.deep_dive_data import Event, ending_now, event, insert, simulated
+from sinks.tables import ivr_calls, sms_dialogues
+from tests.dashboards.deep_dive_data import (
+    Event,
+    ending_now,
+    event,
+    insert,
+    insert_dialogues,
+    simulated,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -228,14 +236,32 @@ def edge_dialogues() -> list[Event]:
     return made
 
 
+def traffic() -> list[Event]:
+    return simulated(40_000, seed=23, start=ending_now(40_000, seed=23))
+
+
 @pytest.fixture
 def filled(migrated: Settings) -> Iterator[Client]:
-    traffic = simulated(40_000, seed=23, start=ending_now(40_000, seed=23))
-    insert(migrated, [*traffic, *edge_calls(), *edge_dialogues()])
+    insert(migrated, [*traffic(), *edge_calls(), *edge_dialogues()])
     client = connect(migrated)
-    for fill in ivr_calls.IVR_CONTAINMENT_PER_MINUTE.fill_statements:
+    fills = (
+        *ivr_calls.IVR_CONTAINMENT_PER_MINUTE.fill_statements,
+        *sms_dialogues.SMS_CONFIRMATIONS_PER_MINUTE.fill_statements,
+    )
+    for fill in fills:
         for statement in migrations.rendered(None, migrated.clickhouse_database, fill):
             client.execute(statement)
+    yield client
+    client.disconnect()
+
+
+@pytest.fixture
+def streamed(migrated: Settings) -> Iterator[Client]:
+    """The same events, with the dialogues the nudge stage summarises of them (no fill)."""
+    produced = [*traffic(), *edge_dialogues()]
+    insert(migrated, produced)
+    assert insert_dialogues(migrated, produced) > 0
+    client = connect(migrated)
     yield client
     client.disconnect()
 
@@ -292,19 +318,43 @@ def test_ivr_panels_read_the_filled_calls_as_they_read_events(
     assert ivr.containment(filled, *EDGES, NOW) == ivr.Containment(9, 6, 4, 0)
 
 
-def test_confirmations_read_dialogues_by_hour_as_they_read_events(
-    filled: Client, monkeypatch: pytest.MonkeyPatch
+def confirmations_range(start: datetime, end: datetime) -> dict[str, int]:
+    """The parameters of :data:`CONFIRMATIONS`."""
+    follow = end + sms_hall.FOLLOW
+    return {
+        "start": int(start.timestamp()),
+        "end": int(end.timestamp()),
+        "follow": int(follow.timestamp()),
+    }
+
+
+@pytest.mark.parametrize("source", ["filled", "streamed"])
+def test_confirmations_read_the_dialogues_as_they_read_events(
+    source: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The dialogues the migration's fill summarised of the stored events, and those the
+    nudge stage summarises of the same events."""
+    client: Client = request.getfixturevalue(source)
     answered = 0
     for start, end in ranges():
-        found = sms_hall.confirmations(filled, start, end)
+        found = sms_hall.confirmations(client, start, end)
         with monkeypatch.context() as patched:
             patched.setattr(sms_hall, "CONFIRMATIONS", CONFIRMATIONS)
-            assert sms_hall.confirmations(filled, start, end) == found, (start, end)
+            patched.setattr(sms_hall, "_range", confirmations_range)
+            assert sms_hall.confirmations(client, start, end) == found, (start, end)
         answered += bool(found)
     assert answered >= 5
     # Two dialogues on either side of each edge are in.
-    assert sum(c.prompted for c in sms_hall.confirmations(filled, *EDGES)) == 5
+    assert sum(c.prompted for c in sms_hall.confirmations(client, *EDGES)) == 5
+
+
+def test_the_fill_of_stored_dialogues_runs_once(filled: Client, migrated: Settings) -> None:
+    day = (NOW - timedelta(hours=24), NOW)
+    before = sms_hall.confirmations(filled, *day)
+    for fill in sms_dialogues.SMS_CONFIRMATIONS_PER_MINUTE.fill_statements:
+        for statement in migrations.rendered(None, migrated.clickhouse_database, fill):
+            filled.execute(statement)
+    assert sms_hall.confirmations(filled, *day) == before != []
 
 
 def _contents(client: Client, table: str) -> list[tuple[Any, ...]]:

@@ -171,4 +171,5 @@ def test_a_sliced_fill_runs_once_per_share_of_the_subscribers() -> None:
     assert parts[3] == f"INSERT INTO ch.t SELECT * FROM ch.events WHERE {share}"
     assert migrations.rendered(None, "ch", "SELECT 1 FROM {db}.t") == ("SELECT 1 FROM ch.t",)
     sliced_fills = [s for view in VIEWS.values() for s in view.fill_statements if "{slice}" in s]
-    assert len(sliced_fills) == 6  # the contacts', the IVR calls' and the demand's fills
+    # the contacts', the IVR calls', the demand's and the SMS dialogues' fills
+    assert len(sliced_fills) == 7
