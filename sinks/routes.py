@@ -34,7 +34,6 @@ from sinks.tables import (
     nudge_requests,
     nudge_uplift,
     opt_outs,
-    session_rollups,
     sms_dialogues,
     volume_rollups,
 )
@@ -75,7 +74,6 @@ VIEWS: dict[str, View] = {
         channel_rollups.SMS_UNKNOWN_TEXTS_PER_MINUTE,
         channel_rollups.SELF_SERVICE_PER_MINUTE,
         channel_rollups.HALL_FUNCTIONS_PER_MINUTE,
-        session_rollups.SMS_CONFIRMATIONS_PER_HOUR,
         kiosk_rollups.KIOSK_TERMINALS_PER_HOUR,
         kiosk_rollups.KIOSK_TERMINALS_PER_MINUTE,
         kiosk_rollups.KIOSK_TERMINALS_PER_SIX_HOURS,

@@ -39,7 +39,7 @@ pytestmark = pytest.mark.integration
 
 #: The migrations of the aggregate tables checked here (the kiosks' are read by the
 #: per-minute tests of ``test_rollups.py``, their fill is checked here).
-MIGRATIONS = ("0010_confirmation_rollups", "0011_kiosk_rollups", "0016_kiosk_day_rollups")
+MIGRATIONS = ("0011_kiosk_rollups", "0016_kiosk_day_rollups")
 ROLLUPS: tuple[str, ...] = tuple(
     name
     for migration in MIGRATIONS
