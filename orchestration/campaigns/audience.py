@@ -8,7 +8,9 @@ lists the allowed values instead of an audience that is silently empty.
 
 The query groups each subscriber's events before ``as_of`` (to the second) and keeps the
 latest one's partition, prefecture and brand: events are keyed by MSISDN, so the partition
-is where the nudge stage that knows this subscriber runs. "Within N days" means from
+is where the nudge stage that knows this subscriber runs. Events of one millisecond are told
+apart by their ids, so the same rows always give the same members and partitions (a redone
+fan-out must cut the same chunks), on every engine. "Within N days" means from
 ``as_of`` minus N days up to ``as_of``, so the same audience and as-of time select the same
 subscribers however late the query runs. Agent contacts count distinct event ids, which keeps
 the count exact before ReplacingMergeTree has merged a duplicate away. Subscribers who opted
@@ -36,12 +38,13 @@ SELECT subscriber, last_partition, last_prefecture, last_brand
 FROM (
     SELECT
         subscriber,
-        argMax(kafka_partition, at_ms) AS last_partition,
-        argMax(prefecture, at_ms) AS last_prefecture,
-        argMax(brand, at_ms) AS last_brand{aggregates}
+        argMax(kafka_partition, newest) AS last_partition,
+        argMax(prefecture, newest) AS last_prefecture,
+        argMax(brand, newest) AS last_brand{aggregates}
     FROM (
         SELECT subscriber, kafka_partition, prefecture, brand, channel, event_type, event_id,
-               occurred_at, toUInt64(occurred_at) * 1000 + occurred_ms AS at_ms
+               occurred_at,
+               (toUInt64(occurred_at) * 1000 + occurred_ms, event_id) AS newest
         FROM {db}.events
         WHERE subscriber != ''
           AND occurred_at < toDateTime(%(as_of)s)

@@ -93,7 +93,11 @@ def expected(known: Known, audience: Audience, as_of: datetime) -> dict[str, Mem
             history.setdefault(row.subscriber, []).append(row)
     members = {}
     for subscriber, rows in history.items():
-        latest = max(rows, key=lambda r: r.at)
+        # the newest to the millisecond ClickHouse keeps, and of one millisecond the last id
+        latest = max(
+            rows,
+            key=lambda r: (r.at.replace(microsecond=r.at.microsecond // 1000 * 1000), r.event_id),
+        )
         member = Member(latest.partition, latest.prefecture, latest.brand)
         if _selects(audience, member, rows, as_of):
             members[subscriber] = member

@@ -1,6 +1,6 @@
 """Audiences on the real ClickHouse 18.16 equal the same audiences computed in Python."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,7 +11,7 @@ from orchestration.campaigns import AgentContacts, Audience, ChannelUse, Unknown
 from schemas.envelope import BRANDS, PREFECTURES
 from sinks import migrations
 from sinks.client import connect
-from tests.campaigns.data import expected, insert, population
+from tests.campaigns.data import Known, Row, expected, insert, population
 
 pytestmark = pytest.mark.integration
 
@@ -67,6 +67,24 @@ def test_previews_and_members_equal_a_python_computation(known_db: Settings) -> 
             assert got == sorted(got, key=lambda m: (m[1], m[0]))  # partition, then pseudonym
     # The fixture covers what it means to: exclusions, duplicates, boundaries.
     assert 0 < len(expected(known, AUDIENCES[5], AS_OF)) < len(expected(known, Audience(), AS_OF))
+
+
+def test_events_of_one_millisecond_make_the_same_member_in_whichever_order_they_landed(
+    known_db: Settings,
+) -> None:
+    at = AS_OF - timedelta(hours=1)
+    first = Row("tie", 1, "sms", "sms.message_received", at, "changsha", "gotone", "tie-a")
+    second = Row("tie", 2, "web", "web.login", at, "loudi", "mzone", "tie-b")
+    client = connect(known_db)
+    db = known_db.clickhouse_database
+    for order in ((first, second), (second, first)):
+        client.execute(f"TRUNCATE TABLE {db}.events")
+        for row in order:  # one insert, one part, each: the parts are read in either order
+            insert(known_db, Known([row], []))
+        assert list(members(client, db, Audience(), AS_OF)) == [("tie", 2)]
+        seen = preview(client, db, Audience(), AS_OF)
+        assert (seen.by_prefecture["loudi"], seen.by_brand["mzone"]) == (1, 1)
+    assert expected(Known([first, second], []), Audience(), AS_OF)["tie"].partition == 2
 
 
 def test_opted_out_subscribers_are_never_in_an_audience(known_db: Settings) -> None:
