@@ -1,7 +1,8 @@
 """Pipeline benchmark: raw topic → validation → canonical topic → sink → queryable, with the
 nudge stage running beside, against the machine's ceiling for the same path.
 
-Starts its own broker and ClickHouse in a temporary state folder on free ports and
+Starts its own broker and ClickHouse in a temporary state folder on free ports (removed
+after a run that measured everything; a failed run keeps it, with the services' logs) and
 pre-generates simulator events (so generation is not measured). Then, each figure printed
 with its reference and the ratio:
 
@@ -22,6 +23,7 @@ with its reference and the ratio:
     .venv/bin/python bench/pipeline.py --events 300000 --latency-events 60000 --rate 10000
 """
 
+import shutil
 import statistics
 import sys
 import tempfile
@@ -223,6 +225,8 @@ def main(
         )
     finally:
         stop_all(list(reversed(processes)), grace=5)
+    # Only a run that measured everything gets here: a failed one keeps the services' logs.
+    shutil.rmtree(state, ignore_errors=True)
 
 
 if __name__ == "__main__":
