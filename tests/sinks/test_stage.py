@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiokafka import TopicPartition
 
+from kernel.settings import Settings
 from sinks import writer
 from sinks.stage import SinkStage
 from sinks.writer import Sink
@@ -33,10 +34,13 @@ def batch(n: int, first_offset: int = 0) -> dict[TopicPartition, list[Record]]:
     return {TP: [Record(TOPIC, 0, first_offset + i, now, v) for i, v in enumerate(values)]}
 
 
-def scenario(test: Callable[[SinkStage, FakeConsumer, FakeClickHouse], Awaitable[None]]) -> None:
+def scenario(
+    test: Callable[[SinkStage, FakeConsumer, FakeClickHouse], Awaitable[None]],
+    settings: Settings = SETTINGS,
+) -> None:
     """Run ``test`` on a stage with partition 0 of every topic assigned."""
-    client = FakeClickHouse(SETTINGS)
-    stage = SinkStage(SETTINGS, sink=Sink(SETTINGS, client=client))
+    client = FakeClickHouse(settings)
+    stage = SinkStage(settings, sink=Sink(settings, client=client))
     consumer = FakeConsumer({TopicPartition(t, 0) for t in stage.topics()})
     stage._consumer = consumer  # type: ignore[assignment]
 
@@ -101,14 +105,7 @@ def test_partitions_revoked_while_clickhouse_answers_are_written_and_committed_f
 
 
 def test_a_stage_behind_holds_its_rows_for_a_full_batch_and_writes_once_caught_up() -> None:
-    settings = unit_settings(sink_batch_size=10, sink_flush_seconds=0.01)
-    client = FakeClickHouse(settings)
-    stage = SinkStage(settings, sink=Sink(settings, client=client))
-    consumer = FakeConsumer({TopicPartition(t, 0) for t in stage.topics()})
-    stage._consumer = consumer  # type: ignore[assignment]
-
-    async def run() -> None:
-        await stage.on_assigned(consumer.assignment())
+    async def test(stage: SinkStage, consumer: FakeConsumer, client: FakeClickHouse) -> None:
         consumer.ends = {tp: 0 for tp in consumer.assignment()}
         consumer.ends[TP], consumer.positions[TP] = 100, 3  # 97 more to read
         assert await stage.fold(batch(3)) == ([], {})
@@ -122,4 +119,4 @@ def test_a_stage_behind_holds_its_rows_for_a_full_batch_and_writes_once_caught_u
         assert len(client.tables["events"]) == 3
         assert consumer.commits == [{TP: 3}]
 
-    asyncio.run(run())
+    scenario(test, unit_settings(sink_batch_size=10, sink_flush_seconds=0.01))
