@@ -215,8 +215,8 @@ class NudgeCore:
         """
         store, now_ms = part.subscribers, part.watermark_ms
         swept = store.sweep(
-            now_ms, self.keep_ms, LIVE_CALL_TIMEOUT_MS, SWEEP_PER_BATCH, SWEEP_EVERY_MS,
-            dialogues_ms=DIALOGUE_FOLLOW_MS,
+            now_ms, self.keep_ms, LIVE_CALL_TIMEOUT_MS, DIALOGUE_FOLLOW_MS, SWEEP_PER_BATCH,
+            SWEEP_EVERY_MS,
         )  # fmt: skip
         for msisdn in swept.calls:
             sub = store[msisdn]

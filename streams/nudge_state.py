@@ -219,16 +219,15 @@ class SubscriberStore(MutableMapping[str, SubscriberNudges]):
         return records
 
     def sweep(
-        self, now_ms: int, idle_ms: int, calls_ms: int, limit: int, every_ms: int,
-        dialogues_ms: int | None = None,
+        self, now_ms: int, idle_ms: int, calls_ms: int, dialogues_ms: int, limit: int,
+        every_ms: int,
     ) -> Swept:  # fmt: skip
         """The next step of the sweep: up to ``limit`` more states looked at, of which those
         whose newest event is over ``idle_ms`` before ``now_ms`` with nothing held and no goal
         open are idle, and those over ``calls_ms`` before it that hold calls (over
-        ``dialogues_ms``, ``calls_ms`` unless given, that hold open SMS dialogues) are listed
-        to be closed. A sweep walks every stored state once (reading only those fields), a few
-        thousand per call; the next one starts ``every_ms`` of event time after the last
-        began."""
+        ``dialogues_ms``, that hold open SMS dialogues) are listed to be closed. A sweep walks
+        every stored state once (reading only those fields), a few thousand per call; the next
+        one starts ``every_ms`` of event time after the last began."""
         if not self._sweep:
             if now_ms - self._swept_at < every_ms:
                 return Swept()
@@ -242,8 +241,7 @@ class SubscriberStore(MutableMapping[str, SubscriberNudges]):
             state = _decode_idle(raw)
             if state.newest_ms < now_ms - calls_ms and bytes(state.calls) != _NIL:
                 found.calls.append(msisdn)
-            silent_ms = calls_ms if dialogues_ms is None else dialogues_ms
-            if state.newest_ms < now_ms - silent_ms and bytes(state.dialogues) != _EMPTY_ARRAY:
+            if state.newest_ms < now_ms - dialogues_ms and bytes(state.dialogues) != _EMPTY_ARRAY:
                 found.dialogues.append(msisdn)
             if (
                 state.newest_ms < now_ms - idle_ms
