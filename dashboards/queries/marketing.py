@@ -2,9 +2,10 @@
 
 Every stage counts nudges (``nudge_id``), restricted to the nudges *requested* in the chosen
 time range, so the stages of one row describe the same population and only shrink. A nudge's
-fate is its last decision (a held nudge is decided again later); a ``duplicate`` refusal is
-a replayed request's echo, not a fate, and is left out. A nudge counts as delivered when
-every part the gateway accepted has a ``delivered`` receipt. Which version of the template
+fate is its last decision (a held nudge is decided again later; of one instant's decisions,
+the one written last); a ``duplicate`` refusal is a replayed request's echo, not a fate, and
+is left out. A nudge counts as delivered when every part the gateway accepted has a
+``delivered`` receipt. Which version of the template
 went out is counted over the nudges sent (``template_version`` 0: sent before publishing was
 in force).
 
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from clickhouse_driver import Client
+
+from sinks.tables.nudge_decisions import LATEST
 
 _REQUESTED = """
 SELECT nudge_id FROM nudge_requests
@@ -28,8 +31,8 @@ FATES = f"""
 SELECT final_outcome, final_reason, count()
 FROM (
     SELECT nudge_id,
-           argMax(outcome, toUInt64(decided_at) * 1000 + decided_ms) AS final_outcome,
-           argMax(reason, toUInt64(decided_at) * 1000 + decided_ms) AS final_reason
+           argMax(outcome, {LATEST}) AS final_outcome,
+           argMax(reason, {LATEST}) AS final_reason
     FROM nudge_decisions
     WHERE rule_id = %(rule)s AND reason != 'duplicate' AND nudge_id IN ({_REQUESTED})
     GROUP BY nudge_id

@@ -29,6 +29,8 @@ from datetime import datetime, timedelta
 
 from clickhouse_driver import Client
 
+from sinks.tables.nudge_decisions import LATEST
+
 LEVELS = (0.5, 0.9)
 LOOKBACK = timedelta(hours=1)
 CALL_HORIZON = timedelta(hours=2)
@@ -65,7 +67,7 @@ ALL INNER JOIN (
 ) AS ends USING session_id
 """
 
-EFFECT = """
+EFFECT = f"""
 SELECT arm, count() AS calls, sum(gave_up) AS abandoned, sum(took_agent) AS answered
 FROM (
     SELECT arm, call_session
@@ -80,7 +82,7 @@ FROM (
         ) AS requested
         ALL INNER JOIN (
             SELECT nudge_id,
-                   argMax(outcome, toUInt64(decided_at) * 1000 + decided_ms) AS arm
+                   argMax(outcome, {LATEST}) AS arm
             FROM nudge_decisions
             WHERE rule_id = %(rule)s AND reason != 'duplicate'
             GROUP BY nudge_id

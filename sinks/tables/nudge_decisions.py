@@ -55,6 +55,13 @@ COLUMNS = (
 )  # fmt: skip
 
 
+#: What orders one nudge's decisions, newest greatest: the (event) millisecond of deciding,
+#: then the offset on ``nudges.decisions``. Two decisions of one instant (a campaign chunk
+#: decided again when it is delivered twice) would tie on the time alone, and ``argMax`` would
+#: then take whichever row the parts were read in first; the topic is keyed by the MSISDN, so
+#: every decision of one nudge is on one partition and the later offset is the later decision.
+LATEST = "(toUInt64(decided_at) * 1000 + decided_ms, kafka_offset)"
+
 #: ``held_until`` of a decision that holds nothing (a Nullable column could not be ordered on
 #: and costs a null map on 18.16).
 NOT_HELD = datetime.fromisoformat("1970-01-01T00:00:00+00:00")

@@ -138,3 +138,34 @@ def test_every_stage_of_the_funnel_matches_a_count_of_the_records(
     assert sources(client) == ["campaign:spring", "ivr.long_agent_wait"]
     empty = funnel(client, RULE, T0 - timedelta(days=9), T0 - timedelta(days=8))
     assert (empty.requested, empty.sent, empty.suppressed) == (0, 0, {})
+
+
+@pytest.mark.parametrize("later_first", [False, True])
+def test_a_nudge_decided_twice_at_one_instant_has_the_later_decision_as_its_fate(
+    settings: Settings, clickhouse_db: str, later_first: bool
+) -> None:
+    """Two decisions of one millisecond, in separate parts inserted in either order: the one
+    at the later offset of ``nudges.decisions`` is the fate, whichever part is read first."""
+    migrations.migrate(settings)
+    at = T0 + timedelta(hours=1)
+    request = NudgeRequest(
+        nudge_id="tie", rule_id=RULE, campaign_id="spring", trigger_event_id="t", msisdn=
+        "13800000001", prefecture="changsha", brand="mzone", text="x", goal="g", requested_at=
+        at, send_at=at, template_version=None,
+    )  # fmt: skip
+    client = connect(settings)
+    now = datetime.now(UTC).replace(microsecond=0)
+    pz = Pseudonymizer(b"k")
+    asked = nudge_requests.TABLE.row(request, partition=0, offset=0, ingested_at=now,
+                                     pseudonymize=pz)[1]  # fmt: skip
+    client.execute(nudge_requests.TABLE.insert.format(db=clickhouse_db), [asked])
+    decided = [
+        (7, _decided(request, "approved", None, at)),
+        (8, _decided(request, "suppressed", "budget_exhausted", at)),
+    ]
+    for offset, record in reversed(decided) if later_first else decided:
+        row = nudge_decisions.TABLE.row(record, partition=3, offset=offset, ingested_at=now,
+                                        pseudonymize=pz)[1]  # fmt: skip
+        client.execute(nudge_decisions.TABLE.insert.format(db=clickhouse_db), [row])
+    got = funnel(client, RULE, T0, T0 + timedelta(days=1))
+    assert (got.requested, got.approved, got.suppressed) == (1, 0, {"budget_exhausted": 1})
