@@ -4,8 +4,10 @@ activated in time.
 A number reserved in the web hall must be activated at a business hall within
 :data:`ACTIVATION_WINDOW`. Reservations made in the range are followed by their
 ``reservation_id`` for that long after the range; one not activated whose window has not run
-out at ``as_of`` is *waiting*, not lost. ``events`` is read with ``FINAL`` so a duplicate that
-slipped past the sink is counted once. Functions are read from ``hall_functions_per_minute``
+out at ``as_of`` is *waiting*, not lost. ``events`` is read without ``FINAL``: a reservation
+is counted once by its id, and its times are minima, which a duplicate that slipped past the
+sink does not change, while ``FINAL`` would merge every part it reads as it reads it.
+Functions are read from ``hall_functions_per_minute``
 (:mod:`sinks.tables.channel_rollups`): whole-minute ranges, uses counted as the sink inserted
 them (no duplicates), users exact from merged ``uniqExact`` states.
 """
@@ -35,7 +37,7 @@ FROM (
     SELECT visitParamExtractString(attributes, 'reservation_id') AS reservation,
            minIf({_MS}, event_type = 'web.number_reserved') AS reserved_ms,
            minIf({_MS}, event_type = 'web.number_activated') AS activated_ms
-    FROM events FINAL
+    FROM events
     WHERE channel = 'web' AND event_type IN ('web.number_reserved', 'web.number_activated')
       AND occurred_at >= toDateTime(%(start)s) AND occurred_at < toDateTime(%(until)s)
     GROUP BY reservation

@@ -75,7 +75,9 @@ SELECT sum(events) FROM events_per_minute
 WHERE minute = toDateTime(%(minute)s)
 """
 
-NEWEST_MINUTE = "SELECT max(minute), count() FROM events_per_minute"
+#: From the per-partition minutes: a row per minute and partition, where ``events_per_minute``
+#: has one per minute, channel, event type, prefecture and brand, and this reads all time.
+NEWEST_MINUTE = "SELECT max(minute), count() FROM events_per_partition_minute"
 
 DEAD_LETTERS = "SELECT count() FROM dead_letters FINAL"
 

@@ -9,7 +9,14 @@ from dashboards import db
 from dashboards.queries import kiosks, online
 from kernel.settings import Settings
 from schemas.envelope import PREFECTURES
-from tests.dashboards.deep_dive_data import Event, event, insert, occurred, simulated
+from tests.dashboards.deep_dive_data import (
+    Event,
+    event,
+    insert,
+    insert_with_duplicates,
+    occurred,
+    simulated,
+)
 from tests.dashboards.test_deep_dive_ivr import ms
 
 pytestmark = pytest.mark.integration
@@ -63,12 +70,24 @@ def edge_cases() -> list[Event]:
     ]  # fmt: skip
 
 
+def produced() -> list[Event]:
+    return [*simulated(30_000, seed=14, start=SIMULATED_FROM), *edge_cases()]
+
+
 @pytest.fixture
 def known(migrated: Settings) -> list[Event]:
-    produced = [*simulated(30_000, seed=14, start=SIMULATED_FROM), *edge_cases()]
-    for part in (produced[:15_000], produced[15_000:]):
+    events = produced()
+    for part in (events[:15_000], events[15_000:]):
         insert(migrated, part)
-    return produced
+    return events
+
+
+@pytest.fixture
+def duplicated(migrated: Settings) -> list[Event]:
+    """The same events, every fifth stored twice and not merged away."""
+    events = produced()
+    insert_with_duplicates(migrated, events)
+    return events
 
 
 def test_functions_used_in_each_hall(migrated: Settings, known: list[Event]) -> None:
@@ -93,7 +112,11 @@ def test_functions_used_in_each_hall(migrated: Settings, known: list[Event]) -> 
     assert [f.uses for f in result] == sorted((f.uses for f in result), reverse=True)
 
 
-def test_reservations_activated_within_48_hours(migrated: Settings, known: list[Event]) -> None:
+@pytest.mark.parametrize("stored", ["known", "duplicated"])
+def test_reservations_activated_within_48_hours(
+    migrated: Settings, stored: str, request: pytest.FixtureRequest
+) -> None:
+    known: list[Event] = request.getfixturevalue(stored)
     window = online.ACTIVATION_WINDOW // timedelta(milliseconds=1)
     as_of_ms = ms(event("web.login", AS_OF, msisdn=None, session="-", attributes={}))
     reserved: dict[str, int] = {}
