@@ -7,7 +7,12 @@ database for the sink), with ``--workers`` processes:
 
 - ``validate``: raw topic → canonical and dead-letter topics;
 - ``nudges``: canonical topic → nudge topics and the state changelog (the shipped rules);
-- ``sink``: canonical topic → ``events`` and its rollups in ClickHouse.
+- ``sink``: canonical topic → ``events`` and its rollups in ClickHouse. It runs after the
+  nudge stage and, as in production, reads every topic it routes, so it also writes what the
+  nudge stage made of the same events (contacts, calls, dialogues, requests and decisions:
+  some 0.9 records per event, written by both nudge runs; the second copy is dropped as
+  duplicates). Its rate counts canonical events only: the sink's capacity per event of the
+  whole platform, not per row.
 
 A stage's rate is the records its group committed over the time from its first commit to its
 last, read every 0.2 s (so start-up and the group's first join are not counted). Printed per
