@@ -5,9 +5,8 @@ time range, so the stages of one row describe the same population and only shrin
 fate is its last decision (a held nudge is decided again later; of one instant's decisions,
 the one written last); a ``duplicate`` refusal is a replayed request's echo, not a fate, and
 is left out. A nudge counts as delivered when every part the gateway accepted has a
-``delivered`` receipt. Which version of the template
-went out is counted over the nudges sent (``template_version`` 0: sent before publishing was
-in force).
+``delivered`` receipt. Which version of the template went out is counted over the nudges sent
+(``template_version`` 0: sent before publishing was in force).
 
 Times cross as Unix seconds (``toDateTime(%(start)s)``), as in :mod:`dashboards.queries.volume`.
 """

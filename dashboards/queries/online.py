@@ -7,9 +7,9 @@ A number reserved in the web hall must be activated at a business hall within
 out at ``as_of`` is *waiting*, not lost. ``events`` is read without ``FINAL``: a reservation
 is counted once by its id, and its times are minima, which a duplicate that slipped past the
 sink does not change, while ``FINAL`` would merge every part it reads as it reads it.
-Functions are read from ``hall_functions_per_minute``
-(:mod:`sinks.tables.channel_rollups`): whole-minute ranges, uses counted as the sink inserted
-them (no duplicates), users exact from merged ``uniqExact`` states.
+Functions are read from ``hall_functions_per_minute`` (:mod:`sinks.tables.channel_rollups`):
+whole-minute ranges, uses counted as the sink inserted them (no duplicates), users exact from
+merged ``uniqExact`` states.
 """
 
 from dataclasses import dataclass
